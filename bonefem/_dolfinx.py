@@ -24,8 +24,9 @@ import dolfinx.fem
 import dolfinx.fem.petsc
 import dolfinx.io
 import dolfinx.mesh
+from dolfinx import fem
 
-__all__ = ["MPI", "PETSc", "dolfinx"]
+__all__ = ["MPI", "PETSc", "dolfinx", "fem"]
 
 
 def versions() -> dict[str, str]:

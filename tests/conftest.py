@@ -89,7 +89,7 @@ def run_mpi(nprocs: int, args: list[str], cwd: Path | None = None, timeout: floa
 
 
 def pvbatch() -> str | None:
-    """Path of ParaView's pvbatch, or None. BONEFEM_REQUIRE_PARAVIEW=1 turns absence into failure."""
+    """Path of pvbatch, or None; with BONEFEM_REQUIRE_PARAVIEW=1 its absence fails the test."""
     found = shutil.which("pvbatch")
     if found is None and os.environ.get("BONEFEM_REQUIRE_PARAVIEW") == "1":
         pytest.fail("pvbatch not found but BONEFEM_REQUIRE_PARAVIEW=1 (install Debian's paraview)")

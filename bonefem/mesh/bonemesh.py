@@ -122,7 +122,7 @@ class BoneMesh:
         return self._integrate_one(self.ds(surface))
 
     def _integrate_one(self, measure: object) -> float:
-        form = dolfinx.fem.form(dolfinx.fem.Constant(self.mesh, 1.0) * measure)  # type: ignore[operator]
+        form = dolfinx.fem.form(dolfinx.fem.Constant(self.mesh, 1.0) * measure)
         local = dolfinx.fem.assemble_scalar(form)
         return float(self.comm.allreduce(local, op=MPI.SUM))
 

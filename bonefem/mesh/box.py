@@ -53,7 +53,9 @@ def box(
     }
     if cell_type not in kinds:
         raise InputError(
-            f"unsupported cell type; allowed: {', '.join(kinds)}", field="cell_type", value=cell_type
+            f"unsupported cell type; allowed: {', '.join(kinds)}",
+            field="cell_type",
+            value=cell_type,
         )
     lo = np.asarray(origin, dtype=np.float64)
     hi = lo + np.asarray(lengths, dtype=np.float64)
@@ -80,7 +82,7 @@ def box(
     mesh.topology.create_connectivity(tdim - 1, tdim)
     facets, tags = [], []
     tol = 1e-10 * float(np.max(hi - lo))
-    for i, name in enumerate(FACES):
+    for i in range(len(FACES)):
         axis, side = divmod(i, 2)
         coord = hi[axis] if side else lo[axis]
         found = dolfinx.mesh.locate_entities_boundary(

@@ -1,0 +1,596 @@
+"""Small-strain linear elasticity of bone with a per-cell Young's modulus (DOLFINx + PETSc).
+
+Equations (isotropic Hooke's law, small strain; e.g. Zienkiewicz & Taylor, *The Finite
+Element Method* vol. 1, ch. 6):
+
+.. math::
+
+    ε(u) = ½(∇u + ∇uᵀ),\\qquad σ = 2μ ε + λ \\operatorname{tr}(ε) I,\\qquad
+    μ = \\frac{E}{2(1+ν)},\\quad λ = \\frac{Eν}{(1+ν)(1-2ν)},
+
+    \\int_Ω σ(u):ε(v)\\,dx = \\int_{Γ_N} t·v\\,ds \\quad ∀ v,
+
+with ``E`` (MPa) a DG0 field (one value per cell, from the density–modulus law of
+:mod:`bonefem.material`), ``ν`` per region, displacements in mm, tractions in MPa.
+The strain energy density per cell is the cell average of ψ = ½ σ:ε (MPa = mJ/mm³).
+
+Solver: conjugate gradients preconditioned by PETSc's smoothed-aggregation algebraic
+multigrid (GAMG) with the six rigid-body modes as near-nullspace (Adams et al. 2004,
+"Ultrascalable implicit finite element analyses in solid mechanics", SC'04). Load cases
+with the same supports share one operator. When only ``E`` changes between solves (a
+remodelling step), the matrix is reassembled in place, the KSP/PC objects are reused, the
+preconditioner is *kept* (``PC.setReusePreconditioner``) until the iteration count grows
+past ``refresh_factor`` times the count right after its last set-up, and the previous
+solution is the initial guess. The convergence criterion is on the true residual,
+``‖b − A u‖₂ ≤ rtol ‖b‖₂``, so a warm start saves iterations instead of demanding more.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import ufl
+
+from bonefem._dolfinx import MPI, PETSc, dolfinx, fem
+from bonefem.errors import InputError, SolverError
+from bonefem.loads import COMPONENTS, Displacement, Force, LoadCase, Pressure, Traction
+from bonefem.mesh.bonemesh import BoneMesh
+
+logger = logging.getLogger(__name__)
+
+#: Default PETSc options (override any of them with ``petsc_options``).
+DEFAULT_PETSC_OPTIONS: dict[str, Any] = {
+    "ksp_type": "cg",
+    "ksp_norm_type": "unpreconditioned",
+    "ksp_rtol": 1.0e-8,
+    "ksp_max_it": 2000,
+    "pc_type": "gamg",
+    "pc_gamg_type": "agg",
+    "pc_gamg_agg_nsmooths": 1,
+    "pc_gamg_threshold": 0.01,
+    "pc_gamg_coarse_eq_limit": 1000,
+    "mg_levels_ksp_type": "chebyshev",
+    "mg_levels_pc_type": "jacobi",
+    "mg_levels_ksp_chebyshev_esteig_steps": 10,
+}
+
+_REASONS = {
+    getattr(PETSc.KSP.ConvergedReason, n): n
+    for n in dir(PETSc.KSP.ConvergedReason)
+    if not n.startswith("_") and isinstance(getattr(PETSc.KSP.ConvergedReason, n), int)
+}
+
+
+def ksp_reason_name(reason: int) -> str:
+    """Human-readable name of a PETSc KSP converged/diverged reason."""
+    return _REASONS.get(reason, str(reason))
+
+
+def lame(E: Any, nu: Any) -> tuple[Any, Any]:
+    """Lamé parameters (MPa) from Young's modulus E (MPa) and Poisson's ratio ν (-)."""
+    mu = E / (2.0 * (1.0 + nu))
+    lmbda = E * nu / ((1.0 + nu) * (1.0 - 2.0 * nu))
+    return mu, lmbda
+
+
+def strain(u: Any) -> Any:
+    """Small-strain tensor ε(u) = sym(∇u) (dimensionless)."""
+    return ufl.sym(ufl.grad(u))
+
+
+def stress(u: Any, E: Any, nu: Any) -> Any:
+    """Cauchy stress σ = 2μ ε + λ tr(ε) I (MPa)."""
+    mu, lmbda = lame(E, nu)
+    eps = strain(u)
+    return 2.0 * mu * eps + lmbda * ufl.tr(eps) * ufl.Identity(len(u))
+
+
+def rigid_body_modes(V: fem.FunctionSpace) -> PETSc.NullSpace:
+    """The six rigid-body modes of a 3-D vector P1/Q1 space, orthonormalised."""
+    index_map = V.dofmap.index_map
+    bs = V.dofmap.index_map_bs
+    n = index_map.size_local
+    x = V.tabulate_dof_coordinates()[:n]
+    basis = [dolfinx.la.vector(index_map, bs=bs, dtype=PETSc.ScalarType) for _ in range(6)]
+    b = [v.array.reshape(-1, bs) for v in basis]
+    for i in range(3):
+        b[i][:n, i] = 1.0
+    b[3][:n, 0], b[3][:n, 1] = -x[:, 1], x[:, 0]
+    b[4][:n, 0], b[4][:n, 2] = x[:, 2], -x[:, 0]
+    b[5][:n, 1], b[5][:n, 2] = -x[:, 2], x[:, 1]
+    dolfinx.la.orthonormalize(basis)
+    vecs = [
+        PETSc.Vec().createWithArray(v.array[: bs * n], bsize=bs, comm=V.mesh.comm) for v in basis
+    ]
+    return PETSc.NullSpace().create(vectors=vecs, comm=V.mesh.comm)
+
+
+@dataclass
+class SolveStats:
+    """Statistics of one linear solve."""
+
+    load_case: str
+    iterations: int
+    residual_norm: float
+    pc_setup: bool
+    reason: str
+
+
+@dataclass
+class _Group:
+    """Load cases sharing the same supports, hence one operator and one KSP."""
+
+    signature: tuple[tuple[str, str], ...]
+    cases: list[str]
+    A: PETSc.Mat
+    ksp: PETSc.KSP
+    bc_dofs: list[tuple[npt.NDArray[np.int32], int | None]]
+    dirty: bool = True
+    pc_iterations: int = 0  # iterations of the first solve after the last PC set-up
+    pc_stale: bool = True
+    nullspace: Any = None
+
+
+@dataclass
+class _Case:
+    case: LoadCase
+    group: int
+    L: fem.Form
+    bcs: list[fem.DirichletBC]
+    u: fem.Function
+    b: PETSc.Vec
+    has_solution: bool = False
+    u_previous: npt.NDArray[np.float64] | None = None
+    stats: list[SolveStats] = field(default_factory=list)
+
+
+class ElasticityProblem:
+    """Linear elasticity on a :class:`~bonefem.mesh.BoneMesh` with several load cases.
+
+    Args:
+        bone: the mesh with named regions and surfaces (mm).
+        load_cases: the load cases (supports and loads on named surfaces).
+        poisson_ratio: ν, one number or a mapping region name -> ν (-); default 0.3
+            (cortical and trabecular bone, e.g. Reilly & Burstein 1975; Wirtz et al. 2000).
+        degree: polynomial degree of the displacement space (1 = P1/Q1).
+        petsc_options: overrides of :data:`DEFAULT_PETSC_OPTIONS`.
+        refresh_factor: the preconditioner is rebuilt once a solve needs more than
+            ``refresh_factor`` times the iterations of the first solve after its last set-up.
+        options_prefix: PETSc options prefix (unique per problem).
+        body_force: optional load case name -> body force (UFL vector expression or
+            3-vector, N/mm³), for inertial loads and manufactured-solution verification.
+    """
+
+    def __init__(
+        self,
+        bone: BoneMesh,
+        load_cases: Sequence[LoadCase],
+        *,
+        poisson_ratio: float | Mapping[str, float] = 0.3,
+        degree: int = 1,
+        petsc_options: Mapping[str, Any] | None = None,
+        refresh_factor: float = 1.5,
+        options_prefix: str = "bonefem_elasticity_",
+        body_force: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not load_cases:
+            raise InputError("at least one load case is needed", field="load_cases")
+        names = [lc.name for lc in load_cases]
+        if len(set(names)) != len(names):
+            raise InputError("load case names must be unique", field="load_cases", value=names)
+        for lc in load_cases:
+            bone.require_surfaces(sorted(lc.surfaces()), field=f"load_cases.{lc.name}")
+        self.bone = bone
+        self.mesh = bone.mesh
+        self.comm = bone.comm
+        self.refresh_factor = float(refresh_factor)
+        self.options_prefix = options_prefix
+        gdim = self.mesh.geometry.dim
+        if gdim != 3 or self.mesh.topology.dim != 3:
+            raise InputError("a 3-D volume mesh is needed", field="mesh", value=gdim)
+
+        self.V = fem.functionspace(self.mesh, ("Lagrange", degree, (gdim,)))
+        self.Q = fem.functionspace(self.mesh, ("DG", 0))
+        self.T = fem.functionspace(self.mesh, ("DG", 0, (gdim, gdim)))
+        self.E = fem.Function(self.Q, name="youngs_modulus")
+        self.E.x.array[:] = 1.0
+        self.nu = fem.Function(self.Q, name="poisson_ratio")
+        self._set_poisson(poisson_ratio)
+
+        u, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
+        self._a_ufl = ufl.inner(stress(u, self.E, self.nu), strain(v)) * ufl.dx
+        self.a = fem.form(self._a_ufl)
+
+        self.petsc_options = dict(DEFAULT_PETSC_OPTIONS)
+        self.petsc_options.update(petsc_options or {})
+
+        tdim = self.mesh.topology.dim
+        self.mesh.topology.create_connectivity(tdim - 1, tdim)
+        self._nullspace = rigid_body_modes(self.V)
+        self.groups: list[_Group] = []
+        self.cases: dict[str, _Case] = {}
+        self._body_force = dict(body_force or {})
+        unknown = set(self._body_force) - set(names)
+        if unknown:
+            raise InputError("body_force for unknown load cases", field="body_force", value=unknown)
+        signatures: dict[tuple[tuple[str, str], ...], int] = {}
+        for lc in load_cases:
+            sig = lc.support_signature()
+            if sig not in signatures:
+                signatures[sig] = len(self.groups)
+                self.groups.append(self._make_group(sig, len(self.groups)))
+            gi = signatures[sig]
+            self.groups[gi].cases.append(lc.name)
+            self.cases[lc.name] = self._make_case(lc, gi)
+        self._volumes = self._cell_volumes()
+        self._residual_forms: dict[str, fem.Form] = {}
+
+    # ------------------------------------------------------------------ set-up
+    def _set_poisson(self, poisson_ratio: float | Mapping[str, float]) -> None:
+        if isinstance(poisson_ratio, Mapping):
+            self.bone.require_regions(poisson_ratio, field="poisson_ratio")
+            self.nu.x.array[:] = 0.3
+            for name, value in poisson_ratio.items():
+                self._check_nu(value, f"poisson_ratio.{name}")
+                self.nu.x.array[self.bone.region_cells(name)] = value
+        else:
+            self._check_nu(poisson_ratio, "poisson_ratio")
+            self.nu.x.array[:] = float(poisson_ratio)
+        self.nu.x.scatter_forward()
+
+    @staticmethod
+    def _check_nu(value: float, name: str) -> None:
+        if not -1.0 < float(value) < 0.5:
+            raise InputError("Poisson's ratio must lie in (-1, 0.5)", field=name, value=value)
+
+    def _surface_dofs(self, surface: str, component: int | None) -> npt.NDArray[np.int32]:
+        facets = self.bone.surface_facets(surface)
+        fdim = self.mesh.topology.dim - 1
+        space = self.V if component is None else self.V.sub(component)
+        return fem.locate_dofs_topological(space, fdim, facets)
+
+    def _make_group(self, signature: tuple[tuple[str, str], ...], index: int) -> _Group:
+        bc_dofs: list[tuple[npt.NDArray[np.int32], int | None]] = []
+        for surface, comps in signature:
+            if comps == "xyz":
+                bc_dofs.append((self._surface_dofs(surface, None), None))
+            else:
+                c = COMPONENTS[comps]
+                bc_dofs.append((self._surface_dofs(surface, c), c))
+        A = dolfinx.fem.petsc.create_matrix(self.a)
+        A.setNearNullSpace(self._nullspace)
+        ksp = PETSc.KSP().create(self.comm)
+        prefix = f"{self.options_prefix}g{index}_"
+        ksp.setOptionsPrefix(prefix)
+        opts = PETSc.Options()
+        for key, value in self.petsc_options.items():
+            opts[f"{prefix}{key}"] = value
+        ksp.setFromOptions()
+        for key in self.petsc_options:
+            del opts[f"{prefix}{key}"]
+        ksp.setOperators(A)
+        # Warm start from the previous solution (a direct solve needs no initial guess).
+        ksp.setInitialGuessNonzero(ksp.getType() != PETSc.KSP.Type.PREONLY)
+        return _Group(signature=signature, cases=[], A=A, ksp=ksp, bc_dofs=bc_dofs)
+
+    def _make_case(self, lc: LoadCase, group: int) -> _Case:
+        mesh = self.mesh
+        v = ufl.TestFunction(self.V)
+        n = ufl.FacetNormal(mesh)
+        f = self._body_force.get(lc.name, np.zeros(3))
+        if isinstance(f, (list, tuple, np.ndarray)):
+            f = fem.Constant(mesh, np.asarray(f, dtype=float))
+        L: Any = ufl.inner(f, v) * ufl.dx
+        for load in lc.loads:
+            ds = self.bone.ds(load.surface)
+            if isinstance(load, Traction):
+                L += ufl.inner(fem.Constant(mesh, np.asarray(load.traction, float)), v) * ds
+            elif isinstance(load, Pressure):
+                L += -load.pressure * ufl.inner(n, v) * ds
+            elif isinstance(load, Force):
+                area = self.bone.area(load.surface)
+                if area <= 0.0:
+                    raise InputError(
+                        "surface has zero area", field=f"load_cases.{lc.name}", value=load.surface
+                    )
+                t = np.asarray(load.force, float) / area
+                L += ufl.inner(fem.Constant(mesh, t), v) * ds
+        values: dict[tuple[str, str], Any] = {}
+        for s in lc.supports:
+            key = (s.surface, s.component or "xyz")
+            if isinstance(s, Displacement) and s.gradient is not None:
+                values[key] = self._linear_field(s)
+            elif isinstance(s, Displacement):
+                vec = np.asarray(s.vector())
+                values[key] = vec if s.component is None else vec[COMPONENTS[s.component]]
+            else:
+                values[key] = np.zeros(3) if s.component is None else 0.0
+        bcs = []
+        for (surface, comps), (dofs, c) in zip(
+            self.groups[group].signature, self.groups[group].bc_dofs, strict=True
+        ):
+            val = values[(surface, comps)]
+            if isinstance(val, fem.Function):
+                bcs.append(fem.dirichletbc(val, dofs))
+            elif c is None:
+                bcs.append(fem.dirichletbc(np.asarray(val, dtype=float), dofs, self.V))
+            else:
+                bcs.append(fem.dirichletbc(PETSc.ScalarType(val), dofs, self.V.sub(c)))
+        L_form = fem.form(L)
+        u = fem.Function(self.V, name="displacement")
+        b = dolfinx.fem.petsc.create_vector(self.V)
+        return _Case(case=lc, group=group, L=L_form, bcs=bcs, u=u, b=b)
+
+    def _linear_field(self, s: Displacement) -> fem.Function:
+        """Interpolate u(x) = value + G·(x − x0) (mm) for a linear displacement support."""
+        c = np.asarray(s.value, dtype=float)
+        G = np.asarray(s.gradient, dtype=float)
+        x0 = np.asarray(s.origin, dtype=float)
+        g = fem.Function(self.V)
+        g.interpolate(lambda x: c[:, None] + G @ (x - x0[:, None]))
+        return g
+
+    def _cell_volumes(self) -> npt.NDArray[np.float64]:
+        q = ufl.TestFunction(self.Q)
+        vol = dolfinx.fem.assemble_vector(fem.form(q * ufl.dx))
+        vol.scatter_reverse(dolfinx.la.InsertMode.add)
+        vol.scatter_forward()
+        return vol.array.copy()
+
+    # ----------------------------------------------------------------- material
+    @property
+    def load_case_names(self) -> list[str]:
+        """Names of the load cases, in the order given."""
+        return list(self.cases)
+
+    @property
+    def num_dofs_global(self) -> int:
+        """Number of displacement unknowns in the whole mesh."""
+        return int(self.V.dofmap.index_map.size_global * self.V.dofmap.index_map_bs)
+
+    def set_modulus(self, E: npt.ArrayLike) -> None:
+        """Set Young's modulus per cell (MPa).
+
+        Args:
+            E: one value per owned cell (length ``num_cells_local``), or per owned and ghost
+                cell; ghosts are updated from their owners.
+        """
+        E = np.asarray(E, dtype=np.float64)
+        n_owned = self.Q.dofmap.index_map.size_local
+        if E.ndim == 0:
+            self.E.x.array[:] = float(E)
+        elif E.shape[0] in (n_owned, self.E.x.array.size):
+            self.E.x.array[: E.shape[0]] = E
+        else:
+            raise InputError(
+                f"expected {n_owned} values (owned cells), got {E.shape[0]}", field="E"
+            )
+        bad = self.comm.allreduce(int(np.count_nonzero(~(self.E.x.array[:n_owned] > 0))), MPI.SUM)
+        if bad:
+            raise InputError(f"Young's modulus must be positive and finite ({bad} cells are not)")
+        self.E.x.scatter_forward()
+        for g in self.groups:
+            g.dirty = True
+
+    def modulus(self) -> npt.NDArray[np.float64]:
+        """Young's modulus of the owned cells (MPa), a copy."""
+        return self.E.x.array[: self.Q.dofmap.index_map.size_local].copy()
+
+    # ------------------------------------------------------------------- solve
+    def _assemble_operator(self, g: _Group) -> None:
+        case = self.cases[g.cases[0]]
+        g.A.zeroEntries()
+        dolfinx.fem.petsc.assemble_matrix(g.A, self.a, bcs=case.bcs)
+        g.A.assemble()
+        g.dirty = False
+
+    def solve(
+        self, name: str, *, step: int | None = None, time: float | None = None
+    ) -> fem.Function:
+        """Solve one load case; returns its displacement (mm), reused between calls.
+
+        Args:
+            name: load case name.
+            step: time step index (for error messages).
+            time: simulated time in days (for error messages).
+
+        Raises:
+            SolverError: the Krylov solver did not converge (names case, reason, step, time).
+        """
+        if name not in self.cases:
+            raise InputError(f"unknown load case; have {', '.join(self.cases)}", value=name)
+        case = self.cases[name]
+        g = self.groups[case.group]
+        if g.dirty:
+            self._assemble_operator(g)
+        b = case.b
+        with b.localForm() as loc:
+            loc.set(0.0)
+        dolfinx.fem.petsc.assemble_vector(b, case.L)
+        dolfinx.fem.petsc.apply_lifting(b, [self.a], bcs=[case.bcs])
+        b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        dolfinx.fem.petsc.set_bc(b, case.bcs)
+        x = case.u.x.petsc_vec
+        if case.has_solution:
+            case.u_previous = case.u.x.array.copy()
+        else:
+            x.set(0.0)
+        dolfinx.fem.petsc.set_bc(x, case.bcs)
+
+        rtol = float(self.petsc_options["ksp_rtol"])
+        bnorm = b.norm()
+        ksp = g.ksp
+        _, atol, dtol, max_it = ksp.getTolerances()
+        ksp.setTolerances(rtol=rtol, atol=max(rtol * bnorm, 1e-300), divtol=dtol, max_it=max_it)
+        setup = g.pc_stale
+        ksp.getPC().setReusePreconditioner(not setup)
+        ksp.setOperators(g.A)
+        ksp.solve(b, x)
+        reason = ksp.getConvergedReason()
+        its = ksp.getIterationNumber()
+        stats = SolveStats(name, its, ksp.getResidualNorm(), setup, ksp_reason_name(reason))
+        case.stats.append(stats)
+        if reason < 0:
+            where = ""
+            if step is not None:
+                where += f" at step {step}"
+            if time is not None:
+                where += f" (t = {time:g} days)"
+            raise SolverError(
+                f"elasticity solve of load case '{name}' did not converge{where}: KSP reason "
+                f"{stats.reason} after {its} iterations, residual {stats.residual_norm:.3e} "
+                f"(‖b‖ = {bnorm:.3e})"
+            )
+        x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+        case.has_solution = True
+        if setup:
+            g.pc_stale = False
+            g.pc_iterations = max(its, 1)
+        elif its > self.refresh_factor * g.pc_iterations:
+            g.pc_stale = True
+            logger.debug("preconditioner of %s marked for refresh (%d iterations)", name, its)
+        return case.u
+
+    def solve_all(
+        self, *, step: int | None = None, time: float | None = None
+    ) -> dict[str, fem.Function]:
+        """Solve every load case; returns name -> displacement (mm)."""
+        return {name: self.solve(name, step=step, time=time) for name in self.cases}
+
+    def refresh_preconditioners(self) -> None:
+        """Force a preconditioner set-up at the next solve of every group."""
+        for g in self.groups:
+            g.pc_stale = True
+
+    def last_stats(self, name: str) -> SolveStats:
+        """Statistics of the last solve of a load case."""
+        return self.cases[name].stats[-1]
+
+    # ----------------------------------------------------------------- results
+    def cell_average(self, expr: Any, space: fem.FunctionSpace | None = None) -> fem.Function:
+        """Cell average of a UFL expression, as a DG0 Function (owned and ghost cells)."""
+        space = space or self.Q
+        q = ufl.TestFunction(space)
+        vec = dolfinx.fem.assemble_vector(fem.form(ufl.inner(expr, q) * ufl.dx))
+        vec.scatter_reverse(dolfinx.la.InsertMode.add)
+        vec.scatter_forward()
+        out = fem.Function(space)
+        bs = space.dofmap.index_map_bs
+        out.x.array[:] = (vec.array.reshape(-1, bs) / self._volumes[:, None]).ravel()
+        return out
+
+    def strain_energy_density(self, name: str) -> npt.NDArray[np.float64]:
+        """Strain energy density ψ = ½ σ:ε per owned cell (MPa = mJ/mm³), cell average."""
+        u = self.cases[name].u
+        psi = 0.5 * ufl.inner(stress(u, self.E, self.nu), strain(u))
+        return self._owned(self.cell_average(psi))
+
+    def strain_tensor(self, name: str) -> npt.NDArray[np.float64]:
+        """Cell-averaged small-strain tensor per owned cell, shape (n, 3, 3) (-)."""
+        eps = self.cell_average(strain(self.cases[name].u), self.T)
+        n = self.Q.dofmap.index_map.size_local
+        return eps.x.array.reshape(-1, 3, 3)[:n].copy()
+
+    def stress_tensor(self, name: str) -> npt.NDArray[np.float64]:
+        """Cell-averaged Cauchy stress per owned cell, shape (n, 3, 3) (MPa)."""
+        sig = self.cell_average(stress(self.cases[name].u, self.E, self.nu), self.T)
+        n = self.Q.dofmap.index_map.size_local
+        return sig.x.array.reshape(-1, 3, 3)[:n].copy()
+
+    def principal_strains(self, name: str) -> npt.NDArray[np.float64]:
+        """Principal strains per owned cell, ascending, shape (n, 3) (-)."""
+        return np.linalg.eigvalsh(self.strain_tensor(name))
+
+    def von_mises(self, name: str) -> npt.NDArray[np.float64]:
+        """Von Mises equivalent stress per owned cell (MPa)."""
+        s = self.stress_tensor(name)
+        dev = s - np.trace(s, axis1=1, axis2=2)[:, None, None] / 3.0 * np.eye(3)
+        return np.sqrt(1.5 * np.einsum("nij,nij->n", dev, dev))
+
+    def _owned(self, f: fem.Function) -> npt.NDArray[np.float64]:
+        return f.x.array[: self.Q.dofmap.index_map.size_local].copy()
+
+    def strain_energy(self, name: str) -> float:
+        """Total strain energy ∫ ψ dx (mJ = N·mm), summed over ranks."""
+        u = self.cases[name].u
+        psi = 0.5 * ufl.inner(stress(u, self.E, self.nu), strain(u)) * ufl.dx
+        return float(self.comm.allreduce(dolfinx.fem.assemble_scalar(fem.form(psi)), MPI.SUM))
+
+    def reaction_force(self, name: str, surface: str) -> npt.NDArray[np.float64]:
+        """Reaction force (N) that the supports exert on the bone through ``surface``.
+
+        Computed from the residual R = a(u, ·) − L(·) at the dofs of the surface (the
+        consistent nodal reaction), summed over ranks.
+        """
+        self.bone.require_surfaces([surface], field=f"reaction surface of '{name}'")
+        case = self.cases[name]
+        if name not in self._residual_forms:
+            v = ufl.TestFunction(self.V)
+            r = ufl.inner(stress(case.u, self.E, self.nu), strain(v)) * ufl.dx
+            self._residual_forms[name] = fem.form(r)
+        res = dolfinx.fem.assemble_vector(self._residual_forms[name])
+        res.scatter_reverse(dolfinx.la.InsertMode.add)
+        rhs = dolfinx.fem.assemble_vector(case.L)
+        rhs.scatter_reverse(dolfinx.la.InsertMode.add)
+        r = (res.array - rhs.array).reshape(-1, 3)
+        dofs = self._surface_dofs(surface, None)
+        n_owned = self.V.dofmap.index_map.size_local
+        dofs = dofs[dofs < n_owned]
+        local = r[dofs].sum(axis=0)
+        return np.asarray(self.comm.allreduce(local, MPI.SUM))
+
+    def mean_displacement(self, name: str, surface: str) -> npt.NDArray[np.float64]:
+        """Area-weighted mean displacement (mm) of a surface."""
+        u = self.cases[name].u
+        ds = self.bone.ds(surface)
+        area = self.bone.area(surface)
+        out = np.empty(3)
+        for i in range(3):
+            local = dolfinx.fem.assemble_scalar(fem.form(u[i] * ds))
+            out[i] = self.comm.allreduce(local, MPI.SUM) / area
+        return out
+
+    def apparent_stiffness(self, name: str, surface: str | None = None) -> float:
+        """Apparent stiffness (N/mm) of the bone in load case ``name``.
+
+        Displacement-controlled case: reaction force on the displaced surface projected on
+        the imposed displacement direction, divided by the imposed displacement magnitude.
+        Force-controlled case (no imposed displacement): applied force magnitude divided
+        by the mean displacement of the loaded surface along the force.
+        """
+        lc = self.cases[name].case
+        disp = lc.displacement_supports()
+        if disp:
+            d = disp[0] if surface is None else next(s for s in disp if s.surface == surface)
+            vec = np.asarray(d.vector())
+            mag = float(np.linalg.norm(vec))
+            reaction = self.reaction_force(name, d.surface)
+            return float(abs(reaction @ vec) / mag**2)
+        forces = [f for f in lc.loads if isinstance(f, Force)]
+        if not forces:
+            raise InputError(
+                "apparent stiffness needs a prescribed displacement or a force load",
+                field=f"load_cases.{name}",
+            )
+        f = forces[0] if surface is None else next(x for x in forces if x.surface == surface)
+        fv = np.asarray(f.force, float)
+        direction = fv / np.linalg.norm(fv)
+        disp_mean = self.mean_displacement(name, f.surface) @ direction
+        return float(np.linalg.norm(fv) / abs(disp_mean))
+
+    def displacement(self, name: str) -> fem.Function:
+        """The displacement Function (mm) of a load case (last solution)."""
+        return self.cases[name].u
+
+    def destroy(self) -> None:
+        """Free the PETSc objects (collective)."""
+        for g in self.groups:
+            g.ksp.destroy()
+            g.A.destroy()
+        for c in self.cases.values():
+            c.b.destroy()
