@@ -1,0 +1,1 @@
+"""Output writers: ParaView series, metrics CSV, run manifest, checkpoints."""
