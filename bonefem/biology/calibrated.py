@@ -1,0 +1,44 @@
+"""Calibrated constants of the hormone and drug terms (values written by the calibration).
+
+The values below were fitted by ``python -m bonefem.biology.calibration`` on the clinical
+numbers of ``shared/science/calibration-data.md`` only (SWAN, WHI, FREEDOM); each docstring
+names the target. ``docs/calibration.md`` lists the fit error at every data point. Other
+trials (teriparatide, alendronate, glucocorticoid, androgen studies) were not used: the
+corresponding terms keep literature-based or assumed values (see ``docs/model-biology.md``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["CALIBRATED", "CalibratedConstants"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CalibratedConstants:
+    """Constants fitted to clinical BMD data.
+
+    Attributes:
+        rankl_estrogen: extra RANKL production at complete estrogen deficiency
+            P_RANKL,E (pM/day). Target: SWAN lumbar-spine loss rates (Sowers et al. 2010:
+            1.7 %/y in the 2 y before FMP, 3.3 %/y in the 2 y after, 1.1 %/y from 2 to 7 y)
+            and the 10-year total (Greendale et al. 2012: -10.6 %).
+        estrogen_adaptation_days: time constant of the attenuation of the deficiency drive
+            after menopause (days). Target: the same SWAN rates (deceleration of the loss
+            2-7 y after FMP).
+        hrt_estrogen_level: estrogen-equivalent level restored by HRT (CEE 0.625 mg +
+            MPA 2.5 mg), relative to premenopausal (dimensionless). Target: WHI E+P total
+            hip +3.7 % at 3 y vs +0.14 % placebo (Cauley et al. 2003).
+        denosumab_accessibility: chi, fraction of serum denosumab reaching RANKL in bone
+            (dimensionless). Target: FREEDOM total hip +3.2/+4.4/+5.0 % at 12/24/36 mo and
+            LS +8.8 % vs placebo at 36 mo (Cummings et al. 2009; Prolia label).
+    """
+
+    rankl_estrogen: float = 400.0
+    estrogen_adaptation_days: float = 1500.0
+    hrt_estrogen_level: float = 0.6
+    denosumab_accessibility: float = 0.012
+
+
+CALIBRATED = CalibratedConstants()
+"""The calibrated constants in use."""

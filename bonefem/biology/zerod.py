@@ -1,0 +1,354 @@
+"""0-D mode: the cell model at a trabecular and a cortical point, without a mesh.
+
+``run_zero_d(config, t_end_days)`` integrates two points (trabecular and cortical bone of
+one site) for decades in seconds and returns a :class:`ZeroDResult` table; ``write_outputs``
+writes it as CSV and as a figure. :func:`load_zero_d_case` reads ``cases/biology/*.toml``;
+:func:`cli_main` is the ``bonefem biology SCENARIO [--output DIR]`` command.
+
+Mechanical feedback without a mesh (ASSUMPTION, ``run.mechanical_feedback = "stress"``):
+the habitual stress is constant, so the strain energy density scales as 1/E, and with the
+Hernandez et al. (2001) law E ~ f^2.58 * ash^2.74 (used by Martínez-Reina et al. 2019)
+Psi/Psi_ss = (f0/f)^2.58 * (ash0/ash)^2.74 per point.
+
+Areal BMD (DXA) change of a site is the change of mineral mass f * m, weighted between the
+trabecular and cortical compartment by their share of the site's mineral at baseline
+(ASSUMPTION, see :data:`SITE_TRABECULAR_SHARE`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants
+from bonefem.biology.cells import BoneCellModel
+from bonefem.biology.parameters import PIVONKA_2008, SCHEINER_2013
+from bonefem.biology.signals import ScenarioConfig, build_signals
+from bonefem.errors import InputError
+from bonefem.remodeling import ash_fraction
+
+__all__ = [
+    "SITE_TRABECULAR_SHARE",
+    "RunConfig",
+    "ZeroDCase",
+    "ZeroDResult",
+    "cli_main",
+    "load_zero_d_case",
+    "run_zero_d",
+    "write_outputs",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+SITE_TRABECULAR_SHARE = {"lumbar_spine": 0.5, "total_hip": 0.3, "femoral_neck": 0.25}
+"""Share of the site's baseline mineral in trabecular bone, for the DXA mapping
+(ASSUMPTION; vertebral body trabecular bone plus cortical shell and posterior elements
+for the lumbar spine; cortex-dominated proximal femur)."""
+
+HERNANDEZ_F_EXP = 2.58
+HERNANDEZ_ASH_EXP = 2.74
+
+
+class RunConfig(BaseModel):
+    """How a 0-D scenario is run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    duration_years: float = Field(
+        default=10.0, gt=0.0, le=100.0, description="simulated time (years)"
+    )
+    step_days: float = Field(default=7.0, gt=0.0, le=365.0, description="output/outer step (days)")
+    f_trabecular: float = Field(
+        default=0.15, ge=0.03, le=0.6, description="BV/TV of the trabecular point (dimensionless)"
+    )
+    f_cortical: float = Field(
+        default=0.95, ge=0.6, le=0.97, description="BV/TV of the cortical point (dimensionless)"
+    )
+    mechanical_feedback: Literal["stress", "none"] = Field(
+        default="stress", description="local mechanical feedback without a mesh (-)"
+    )
+    parameters: Literal["scheiner2013", "pivonka2008"] = Field(
+        default="scheiner2013", description="cell parameter set (-)"
+    )
+
+
+class ZeroDCase(BaseModel):
+    """A 0-D case file: ``[scenario]`` and ``[run]`` tables."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    scenario: ScenarioConfig = Field(
+        default_factory=lambda: ScenarioConfig(), description="scenario"
+    )
+    run: RunConfig = Field(default_factory=lambda: RunConfig(), description="run settings")
+
+
+@dataclass
+class ZeroDResult:
+    """Table of a 0-D run; every column an array over output times.
+
+    Attributes:
+        columns: name -> values; names carry units (``_pM``, ``_days``, ``_pct``...).
+        name: scenario name.
+    """
+
+    columns: dict[str, FloatArray]
+    name: str = "scenario"
+
+    def __getitem__(self, key: str) -> FloatArray:
+        return self.columns[key]
+
+    def at(self, key: str, t_days: float) -> float:
+        """Value of a column at time t (days), linear interpolation."""
+        return float(np.interp(t_days, self.columns["time_days"], self.columns[key]))
+
+
+def _make_model(run: RunConfig) -> BoneCellModel:
+    return BoneCellModel(SCHEINER_2013 if run.parameters == "scheiner2013" else PIVONKA_2008)
+
+
+def run_zero_d(
+    scenario: ScenarioConfig,
+    t_end_days: float,
+    *,
+    run: RunConfig | None = None,
+    constants: CalibratedConstants = CALIBRATED,
+    model: BoneCellModel | None = None,
+) -> ZeroDResult:
+    """Run a scenario at one trabecular and one cortical point (no mesh).
+
+    Args:
+        scenario: validated scenario.
+        t_end_days: simulated time (days).
+        run: run settings (points, step, feedback); default :class:`RunConfig`.
+        constants: calibrated constants to use.
+        model: cell model to use (default from ``run.parameters``).
+
+    Returns:
+        :class:`ZeroDResult` with columns ``time_days``, ``time_years``, per point
+        (suffix ``_trab``/``_cort``) ``OBp_pM``, ``OBa_pM``, ``OCa_pM``, ``RANKL_pM``,
+        ``OPG_pM``, ``bvtv``, ``mineral``, ``bvtv_change_pct``; per site
+        ``abmd_change_pct_<site>``; and the signal levels.
+    """
+    run = run or RunConfig()
+    mdl = model or _make_model(run)
+    sig = build_signals(scenario, constants)
+    f0 = np.array([run.f_trabecular, run.f_cortical])
+    state = mdl.healthy_state(f0)
+    ash0 = ash_fraction(state[4])
+
+    def stimulus(f: FloatArray, m: FloatArray) -> FloatArray:
+        return np.asarray(
+            (f0 / f) ** HERNANDEZ_F_EXP * (ash0 / ash_fraction(m)) ** HERNANDEZ_ASH_EXP
+        )
+
+    n_out = math.ceil(t_end_days / run.step_days - 1e-9)
+    times = np.minimum(np.arange(n_out + 1) * run.step_days, t_end_days)
+    states = np.empty((n_out + 1, *state.shape))
+    states[0] = state
+    for k in range(n_out):
+        t, t1 = float(times[k]), float(times[k + 1])
+        if run.mechanical_feedback == "stress":
+            m_now = state[4].copy()
+
+            def stim(f: FloatArray, m_now: FloatArray = m_now) -> FloatArray:
+                return stimulus(f, m_now)
+
+            res = mdl.advance(state, t, t1 - t, sig, stim)
+        else:
+            res = mdl.advance(state, t, t1 - t, sig)
+        state = res.state
+        states[k + 1] = state
+    return _tabulate(mdl, sig, times, states, f0, scenario.name, run)
+
+
+def _tabulate(
+    mdl: BoneCellModel,
+    sig: object,
+    times: FloatArray,
+    states: FloatArray,
+    f0: FloatArray,
+    name: str,
+    run: RunConfig,
+) -> ZeroDResult:
+    from bonefem.biology.signals import ScenarioSignals
+
+    assert isinstance(sig, ScenarioSignals)
+    cols: dict[str, FloatArray] = {"time_days": times, "time_years": times / 365.25}
+    rankl = np.empty((times.size, 2))
+    opg = np.empty((times.size, 2))
+    for k, t in enumerate(times):
+        d = mdl.signalling(states[k, 0], states[k, 1], states[k, 2], sig.effects(float(t)))
+        rankl[k], opg[k] = d["RANKL"], d["OPG"]
+    mineral = states[:, 3, :] * states[:, 4, :]
+    mineral_change = mineral / mineral[0] - 1.0
+    for j, suffix in enumerate(("trab", "cort")):
+        cols[f"OBp_pM_{suffix}"] = states[:, 0, j]
+        cols[f"OBa_pM_{suffix}"] = states[:, 1, j]
+        cols[f"OCa_pM_{suffix}"] = states[:, 2, j]
+        cols[f"RANKL_pM_{suffix}"] = rankl[:, j]
+        cols[f"OPG_pM_{suffix}"] = opg[:, j]
+        cols[f"bvtv_{suffix}"] = states[:, 3, j]
+        cols[f"mineral_{suffix}"] = states[:, 4, j]
+        cols[f"bvtv_change_pct_{suffix}"] = 100.0 * (states[:, 3, j] / f0[j] - 1.0)
+        cols[f"mineral_mass_change_pct_{suffix}"] = 100.0 * mineral_change[:, j]
+    for site, w in SITE_TRABECULAR_SHARE.items():
+        cols[f"abmd_change_pct_{site}"] = 100.0 * (
+            w * mineral_change[:, 0] + (1.0 - w) * mineral_change[:, 1]
+        )
+    vals = [sig.values(float(t)) for t in times]
+    for key in vals[0]:
+        cols[key] = np.array([v[key] for v in vals])
+    return ZeroDResult(cols, name)
+
+
+def write_outputs(result: ZeroDResult, out_dir: str | Path) -> tuple[Path, Path]:
+    """Write ``<name>.csv`` and ``<name>.png`` into ``out_dir``; return their paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path = out / f"{result.name}.csv"
+    keys = list(result.columns)
+    with csv_path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(keys)
+        for row in zip(*(result.columns[k] for k in keys), strict=True):
+            w.writerow([f"{v:.9g}" for v in row])
+    c = result.columns
+    yr = c["time_years"]
+    fig, ax = plt.subplots(2, 2, figsize=(12, 8), sharex=True)
+    a = ax[0, 0]
+    a.plot(yr, c["bvtv_change_pct_trab"], label="BV/TV trabecular")
+    a.plot(yr, c["bvtv_change_pct_cort"], label="BV/TV cortical")
+    a.plot(yr, c["abmd_change_pct_lumbar_spine"], "--", label="aBMD lumbar spine")
+    a.plot(yr, c["abmd_change_pct_total_hip"], "--", label="aBMD total hip")
+    a.set_ylabel("change from baseline (%)")
+    a.set_title("Bone volume fraction and areal BMD")
+    a.legend(fontsize=8)
+    a = ax[0, 1]
+    for key, lab in (("OBp", "OBp"), ("OBa", "OBa"), ("OCa", "OCa")):
+        a.plot(yr, c[f"{key}_pM_trab"], label=lab)
+    a.set_yscale("log")
+    a.set_ylabel("concentration (pM)")
+    a.set_title("Bone cells (trabecular point)")
+    a.legend(fontsize=8)
+    a = ax[1, 0]
+    a.plot(yr, c["RANKL_pM_trab"], label="RANKL")
+    a.set_ylabel("RANKL (pM)")
+    a2 = a.twinx()
+    a2.plot(yr, c["OPG_pM_trab"], color="C1", label="OPG")
+    a2.set_ylabel("OPG (pM)", color="C1")
+    a.set_title("RANKL and OPG (trabecular point)")
+    a.set_xlabel("time (years)")
+    a = ax[1, 1]
+    for key, lab in (
+        ("estrogen", "estrogen (rel.)"),
+        ("testosterone", "testosterone (rel.)"),
+        ("cytokine_index", "TNF-α/IL-1 index"),
+        ("glucocorticoid_strength", "glucocorticoid strength"),
+    ):
+        a.plot(yr, c[key], label=lab)
+    a.set_ylabel("level (dimensionless)")
+    a.set_xlabel("time (years)")
+    a.set_title("Systemic signals")
+    drugs = [
+        (k, lab)
+        for k, lab in (
+            ("denosumab_ng_per_mL", "denosumab (ng/mL)"),
+            ("alendronate_bound_mg", "bound alendronate (mg)"),
+            ("pth_pM", "PTH, pulse-averaged (pM)"),
+        )
+        if np.ptp(c[k]) > 0
+    ]
+    if drugs:
+        a2 = a.twinx()
+        for i, (k, lab) in enumerate(drugs):
+            a2.plot(yr, c[k], ":", color=f"C{5 + i}", label=lab)
+        a2.set_ylabel("drug / PTH level (units in legend)")
+        a2.legend(fontsize=8, loc="lower right")
+    a.legend(fontsize=8, loc="upper right")
+    fig.suptitle(f"0-D scenario: {result.name}")
+    fig.tight_layout()
+    png_path = out / f"{result.name}.png"
+    fig.savefig(png_path, dpi=110)
+    plt.close(fig)
+    return csv_path, png_path
+
+
+def load_zero_d_case(path: str | Path) -> ZeroDCase:
+    """Read and validate a 0-D case TOML file.
+
+    Raises:
+        InputError: unreadable TOML, or a field with an invalid value (names file, field,
+            value and what is allowed).
+    """
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text())
+    except FileNotFoundError as exc:
+        raise InputError("file not found", file=p) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"invalid TOML: {exc}", file=p) from exc
+    try:
+        return ZeroDCase.model_validate(data)
+    except ValidationError as exc:
+        raise validation_to_input_error(exc, p) from exc
+
+
+def validation_to_input_error(exc: ValidationError, file: str | Path | None = None) -> InputError:
+    """Convert the first error of a pydantic ValidationError into an :class:`InputError`."""
+    err = exc.errors()[0]
+    field = ".".join(str(x) for x in err["loc"]) or None
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field (not allowed)"
+    more = f" ({len(exc.errors()) - 1} more error(s))" if len(exc.errors()) > 1 else ""
+    return InputError(msg + more, file=file, field=field, value=err.get("input"))
+
+
+def cli_main(argv: Sequence[str] | None = None) -> int:
+    """``bonefem biology SCENARIO [--output DIR] [--years Y]``; returns the exit code.
+
+    SCENARIO is a TOML path or the name of a file in ``cases/biology/``.
+    """
+    parser = argparse.ArgumentParser(
+        prog="bonefem biology", description="Run a 0-D bone-biology scenario."
+    )
+    parser.add_argument("scenario", help="TOML file or name in cases/biology/")
+    parser.add_argument("--output", default="runs/biology", help="output folder")
+    parser.add_argument("--years", type=float, default=None, help="override run.duration_years")
+    args = parser.parse_args(argv)
+    path = Path(args.scenario)
+    if not path.exists():
+        cand = Path(__file__).resolve().parents[2] / "cases" / "biology" / f"{args.scenario}.toml"
+        if cand.exists():
+            path = cand
+    try:
+        case = load_zero_d_case(path)
+    except InputError as exc:
+        print(f"error: {exc}")
+        return 2
+    years = args.years if args.years is not None else case.run.duration_years
+    result = run_zero_d(case.scenario, years * 365.25, run=case.run)
+    csv_path, png_path = write_outputs(result, args.output)
+    c = result.columns
+    print(f"{case.scenario.name}: {years:g} years")
+    for site in SITE_TRABECULAR_SHARE:
+        print(f"  aBMD change {site}: {c[f'abmd_change_pct_{site}'][-1]:+.2f} %")
+    print(f"  BV/TV trabecular: {c['bvtv_trab'][0]:.4f} -> {c['bvtv_trab'][-1]:.4f}")
+    print(f"wrote {csv_path} and {png_path}")
+    return 0
