@@ -29,6 +29,9 @@ class CalibratedConstants:
         hrt_estrogen_level: estrogen-equivalent level restored by HRT (CEE 0.625 mg +
             MPA 2.5 mg), relative to premenopausal (dimensionless). Target: WHI E+P total
             hip +3.7 % at 3 y vs +0.14 % placebo (Cauley et al. 2003).
+        mechano_lambda: lambda, slope of the mechanical proliferation response above the
+            homeostatic stimulus (dimensionless; Scheiner 2013: 1.25). Target: the SWAN
+            rates (it sets how fast the loss decelerates as the stimulus rises).
         denosumab_accessibility: chi, fraction of serum denosumab reaching RANKL in bone
             (dimensionless). Target: FREEDOM total hip +3.2/+4.4/+5.0 % at 12/24/36 mo and
             LS +8.8 % vs placebo at 36 mo (Cummings et al. 2009; Prolia label).
@@ -37,6 +40,7 @@ class CalibratedConstants:
     rankl_estrogen: float = 400.0
     estrogen_adaptation_days: float = 1500.0
     hrt_estrogen_level: float = 0.6
+    mechano_lambda: float = 1.25
     denosumab_accessibility: float = 0.012
 
 

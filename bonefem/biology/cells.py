@@ -61,8 +61,9 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import root
 
+from bonefem.biology.calibrated import CALIBRATED
 from bonefem.biology.effects import NEUTRAL, ConstantSignals, Effects, SystemicSignals
-from bonefem.biology.parameters import SCHEINER_2013, CellParameters
+from bonefem.biology.parameters import CellParameters, calibrated_parameters
 from bonefem.errors import SolverError
 from bonefem.remodeling import DEFAULT_REMODELING, CellDrivenRemodeling, RemodelingParameters
 
@@ -75,6 +76,7 @@ __all__ = [
     "N_STATES",
     "STATE_NAMES",
     "AdvanceResult",
+    "DEFAULT_PARAMETERS",
     "BoneCellModel",
     "Stimulus",
 ]
@@ -87,6 +89,9 @@ callable ``stimulus(f) -> Psi/Psi_ss`` evaluated with the stage value of f."""
 IOBP, IOBA, IOCA, IF, IM = 0, 1, 2, 3, 4
 N_STATES = 5
 STATE_NAMES = ("OBp", "OBa", "OCa", "f", "m")
+
+DEFAULT_PARAMETERS = calibrated_parameters(CALIBRATED.mechano_lambda)
+"""Default cell parameters: Scheiner 2013 with the calibrated mechanical slope lambda."""
 
 _GAMMA = 1.0 + 1.0 / math.sqrt(2.0)
 _FD_EPS = 1.0e-7
@@ -117,7 +122,8 @@ class BoneCellModel:
     """Vectorised bone cell population model with bone volume and mineral content.
 
     Args:
-        params: cell parameter set (default :data:`~bonefem.biology.parameters.SCHEINER_2013`).
+        params: cell parameter set (default :data:`DEFAULT_PARAMETERS`, the Scheiner 2013 set
+            with the calibrated mechanical slope).
         remodeling: bone volume / mineralisation parameters.
         rtol_cells: local error tolerance on the cell populations, relative (dimensionless;
             the error of ln(x) is controlled).
@@ -129,7 +135,7 @@ class BoneCellModel:
 
     def __init__(
         self,
-        params: CellParameters = SCHEINER_2013,
+        params: CellParameters = DEFAULT_PARAMETERS,
         remodeling: RemodelingParameters = DEFAULT_REMODELING,
         *,
         rtol_cells: float = 1.0e-3,

@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 
 __all__ = [
     "PIVONKA_2008",
+    "calibrated_parameters",
     "SCHEINER_2013",
     "CellParameters",
     "MechanoParameters",
@@ -159,4 +160,14 @@ SCHEINER_2013 = CellParameters(
     K_RANKL=5.67971833061048,
     mechano=MechanoParameters(enabled=True),
 )
-"""Scheiner et al. (2013) recalibrated parameters with mechanical regulation (default)."""
+"""Scheiner et al. (2013) recalibrated parameters with mechanical regulation (published)."""
+
+
+def calibrated_parameters(mechano_lambda: float) -> CellParameters:
+    """Scheiner 2013 set with the mechanical slope lambda replaced (dimensionless).
+
+    bonefem's default set is ``calibrated_parameters(CALIBRATED.mechano_lambda)`` (see
+    :data:`bonefem.biology.cells.DEFAULT_PARAMETERS`); the steady state is unchanged.
+    """
+    mech = replace(SCHEINER_2013.mechano, lam=mechano_lambda)
+    return replace(SCHEINER_2013, name="bonefem-calibrated", mechano=mech)

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants
 from bonefem.biology.cells import BoneCellModel
-from bonefem.biology.parameters import PIVONKA_2008, SCHEINER_2013
+from bonefem.biology.parameters import PIVONKA_2008, calibrated_parameters
 from bonefem.biology.signals import ScenarioConfig, build_signals
 from bonefem.errors import InputError
 from bonefem.remodeling import ash_fraction
@@ -113,8 +113,11 @@ class ZeroDResult:
         return float(np.interp(t_days, self.columns["time_days"], self.columns[key]))
 
 
-def _make_model(run: RunConfig) -> BoneCellModel:
-    return BoneCellModel(SCHEINER_2013 if run.parameters == "scheiner2013" else PIVONKA_2008)
+def make_model(run: RunConfig, constants: CalibratedConstants = CALIBRATED) -> BoneCellModel:
+    """Cell model for a run: Scheiner 2013 with the calibrated lambda, or Pivonka 2008."""
+    if run.parameters == "scheiner2013":
+        return BoneCellModel(calibrated_parameters(constants.mechano_lambda))
+    return BoneCellModel(PIVONKA_2008)
 
 
 def run_zero_d(
@@ -141,7 +144,7 @@ def run_zero_d(
         ``abmd_change_pct_<site>``; and the signal levels.
     """
     run = run or RunConfig()
-    mdl = model or _make_model(run)
+    mdl = model or make_model(run, constants)
     sig = build_signals(scenario, constants)
     f0 = np.array([run.f_trabecular, run.f_cortical])
     state = mdl.healthy_state(f0)

@@ -1,0 +1,343 @@
+"""Reproducible calibration on the clinical data of ``calibration-data.md`` only.
+
+Run ``python -m bonefem.biology.calibration [--quick] [--figure PATH]``. Three sequential
+fits (scipy.optimize), each on its own data set, because each later data set depends on the
+earlier parameters but not the reverse:
+
+1. SWAN (natural menopause, FMP 5 y after the start): ``rankl_estrogen``,
+   ``estrogen_adaptation_days`` and ``mechano_lambda`` to the lumbar-spine loss rates
+   (Sowers et al. 2010: -1.7 %/y in [FMP-2, FMP], -3.3 %/y in [FMP, FMP+2], -1.1 %/y in
+   [FMP+2, FMP+7]) and the 10-year total (Greendale et al. 2012: -10.6 %, taken as
+   [FMP-3, FMP+7]).
+2. WHI E+P: ``hrt_estrogen_level`` to the total-hip difference therapy - placebo at 3 y
+   (+3.7 % vs +0.14 %, Cauley et al. 2003); HRT starts 12 y after the FMP (WHI mean age 63,
+   ASSUMPTION: FMP at 51).
+3. FREEDOM: ``denosumab_accessibility`` to the total-hip differences at 12/24/36 months
+   (+3.2/+4.4/+5.0 % vs 0.0/-0.7/-1.4 %) and the lumbar-spine difference at 36 months
+   (8.8 %, Prolia label); denosumab starts 21 y after the FMP (FREEDOM mean age 72).
+
+Model output is mapped to DXA areal BMD by :data:`bonefem.biology.zerod.SITE_TRABECULAR_SHARE`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import least_squares, minimize_scalar
+
+from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants
+from bonefem.biology.signals import (
+    DenosumabConfig,
+    EstrogenConfig,
+    HRTConfig,
+    ScenarioConfig,
+)
+from bonefem.biology.zerod import RunConfig, ZeroDResult, run_zero_d
+
+__all__ = ["TARGETS", "CalibrationPoint", "evaluate", "fit", "main"]
+
+YEAR = 365.25
+FMP = 5.0 * YEAR  # final menstrual period, days after the start of the calibration runs
+WHI_START = FMP + 12.0 * YEAR
+FREEDOM_START = FMP + 21.0 * YEAR
+RUN = RunConfig(step_days=14.0)
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationPoint:
+    """One clinical data point and the model value.
+
+    Attributes:
+        key: identifier.
+        description: what is compared.
+        target: clinical value (% or %/year).
+        model: model value (same unit).
+        source: reference.
+    """
+
+    key: str
+    description: str
+    target: float
+    model: float
+    source: str
+
+    @property
+    def error(self) -> float:
+        """Model minus target (percentage points, or %/year for rates)."""
+        return self.model - self.target
+
+
+TARGETS = {
+    "swan_rate_pre": (-1.7, "LS rate FMP-2..FMP (%/y)", "Sowers 2010"),
+    "swan_rate_post": (-3.3, "LS rate FMP..FMP+2 (%/y)", "Sowers 2010"),
+    "swan_rate_late": (-1.1, "LS rate FMP+2..FMP+7 (%/y)", "Sowers 2010"),
+    "swan_total_10y": (-10.6, "LS change FMP-3..FMP+7 (%)", "Greendale 2012"),
+    "whi_th_3y_diff": (3.7 - 0.14, "TH HRT - placebo at 3 y (%)", "Cauley 2003"),
+    "freedom_th_12_diff": (3.2 - 0.0, "TH Dmab - placebo 12 mo (%)", "Cummings 2009"),
+    "freedom_th_24_diff": (4.4 + 0.7, "TH Dmab - placebo 24 mo (%)", "Cummings 2009"),
+    "freedom_th_36_diff": (5.0 + 1.4, "TH Dmab - placebo 36 mo (%)", "Cummings 2009"),
+    "freedom_ls_36_diff": (8.8, "LS Dmab - placebo 36 mo (%)", "Prolia label"),
+}
+"""Calibration targets: key -> (value, description, source)."""
+
+
+def _menopause(**kw: object) -> ScenarioConfig:
+    return ScenarioConfig(
+        name="calibration",
+        age_at_start_years=46.0,
+        estrogen=EstrogenConfig(menopause="natural", menopause_time_days=FMP),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def _change(r: ZeroDResult, site: str, t0: float, t1: float) -> float:
+    key = f"abmd_change_pct_{site}"
+    b0 = 1.0 + r.at(key, t0) / 100.0
+    b1 = 1.0 + r.at(key, t1) / 100.0
+    return 100.0 * (b1 / b0 - 1.0)
+
+
+def swan(k: CalibratedConstants) -> dict[str, float]:
+    """SWAN quantities of the model (natural menopause, lumbar spine)."""
+    r = run_zero_d(_menopause(), FMP + 7.0 * YEAR + 1.0, run=RUN, constants=k)
+    ls = "lumbar_spine"
+    return {
+        "swan_rate_pre": _change(r, ls, FMP - 2 * YEAR, FMP) / 2.0,
+        "swan_rate_post": _change(r, ls, FMP, FMP + 2 * YEAR) / 2.0,
+        "swan_rate_late": _change(r, ls, FMP + 2 * YEAR, FMP + 7 * YEAR) / 5.0,
+        "swan_total_10y": _change(r, ls, FMP - 3 * YEAR, FMP + 7 * YEAR),
+    }
+
+
+def _treated_vs_placebo(
+    k: CalibratedConstants, treated: ScenarioConfig, t_start: float, years: Sequence[float]
+) -> tuple[ZeroDResult, ZeroDResult]:
+    t_end = t_start + max(years) * YEAR + 1.0
+    return (
+        run_zero_d(treated, t_end, run=RUN, constants=k),
+        run_zero_d(_menopause(), t_end, run=RUN, constants=k),
+    )
+
+
+def whi(k: CalibratedConstants) -> dict[str, float]:
+    """WHI quantities (total hip at 3 y, therapy and placebo)."""
+    tr, pl = _treated_vs_placebo(
+        k, _menopause(hrt=[HRTConfig(start_days=WHI_START)]), WHI_START, [3.0]
+    )
+    t3 = WHI_START + 3 * YEAR
+    th_t = _change(tr, "total_hip", WHI_START, t3)
+    th_p = _change(pl, "total_hip", WHI_START, t3)
+    return {"whi_th_3y_diff": th_t - th_p, "whi_th_3y": th_t, "whi_th_3y_placebo": th_p}
+
+
+def freedom(k: CalibratedConstants) -> dict[str, float]:
+    """FREEDOM quantities (denosumab 60 mg every 6 months for 3 years)."""
+    dmab = DenosumabConfig(start_days=FREEDOM_START, stop_days=FREEDOM_START + 3 * YEAR)
+    tr, pl = _treated_vs_placebo(k, _menopause(denosumab=[dmab]), FREEDOM_START, [3.0])
+    out: dict[str, float] = {}
+    for months in (12, 24, 36):
+        t1 = FREEDOM_START + months / 12.0 * YEAR
+        th_t = _change(tr, "total_hip", FREEDOM_START, t1)
+        th_p = _change(pl, "total_hip", FREEDOM_START, t1)
+        out[f"freedom_th_{months}"] = th_t
+        out[f"freedom_th_{months}_placebo"] = th_p
+        out[f"freedom_th_{months}_diff"] = th_t - th_p
+    t36 = FREEDOM_START + 3 * YEAR
+    out["freedom_ls_36_diff"] = _change(tr, "lumbar_spine", FREEDOM_START, t36) - _change(
+        pl, "lumbar_spine", FREEDOM_START, t36
+    )
+    return out
+
+
+def evaluate(k: CalibratedConstants = CALIBRATED) -> list[CalibrationPoint]:
+    """Model values at every calibration point for the constants ``k``."""
+    vals = {**swan(k), **whi(k), **freedom(k)}
+    return [
+        CalibrationPoint(key, desc, target, vals[key], src)
+        for key, (target, desc, src) in TARGETS.items()
+    ]
+
+
+def _residuals(vals: dict[str, float], keys: Sequence[str]) -> np.ndarray:
+    return np.array([vals[key] - TARGETS[key][0] for key in keys])
+
+
+def fit(start: CalibratedConstants = CALIBRATED, *, max_nfev: int = 40) -> CalibratedConstants:
+    """Fit the constants sequentially (SWAN, then WHI, then FREEDOM); return them."""
+    swan_keys = ["swan_rate_pre", "swan_rate_post", "swan_rate_late", "swan_total_10y"]
+
+    def swan_res(z: np.ndarray) -> np.ndarray:
+        k = dataclasses.replace(
+            start,
+            rankl_estrogen=math.exp(z[0]),
+            estrogen_adaptation_days=math.exp(z[1]),
+            mechano_lambda=math.exp(z[2]),
+        )
+        return _residuals(swan(k), swan_keys)
+
+    z0 = np.log([start.rankl_estrogen, start.estrogen_adaptation_days, start.mechano_lambda])
+    sol = least_squares(
+        swan_res,
+        z0,
+        bounds=(np.log([10.0, 100.0, 0.05]), np.log([1e5, 1e5, 5.0])),
+        diff_step=1e-3,
+        max_nfev=max_nfev,
+    )
+    k = dataclasses.replace(
+        start,
+        rankl_estrogen=float(math.exp(sol.x[0])),
+        estrogen_adaptation_days=float(math.exp(sol.x[1])),
+        mechano_lambda=float(math.exp(sol.x[2])),
+    )
+    res_h = minimize_scalar(
+        lambda e: float(
+            (
+                whi(dataclasses.replace(k, hrt_estrogen_level=e))["whi_th_3y_diff"]
+                - TARGETS["whi_th_3y_diff"][0]
+            )
+            ** 2
+        ),
+        bounds=(0.05, 1.5),
+        method="bounded",
+        options={"xatol": 1e-3, "maxiter": max_nfev},
+    )
+    k = dataclasses.replace(k, hrt_estrogen_level=float(res_h.x))
+    fr_keys = [
+        "freedom_th_12_diff",
+        "freedom_th_24_diff",
+        "freedom_th_36_diff",
+        "freedom_ls_36_diff",
+    ]
+    res_d = minimize_scalar(
+        lambda lc: float(
+            np.sum(
+                _residuals(
+                    freedom(dataclasses.replace(k, denosumab_accessibility=10.0**lc)), fr_keys
+                )
+                ** 2
+            )
+        ),
+        bounds=(-5.0, 0.0),
+        method="bounded",
+        options={"xatol": 1e-3, "maxiter": max_nfev},
+    )
+    return dataclasses.replace(k, denosumab_accessibility=float(10.0**res_d.x))
+
+
+def plot(k: CalibratedConstants, path: str) -> None:
+    """Figure of the 0-D trajectories against the calibration data points (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pts = {p.key: p for p in evaluate(k)}
+    fig, ax = plt.subplots(1, 3, figsize=(16, 5))
+    # SWAN
+    r = run_zero_d(_menopause(), FMP + 8 * YEAR, run=RUN, constants=k)
+    x = (r["time_days"] - FMP) / YEAR
+    ls = r["abmd_change_pct_lumbar_spine"]
+    base = np.interp(FMP - 3 * YEAR, r["time_days"], ls)
+    a = ax[0]
+    a.plot(x, (1 + ls / 100) / (1 + base / 100) * 100 - 100, label="model, lumbar spine")
+    yfmp = np.interp(0.0, x, (1 + ls / 100) / (1 + base / 100) * 100 - 100)
+    for (x0, x1), key in (
+        ((-2, 0), "swan_rate_pre"),
+        ((0, 2), "swan_rate_post"),
+        ((2, 7), "swan_rate_late"),
+    ):
+        y0 = np.interp(x0, x, (1 + ls / 100) / (1 + base / 100) * 100 - 100)
+        rate = TARGETS[key][0]
+        a.plot([x0, x1], [y0, y0 + rate * (x1 - x0)], "k--", lw=1)
+        a.annotate(
+            f"{rate:+.1f}%/y (model {pts[key].model:+.2f})",
+            ((x0 + x1) / 2, y0 + rate * (x1 - x0) / 2),
+            fontsize=8,
+        )
+    a.plot([7], [TARGETS["swan_total_10y"][0]], "ko", label="SWAN 10-y total")
+    a.annotate(
+        f"model {pts['swan_total_10y'].model:+.1f}%",
+        (7, TARGETS["swan_total_10y"][0]),
+        fontsize=8,
+        xytext=(4.5, -12.5),
+    )
+    a.axvline(0, color="grey", lw=0.5)
+    a.set_xlabel("years from final menstrual period")
+    a.set_ylabel("LS areal BMD change from FMP-3 y (%)")
+    a.set_title(f"SWAN (dashed: data rates), FMP marked; BMD at FMP {yfmp:+.1f}%")
+    a.legend(fontsize=8)
+    # WHI
+    dmab = DenosumabConfig(start_days=FREEDOM_START, stop_days=FREEDOM_START + 3 * YEAR)
+    for ai, (start, tr_cfg, title) in enumerate(
+        (
+            (WHI_START, _menopause(hrt=[HRTConfig(start_days=WHI_START)]), "WHI E+P, total hip"),
+            (FREEDOM_START, _menopause(denosumab=[dmab]), "FREEDOM denosumab"),
+        )
+    ):
+        a = ax[1 + ai]
+        tr = run_zero_d(tr_cfg, start + 3 * YEAR + 1, run=RUN, constants=k)
+        pl = run_zero_d(_menopause(), start + 3 * YEAR + 1, run=RUN, constants=k)
+        for res, lab, sty in ((tr, "therapy", "-"), (pl, "placebo", ":")):
+            sites = ("total_hip", "lumbar_spine") if ai == 1 else ("total_hip",)
+            for site in sites:
+                key = f"abmd_change_pct_{site}"
+                mask = res["time_days"] >= start - 1
+                t = (res["time_days"][mask] - start) / YEAR
+                b = 1 + res[key][mask] / 100
+                a.plot(t, (b / b[0] - 1) * 100, sty, label=f"model {lab}, {site.replace('_', ' ')}")
+        if ai == 0:
+            a.plot([3, 3], [3.7, 0.14], "ko", label="WHI data (therapy, placebo)")
+            a.annotate(
+                f"model diff {pts['whi_th_3y_diff'].model:+.2f} (data +3.56)",
+                (1.0, 3.0),
+                fontsize=8,
+            )
+        else:
+            a.plot([1, 2, 3], [3.2, 4.4, 5.0], "ko", label="FREEDOM TH Dmab")
+            a.plot([1, 2, 3], [0.0, -0.7, -1.4], "kx", label="FREEDOM TH placebo")
+            for mo in (12, 24, 36):
+                p = pts[f"freedom_th_{mo}_diff"]
+                a.annotate(
+                    f"diff err {p.error:+.2f}",
+                    (mo / 12, TARGETS[f"freedom_th_{mo}_diff"][0] - 1.5),
+                    fontsize=8,
+                )
+            p = pts["freedom_ls_36_diff"]
+            a.annotate(f"LS diff 36 mo: model {p.model:+.1f} (data +8.8)", (0.1, 8.0), fontsize=8)
+        a.set_xlabel("years of therapy")
+        a.set_ylabel("areal BMD change (%)")
+        a.set_title(title)
+        a.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Fit (unless ``--evaluate``), print the table of errors, optionally draw the figure."""
+    ap = argparse.ArgumentParser(prog="python -m bonefem.biology.calibration")
+    ap.add_argument("--evaluate", action="store_true", help="only evaluate CALIBRATED")
+    ap.add_argument("--figure", default=None, help="write the calibration figure (PNG)")
+    ap.add_argument("--max-nfev", type=int, default=40)
+    args = ap.parse_args(argv)
+    k = CALIBRATED if args.evaluate else fit(CALIBRATED, max_nfev=args.max_nfev)
+    print("calibrated constants:")
+    for f in dataclasses.fields(k):
+        print(f"  {f.name} = {getattr(k, f.name)!r}")
+    print(f"| point | target | model | error | source |\n|---|---|---|---|---|")
+    for p in evaluate(k):
+        print(
+            f"| {p.description} | {p.target:+.2f} | {p.model:+.2f} | {p.error:+.2f} | {p.source} |"
+        )
+    if args.figure:
+        plot(k, args.figure)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
