@@ -1,0 +1,789 @@
+"""Mesh import (gmsh ``.msh``, meshio formats) and the bonefem mesh file (save once, reload).
+
+Import
+------
+:func:`read_mesh` picks the reader from the file:
+
+* **bonefem mesh file** -- ``name.xdmf`` + ``name.h5`` + ``name.bonefem.json`` written by
+  :func:`write_mesh`; read with DOLFINx on any number of ranks, no re-meshing.
+* **gmsh** ``.msh`` (v2 or v4) -- volume physical groups become regions, surface physical
+  groups become surfaces, with their physical names (unnamed groups are called
+  ``region_<tag>`` / ``surface_<tag>``; a mesh without volume groups gets one region
+  ``bone``). Read with gmsh on rank 0 and distributed by ``model_to_mesh``.
+* **any other meshio format** (``.vtu``, ``.vtk``, ``.inp``, ``.mesh``, ``.xdmf``, ``.med``
+  ...). Cell tags are looked up in ``cell_data`` under ``cell_data_key`` or the first of
+  :data:`TAG_KEYS` (``gmsh:physical``, ``medit:ref``, ``cell_tags`` (MED families), ...);
+  volume cells (tetra/hexahedron blocks) give regions, facet cells (triangle/quad blocks)
+  with a non-zero tag give surfaces. Names come from ``field_data`` (gmsh), the MED family
+  names, or, without tag data, from ``cell_sets`` (e.g. Abaqus ``*ELSET``: element sets of
+  volume elements are regions, sets of 2-D elements are surfaces). MED and HDF5-XDMF need
+  the ``h5py`` package.
+
+In every case a user mapping ``regions={"cortical": 1, ...}`` / ``surfaces={...}``
+(name -> tag value) names or renames tag values. Only linear tetrahedra and trilinear
+hexahedra are accepted; 2-D meshes, other cell types, unreadable files, inverted and
+degenerate cells raise :class:`~bonefem.errors.InputError`.
+
+The bonefem mesh file
+---------------------
+An XDMF 3 file with a grid ``mesh`` (geometry, topology and the cell attribute ``regions``
+holding each cell's region tag, so ParaView shows the regions directly) and a grid
+``surfaces`` (the tagged facets and their values, DOLFINx's meshtags layout); heavy data
+in ``name.h5`` (written with PETSc's HDF5 viewer on rank 0); and a JSON sidecar
+``name.bonefem.json`` with the region and surface names, the source and the landmarks.
+Rows are in *original cell order*: row i is the cell whose
+``mesh.topology.original_cell_index`` is i in the mesh that was saved (the gmsh order for
+generated meshes, the file order for imported ones); nodes are in input-node order. So the
+file is the same whichever number of ranks wrote it, and a mesh read from it on any number
+of ranks has ``original_cell_index`` equal to that row -- per-cell data keyed by original
+cell index (checkpoints) is valid across generation, saving, reloading and rank counts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from bonefem._dolfinx import MPI, PETSc, dolfinx
+from bonefem.errors import InputError
+from bonefem.mesh.bonemesh import BoneMesh
+from bonefem.mesh.quality import check_cells
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "bonefem-mesh"
+FORMAT_VERSION = 1
+SIDECAR_SUFFIX = ".bonefem.json"
+
+#: cell_data keys searched (in this order) for region/surface tags in meshio files.
+TAG_KEYS = (
+    "gmsh:physical",
+    "medit:ref",
+    "cell_tags",
+    "CellEntityIds",
+    "regions",
+    "region",
+    "subdomains",
+    "MaterialIds",
+    "material",
+    "tags",
+    "tag",
+)
+_VOLUME = {"tetra": ("tetrahedron", 4, "triangle"), "hexahedron": ("hexahedron", 8, "quad")}
+_FACET = {"triangle", "quad"}
+
+T = TypeVar("T")
+
+
+# --------------------------------------------------------------------------- helpers
+def _on_root[T](comm: MPI.Intracomm, fn: Callable[[], T], *, source: str) -> T | None:
+    """Run ``fn`` on rank 0; broadcast a failure so that every rank raises the same error."""
+    result: T | None = None
+    error: str | None = None
+    if comm.rank == 0:
+        try:
+            result = fn()
+        except InputError as exc:
+            error = exc.reason
+        except Exception as exc:
+            error = f"cannot read the mesh: {type(exc).__name__}: {exc}"
+    error = comm.bcast(error, root=0)
+    if error is not None:
+        raise InputError(error, file=source)
+    return result
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.stem + SIDECAR_SUFFIX)
+
+
+def is_bonefem_file(path: str | Path) -> bool:
+    """Whether ``path`` is (the XDMF part of) a bonefem mesh file."""
+    p = Path(path)
+    return p.suffix == ".xdmf" and _sidecar(p).is_file()
+
+
+def _name_tags(
+    present: set[int],
+    stored: Mapping[int, str],
+    mapping: Mapping[str, int] | None,
+    *,
+    kind: str,
+) -> dict[str, int]:
+    """Names of tag values: user mapping, then stored names, then ``<kind>_<tag>``."""
+    names = {t: stored.get(t) or f"{kind}_{t}" for t in sorted(present)}
+    for name, tag in (mapping or {}).items():
+        if int(tag) not in present:
+            raise InputError(
+                f"the {kind} tag {tag} given for '{name}' is not in the mesh; its {kind} tags "
+                f"are: {', '.join(map(str, sorted(present))) or '(none)'}",
+                field=f"mesh.{kind}s",
+                value=tag,
+            )
+        names[int(tag)] = name
+    out: dict[str, int] = {}
+    for tag, name in names.items():
+        out[name if name not in out else f"{name}_{tag}"] = tag
+    return out
+
+
+def _check_readable(path: Path) -> None:
+    if not path.exists():
+        raise InputError("no such mesh file", file=path)
+    if not path.is_file() or not os.access(path, os.R_OK):
+        raise InputError("the mesh file is not a readable file", file=path)
+
+
+def _cells_from_arrays(
+    comm: MPI.Intracomm,
+    data: tuple[Any, ...] | None,
+    *,
+    source: str,
+) -> BoneMesh:
+    """Create the distributed mesh from rank-0 arrays (see :func:`mesh_from_arrays`)."""
+    import basix.ufl
+    import ufl
+
+    head = None
+    if comm.rank == 0:
+        assert data is not None
+        points, cells, cell_values, facets, facet_values, cell_type, regions, surfaces = data
+        head = (cell_type, cells.shape[1], 0 if facets is None else facets.shape[1], regions,
+                surfaces)  # fmt: skip
+    cell_type, npc, npf, regions, surfaces = comm.bcast(head, root=0)
+    ctype = dolfinx.mesh.CellType[cell_type]
+    if comm.rank == 0:
+        used, inverse = np.unique(cells, return_inverse=True)
+        x = np.ascontiguousarray(points[used][:, :3], dtype=np.float64)
+        c = inverse.reshape(cells.shape).astype(np.int64)
+        if facets is not None and facets.size:
+            pos = np.searchsorted(used, facets)
+            pos = np.minimum(pos, used.size - 1)
+            if not np.all(used[pos] == facets):
+                raise RuntimeError("a tagged facet uses a node of no volume cell")
+            f = pos.astype(np.int64)
+            fv = np.asarray(facet_values, dtype=np.int32)
+        else:
+            f, fv = np.empty((0, max(npf, 3)), np.int64), np.empty(0, np.int32)
+        cv = np.asarray(cell_values, dtype=np.int32)
+    else:
+        x = np.empty((0, 3), dtype=np.float64)
+        c = np.empty((0, npc), dtype=np.int64)
+        f, fv = np.empty((0, max(npf, 3)), np.int64), np.empty(0, np.int32)
+        cv = np.empty(0, np.int32)
+    if ctype == dolfinx.mesh.CellType.hexahedron:
+        c_dolfinx = c[:, dolfinx.cpp.io.perm_vtk(ctype, 8)]
+    else:
+        c_dolfinx = c
+    domain = ufl.Mesh(basix.ufl.element("Lagrange", cell_type, 1, shape=(3,)))
+    mesh = dolfinx.mesh.create_mesh(comm, np.ascontiguousarray(c_dolfinx), domain, x)
+    tdim = mesh.topology.dim
+    ents, vals = dolfinx.io.utils.distribute_entity_data(mesh, tdim, c_dolfinx, cv)
+    mesh.topology.create_connectivity(tdim, 0)
+    cell_tags = dolfinx.mesh.meshtags_from_entities(
+        mesh, tdim, dolfinx.graph.adjacencylist(ents), vals.astype(np.int32)
+    )
+    mesh.topology.create_connectivity(tdim - 1, tdim)
+    if npf:
+        ents, vals = dolfinx.io.utils.distribute_entity_data(mesh, tdim - 1, f, fv)
+        facet_tags = dolfinx.mesh.meshtags_from_entities(
+            mesh, tdim - 1, dolfinx.graph.adjacencylist(ents), vals.astype(np.int32)
+        )
+    else:
+        facet_tags = dolfinx.mesh.meshtags(
+            mesh, tdim - 1, np.empty(0, np.int32), np.empty(0, np.int32)
+        )
+    cell_tags.name, facet_tags.name = "regions", "surfaces"
+    return BoneMesh(mesh, cell_tags, facet_tags, dict(regions), dict(surfaces), source=source)
+
+
+def mesh_from_arrays(
+    comm: MPI.Intracomm,
+    points: npt.ArrayLike | None,
+    cells: npt.ArrayLike | None,
+    cell_values: npt.ArrayLike | None = None,
+    facets: npt.ArrayLike | None = None,
+    facet_values: npt.ArrayLike | None = None,
+    *,
+    cell_type: str = "tetrahedron",
+    regions: Mapping[str, int] | None = None,
+    surfaces: Mapping[str, int] | None = None,
+    source: str = "arrays",
+    check: bool = True,
+) -> BoneMesh:
+    """Build a :class:`BoneMesh` from node and cell arrays given on rank 0.
+
+    Args:
+        comm: communicator (other ranks pass None for the arrays).
+        points: node coordinates, shape (n, 3), mm.
+        cells: cell nodes, shape (m, 4) tetrahedra or (m, 8) hexahedra in VTK order.
+        cell_values: region tag of each cell (default all 1).
+        facets: tagged facet nodes, shape (k, 3) or (k, 4).
+        facet_values: surface tag of each facet.
+        cell_type: ``"tetrahedron"`` or ``"hexahedron"``.
+        regions: region name -> tag (default ``{"bone": 1}``).
+        surfaces: surface name -> tag.
+        source: description for messages and :attr:`BoneMesh.source`.
+        check: reject inverted and degenerate cells.
+
+    Returns:
+        The distributed mesh; ``original_cell_index`` is the row in ``cells``.
+    """
+
+    def prepare() -> tuple[Any, ...]:
+        pts = np.asarray(points, dtype=np.float64)
+        cel = np.asarray(cells, dtype=np.int64)
+        cv = np.ones(cel.shape[0], np.int32) if cell_values is None else np.asarray(cell_values)
+        fac = None if facets is None else np.asarray(facets, dtype=np.int64)
+        fv = None if facet_values is None else np.asarray(facet_values)
+        reg = dict(regions or {"bone": 1})
+        return (pts, cel, cv, fac, fv, cell_type, reg, dict(surfaces or {}))
+
+    data = _on_root(comm, prepare, source=source)
+    bone = _cells_from_arrays(comm, data, source=source)
+    if check:
+        check_cells(bone.mesh, source=source)
+    return bone
+
+
+# --------------------------------------------------------------------------- gmsh .msh
+def read_msh(
+    path: str | Path,
+    comm: MPI.Intracomm | None = None,
+    *,
+    regions: Mapping[str, int] | None = None,
+    surfaces: Mapping[str, int] | None = None,
+    check: bool = True,
+) -> BoneMesh:
+    """Read a gmsh ``.msh`` file with its physical groups (names kept).
+
+    Args:
+        path: the ``.msh`` file.
+        comm: communicator (default ``MPI.COMM_WORLD``).
+        regions: optional name -> volume physical tag (names or renames groups).
+        surfaces: optional name -> surface physical tag.
+        check: reject inverted and degenerate cells.
+
+    Returns:
+        The distributed mesh; ``original_cell_index`` follows the file's element order
+        within each volume group.
+    """
+    comm = comm or MPI.COMM_WORLD
+    path = Path(path)
+    gmsh: Any = None
+    owns = False
+    if comm.rank == 0:
+        import gmsh as _g
+
+        gmsh = _g
+        owns = not gmsh.isInitialized()
+        if owns:
+            gmsh.initialize(readConfigFiles=False, interruptible=False)
+        gmsh.option.setNumber("General.Terminal", 0)
+        gmsh.model.add("bonefem-import")
+
+    def inspect() -> tuple[dict[str, int], dict[str, int]]:
+        _check_readable(path)
+        try:
+            gmsh.merge(str(path))
+        except Exception as exc:
+            raise InputError(f"gmsh cannot read the file: {exc}") from None
+        types3, etags3, _ = gmsh.model.mesh.getElements(3)
+        if not len(types3):
+            if len(gmsh.model.mesh.getElements(2)[0]):
+                raise InputError("this is a 2-D (surface) mesh; a 3-D volume mesh is needed")
+            raise InputError("the file has no volume cells")
+        kinds = [gmsh.model.mesh.getElementProperties(t)[0] for t in types3]
+        if len(types3) != 1 or int(types3[0]) not in (4, 5):
+            raise InputError(
+                f"unsupported cell type(s): {', '.join(kinds)}; supported: linear tetrahedra "
+                "(4 nodes) or trilinear hexahedra (8 nodes), one type per mesh"
+            )
+        facet_type = 2 if int(types3[0]) == 4 else 3
+        low = [(d, t) for d, t in gmsh.model.getPhysicalGroups() if d < 2]
+        if low:
+            gmsh.model.removePhysicalGroups(low)
+        if not gmsh.model.getPhysicalGroups(3):
+            vols = [t for _, t in gmsh.model.getEntities(3)]
+            gmsh.model.addPhysicalGroup(3, vols, 1, name="bone")
+        every = np.sort(np.asarray(etags3[0]))
+        in_groups: npt.NDArray[Any] = np.empty(0, np.uint64)
+        region_names: dict[str, int] = {}
+        surface_names: dict[str, int] = {}
+        for dim, kind, mapping in ((3, "region", regions), (2, "surface", surfaces)):
+            stored: dict[int, str] = {}
+            elems: list[npt.NDArray[Any]] = []
+            for _, tag in gmsh.model.getPhysicalGroups(dim):
+                stored[tag] = gmsh.model.getPhysicalName(dim, tag)
+                for ent in gmsh.model.getEntitiesForPhysicalGroup(dim, tag):
+                    et, el, _ = gmsh.model.mesh.getElements(dim, ent)
+                    if dim == 2 and any(int(t) != facet_type for t in et):
+                        raise InputError(
+                            f"surface group '{stored[tag] or tag}' has elements that are not "
+                            "faces of the volume cells"
+                        )
+                    elems.extend(np.asarray(e) for e in el)
+            allel = np.concatenate(elems) if elems else np.empty(0, np.uint64)
+            if allel.size != np.unique(allel).size:
+                raise InputError(f"some cells belong to two {kind} groups; each may have one")
+            if dim == 3:
+                in_groups = allel
+            names = _name_tags(set(stored), stored, mapping, kind=kind)
+            for name, tag in names.items():
+                gmsh.model.setPhysicalName(dim, tag, name)
+            if dim == 3:
+                region_names = names
+            else:
+                surface_names = names
+        missing = every.size - np.intersect1d(every, in_groups).size
+        if missing:
+            raise InputError(
+                f"{missing} volume cell(s) are in no volume physical group; every cell must "
+                "belong to exactly one region"
+            )
+        return region_names, surface_names
+
+    try:
+        names = _on_root(comm, inspect, source=str(path))
+        names = comm.bcast(names, root=0)
+        assert names is not None
+        data = dolfinx.io.gmsh.model_to_mesh(
+            gmsh.model if comm.rank == 0 else None, comm, rank=0, gdim=3
+        )
+    finally:
+        if gmsh is not None:
+            gmsh.model.remove()
+            if owns:
+                gmsh.finalize()
+    mesh = data.mesh
+    tdim = mesh.topology.dim
+    mesh.topology.create_connectivity(tdim - 1, tdim)
+    facet_tags = data.facet_tags
+    if facet_tags is None:
+        facet_tags = dolfinx.mesh.meshtags(
+            mesh, tdim - 1, np.empty(0, np.int32), np.empty(0, np.int32)
+        )
+    assert data.cell_tags is not None
+    data.cell_tags.name, facet_tags.name = "regions", "surfaces"
+    bone = BoneMesh(mesh, data.cell_tags, facet_tags, names[0], names[1], source=str(path))
+    if check:
+        check_cells(mesh, source=str(path))
+    return bone
+
+
+# --------------------------------------------------------------------------- meshio
+def _tags_from_sets(
+    sets: Mapping[str, list[Any]], blocks: list[int], sizes: list[int]
+) -> tuple[npt.NDArray[np.int32], dict[int, str]]:
+    """Tag values (0 = none) of the cells of ``blocks`` from meshio cell sets."""
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    members = {}
+    for name, per_block in sorted(sets.items()):
+        idx = [
+            np.asarray(per_block[b], dtype=np.int64) + offsets[k]
+            for k, b in enumerate(blocks)
+            if b < len(per_block) and per_block[b] is not None and len(per_block[b])
+        ]
+        if idx:
+            members[name] = np.unique(np.concatenate(idx))
+    total = int(offsets[-1])
+    if len(members) > 1:  # drop catch-all sets such as Abaqus "ALL"
+        members = {n: m for n, m in members.items() if m.size < total} or members
+    values = np.zeros(total, dtype=np.int32)
+    names = {}
+    for tag, (name, m) in enumerate(members.items(), start=1):
+        if np.any(values[m]):
+            raise InputError(
+                f"cell set '{name}' overlaps another set; give the tags through a cell data "
+                "array or keep one set per cell"
+            )
+        values[m] = tag
+        names[tag] = name
+    return values, names
+
+
+def read_meshio(
+    path: str | Path,
+    comm: MPI.Intracomm | None = None,
+    *,
+    regions: Mapping[str, int] | None = None,
+    surfaces: Mapping[str, int] | None = None,
+    cell_data_key: str | None = None,
+    file_format: str | None = None,
+    check: bool = True,
+) -> BoneMesh:
+    """Read a volume mesh in any meshio format with its region and surface tags.
+
+    Args:
+        path: the mesh file.
+        comm: communicator (default ``MPI.COMM_WORLD``).
+        regions: optional name -> region tag value (names or renames tags).
+        surfaces: optional name -> surface tag value.
+        cell_data_key: the ``cell_data`` array holding the tags (default: the first of
+            :data:`TAG_KEYS` present; without one, ``cell_sets`` are used).
+        file_format: meshio format name, if the extension does not tell.
+        check: reject inverted and degenerate cells.
+
+    Returns:
+        The distributed mesh; ``original_cell_index`` is the order of the volume cells in
+        the file.
+    """
+    comm = comm or MPI.COMM_WORLD
+    path = Path(path)
+
+    def load() -> tuple[Any, ...]:
+        import meshio
+
+        _check_readable(path)
+        try:
+            m = meshio.read(path, file_format=file_format)
+        except ModuleNotFoundError as exc:
+            raise InputError(
+                f"reading this format needs the '{exc.name}' package (pip install {exc.name})"
+            ) from None
+        except Exception as exc:
+            raise InputError(f"meshio cannot read the file: {type(exc).__name__}: {exc}") from None
+        types = [b.type for b in m.cells]
+        vol = [i for i, t in enumerate(types) if t in _VOLUME]
+        solid = ("tetra", "hexahedron", "wedge", "pyramid")
+        other3d = sorted({t for t in types if t.startswith(solid) and t not in _VOLUME})
+        if other3d or len({types[i] for i in vol}) > 1:
+            raise InputError(
+                f"unsupported cell type(s): {', '.join(other3d + sorted({types[i] for i in vol}))}"
+                "; supported: linear tetrahedra ('tetra') or trilinear hexahedra ('hexahedron'), "
+                "one type per mesh"
+            )
+        if not vol:
+            if any(t in _FACET or t.startswith(("triangle", "quad", "polygon")) for t in types):
+                raise InputError("this is a 2-D (surface) mesh; a 3-D volume mesh is needed")
+            raise InputError("the file has no volume cells")
+        cell_type, _, facet_kind = _VOLUME[types[vol[0]]]
+        fac = [i for i, t in enumerate(types) if t == facet_kind]
+        cells = np.concatenate([m.cells[i].data for i in vol])
+        key = cell_data_key or next((k for k in TAG_KEYS if k in m.cell_data), None)
+        if cell_data_key is not None and cell_data_key not in m.cell_data:
+            raise InputError(
+                f"no cell data '{cell_data_key}'; the file has: "
+                f"{', '.join(m.cell_data) or '(none)'}",
+                field="mesh.cell_data_key",
+            )
+        rnames: dict[int, str] = {}
+        snames: dict[int, str] = {}
+        if key is not None:
+            data = m.cell_data[key]
+            cv = np.concatenate([np.asarray(data[i]).ravel() for i in vol]).astype(np.int64)
+            fv = (
+                np.concatenate([np.asarray(data[i]).ravel() for i in fac]).astype(np.int64)
+                if fac
+                else np.empty(0, np.int64)
+            )
+            for name, val in (m.field_data or {}).items():
+                val = np.asarray(val).ravel()
+                if val.size >= 2 and int(val[1]) == 3:
+                    rnames[int(val[0])] = name
+                elif val.size >= 2 and int(val[1]) == 2:
+                    snames[int(val[0])] = name
+            for tag, groups in (getattr(m, "cell_tags", None) or {}).items():
+                if groups:
+                    rnames.setdefault(int(tag), str(groups[0]))
+                    snames.setdefault(int(tag), str(groups[0]))
+        elif m.cell_sets:
+            cv32, rnames = _tags_from_sets(m.cell_sets, vol, [len(m.cells[i]) for i in vol])
+            cv = cv32.astype(np.int64)
+            if not np.any(cv):
+                cv = np.ones(cells.shape[0], np.int64)
+                rnames = {1: "bone"}
+            fv32, snames = _tags_from_sets(m.cell_sets, fac, [len(m.cells[i]) for i in fac])
+            fv = fv32.astype(np.int64)
+        else:
+            cv = np.ones(cells.shape[0], np.int64)
+            fv = np.empty(0, np.int64)
+            rnames = {1: "bone"}
+        facets = np.concatenate([m.cells[i].data for i in fac]) if fac else None
+        keep = fv != 0
+        if facets is not None:
+            facets, fv = facets[keep], fv[keep]
+        if facets is not None and facets.shape[0] == 0:
+            facets = None
+        reg = _name_tags(set(np.unique(cv).tolist()), rnames, regions, kind="region")
+        srf = _name_tags(set(np.unique(fv).tolist()), snames, surfaces, kind="surface")
+        return (m.points, cells, cv, facets, fv, cell_type, reg, srf)
+
+    data = _on_root(comm, load, source=str(path))
+    bone = _cells_from_arrays(comm, data, source=str(path))
+    if check:
+        check_cells(bone.mesh, source=str(path))
+    return bone
+
+
+# --------------------------------------------------------------------------- bonefem file
+def _h5_write(path: Path, datasets: Mapping[str, npt.NDArray[Any]]) -> None:
+    """Write named datasets (float64 or integer, 1-D or 2-D) to an HDF5 file via PETSc."""
+    viewer = PETSc.ViewerHDF5().create(str(path), mode="w", comm=MPI.COMM_SELF)
+    try:
+        for name, array in datasets.items():
+            group, leaf = name.rsplit("/", 1)
+            viewer.pushGroup(group)
+            a = np.ascontiguousarray(array)
+            bs = a.shape[1] if a.ndim == 2 else 1
+            if np.issubdtype(a.dtype, np.floating):
+                obj: Any = PETSc.Vec().createWithArray(a.ravel().astype(np.float64), bsize=bs,
+                                                       comm=MPI.COMM_SELF)  # fmt: skip
+            else:
+                obj = PETSc.IS().createGeneral(a.ravel().astype(PETSc.IntType), comm=MPI.COMM_SELF)
+                obj.setBlockSize(bs)
+            obj.setName(leaf)
+            obj.view(viewer)
+            obj.destroy()
+            viewer.popGroup()
+    finally:
+        viewer.destroy()
+
+
+def _xdmf_text(h5: str, info: Mapping[str, Any]) -> str:
+    it = "Int" if np.dtype(PETSc.IntType).kind == "i" else "UInt"
+    ip = np.dtype(PETSc.IntType).itemsize
+    m, n, npc = info["num_cells"], info["num_nodes"], info["nodes_per_cell"]
+    ctype = "Tetrahedron" if npc == 4 else "Hexahedron"
+
+    def item(dims: str, path: str, integer: bool) -> str:
+        kind = (
+            f'NumberType="{it}" Precision="{ip}"' if integer else 'NumberType="Float" Precision="8"'
+        )
+        return f'<DataItem Dimensions="{dims}" {kind} Format="HDF">{h5}:{path}</DataItem>'
+
+    topo = (f'<Topology TopologyType="{ctype}" NumberOfElements="{m}" NodesPerElement="{npc}">'
+            f'{item(f"{m} {npc}", "/Mesh/topology", True)}</Topology>')  # fmt: skip
+    geom_ref = "<xi:include xpointer=\"xpointer(/Xdmf/Domain/Grid[@Name='mesh']/Geometry)\" />"
+    grids = [
+        f'<Grid Name="mesh" GridType="Uniform">{topo}'
+        f'<Geometry GeometryType="XYZ">{item(f"{n} 3", "/Mesh/geometry", False)}</Geometry>'
+        f'<Attribute Name="regions" AttributeType="Scalar" Center="Cell">'
+        f"{item(f'{m} 1', '/Mesh/regions', True)}</Attribute></Grid>",
+    ]
+    k, npf = info["num_facets"], info["nodes_per_facet"]
+    if k:
+        ftype = "Triangle" if npf == 3 else "Quadrilateral"
+        grids.append(
+            f'<Grid Name="surfaces" GridType="Uniform">{geom_ref}'
+            f'<Topology TopologyType="{ftype}" NumberOfElements="{k}" NodesPerElement="{npf}">'
+            f"{item(f'{k} {npf}', '/Surfaces/topology', True)}</Topology>"
+            f'<Attribute Name="surfaces" AttributeType="Scalar" Center="Cell">'
+            f"{item(f'{k} 1', '/Surfaces/values', True)}</Attribute></Grid>"
+        )
+    body = "\n    ".join(grids)
+    return (
+        '<?xml version="1.0"?>\n<!DOCTYPE Xdmf SYSTEM "Xdmf.dtd" []>\n'
+        '<Xdmf Version="3.0" xmlns:xi="https://www.w3.org/2001/XInclude">\n'
+        f"  <Domain>\n    {body}\n  </Domain>\n</Xdmf>\n"
+    )
+
+
+def write_mesh(bone: BoneMesh, path: str | Path) -> Path:
+    """Save a mesh with its tags, names and landmarks as a bonefem mesh file (collective).
+
+    Args:
+        bone: the mesh.
+        path: the ``.xdmf`` file to write (``.h5`` and ``.bonefem.json`` go beside it).
+
+    Returns:
+        The path of the XDMF file.
+    """
+    path = Path(path)
+    if path.suffix != ".xdmf":
+        raise InputError("a bonefem mesh file must end in .xdmf", file=path)
+    mesh, comm = bone.mesh, bone.comm
+    tdim = mesh.topology.dim
+    n = bone.num_cells_local
+    gidx = np.asarray(mesh.geometry.input_global_indices, dtype=np.int64)
+    nn = mesh.geometry.index_map().size_local + mesh.geometry.index_map().num_ghosts
+    region = np.zeros(n, dtype=np.int32)
+    own = bone.cell_tags.indices < n
+    region[bone.cell_tags.indices[own]] = bone.cell_tags.values[own]
+    fidx = bone.facet_tags.indices
+    fnodes = (
+        gidx[dolfinx.mesh.entities_to_geometry(mesh, tdim - 1, fidx)]
+        if fidx.size
+        else np.empty((0, 4 if mesh.topology.cell_type.name == "hexahedron" else 3), np.int64)
+    )
+    local = (
+        gidx[:nn],
+        np.asarray(mesh.geometry.x[:nn], dtype=np.float64),
+        np.asarray(mesh.topology.original_cell_index[:n], dtype=np.int64),
+        gidx[mesh.geometry.dofmaps[0][:n]],
+        region,
+        fnodes,
+        np.asarray(bone.facet_tags.values, dtype=np.int32),
+    )
+    parts = comm.gather(local, root=0)
+    error = None
+    if comm.rank == 0:
+        assert parts is not None
+        try:
+            _write_root(bone, path, parts)
+        except Exception as exc:
+            error = f"cannot write the mesh file: {exc}"
+    error = comm.bcast(error, root=0)
+    if error:
+        raise InputError(error, file=path)
+    return path
+
+
+def _write_root(bone: BoneMesh, path: Path, parts: list[tuple[Any, ...]]) -> None:
+    gid = np.concatenate([p[0] for p in parts])
+    xs = np.concatenate([p[1] for p in parts])
+    nodes, first = np.unique(gid, return_index=True)
+    x = xs[first][:, :3]
+    orig = np.concatenate([p[2] for p in parts])
+    cells = np.searchsorted(nodes, np.concatenate([p[3] for p in parts]))
+    region = np.concatenate([p[4] for p in parts])
+    order = np.argsort(orig, kind="stable")
+    cells, region = cells[order], region[order]
+    ctype = bone.mesh.topology.cell_type
+    if ctype == dolfinx.mesh.CellType.hexahedron:  # DOLFINx -> VTK/XDMF node order
+        perm = dolfinx.cpp.io.perm_vtk(ctype, 8)
+        vtk = np.empty_like(cells)
+        vtk[:, perm] = cells
+        cells = vtk
+    fac = np.searchsorted(nodes, np.concatenate([p[5] for p in parts]))
+    fval = np.concatenate([p[6] for p in parts])
+    if fac.shape[0]:
+        key = np.sort(fac, axis=1)
+        _, uniq = np.unique(key, axis=0, return_index=True)  # facets shared by ranks
+        fac, fval = fac[uniq], fval[uniq]
+        if fac.shape[1] == 4:
+            perm = dolfinx.cpp.io.perm_vtk(dolfinx.mesh.CellType.quadrilateral, 4)
+            vtk = np.empty_like(fac)
+            vtk[:, perm] = fac
+            fac = vtk
+    info = {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "cell_type": ctype.name,
+        "num_cells": int(cells.shape[0]),
+        "num_nodes": int(x.shape[0]),
+        "nodes_per_cell": int(cells.shape[1]),
+        "num_facets": int(fac.shape[0]),
+        "nodes_per_facet": int(fac.shape[1]) if fac.ndim == 2 else 0,
+        "cell_order": "original cell index (row i = original_cell_index i)",
+        "regions": dict(bone.regions),
+        "surfaces": dict(bone.surfaces),
+        "source": bone.source,
+        "landmarks": {k: list(v) for k, v in bone.landmarks.items()},
+    }
+    datasets = {"/Mesh/geometry": x, "/Mesh/topology": cells, "/Mesh/regions": region}
+    if fac.shape[0]:
+        datasets["/Surfaces/topology"] = fac
+        datasets["/Surfaces/values"] = fval
+    path.parent.mkdir(parents=True, exist_ok=True)
+    h5 = path.with_suffix(".h5")
+    tmp = f".tmp{os.getpid()}"
+    _h5_write(Path(str(h5) + tmp), datasets)
+    Path(str(path) + tmp).write_text(_xdmf_text(h5.name, info))
+    Path(str(_sidecar(path)) + tmp).write_text(json.dumps(info, indent=1) + "\n")
+    for final in (h5, path, _sidecar(path)):  # the sidecar last: it marks a complete file
+        os.replace(str(final) + tmp, final)
+
+
+def read_bonefem(path: str | Path, comm: MPI.Intracomm | None = None) -> BoneMesh:
+    """Read a bonefem mesh file written by :func:`write_mesh`, on any number of ranks."""
+    comm = comm or MPI.COMM_WORLD
+    path = Path(path)
+
+    def info() -> dict[str, Any]:
+        _check_readable(path)
+        try:
+            meta = json.loads(_sidecar(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise InputError(f"unreadable sidecar {_sidecar(path).name}: {exc}") from None
+        if meta.get("format") != FORMAT or int(meta.get("version", 0)) > FORMAT_VERSION:
+            raise InputError(f"{_sidecar(path).name} is not a bonefem mesh file v{FORMAT_VERSION}")
+        if not path.with_suffix(".h5").is_file():
+            raise InputError(f"the data file {path.with_suffix('.h5').name} is missing")
+        return dict(meta)
+
+    meta = comm.bcast(_on_root(comm, info, source=str(path)), root=0)
+    try:
+        with dolfinx.io.XDMFFile(comm, str(path), "r") as f:
+            mesh = f.read_mesh(ghost_mode=dolfinx.mesh.GhostMode.none, name="mesh")
+            tdim = mesh.topology.dim
+            mesh.topology.create_connectivity(tdim, 0)
+            cell_tags = f.read_meshtags(mesh, name="mesh", attribute_name="regions")
+            mesh.topology.create_connectivity(tdim - 1, tdim)
+            if meta["num_facets"]:
+                facet_tags = f.read_meshtags(mesh, name="surfaces")
+            else:
+                facet_tags = dolfinx.mesh.meshtags(
+                    mesh, tdim - 1, np.empty(0, np.int32), np.empty(0, np.int32)
+                )
+    except RuntimeError as exc:
+        raise InputError(f"cannot read the bonefem mesh file: {exc}", file=path) from None
+    cell_tags.name, facet_tags.name = "regions", "surfaces"
+    landmarks = {k: (float(v[0]), float(v[1]), float(v[2])) for k, v in meta["landmarks"].items()}
+    return BoneMesh(
+        mesh,
+        cell_tags,
+        facet_tags,
+        {k: int(v) for k, v in meta["regions"].items()},
+        {k: int(v) for k, v in meta["surfaces"].items()},
+        source=str(meta.get("source") or path),
+        landmarks=landmarks,
+    )
+
+
+def read_mesh(
+    path: str | Path,
+    comm: MPI.Intracomm | None = None,
+    *,
+    regions: Mapping[str, int] | None = None,
+    surfaces: Mapping[str, int] | None = None,
+    cell_data_key: str | None = None,
+    file_format: str | None = None,
+    check: bool = True,
+) -> BoneMesh:
+    """Read a mesh file of any supported kind (see the module docstring).
+
+    Args:
+        path: bonefem mesh file (``.xdmf`` with sidecar), gmsh ``.msh``, or a meshio file.
+        comm: communicator (default ``MPI.COMM_WORLD``).
+        regions: optional name -> region tag value (names or renames tags).
+        surfaces: optional name -> surface tag value.
+        cell_data_key: meshio only: the cell data array with the tags.
+        file_format: meshio only: format name if the extension does not tell.
+        check: reject inverted and degenerate cells.
+
+    Returns:
+        The distributed mesh.
+    """
+    comm = comm or MPI.COMM_WORLD
+    p = Path(path)
+    if is_bonefem_file(p):
+        bone = read_bonefem(p, comm)
+        if regions or surfaces:
+            bone.regions = _name_tags(set(bone.regions.values()),
+                                      {t: n for n, t in bone.regions.items()}, regions,
+                                      kind="region")  # fmt: skip
+            bone.surfaces = _name_tags(set(bone.surfaces.values()),
+                                       {t: n for n, t in bone.surfaces.items()}, surfaces,
+                                       kind="surface")  # fmt: skip
+        if check:
+            check_cells(bone.mesh, source=str(p))
+        return bone
+    if p.suffix == ".msh" and file_format in (None, "gmsh"):
+        return read_msh(p, comm, regions=regions, surfaces=surfaces, check=check)
+    return read_meshio(
+        p,
+        comm,
+        regions=regions,
+        surfaces=surfaces,
+        cell_data_key=cell_data_key,
+        file_format=file_format,
+        check=check,
+    )
