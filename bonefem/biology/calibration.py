@@ -45,7 +45,7 @@ YEAR = 365.25
 FMP = 5.0 * YEAR  # final menstrual period, days after the start of the calibration runs
 WHI_START = FMP + 12.0 * YEAR
 FREEDOM_START = FMP + 21.0 * YEAR
-RUN = RunConfig(step_days=14.0)
+RUN = RunConfig(step_days=28.0)
 
 
 @dataclass(frozen=True, slots=True)
