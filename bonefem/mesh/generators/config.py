@@ -1,0 +1,239 @@
+"""The ``[mesh]`` table of a case file, and cached generation.
+
+A case names its mesh in one of three ways::
+
+    [mesh]                       # a generator with parameters (mm, deg)
+    generator = "vertebra"
+    parameters = { height = 30.0, mesh_size = 2.5 }
+
+    [mesh]                       # a file: bonefem .xdmf, gmsh .msh or any meshio format
+    file = "my_femur.vtu"
+    regions = { cortical = 1, trabecular = 2 }   # optional tag names
+    surfaces = { distal = 3 }
+
+    [mesh]                       # a settings file holding a [mesh] table (meshes/*.toml)
+    settings = "meshes/vertebra.toml"
+
+Generated meshes are cached as bonefem mesh files (:func:`generate_cached`), keyed by a
+hash of the generator name, its validated parameters, the gmsh version and
+:data:`GEOMETRY_VERSION`, in ``$BONEFEM_MESH_CACHE`` (default ``~/.cache/bonefem/meshes``).
+A cached mesh and a freshly generated one have the same original cell order, so per-cell
+data keyed by ``original_cell_index`` carries over between them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bonefem._dolfinx import MPI
+from bonefem.errors import InputError
+from bonefem.mesh.bonemesh import BoneMesh
+from bonefem.mesh.generators import generate, get_generator
+from bonefem.mesh.generators._params import validate_parameters
+from bonefem.mesh.io import FORMAT_VERSION, is_bonefem_file, read_bonefem, read_mesh, write_mesh
+
+logger = logging.getLogger(__name__)
+
+#: Bump when a generator's geometry or meshing changes, to invalidate cached meshes.
+GEOMETRY_VERSION = 1
+
+#: The repository's folder of default mesh settings (for ``settings = "vertebra.toml"``).
+MESHES_DIR = Path(__file__).resolve().parents[3] / "meshes"
+
+
+class MeshConfig(BaseModel):
+    """Where a case's mesh comes from: a generator, a file, or a settings file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    generator: str | None = Field(
+        default=None,
+        description="Geometry generator: 'specimen', 'diaphysis', 'vertebra' or 'femur'.",
+    )
+    parameters: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Generator parameters (lengths in mm, angles in deg); see "
+        "`bonefem mesh --list NAME`. Missing ones take their defaults.",
+    )
+    file: str | None = Field(
+        default=None,
+        description="Mesh file to import (bonefem .xdmf, gmsh .msh, .vtu, .inp, .mesh, .med, "
+        ".xdmf ...), relative to the case file.",
+    )
+    settings: str | None = Field(
+        default=None,
+        description="TOML file with a [mesh] table (e.g. 'meshes/vertebra.toml'), relative to "
+        "the case file, then to the repository's meshes/ folder.",
+    )
+    regions: dict[str, int] = Field(
+        default_factory=dict, description="Imported meshes: region name -> cell tag value."
+    )
+    surfaces: dict[str, int] = Field(
+        default_factory=dict, description="Imported meshes: surface name -> facet tag value."
+    )
+    cell_data_key: str | None = Field(
+        default=None,
+        description="Imported meshio files: the cell data array holding the tags.",
+    )
+    cache: bool = Field(
+        default=True,
+        description="Reuse generated meshes from the mesh cache ($BONEFEM_MESH_CACHE, "
+        "default ~/.cache/bonefem/meshes).",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> MeshConfig:
+        given = [k for k in ("generator", "file", "settings") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of 'generator', 'file' or 'settings'")
+        if self.parameters and not self.generator:
+            raise ValueError("'parameters' go with 'generator'")
+        return self
+
+
+def parse_mesh_config(
+    table: Mapping[str, Any] | MeshConfig, *, file: str | None = None, field: str = "mesh"
+) -> MeshConfig:
+    """Validate a ``[mesh]`` table into a :class:`MeshConfig` (errors as InputError)."""
+    if isinstance(table, MeshConfig):
+        return table
+    try:
+        return MeshConfig.model_validate(dict(table))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise InputError(err["msg"], file=file, field=f"{field}.{loc}" if loc else field) from None
+
+
+def cache_dir() -> Path:
+    """The mesh cache folder (``$BONEFEM_MESH_CACHE`` or ``~/.cache/bonefem/meshes``)."""
+    env = os.environ.get("BONEFEM_MESH_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "bonefem" / "meshes"
+
+
+def cache_key(name: str, parameters: Mapping[str, Any] | None = None) -> str:
+    """Hash of a generator request: name, validated parameters, gmsh and format versions."""
+    import gmsh
+
+    params = validate_parameters(get_generator(name).parameters, parameters)
+    blob = json.dumps(
+        {
+            "generator": name,
+            "parameters": params.model_dump(mode="json"),
+            "gmsh": gmsh.__version__,
+            "geometry_version": GEOMETRY_VERSION,
+            "format_version": FORMAT_VERSION,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def generate_cached(
+    name: str,
+    parameters: Mapping[str, Any] | None = None,
+    comm: MPI.Intracomm | None = None,
+    *,
+    directory: str | Path | None = None,
+    file: str | None = None,
+) -> BoneMesh:
+    """Generate a geometry, or reload it from the mesh cache if it was generated before.
+
+    Args:
+        name: generator name.
+        parameters: generator parameters (validated; defaults fill the rest).
+        comm: communicator (default ``MPI.COMM_WORLD``).
+        directory: cache folder (default :func:`cache_dir`).
+        file: the file the request came from, for messages.
+
+    Returns:
+        The mesh (same cells in the same original order either way).
+    """
+    comm = comm or MPI.COMM_WORLD
+    key = cache_key(name, parameters)
+    path = Path(directory or cache_dir()) / f"{name}-{key}.xdmf"
+    found = comm.bcast(is_bonefem_file(path) if comm.rank == 0 else None, root=0)
+    if found:
+        try:
+            bone = read_bonefem(path, comm)
+            logger.info("mesh '%s' read from the cache %s", name, path)
+            return bone
+        except InputError as exc:
+            logger.warning("ignoring a damaged cached mesh (%s); generating it again", exc)
+    bone = generate(name, comm, parameters, file=file)
+    try:
+        write_mesh(bone, path)
+    except InputError as exc:  # an unwritable cache must not stop a run
+        logger.warning("could not cache the mesh: %s", exc)
+    return bone
+
+
+def _resolve(path: str, base_dir: Path | None, *, settings: bool = False) -> Path:
+    p = Path(path).expanduser()
+    if p.is_absolute():
+        return p
+    candidates = [(base_dir or Path.cwd()) / p, Path.cwd() / p]
+    if settings:
+        candidates += [MESHES_DIR / p, MESHES_DIR / p.name]
+    for c in candidates:
+        if c.exists():
+            return c
+    return candidates[0]
+
+
+def load_bone_mesh(
+    config: Mapping[str, Any] | MeshConfig,
+    comm: MPI.Intracomm | None = None,
+    *,
+    base_dir: str | Path | None = None,
+    file: str | None = None,
+) -> BoneMesh:
+    """Get the mesh a ``[mesh]`` table asks for (generate, reload from cache, or import).
+
+    Args:
+        config: the ``[mesh]`` table or a :class:`MeshConfig`.
+        comm: communicator (default ``MPI.COMM_WORLD``).
+        base_dir: folder relative paths are resolved against (the case file's folder).
+        file: the case file, for messages.
+
+    Returns:
+        The distributed mesh.
+    """
+    comm = comm or MPI.COMM_WORLD
+    cfg = parse_mesh_config(config, file=file)
+    base = Path(base_dir) if base_dir is not None else None
+    depth = 0
+    while cfg.settings is not None:
+        depth += 1
+        path = _resolve(cfg.settings, base, settings=True)
+        if depth > 4:
+            raise InputError("settings files refer to each other in a loop", file=path)
+        try:
+            table = tomllib.loads(path.read_text()).get("mesh")
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise InputError(f"cannot read the mesh settings: {exc}", file=path) from None
+        if not isinstance(table, dict):
+            raise InputError("the settings file has no [mesh] table", file=path)
+        cfg = parse_mesh_config(table, file=str(path))
+        base, file = path.parent, str(path)
+    if cfg.generator is not None:
+        if cfg.cache:
+            return generate_cached(cfg.generator, cfg.parameters, comm, file=file)
+        return generate(cfg.generator, comm, cfg.parameters, file=file)
+    assert cfg.file is not None
+    return read_mesh(
+        _resolve(cfg.file, base),
+        comm,
+        regions=cfg.regions or None,
+        surfaces=cfg.surfaces or None,
+        cell_data_key=cfg.cell_data_key,
+    )
