@@ -6,6 +6,7 @@ The exit status is non-zero if any rank fails (mpiexec propagates it).
 
 from __future__ import annotations
 
+import faulthandler
 import io
 import os
 import sys
@@ -16,6 +17,8 @@ import pytest
 from mpi4py import MPI
 
 rank = MPI.COMM_WORLD.rank
+# A rank that fails inside a collective leaves the others waiting: never hang CI.
+faulthandler.dump_traceback_later(float(os.environ.get("BONEFEM_MPI_TEST_TIMEOUT", 1800)), exit=True)
 args = ["-p", "no:cacheprovider", *sys.argv[1:]]
 if rank == 0:
     code = pytest.main(args)

@@ -131,6 +131,8 @@ class BoneMesh:
         x = self.mesh.geometry.x
         lo = np.min(x, axis=0) if x.size else np.full(3, np.inf)
         hi = np.max(x, axis=0) if x.size else np.full(3, -np.inf)
-        lo = self.comm.allreduce(lo, op=MPI.MIN)
-        hi = self.comm.allreduce(hi, op=MPI.MAX)
-        return np.asarray(lo), np.asarray(hi)
+        lo = np.ascontiguousarray(lo, dtype=np.float64)
+        hi = np.ascontiguousarray(hi, dtype=np.float64)
+        self.comm.Allreduce(MPI.IN_PLACE, lo, op=MPI.MIN)
+        self.comm.Allreduce(MPI.IN_PLACE, hi, op=MPI.MAX)
+        return lo, hi

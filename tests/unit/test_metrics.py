@@ -1,0 +1,131 @@
+"""Metrics: weighted means, quantiles, DXA-like projection and failure load, on 1 and N ranks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bonefem._dolfinx import MPI, dolfinx
+from bonefem.loads import LoadCase
+from bonefem.mechanics import ElasticityProblem
+from bonefem.mesh import box
+from bonefem.metrics import (
+    bone_mineral_content,
+    failure_estimate,
+    lattice_points,
+    make_projection,
+    percent_change,
+    projected_area,
+    weighted_means,
+    weighted_upper_quantile,
+)
+
+pytestmark = pytest.mark.mpi
+
+
+def split(comm, *arrays):
+    """This rank's share of global arrays (contiguous blocks)."""
+    n = len(arrays[0])
+    lo = comm.rank * n // comm.size
+    hi = (comm.rank + 1) * n // comm.size
+    return [np.asarray(a)[lo:hi] for a in arrays]
+
+
+def test_weighted_means_per_region(comm) -> None:
+    v = np.array([1.0, 2.0, 3.0, 4.0, 10.0])
+    w = np.array([1.0, 1.0, 2.0, 2.0, 4.0])
+    r = np.array([0, 0, 1, 1, -1])
+    out = weighted_means(comm, *split(comm, v, w, r), ["a", "b"])
+    assert out["a"] == pytest.approx(1.5)
+    assert out["b"] == pytest.approx(3.5)
+    assert out[""] == pytest.approx((1 + 2 + 6 + 8 + 40) / 10)
+
+
+def test_weighted_upper_quantile_matches_sorting(comm) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.lognormal(size=2001)
+    w = rng.uniform(0.5, 1.5, size=2001)
+    q = weighted_upper_quantile(comm, *split(comm, x, w), 0.02)
+    order = np.argsort(x)[::-1]
+    cum = np.cumsum(w[order])
+    # the smallest value whose exceedance weight is <= 2 % of the total
+    k = np.searchsorted(cum, 0.02 * w.sum(), side="right")
+    assert q == pytest.approx(x[order][k], rel=1e-8)
+    assert w[x > q].sum() <= 0.02 * w.sum() + 1e-12
+
+
+def test_lattice_points_stay_inside_and_average_to_centroid() -> None:
+    tet = np.array([[[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]]], dtype=float)
+    for order, count in [(1, 1), (2, 4), (3, 10)]:
+        pts, k = lattice_points(tet, order)
+        assert k == count
+        assert np.all(pts.sum(axis=1) < 1) and np.all(pts > 0)
+        assert np.allclose(pts.mean(axis=0), 0.25)
+    hexa = np.array([[[x, y, z] for z in (0, 2) for y in (0, 1) for x in (0, 1)]], dtype=float)
+    pts, k = lattice_points(hexa, 3)
+    assert k == 27 and np.allclose(pts.mean(axis=0), [0.5, 0.5, 1.0])
+
+
+@pytest.mark.parametrize("cell_type", ["tetrahedron", "hexahedron"])
+def test_areal_bmd_of_uniform_slab_is_density_times_thickness(comm, cell_type) -> None:
+    L, W, H = 20.0, 10.0, 30.0
+    bone = box(comm, (L, W, H), (8, 4, 10), cell_type=cell_type)
+    rho_mineral = 0.8  # g/cm³
+    mesh = bone.mesh
+    n = bone.num_cells_local
+    geom = mesh.geometry.x[mesh.geometry.dofmaps[0][:n]]
+    vol = np.full(n, L * W * H / bone.num_cells_global)
+    pts, k = lattice_points(geom, 1)
+    lo, hi = bone.bounding_box()
+    # AP projection (rays along y), full bone
+    proj = make_projection(lo, hi, axis=1, pixel=0.5)
+    bmc = bone_mineral_content(comm, pts, k, rho_mineral * vol / 1000.0, proj)
+    area = projected_area(comm, geom, proj)
+    assert bmc == pytest.approx(rho_mineral * L * W * H / 1000.0, rel=1e-12)
+    assert area == pytest.approx(L * H / 100.0, rel=1e-12)
+    assert bmc / area == pytest.approx(rho_mineral * W / 10.0, rel=1e-12)
+    # an ROI below z = 9 (cell faces lie at z = 0, 3, ..., 30): 30 % of both
+    proj = make_projection(lo, hi, axis=1, pixel=0.5, roi_upper=[L, W, 9.0])
+    bmc3 = bone_mineral_content(comm, pts, k, rho_mineral * vol / 1000.0, proj)
+    area3 = projected_area(comm, geom, proj)
+    assert area3 == pytest.approx(L * 9.0 / 100.0, rel=1e-12)
+    assert bmc3 / area3 == pytest.approx(bmc / area, rel=1e-12)
+
+
+def test_failure_load_of_uniform_bar_is_E_A_yield_strain(comm) -> None:
+    L, W, H, E, F = 10.0, 2.0, 3.0, 1200.0, 50.0
+    bone = box(comm, (L, W, H), (10, 3, 3))
+    lc = LoadCase(
+        name="compress",
+        supports=[
+            {"type": "fixed", "surface": "xmin", "component": "x"},
+            {"type": "fixed", "surface": "ymin", "component": "y"},
+            {"type": "fixed", "surface": "zmin", "component": "z"},
+        ],
+        loads=[{"type": "force", "surface": "xmax", "force": [-F, 0.0, 0.0]}],
+    )
+    prob = ElasticityProblem(bone, [lc], petsc_options={"ksp_rtol": 1e-12})
+    prob.set_modulus(E)
+    prob.solve("compress")
+    n = bone.num_cells_local
+    vol = np.full(n, L * W * H / bone.num_cells_global)
+    est = failure_estimate(
+        comm,
+        prob.strain_energy_density("compress"),
+        prob.modulus(),
+        np.full(n, 0.007),
+        0.2 * vol,
+        F,
+    )
+    assert est.failure_load == pytest.approx(E * W * H * 0.007, rel=1e-6)
+    assert est.risk_index == pytest.approx(F / (E * W * H * 0.007), rel=1e-6)
+
+
+def test_percent_change() -> None:
+    assert percent_change(0.9, 1.0) == pytest.approx(-10.0)
+    assert np.isnan(percent_change(1.0, 0.0))
+
+
+def test_dolfinx_import_is_shared() -> None:
+    assert dolfinx.__version__.startswith("0.1")
+    assert MPI.COMM_WORLD.size >= 1
