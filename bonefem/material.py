@@ -2,7 +2,7 @@
 
 A region's Young's modulus follows a power law of its apparent (wet) density,
 
-.. math::  E = a\\,ρ_{app}^{\\,b}\\quad(\\text{MPa}, ρ_{app}\\text{ in g/cm³}),
+    E = a · ρ_app^b        (E in MPa, ρ_app in g/cm³),
 
 clipped to ``[E_min, E_max]`` so that a fully resorbed cell keeps a small positive
 stiffness (the elasticity operator stays definite). Presets with their sources:

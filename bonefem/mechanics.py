@@ -3,12 +3,10 @@
 Equations (isotropic Hooke's law, small strain; e.g. Zienkiewicz & Taylor, *The Finite
 Element Method* vol. 1, ch. 6):
 
-.. math::
+    ε(u) = ½(∇u + ∇uᵀ),    σ = 2μ ε + λ tr(ε) I,
+    μ = E / (2(1 + ν)),    λ = E ν / ((1 + ν)(1 − 2ν)),
 
-    ε(u) = ½(∇u + ∇uᵀ),\\qquad σ = 2μ ε + λ \\operatorname{tr}(ε) I,\\qquad
-    μ = \\frac{E}{2(1+ν)},\\quad λ = \\frac{Eν}{(1+ν)(1-2ν)},
-
-    \\int_Ω σ(u):ε(v)\\,dx = \\int_{Γ_N} t·v\\,ds \\quad ∀ v,
+    ∫_Ω σ(u) : ε(v) dx = ∫_Γ_N t · v ds    for all admissible v,
 
 with ``E`` (MPa) a DG0 field (one value per cell, from the density–modulus law of
 :mod:`bonefem.material`), ``ν`` per region, displacements in mm, tractions in MPa.
@@ -425,7 +423,7 @@ class ElasticityProblem:
         rtol = float(self.petsc_options["ksp_rtol"])
         bnorm = b.norm()
         ksp = g.ksp
-        _, atol, dtol, max_it = ksp.getTolerances()
+        _, _, dtol, max_it = ksp.getTolerances()
         ksp.setTolerances(rtol=rtol, atol=max(rtol * bnorm, 1e-300), divtol=dtol, max_it=max_it)
         setup = g.pc_stale
         ksp.getPC().setReusePreconditioner(not setup)

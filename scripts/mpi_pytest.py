@@ -6,19 +6,22 @@ The exit status is non-zero if any rank fails (mpiexec propagates it).
 
 from __future__ import annotations
 
+from mpi4py import MPI
+
 import faulthandler
 import io
 import os
 import sys
 from contextlib import redirect_stderr, redirect_stdout
 
-import bonefem._dolfinx  # noqa: F401  (MPI first, in the wheel's required order)
 import pytest
-from mpi4py import MPI
+
+import bonefem._dolfinx  # noqa: F401  (MPI first, in the wheel's required order)
 
 rank = MPI.COMM_WORLD.rank
 # A rank that fails inside a collective leaves the others waiting: never hang CI.
-faulthandler.dump_traceback_later(float(os.environ.get("BONEFEM_MPI_TEST_TIMEOUT", 1800)), exit=True)
+timeout = float(os.environ.get("BONEFEM_MPI_TEST_TIMEOUT", 1800))
+faulthandler.dump_traceback_later(timeout, exit=True)
 args = ["-p", "no:cacheprovider", *sys.argv[1:]]
 if rank == 0:
     code = pytest.main(args)

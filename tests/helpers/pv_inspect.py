@@ -19,7 +19,7 @@ for t in times or [0.0]:
     info = reader.GetDataInformation()
     arrays = {}
     for assoc, props in (("point", reader.PointData), ("cell", reader.CellData)):
-        for name in props.keys():
+        for name in props.keys():  # noqa: SIM118 (ParaView proxies are not iterable)
             arr = props[name]
             comps = arr.GetNumberOfComponents()
             lo, hi = arr.GetRange(-1 if comps > 1 else 0)
