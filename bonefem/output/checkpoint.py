@@ -1,0 +1,181 @@
+"""Checkpoints of per-cell state that restart on any number of ranks (MPI-IO, no gather).
+
+A checkpoint is a folder ``checkpoints/step_NNNNNN/`` holding
+
+* ``cells.bin``: one float64 row per cell of the *mesh file* (row = original cell index in
+  the run's saved mesh), all per-cell fields side by side; every rank writes its own rows
+  collectively with MPI-IO through an indexed file view, so no rank gathers the mesh;
+* ``meta.json``: step, time (days), field names and column counts, number of cells, and
+  any JSON state of the run (systemic signals, counters, RNG-free).
+
+The folder is written under a temporary name and renamed when complete; the ``LATEST``
+pointer file is replaced atomically afterwards. A run killed at any moment therefore
+leaves the previous checkpoint intact. A restart on M ranks reads the rows of the cells it
+owns (by original index) from a memory map; the partition of the writing run is irrelevant.
+"""
+
+from __future__ import annotations
+
+from mpi4py import MPI
+
+import json
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from bonefem.errors import InputError
+
+LATEST = "LATEST"
+
+
+class CheckpointStore:
+    """Write and read per-cell checkpoints in ``folder``.
+
+    Args:
+        folder: the run's checkpoint folder (created by rank 0).
+        comm: communicator of the mesh.
+        original_index: original (mesh-file) index of every owned cell, in local order.
+        num_cells_global: number of cells in the mesh.
+        keep: number of most recent checkpoints kept on disk (>= 1).
+    """
+
+    def __init__(
+        self,
+        folder: str | Path,
+        comm: MPI.Intracomm,
+        original_index: npt.ArrayLike,
+        num_cells_global: int,
+        keep: int = 2,
+    ) -> None:
+        self.folder = Path(folder)
+        self.comm = comm
+        self.original = np.asarray(original_index, dtype=np.int64)
+        self.order = np.argsort(self.original, kind="stable")
+        self.n_global = int(num_cells_global)
+        self.keep = max(1, int(keep))
+        if comm.rank == 0:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        comm.Barrier()
+
+    # ------------------------------------------------------------------- save
+    def save(
+        self,
+        step: int,
+        time: float,
+        fields: Mapping[str, npt.ArrayLike],
+        state: Mapping[str, Any] | None = None,
+    ) -> Path:
+        """Write a checkpoint (collective); returns its folder.
+
+        Args:
+            step: step index.
+            time: simulated time (days).
+            fields: name -> per owned cell values, shape (n,) or (n, k).
+            state: extra JSON-serialisable run state.
+        """
+        names, columns, blocks = [], [], []
+        n_local = self.original.size
+        for name, value in fields.items():
+            arr = np.asarray(value, dtype=np.float64).reshape(n_local, -1)
+            names.append(name)
+            columns.append(arr.shape[1])
+            blocks.append(arr)
+        data = np.ascontiguousarray(np.hstack(blocks)[self.order]) if blocks else np.empty((0, 0))
+        ncol = int(sum(columns))
+        final = self.folder / f"step_{step:06d}"
+        tmp = self.folder / f".step_{step:06d}.tmp"
+        if self.comm.rank == 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+        self.comm.Barrier()
+
+        row = MPI.DOUBLE.Create_contiguous(ncol).Commit()
+        displacements = self.original[self.order]
+        filetype = row.Create_indexed_block(1, displacements.astype(np.int64).tolist()).Commit()
+        fh = MPI.File.Open(self.comm, str(tmp / "cells.bin"), MPI.MODE_WRONLY | MPI.MODE_CREATE)
+        fh.Set_size(self.n_global * ncol * 8)
+        fh.Set_view(0, row, filetype)
+        fh.Write_all(data)
+        fh.Sync()
+        fh.Close()
+        filetype.Free()
+        row.Free()
+
+        if self.comm.rank == 0:
+            meta = {
+                "format": "bonefem-checkpoint-1",
+                "step": int(step),
+                "time_days": float(time),
+                "num_cells": self.n_global,
+                "fields": [{"name": n, "columns": c} for n, c in zip(names, columns, strict=True)],
+                "ranks": self.comm.size,
+                "state": dict(state or {}),
+            }
+            _write_json(tmp / "meta.json", meta)
+            shutil.rmtree(final, ignore_errors=True)
+            os.replace(tmp, final)
+            _write_text(self.folder / LATEST, final.name)
+            self._prune()
+        self.comm.Barrier()
+        return final
+
+    def _prune(self) -> None:
+        done = sorted(p for p in self.folder.glob("step_*") if p.is_dir())
+        for old in done[: -self.keep]:
+            shutil.rmtree(old, ignore_errors=True)
+
+    # ------------------------------------------------------------------- load
+    def latest(self) -> Path | None:
+        """The newest complete checkpoint folder, or None."""
+        path = None
+        if self.comm.rank == 0:
+            pointer = self.folder / LATEST
+            if pointer.exists():
+                candidate = self.folder / pointer.read_text().strip()
+                if (candidate / "meta.json").exists():
+                    path = str(candidate)
+        found = self.comm.bcast(path, root=0)
+        return None if found is None else Path(found)
+
+    def load(self, path: str | Path) -> tuple[dict[str, Any], dict[str, npt.NDArray[np.float64]]]:
+        """Read a checkpoint: (meta, name -> per owned cell values in local order)."""
+        path = Path(path)
+        meta: dict[str, Any] = json.loads((path / "meta.json").read_text())
+        if meta.get("format") != "bonefem-checkpoint-1":
+            raise InputError("not a bonefem checkpoint", file=path, value=meta.get("format"))
+        if meta["num_cells"] != self.n_global:
+            raise InputError(
+                f"checkpoint has {meta['num_cells']} cells but the mesh has {self.n_global}; "
+                "restart with the run's own mesh",
+                file=path,
+            )
+        ncol = sum(f["columns"] for f in meta["fields"])
+        table = np.memmap(
+            path / "cells.bin", dtype=np.float64, mode="r", shape=(self.n_global, ncol)
+        )
+        rows = np.asarray(table[self.original])
+        out: dict[str, npt.NDArray[np.float64]] = {}
+        col = 0
+        for f in meta["fields"]:
+            block = rows[:, col : col + f["columns"]]
+            out[f["name"]] = block[:, 0].copy() if f["columns"] == 1 else block.copy()
+            col += f["columns"]
+        return meta, out
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    _write_text(path, json.dumps(obj, indent=1))

@@ -1,0 +1,33 @@
+"""Checkpoints written on N ranks restart on M ranks; writes are atomic; old ones pruned."""
+
+from __future__ import annotations
+
+import pytest
+
+from bonefem._dolfinx import MPI
+from tests.conftest import ROOT, run_mpi
+from tests.helpers.checkpoint_case import save, verify
+
+
+@pytest.mark.mpi
+def test_save_and_load_same_ranks(mpi_tmp_path) -> None:
+    save(str(mpi_tmp_path), MPI.COMM_WORLD)
+    verify(str(mpi_tmp_path), MPI.COMM_WORLD)
+    if MPI.COMM_WORLD.rank == 0:
+        kept = sorted(p.name for p in mpi_tmp_path.glob("step_*"))
+        assert kept == ["step_000002", "step_000003"]
+        assert not list(mpi_tmp_path.glob(".*tmp"))
+
+
+@pytest.mark.serial
+@pytest.mark.parametrize(("writers", "readers"), [(2, 1), (1, 2)])
+def test_restart_on_another_number_of_ranks(tmp_path, writers: int, readers: int) -> None:
+    module = "tests.helpers.checkpoint_case"
+    if writers == 1:
+        save(str(tmp_path), MPI.COMM_SELF)
+    else:
+        run_mpi(writers, ["-m", module, "save", str(tmp_path)], cwd=ROOT)
+    if readers == 1:
+        verify(str(tmp_path), MPI.COMM_SELF)
+    else:
+        run_mpi(readers, ["-m", module, "verify", str(tmp_path)], cwd=ROOT)
