@@ -37,11 +37,11 @@ class CalibratedConstants:
             LS +8.8 % vs placebo at 36 mo (Cummings et al. 2009; Prolia label).
     """
 
-    rankl_estrogen: float = 400.0
-    estrogen_adaptation_days: float = 1500.0
-    hrt_estrogen_level: float = 0.6
-    mechano_lambda: float = 1.25
-    denosumab_accessibility: float = 0.012
+    rankl_estrogen: float = 994.1358805340573
+    estrogen_adaptation_days: float = 10264.9296016727
+    hrt_estrogen_level: float = 0.9484008581983254
+    mechano_lambda: float = 1.2457317928214962
+    denosumab_accessibility: float = 0.9562728049924053
 
 
 CALIBRATED = CalibratedConstants()

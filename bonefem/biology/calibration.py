@@ -329,7 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("calibrated constants:")
     for f in dataclasses.fields(k):
         print(f"  {f.name} = {getattr(k, f.name)!r}")
-    print(f"| point | target | model | error | source |\n|---|---|---|---|---|")
+    print("| point | target | model | error | source |\n|---|---|---|---|---|")
     for p in evaluate(k):
         print(
             f"| {p.description} | {p.target:+.2f} | {p.model:+.2f} | {p.error:+.2f} | {p.source} |"

@@ -42,7 +42,7 @@ gamma = 1 + 1/sqrt(2)) with an embedded first-order (linearly implicit Euler) er
 estimate and step-size control. The cell populations are integrated in logarithmic
 variables u = ln(x), so they stay strictly positive whatever the step (the published
 Lemaire "OBp retraction" failure cannot occur). The 3x3 cell Jacobian (in u) is computed
-per point by finite differences and inverted in closed form, so everything is vectorised
+per point analytically and inverted in closed form, so everything is vectorised
 over points; f is advanced explicitly within the W-method (its dynamics are slow) and m
 linearly implicitly. The step size is common to all points: the error norm is the maximum
 over points, passed through ``reduce_max`` (an MPI max-allreduce in the coupled loop), so
@@ -68,6 +68,7 @@ from bonefem.errors import SolverError
 from bonefem.remodeling import DEFAULT_REMODELING, CellDrivenRemodeling, RemodelingParameters
 
 __all__ = [
+    "DEFAULT_PARAMETERS",
     "IF",
     "IM",
     "IOBA",
@@ -76,7 +77,6 @@ __all__ = [
     "N_STATES",
     "STATE_NAMES",
     "AdvanceResult",
-    "DEFAULT_PARAMETERS",
     "BoneCellModel",
     "Stimulus",
 ]
@@ -94,7 +94,6 @@ DEFAULT_PARAMETERS = calibrated_parameters(CALIBRATED.mechano_lambda)
 """Default cell parameters: Scheiner 2013 with the calibrated mechanical slope lambda."""
 
 _GAMMA = 1.0 + 1.0 / math.sqrt(2.0)
-_FD_EPS = 1.0e-7
 
 
 def _identity(x: float) -> float:
@@ -138,8 +137,8 @@ class BoneCellModel:
         params: CellParameters = DEFAULT_PARAMETERS,
         remodeling: RemodelingParameters = DEFAULT_REMODELING,
         *,
-        rtol_cells: float = 1.0e-3,
-        rtol_bone: float = 1.0e-5,
+        rtol_cells: float = 1.0e-2,
+        rtol_bone: float = 1.0e-4,
         atol_f: float = 1.0e-7,
         atol_m: float = 1.0e-7,
         max_substeps: int = 100_000,
@@ -388,6 +387,80 @@ class BoneCellModel:
         r0, r1, r2 = self.cell_rates(x[0], x[1], x[2], e, psi_r)
         return r0 / x[0], r1 / x[1], r2 / x[2]
 
+    def log_rates_jacobian(
+        self, x: FloatArray, e: Effects, psi_r: FloatArray | float | None
+    ) -> tuple[tuple[FloatArray, FloatArray, FloatArray], list[list[FloatArray]]]:
+        """Log-rates G_i = (dx_i/dt)/x_i (1/day) and their Jacobian dG_i/d(ln x_j) (1/day).
+
+        Analytic derivatives of the Pivonka/Scheiner right-hand side (chain rule through the
+        Hill functions, OPG and RANKL); verified against finite differences in the tests.
+
+        Args:
+            x: cell populations (3, N) in pM.
+            e: effects at this time.
+            psi_r: relative mechanical stimulus (or None).
+        """
+        p = self.params
+        bp, ba, c = x[0], x[1], x[2]
+        pi_mech, rankl_mech = self._mech(psi_r)
+        tgf = (p.alpha_TGF / p.D_TGF) * c
+        pi1 = tgf / (tgf + p.K_TGF_OBu)
+        pi2 = p.K_TGF_OBp / (tgf + p.K_TGF_OBp)
+        pi3 = tgf / (tgf + p.K_TGF_OCa)
+        pth = (p.beta_PTH + e.pth_production) / p.D_PTH
+        pi_pth_act = pth / (pth + p.K_PTH_act)
+        pi_pth_rep = p.K_PTH_rep / (pth + p.K_PTH_rep)
+        c_opg = pi_pth_rep * e.opg_factor
+        b1, b2 = p.beta1_OPG * c_opg, p.beta2_OPG * c_opg
+        p_opg = b1 * bp + b2 * ba if b1 else b2 * ba
+        den_opg = 1.0 / (p_opg + p.D_OPG * p.OPG_max)
+        opg = (p_opg + e.opg_production) * p.OPG_max * den_opg
+        dopg_dp = p.OPG_max * (p.D_OPG * p.OPG_max - e.opg_production) * den_opg * den_opg
+        r1, r2 = p.R1_RANKL * pi_pth_act, p.R2_RANKL * pi_pth_act
+        re = r1 * bp + r2 * ba if r2 else r1 * bp
+        c0 = 1.0 + p.K_A2_RANK * p.RANK + e.rankl_decoy
+        bind = 1.0 / (c0 + p.K_A1_OPG * opg)
+        deg = 1.0 / (p.beta_RANKL + p.D_RANKL * re)
+        prod = p.beta_RANKL + e.rankl_production + rankl_mech
+        rr = (p.K_A2_RANK * p.RANK) * re * prod * bind * deg
+        k8 = p.K_RANKL / e.rank_sensitivity
+        pir = rr / (rr + k8)
+        # d ln RR / d ln x for OBp and OBa
+        inv_re = 1.0 / re
+        s_bp = r1 * bp * (inv_re - p.D_RANKL * deg)
+        s_ba = -(p.K_A1_OPG * dopg_dp * b2) * ba * bind
+        if b1:
+            s_bp = s_bp - (p.K_A1_OPG * dopg_dp * b1) * bp * bind
+        if r2:
+            s_ba = s_ba + r2 * ba * (inv_re - p.D_RANKL * deg)
+        # rates
+        a1 = (1.0 - self._a) * p.D_OBu * e.obu_factor
+        d2 = p.D_OBp * e.obp_factor
+        a_ob = p.A_OBa * e.oba_apoptosis_factor
+        dc = p.D_OCp * e.ocp_factor
+        a_oc = p.A_OCa * e.oca_apoptosis_factor
+        inv_bp, inv_ba, inv_c = 1.0 / bp, 1.0 / ba, 1.0 / c
+        src_bp = (a1 * pi1 + e.obp_injection) * inv_bp
+        g0 = src_bp - d2 * pi2
+        if self._p_obp:
+            g0 = g0 + self._p_obp * pi_mech
+        flux = d2 * pi2 * bp * inv_ba
+        g1 = flux - a_ob + e.oba_injection * inv_ba
+        src_c = dc * pir * inv_c
+        g2 = src_c - a_oc * pi3 + e.oca_injection * inv_c
+        # Jacobian in log variables
+        q1 = pi1 * (1.0 - pi1)
+        q2 = pi2 * (1.0 - pi2)
+        q3 = pi3 * (1.0 - pi3)
+        qr = src_c * (1.0 - pir)
+        zero = np.zeros_like(bp)
+        jac = [
+            [-src_bp, zero, a1 * q1 * inv_bp + d2 * q2],
+            [flux, -flux - e.oba_injection * inv_ba, -flux * (1.0 - pi2)],
+            [qr * s_bp, qr * s_ba, -src_c - a_oc * q3 - e.oca_injection * inv_c],
+        ]
+        return (g0, g1, g2), jac
+
     def _psi(self, stimulus: Stimulus, f: FloatArray) -> FloatArray | float | None:
         if stimulus is None:
             return None
@@ -454,16 +527,8 @@ class BoneCellModel:
             # ---- stage 1 at tc
             e0 = sig.effects(tc)
             psi0 = self._psi(stimulus, f)
-            g0 = self._log_rates(x, e0, psi0)
+            g0, jac = self.log_rates_jacobian(x, e0, psi0)
             dfa, dma, form_rel = remod.volume_rates(f, m, x[1], x[2], e0.resorption_factor)
-            # Jacobian d(ln-rates)/d(ln x) by forward differences
-            jac = [[np.empty(0)] * 3 for _ in range(3)]
-            for j in range(3):
-                xp = x.copy()
-                xp[j] *= 1.0 + _FD_EPS
-                gj = self._log_rates(xp, e0, psi0)
-                for i in range(3):
-                    jac[i][j] = (gj[i] - g0[i]) * (1.0 / _FD_EPS)
             gh = _GAMMA * hs
             a00, a01, a02 = 1.0 - gh * jac[0][0], -gh * jac[0][1], -gh * jac[0][2]
             a10, a11, a12 = -gh * jac[1][0], 1.0 - gh * jac[1][1], -gh * jac[1][2]

@@ -29,10 +29,10 @@ from dataclasses import dataclass, replace
 
 __all__ = [
     "PIVONKA_2008",
-    "calibrated_parameters",
     "SCHEINER_2013",
     "CellParameters",
     "MechanoParameters",
+    "calibrated_parameters",
 ]
 
 

@@ -226,3 +226,27 @@ def test_mechanical_stimulus_directions(scheiner: BoneCellModel) -> None:
 def test_invalid_dt(scheiner: BoneCellModel) -> None:
     with pytest.raises(ValueError, match="dt must be > 0"):
         scheiner.advance(scheiner.healthy_state(0.2, n=1), 0.0, 0.0)
+
+
+def test_analytic_jacobian_matches_finite_differences() -> None:
+    rng = np.random.default_rng(3)
+    for params in (SCHEINER_2013, PIVONKA_2008.with_(beta1_OPG=1e7, R2_RANKL=1e5)):
+        m = BoneCellModel(params)
+        x = m.ss[:, None] * rng.uniform(0.5, 2.0, (3, 6))
+        e = Effects(rankl_production=200.0, opg_production=1e3, rankl_decoy=3.0, obp_injection=1e-5)
+        psi = rng.uniform(0.8, 1.2, 6)
+        g, jac = m.log_rates_jacobian(x, e, psi)
+        g_ref = m._log_rates(x, e, psi)
+        for i in range(3):
+            np.testing.assert_allclose(g[i], g_ref[i], rtol=1e-12, atol=1e-14)
+        for j in range(3):
+            eps = 1e-6
+            xp, xm = x.copy(), x.copy()
+            xp[j] *= np.exp(eps)
+            xm[j] *= np.exp(-eps)
+            gp, gm = m._log_rates(xp, e, psi), m._log_rates(xm, e, psi)
+            for i in range(3):
+                fd = (gp[i] - gm[i]) / (2 * eps)
+                np.testing.assert_allclose(
+                    jac[i][j], fd, rtol=1e-6, atol=1e-8 * np.max(np.abs(fd)) + 1e-12
+                )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -135,7 +136,7 @@ def test_denosumab_superposes_and_decays_after_last_dose() -> None:
     )
     # decays smoothly after the last dose (target-mediated: fast once C < K_m)
     c = [two.concentration_ng_ml(t) for t in (200.0, 300.0, 400.0, 500.0)]
-    assert all(a > b for a, b in zip(c[:-1], c[1:], strict=True))
+    assert all(a > b for a, b in itertools.pairwise(c))
     assert two.concentration_ng_ml(183.0 + 365.0) < 1.0
     assert two.concentration_pm(200.0) == pytest.approx(
         two.concentration_ng_ml(200.0) * 1e6 / 149e3
