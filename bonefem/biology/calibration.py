@@ -9,9 +9,9 @@ earlier parameters but not the reverse:
    (Sowers et al. 2010: -1.7 %/y in [FMP-2, FMP], -3.3 %/y in [FMP, FMP+2], -1.1 %/y in
    [FMP+2, FMP+7]) and the 10-year total (Greendale et al. 2012: -10.6 %, taken as
    [FMP-3, FMP+7]).
-2. WHI E+P: ``hrt_estrogen_level`` to the total-hip difference therapy - placebo at 3 y
-   (+3.7 % vs +0.14 %, Cauley et al. 2003); HRT starts 12 y after the FMP (WHI mean age 63,
-   ASSUMPTION: FMP at 51).
+2. WHI E+P: ``hrt_estrogen_level`` (root of model - data) to the total-hip difference
+   therapy - placebo at 3 y (+3.7 % vs +0.14 %, Cauley et al. 2003); HRT starts 12 y after
+   the FMP (WHI mean age 63, ASSUMPTION: FMP at 51).
 3. FREEDOM: ``denosumab_accessibility`` to the total-hip differences at 12/24/36 months
    (+3.2/+4.4/+5.0 % vs 0.0/-0.7/-1.4 %) and the lumbar-spine difference at 36 months
    (8.8 %, Prolia label); denosumab starts 21 y after the FMP (FREEDOM mean age 72).
@@ -28,9 +28,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import least_squares, minimize_scalar
+from scipy.optimize import brentq, least_squares, minimize_scalar
 
 from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants
+from bonefem.biology.cells import BoneCellModel
+from bonefem.biology.parameters import calibrated_parameters
 from bonefem.biology.signals import (
     DenosumabConfig,
     EstrogenConfig,
@@ -46,6 +48,16 @@ FMP = 5.0 * YEAR  # final menstrual period, days after the start of the calibrat
 WHI_START = FMP + 12.0 * YEAR
 FREEDOM_START = FMP + 21.0 * YEAR
 RUN = RunConfig(step_days=28.0)
+# tighter than the defaults so the objective is smooth in the parameters (no step-size noise)
+RTOL_CELLS = 1.0e-3
+RTOL_BONE = 1.0e-5
+
+
+def _run(cfg: ScenarioConfig, t_end: float, k: CalibratedConstants) -> ZeroDResult:
+    model = BoneCellModel(
+        calibrated_parameters(k.mechano_lambda), rtol_cells=RTOL_CELLS, rtol_bone=RTOL_BONE
+    )
+    return run_zero_d(cfg, t_end, run=RUN, constants=k, model=model)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +116,7 @@ def _change(r: ZeroDResult, site: str, t0: float, t1: float) -> float:
 
 def swan(k: CalibratedConstants) -> dict[str, float]:
     """SWAN quantities of the model (natural menopause, lumbar spine)."""
-    r = run_zero_d(_menopause(), FMP + 7.0 * YEAR + 1.0, run=RUN, constants=k)
+    r = _run(_menopause(), FMP + 7.0 * YEAR + 1.0, k)
     ls = "lumbar_spine"
     return {
         "swan_rate_pre": _change(r, ls, FMP - 2 * YEAR, FMP) / 2.0,
@@ -118,10 +130,7 @@ def _treated_vs_placebo(
     k: CalibratedConstants, treated: ScenarioConfig, t_start: float, years: Sequence[float]
 ) -> tuple[ZeroDResult, ZeroDResult]:
     t_end = t_start + max(years) * YEAR + 1.0
-    return (
-        run_zero_d(treated, t_end, run=RUN, constants=k),
-        run_zero_d(_menopause(), t_end, run=RUN, constants=k),
-    )
+    return _run(treated, t_end, k), _run(_menopause(), t_end, k)
 
 
 def whi(k: CalibratedConstants) -> dict[str, float]:
@@ -194,19 +203,15 @@ def fit(start: CalibratedConstants = CALIBRATED, *, max_nfev: int = 40) -> Calib
         estrogen_adaptation_days=float(math.exp(sol.x[1])),
         mechano_lambda=float(math.exp(sol.x[2])),
     )
-    res_h = minimize_scalar(
-        lambda e: float(
-            (
-                whi(dataclasses.replace(k, hrt_estrogen_level=e))["whi_th_3y_diff"]
-                - TARGETS["whi_th_3y_diff"][0]
-            )
-            ** 2
-        ),
-        bounds=(0.05, 1.5),
-        method="bounded",
-        options={"xatol": 1e-3, "maxiter": max_nfev},
+    target_h = TARGETS["whi_th_3y_diff"][0]
+    e_hrt = brentq(
+        lambda e: whi(dataclasses.replace(k, hrt_estrogen_level=e))["whi_th_3y_diff"] - target_h,
+        0.05,
+        1.5,
+        xtol=1e-4,
+        maxiter=max_nfev,
     )
-    k = dataclasses.replace(k, hrt_estrogen_level=float(res_h.x))
+    k = dataclasses.replace(k, hrt_estrogen_level=float(e_hrt))
     fr_keys = [
         "freedom_th_12_diff",
         "freedom_th_24_diff",
@@ -239,7 +244,7 @@ def plot(k: CalibratedConstants, path: str) -> None:
     pts = {p.key: p for p in evaluate(k)}
     fig, ax = plt.subplots(1, 3, figsize=(16, 5))
     # SWAN
-    r = run_zero_d(_menopause(), FMP + 8 * YEAR, run=RUN, constants=k)
+    r = _run(_menopause(), FMP + 8 * YEAR, k)
     x = (r["time_days"] - FMP) / YEAR
     ls = r["abmd_change_pct_lumbar_spine"]
     base = np.interp(FMP - 3 * YEAR, r["time_days"], ls)
@@ -280,8 +285,8 @@ def plot(k: CalibratedConstants, path: str) -> None:
         )
     ):
         a = ax[1 + ai]
-        tr = run_zero_d(tr_cfg, start + 3 * YEAR + 1, run=RUN, constants=k)
-        pl = run_zero_d(_menopause(), start + 3 * YEAR + 1, run=RUN, constants=k)
+        tr = _run(tr_cfg, start + 3 * YEAR + 1, k)
+        pl = _run(_menopause(), start + 3 * YEAR + 1, k)
         for res, lab, sty in ((tr, "therapy", "-"), (pl, "placebo", ":")):
             sites = ("total_hip", "lumbar_spine") if ai == 1 else ("total_hip",)
             for site in sites:

@@ -16,9 +16,9 @@ from bonefem.biology.signals import (
     PTHConfig,
     ScenarioConfig,
     TeriparatideConfig,
-    TestosteroneConfig,
     TRTConfig,
 )
+from bonefem.biology.signals import TestosteroneConfig as TConfig
 from bonefem.biology.zerod import RunConfig, cli_main, load_zero_d_case, run_zero_d
 
 YEAR = 365.25
@@ -106,7 +106,7 @@ def test_glucocorticoid_loss() -> None:
 
 
 def test_andropause_loss_and_trt() -> None:
-    t = TestosteroneConfig(andropause=True, decline_per_year=0.05, floor=0.3)
+    t = TConfig(andropause=True, decline_per_year=0.05, floor=0.3)
     andro = run_zero_d(ScenarioConfig(sex="male", testosterone=t), 10 * YEAR, run=RUN)
     trt = run_zero_d(
         ScenarioConfig(sex="male", testosterone=t, trt=[TRTConfig(start_days=4 * YEAR)]),
