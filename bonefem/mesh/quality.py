@@ -309,7 +309,9 @@ def region_at_points(bone: BoneMesh, points: npt.ArrayLike) -> list[str | None]:
     first = np.asarray(hits.array)[offsets[:-1][found]]
     index = np.full(pts.shape[0], -1, dtype=np.int32)
     index[found] = bone.cell_region_index()[first]
-    index = np.asarray(mesh.comm.allreduce(index, op=MPI.MAX))
+    found_index = np.empty_like(index)
+    mesh.comm.Allreduce(index, found_index, op=MPI.MAX)
+    index = found_index
     names = bone.region_names
     return [names[i] if i >= 0 else None for i in index]
 
