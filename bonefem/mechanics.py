@@ -212,6 +212,8 @@ class ElasticityProblem:
         self._nullspace = rigid_body_modes(self.V)
         self.groups: list[_Group] = []
         self.cases: dict[str, _Case] = {}
+        self._forms: dict[tuple[str, ...], fem.Form] = {}
+        self._areas: dict[str, float] = {}
         self._body_force = dict(body_force or {})
         unknown = set(self._body_force) - set(names)
         if unknown:
@@ -226,7 +228,6 @@ class ElasticityProblem:
             self.groups[gi].cases.append(lc.name)
             self.cases[lc.name] = self._make_case(lc, gi)
         self._volumes = self._cell_volumes()
-        self._residual_forms: dict[str, fem.Form] = {}
 
     # ------------------------------------------------------------------ set-up
     def _set_poisson(self, poisson_ratio: float | Mapping[str, float]) -> None:
@@ -291,7 +292,7 @@ class ElasticityProblem:
             elif isinstance(load, Pressure):
                 L += -load.pressure * ufl.inner(n, v) * ds
             elif isinstance(load, Force):
-                area = self.bone.area(load.surface)
+                area = self._area(load.surface)
                 if area <= 0.0:
                     raise InputError(
                         "surface has zero area", field=f"load_cases.{lc.name}", value=load.surface
@@ -324,6 +325,12 @@ class ElasticityProblem:
         b = dolfinx.fem.petsc.create_vector(self.V)
         return _Case(case=lc, group=group, L=L_form, bcs=bcs, u=u, b=b)
 
+    def _area(self, surface: str) -> float:
+        """Area of a named surface (mm²), computed once."""
+        if surface not in self._areas:
+            self._areas[surface] = self.bone.area(surface)
+        return self._areas[surface]
+
     def _linear_field(self, s: Displacement) -> fem.Function:
         """Interpolate u(x) = value + G·(x − x0) (mm) for a linear displacement support."""
         c = np.asarray(s.value, dtype=float)
@@ -341,6 +348,11 @@ class ElasticityProblem:
         return vol.array.copy()
 
     # ----------------------------------------------------------------- material
+    @property
+    def cell_volumes(self) -> npt.NDArray[np.float64]:
+        """Volume of every owned cell (mm³), a copy."""
+        return self._volumes[: self.Q.dofmap.index_map.size_local].copy()
+
     @property
     def load_case_names(self) -> list[str]:
         """Names of the load cases, in the order given."""
@@ -470,6 +482,20 @@ class ElasticityProblem:
         return self.cases[name].stats[-1]
 
     # ----------------------------------------------------------------- results
+    def _form(self, key: tuple[str, ...], build: Any) -> fem.Form:
+        """Compile a form once per key (form compilation costs ~0.1 s per call otherwise)."""
+        form = self._forms.get(key)
+        if form is None:
+            form = self._forms[key] = fem.form(build())
+        return form
+
+    def _cell_average(self, form: fem.Form, space: fem.FunctionSpace) -> npt.NDArray[np.float64]:
+        vec = dolfinx.fem.assemble_vector(form)
+        vec.scatter_reverse(dolfinx.la.InsertMode.add)
+        bs = space.dofmap.index_map_bs
+        n = self.Q.dofmap.index_map.size_local
+        return vec.array.reshape(-1, bs)[:n] / self._volumes[:n, None]
+
     def cell_average(self, expr: Any, space: fem.FunctionSpace | None = None) -> fem.Function:
         """Cell average of a UFL expression, as a DG0 Function (owned and ghost cells)."""
         space = space or self.Q
@@ -485,20 +511,28 @@ class ElasticityProblem:
     def strain_energy_density(self, name: str) -> npt.NDArray[np.float64]:
         """Strain energy density ψ = ½ σ:ε per owned cell (MPa = mJ/mm³), cell average."""
         u = self.cases[name].u
-        psi = 0.5 * ufl.inner(stress(u, self.E, self.nu), strain(u))
-        return self._owned(self.cell_average(psi))
+        q = ufl.TestFunction(self.Q)
+        form = self._form(
+            ("sed", name),
+            lambda: 0.5 * ufl.inner(stress(u, self.E, self.nu), strain(u)) * q * ufl.dx,
+        )
+        return self._cell_average(form, self.Q)[:, 0].copy()
 
     def strain_tensor(self, name: str) -> npt.NDArray[np.float64]:
         """Cell-averaged small-strain tensor per owned cell, shape (n, 3, 3) (-)."""
-        eps = self.cell_average(strain(self.cases[name].u), self.T)
-        n = self.Q.dofmap.index_map.size_local
-        return eps.x.array.reshape(-1, 3, 3)[:n].copy()
+        u = self.cases[name].u
+        q = ufl.TestFunction(self.T)
+        form = self._form(("strain", name), lambda: ufl.inner(strain(u), q) * ufl.dx)
+        return self._cell_average(form, self.T).reshape(-1, 3, 3).copy()
 
     def stress_tensor(self, name: str) -> npt.NDArray[np.float64]:
         """Cell-averaged Cauchy stress per owned cell, shape (n, 3, 3) (MPa)."""
-        sig = self.cell_average(stress(self.cases[name].u, self.E, self.nu), self.T)
-        n = self.Q.dofmap.index_map.size_local
-        return sig.x.array.reshape(-1, 3, 3)[:n].copy()
+        u = self.cases[name].u
+        q = ufl.TestFunction(self.T)
+        form = self._form(
+            ("stress", name), lambda: ufl.inner(stress(u, self.E, self.nu), q) * ufl.dx
+        )
+        return self._cell_average(form, self.T).reshape(-1, 3, 3).copy()
 
     def principal_strains(self, name: str) -> npt.NDArray[np.float64]:
         """Principal strains per owned cell, ascending, shape (n, 3) (-)."""
@@ -510,14 +544,14 @@ class ElasticityProblem:
         dev = s - np.trace(s, axis1=1, axis2=2)[:, None, None] / 3.0 * np.eye(3)
         return np.sqrt(1.5 * np.einsum("nij,nij->n", dev, dev))
 
-    def _owned(self, f: fem.Function) -> npt.NDArray[np.float64]:
-        return f.x.array[: self.Q.dofmap.index_map.size_local].copy()
-
     def strain_energy(self, name: str) -> float:
         """Total strain energy ∫ ψ dx (mJ = N·mm), summed over ranks."""
         u = self.cases[name].u
-        psi = 0.5 * ufl.inner(stress(u, self.E, self.nu), strain(u)) * ufl.dx
-        return float(self.comm.allreduce(dolfinx.fem.assemble_scalar(fem.form(psi)), MPI.SUM))
+        form = self._form(
+            ("energy", name),
+            lambda: 0.5 * ufl.inner(stress(u, self.E, self.nu), strain(u)) * ufl.dx,
+        )
+        return float(self.comm.allreduce(dolfinx.fem.assemble_scalar(form), MPI.SUM))
 
     def reaction_force(self, name: str, surface: str) -> npt.NDArray[np.float64]:
         """Reaction force (N) that the supports exert on the bone through ``surface``.
@@ -527,11 +561,12 @@ class ElasticityProblem:
         """
         self.bone.require_surfaces([surface], field=f"reaction surface of '{name}'")
         case = self.cases[name]
-        if name not in self._residual_forms:
-            v = ufl.TestFunction(self.V)
-            r = ufl.inner(stress(case.u, self.E, self.nu), strain(v)) * ufl.dx
-            self._residual_forms[name] = fem.form(r)
-        res = dolfinx.fem.assemble_vector(self._residual_forms[name])
+        v = ufl.TestFunction(self.V)
+        form = self._form(
+            ("residual", name),
+            lambda: ufl.inner(stress(case.u, self.E, self.nu), strain(v)) * ufl.dx,
+        )
+        res = dolfinx.fem.assemble_vector(form)
         res.scatter_reverse(dolfinx.la.InsertMode.add)
         rhs = dolfinx.fem.assemble_vector(case.L)
         rhs.scatter_reverse(dolfinx.la.InsertMode.add)
@@ -546,10 +581,11 @@ class ElasticityProblem:
         """Area-weighted mean displacement (mm) of a surface."""
         u = self.cases[name].u
         ds = self.bone.ds(surface)
-        area = self.bone.area(surface)
+        area = self._area(surface)
         out = np.empty(3)
         for i in range(3):
-            local = dolfinx.fem.assemble_scalar(fem.form(u[i] * ds))
+            form = self._form(("mean_u", name, surface, str(i)), lambda i=i: u[i] * ds)
+            local = dolfinx.fem.assemble_scalar(form)
             out[i] = self.comm.allreduce(local, MPI.SUM) / area
         return out
 

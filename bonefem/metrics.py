@@ -4,9 +4,10 @@
   and over the whole bone.
 * Areal BMD (DXA-like, g/cm²): aBMD = BMC / projected area, the way DXA reports it (bone
   mineral content of the region of interest over the area of the bone's projection along
-  the beam; Blake & Fogelman 2007, Postgrad Med J 83:509). The projected area is that of the
-  pixels the bone projects onto (cells densely sampled, once per geometry); the BMC sums the
-  mineral mass of the cells inside the ROI.
+  the beam; Blake & Fogelman 2007, Postgrad Med J 83:509). The ROI is a rectangle in the
+  image plane. The projected area is that of the pixels the bone's boundary projects onto
+  (computed once per geometry); the BMC sums the mineral mass of the cells projecting into
+  the ROI.
 * Failure-load estimate and fracture risk index: a linear FE solution under the applied
   load gives the energy-equivalent strain EES = √(2ψ/E) per cell. Following Pistoia et al.
   (2002, Bone 30:842), the bone fails when 2 % of the bone tissue exceeds its yield strain;
@@ -26,6 +27,7 @@ from mpi4py import MPI
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -212,58 +214,72 @@ class Projection:
 def _pixel_index(
     points: FloatArray, projection: Projection
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
-    """Flat pixel index of the points inside the ROI, and the mask of those points."""
-    lo = np.asarray(projection.roi_lower)
-    hi = np.asarray(projection.roi_upper)
-    inside = np.all((points >= lo) & (points <= hi), axis=1)
+    """Flat pixel index of the points that project into the ROI, and their mask.
+
+    The ROI is the pixel grid, a rectangle in the image plane: like DXA, everything along
+    the beam counts. A point on the grid's upper edge belongs to the next (outside) pixel.
+    """
     image_axes = [a for a in range(3) if a != projection.axis]
-    uv = points[inside][:, image_axes]
-    ij = np.floor((uv - np.asarray(projection.lower)) / projection.pixel).astype(np.int64)
+    ij = np.floor((points[:, image_axes] - np.asarray(projection.lower)) / projection.pixel)
     nu, nv = projection.shape
-    ij[:, 0] = np.clip(ij[:, 0], 0, nu - 1)
-    ij[:, 1] = np.clip(ij[:, 1], 0, nv - 1)
+    inside = (ij[:, 0] >= 0) & (ij[:, 0] < nu) & (ij[:, 1] >= 0) & (ij[:, 1] < nv)
+    ij = ij[inside].astype(np.int64)
     return ij[:, 0] * nv + ij[:, 1], inside
 
 
-def projected_area(
-    comm: MPI.Comm,
-    cell_vertices: FloatArray,
-    projection: Projection,
-    order: int | None = None,
-    chunk: int = 20000,
-) -> float:
-    """Area (cm²) of the pixels that the bone inside the ROI projects onto.
+def facet_points(facet_vertices: FloatArray, order: int) -> FloatArray:
+    """Lattice points on triangles or quadrilaterals (edges and vertices included).
 
-    The cells are sampled densely enough (lattice spacing below half a pixel, unless
-    ``order`` is given) that the projection has no holes; the result is computed once per
-    geometry since the bone outline does not change during remodelling.
+    Args:
+        facet_vertices: (n, 3, 3) triangles or (n, 4, 3) quadrilaterals (DOLFINx order), mm.
+        order: subdivisions per edge.
+
+    Returns:
+        Points, shape (n * k, 3).
+    """
+    nv = facet_vertices.shape[1]
+    if nv == 3:
+        i, j = np.meshgrid(np.arange(order + 1), np.arange(order + 1), indexing="ij")
+        keep = i + j <= order
+        a, b = i[keep] / order, j[keep] / order
+        w = np.column_stack([1.0 - a - b, a, b])
+    elif nv == 4:
+        t = np.arange(order + 1) / order
+        a, b = (g.ravel() for g in np.meshgrid(t, t, indexing="ij"))
+        w = np.column_stack([(1 - a) * (1 - b), a * (1 - b), (1 - a) * b, a * b])
+    else:
+        raise ValueError(f"facets with {nv} vertices are not supported")
+    return np.einsum("kv,nvd->nkd", w, facet_vertices).reshape(-1, 3)
+
+
+def projected_area(comm: MPI.Comm, boundary_facets: FloatArray, projection: Projection) -> float:
+    """Area (cm²) of the pixels inside the ROI that the bone projects onto.
+
+    A ray meets the bone if and only if it meets its boundary, so the projection is the
+    union of the projected boundary facets; each facet is sampled on a lattice finer than
+    half a pixel. Computed once per geometry (the outline does not change in remodelling).
 
     Args:
         comm: communicator.
-        cell_vertices: (n_cells, n_vertices, 3) vertex coordinates of the owned cells (mm).
+        boundary_facets: (n_facets, 3 or 4, 3) vertex coordinates of the exterior facets
+            this rank holds (mm); duplicates across ranks are harmless.
         projection: the projection set-up.
-        order: lattice order (default: from the largest cell edge and the pixel size).
-        chunk: cells sampled at a time (bounds the memory).
     """
-    if order is None:
-        nv = cell_vertices.shape[1]
-        edges = [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)] if nv == 4 else [(0, 7), (1, 6)]
-        h_local = max(
-            (
-                float(np.linalg.norm(cell_vertices[:, a] - cell_vertices[:, b], axis=1).max())
-                for a, b in edges
-                if cell_vertices.shape[0]
-            ),
-            default=0.0,
+    nu, nv = projection.shape
+    hit = np.zeros(nu * nv, dtype=np.int32)
+    if boundary_facets.shape[0]:
+        x = boundary_facets
+        edge = np.max(
+            [
+                np.linalg.norm(x[:, a] - x[:, (a + 1) % x.shape[1]], axis=1)
+                for a in range(x.shape[1])
+            ],
+            axis=0,
         )
-        h = comm.allreduce(h_local, op=MPI.MAX)
-        order = int(np.clip(np.ceil(2.0 * h / projection.pixel), 1, 16))
-    nu, nv_ = projection.shape
-    hit = np.zeros(nu * nv_, dtype=np.int32)
-    for start in range(0, cell_vertices.shape[0], chunk):
-        pts, _ = lattice_points(cell_vertices[start : start + chunk], order)
-        flat, _ = _pixel_index(pts, projection)
-        hit[flat] = 1
+        orders = np.maximum(np.ceil(2.0 * edge / projection.pixel), 1).astype(int)
+        for order in np.unique(orders):
+            flat, _ = _pixel_index(facet_points(x[orders == order], int(order)), projection)
+            hit[flat] = 1
     comm.Allreduce(MPI.IN_PLACE, hit, op=MPI.MAX)
     return float(hit.sum()) * projection.pixel**2 / MM2_PER_CM2
 
@@ -297,14 +313,18 @@ def make_projection(
     roi_lower: npt.ArrayLike | None = None,
     roi_upper: npt.ArrayLike | None = None,
 ) -> Projection:
-    """Pixel grid covering the ROI (default: the bone's bounding box), image normal = axis."""
-    lo = np.asarray(bbox_lower if roi_lower is None else roi_lower, dtype=float)
-    hi = np.asarray(bbox_upper if roi_upper is None else roi_upper, dtype=float)
-    lo = np.maximum(lo, np.asarray(bbox_lower, float))
-    hi = np.minimum(hi, np.asarray(bbox_upper, float))
+    """Pixel grid of a DXA-like projection with beam direction ``axis`` (0, 1, 2 = x, y, z).
+
+    Without an ROI the grid covers the whole bounding box (mm); with one, the grid covers
+    the ROI's rectangle in the image plane (the ROI's extent along the beam is ignored).
+    """
+    box_lo = np.asarray(bbox_lower, dtype=float)
+    box_hi = np.asarray(bbox_upper, dtype=float)
     image_axes = [a for a in range(3) if a != axis]
+    lo = box_lo if roi_lower is None else np.asarray(roi_lower, dtype=float)
+    hi = box_hi if roi_upper is None else np.asarray(roi_upper, dtype=float)
+    shape = np.maximum(np.ceil((hi[image_axes] - lo[image_axes]) / pixel - 1e-9).astype(int), 1)
     lower = lo[image_axes]
-    shape = np.maximum(np.ceil((hi[image_axes] - lower) / pixel).astype(int), 1)
     return Projection(
         axis=axis,
         pixel=float(pixel),
@@ -320,3 +340,127 @@ def percent_change(value: float, baseline: float) -> float:
     if not np.isfinite(baseline) or baseline == 0.0:
         return float("nan")
     return 100.0 * (value - baseline) / baseline
+
+
+# ------------------------------------------------------------------ run evaluation
+#: Metrics whose percent change from baseline is reported as ``<name>_pct_change``.
+PCT_CHANGE_KEYS = (
+    "bmd_vol_mean",
+    "bvtv_mean",
+    "density_app_mean",
+    "abmd",
+    "bmc",
+    "apparent_stiffness",
+    "failure_load",
+)
+
+
+class MetricsEvaluator:
+    """Evaluates the metrics of a running :class:`~bonefem.simulation.Simulation`.
+
+    Columns (units): ``time_days`` (days), ``time_years`` (years), ``step``;
+    ``bmd_vol_mean`` (mineral density, g/cm³), ``bvtv_mean`` (-), ``density_app_mean``
+    (apparent density, g/cm³), ``youngs_modulus_mean`` (MPa), ``OBa_mean``, ``OCa_mean``
+    (pM) -- each also per region with the region name as suffix; ``abmd`` (g/cm²), ``bmc``
+    (g), ``projected_area`` (cm²); ``apparent_stiffness`` (N/mm); ``failure_load`` (N),
+    ``fracture_risk_index`` (-); ``<metric>_pct_change`` (%) from the first row;
+    ``signal_*`` systemic signal levels; ``mechanics_solves``, ``ksp_iterations``.
+    """
+
+    def __init__(self, sim: Any) -> None:
+        self.sim = sim
+        bone = sim.bone
+        mesh = bone.mesh
+        n = bone.num_cells_local
+        self.comm = bone.comm
+        lo, hi = bone.bounding_box()
+        dxa = sim.case.metrics.dxa
+        self.projection = make_projection(
+            lo, hi, "xyz".index(dxa.axis), dxa.pixel_mm, dxa.roi_lower, dxa.roi_upper
+        )
+        vertices = mesh.geometry.x[mesh.geometry.dofmaps[0][:n]]
+        self.area = projected_area(self.comm, _exterior_facets(mesh), self.projection)
+        self.points, self.samples = lattice_points(vertices, 2)
+        self.yield_strain = np.array([law.yield_strain for law in sim.laws])[sim.region_index]
+
+    def evaluate(self) -> dict[str, float]:
+        """One metrics row at the simulation's current time."""
+        from bonefem.remodeling import mineral_density
+
+        sim = self.sim
+        comm = self.comm
+        lp = sim.loop
+        st = sim.state
+        params = sim.model.remodeling.params
+        vol = sim.volumes
+        idx = sim.region_index
+        names = sim.region_names
+        row: dict[str, float] = {"time_days": lp.t, "time_years": lp.t / 365.25, "step": lp.step}
+        mineral = mineral_density(st[3], st[4], params)
+        fields = {
+            "bmd_vol_mean": mineral,
+            "bvtv_mean": st[3],
+            "density_app_mean": sim.density(st),
+            "youngs_modulus_mean": sim.E,
+            "OBa_mean": st[1],
+            "OCa_mean": st[2],
+        }
+        for key, values in fields.items():
+            for region, mean in weighted_means(comm, values, vol, idx, names).items():
+                row[f"{key}_{region}" if region else key] = mean
+        bmc = bone_mineral_content(
+            comm, self.points, self.samples, mineral * vol / MM3_PER_CM3, self.projection
+        )
+        row["bmc"] = bmc
+        row["projected_area"] = self.area
+        row["abmd"] = bmc / self.area if self.area > 0 else float("nan")
+        mech = sim.mech
+        tests = sim.case.metrics
+        if tests.stiffness_test is not None or tests.fracture is not None:
+            mech.set_modulus(sim.E)
+        if tests.stiffness_test is not None:
+            name = tests.stiffness_test.name
+            mech.solve(name, step=lp.step, time=lp.t)
+            row["apparent_stiffness"] = mech.apparent_stiffness(name)
+        if tests.fracture is not None:
+            lc = tests.fracture.load_case
+            mech.solve(lc.name, step=lp.step, time=lp.t)
+            applied = float(
+                np.linalg.norm(np.sum([ld.force for ld in lc.loads if ld.type == "force"], axis=0))
+            )
+            est = failure_estimate(
+                comm,
+                mech.strain_energy_density(lc.name),
+                sim.E,
+                self.yield_strain,
+                st[3] * vol,
+                applied,
+                tests.fracture.critical_fraction,
+            )
+            row["failure_load"] = est.failure_load
+            row["fracture_risk_index"] = est.risk_index
+        for key, value in sim.signals.values(lp.t).items():
+            row[f"signal_{key}"] = float(value)
+        row["mechanics_solves"] = lp.mechanics_solves
+        row["ksp_iterations"] = lp.ksp_iterations
+        if not lp.baseline:
+            lp.baseline = {k: float(v) for k, v in row.items()}
+        for key in list(row):
+            base = key if key in PCT_CHANGE_KEYS else None
+            if base is None and "_" in key:
+                stem = next((p for p in PCT_CHANGE_KEYS if key.startswith(p + "_")), None)
+                base = key if stem is not None and not key.endswith("_pct_change") else None
+            if base is not None:
+                row[f"{key}_pct_change"] = percent_change(row[key], lp.baseline.get(key, np.nan))
+        return row
+
+
+def _exterior_facets(mesh: Any) -> FloatArray:
+    """Vertex coordinates (n, 3|4, 3) of the exterior facets of the local mesh (mm)."""
+    from bonefem._dolfinx import dolfinx
+
+    tdim = mesh.topology.dim
+    mesh.topology.create_connectivity(tdim - 1, tdim)
+    facets = dolfinx.mesh.exterior_facet_indices(mesh.topology)
+    nodes = dolfinx.mesh.entities_to_geometry(mesh, tdim - 1, facets)
+    return np.asarray(mesh.geometry.x[nodes])

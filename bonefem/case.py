@@ -1,0 +1,549 @@
+"""Case files: the TOML schema of a bonefem run, validated into typed settings.
+
+A case file names a bone mesh, the habitual load cases, the material laws per region, the
+remodelling law, the hormone/drug scenario, the metrics to track and the outputs. Every
+field has a type, a unit, an allowed range, a default and a description (see
+``docs/case-reference.md``, generated from this schema by ``python -m bonefem.case``).
+
+:func:`load_case` reads and validates a file; every problem is reported as an
+:class:`~bonefem.errors.InputError` that names the file, the field, the value and what is
+allowed (with a did-you-mean suggestion for unknown keys). Checks that need the mesh
+(region and surface names) happen when the run sets up its mesh.
+
+Units: mm, N, MPa, days, g/cm³, pM.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bonefem.biology.signals import ScenarioConfig
+from bonefem.errors import InputError, did_you_mean
+from bonefem.loads import LoadCase
+from bonefem.material import DEFAULT_LAWS, ModulusLaw
+from bonefem.mesh.generators.config import MeshConfig
+
+__all__ = ["Case", "case_reference_markdown", "load_case", "validation_to_input_error"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RunSettings(_Section):
+    """What to simulate and for how long."""
+
+    name: str = Field(
+        default="bonefem-run",
+        min_length=1,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="Run name (letters, digits, '.', '_', '-'); the default output folder "
+        "is runs/<name>.",
+    )
+    description: str = Field(default="", description="Free text describing the case.")
+    duration_days: float = Field(
+        gt=0.0, le=36525.0, description="Simulated time in days (365.25 days = 1 year)."
+    )
+    biology_step_days: float = Field(
+        default=7.0,
+        gt=0.0,
+        le=91.0,
+        description="Largest step of the coupled loop in days; the cell model subdivides it "
+        "with error control, and therapy starts/stops and output times are never skipped.",
+    )
+
+
+class RegionMaterial(_Section):
+    """Initial bone volume fraction and density–modulus law of one region."""
+
+    bvtv: float = Field(
+        gt=0.02,
+        lt=0.98,
+        description="Initial (healthy) bone volume fraction BV/TV (dimensionless): about 0.15 "
+        "for vertebral trabecular bone (Martínez-Reina 2019), 0.95 for cortical bone.",
+    )
+    modulus: ModulusLaw = Field(description="Density–modulus law E(ρ_app) of the region.")
+
+
+def _default_regions() -> dict[str, RegionMaterial]:
+    return {
+        "trabecular": RegionMaterial(bvtv=0.15, modulus=DEFAULT_LAWS["trabecular"]),
+        "cortical": RegionMaterial(bvtv=0.95, modulus=DEFAULT_LAWS["cortical"]),
+    }
+
+
+class MaterialSettings(_Section):
+    """Material of every region of the mesh."""
+
+    regions: dict[str, RegionMaterial] = Field(
+        default_factory=_default_regions,
+        description="Region name -> material. Every region of the mesh needs an entry; "
+        "defaults: trabecular (BV/TV 0.15, Morgan 2003 vertebral law) and cortical "
+        "(BV/TV 0.95, Carter & Hayes 1977).",
+    )
+
+
+class HuiskesSettings(_Section):
+    """Phenomenological remodelling (Huiskes et al. 1987, J Biomech 20:1135)."""
+
+    rate: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=1.0e4,
+        description="Remodelling rate B in (g/cm³)²/(MPa·day): dρ/dt = B·(S − (1±s)·K) "
+        "outside the lazy zone, S = Ψ/ρ the strain energy per unit mass (MPa·cm³/g).",
+    )
+    lazy_zone: float = Field(
+        default=0.35,
+        ge=0.0,
+        lt=1.0,
+        description="Half-width s of the lazy zone relative to the reference stimulus K "
+        "(dimensionless; 0.35 in Weinans, Huiskes & Grootenboer 1992).",
+    )
+
+
+class RemodelingSettings(_Section):
+    """Which law turns the mechanical stimulus and the biology into density change."""
+
+    law: Literal["cells", "huiskes"] = Field(
+        default="cells",
+        description="'cells': bone cell population model with mechanical regulation "
+        "(Pivonka 2008 / Scheiner 2013) driven by hormones and drugs; 'huiskes': "
+        "phenomenological strain-energy-per-mass law with a lazy zone (no biology), for "
+        "comparison.",
+    )
+    parameters: Literal["scheiner2013", "pivonka2008"] = Field(
+        default="scheiner2013",
+        description="Cell parameter set: 'scheiner2013' (with mechanical regulation, "
+        "calibrated) or 'pivonka2008' (no mechanical regulation).",
+    )
+    huiskes: HuiskesSettings = Field(
+        default_factory=HuiskesSettings, description="Parameters of the 'huiskes' law."
+    )
+
+
+class CouplingSettings(_Section):
+    """How mechanics and biology exchange information."""
+
+    modulus_tolerance: float = Field(
+        default=0.02,
+        gt=0.0,
+        le=0.5,
+        description="Re-solve the elasticity problem when Young's modulus of any cell has "
+        "changed by more than this fraction since the last solve (dimensionless).",
+    )
+    stimulus_exponent: float = Field(
+        default=2.0,
+        ge=1.0,
+        le=8.0,
+        description="Exponent k of the daily stimulus Ψ = (Σ nᵢ ψᵢᵏ / Σ nᵢ)^(1/k) over the "
+        "load cases (ψᵢ strain energy density in MPa, nᵢ cycles/day); k = 2 is Beaupré et al. "
+        "1990's stress exponent m = 4 written for strain energy density.",
+    )
+    local_update: Literal["stress", "none"] = Field(
+        default="stress",
+        description="Between elasticity solves, update each cell's stimulus as load-"
+        "controlled (Ψ ∝ 1/E, 'stress') or keep it frozen ('none').",
+    )
+
+
+class DXASettings(_Section):
+    """DXA-like areal BMD: projection direction, pixel size and region of interest."""
+
+    axis: Literal["x", "y", "z"] = Field(
+        default="y",
+        description="Beam direction (the projection axis) in mesh coordinates; 'y' is "
+        "antero-posterior for the bundled vertebra and femur.",
+    )
+    pixel_mm: float = Field(
+        default=0.5, gt=0.05, le=5.0, description="Pixel edge length in mm (DXA: about 0.5–1)."
+    )
+    roi_lower: list[float] | None = Field(
+        default=None,
+        min_length=3,
+        max_length=3,
+        description="Lower corner (mm) of the region of interest; default: the whole bone.",
+    )
+    roi_upper: list[float] | None = Field(
+        default=None,
+        min_length=3,
+        max_length=3,
+        description="Upper corner (mm) of the region of interest; default: the whole bone.",
+    )
+
+
+class FractureSettings(_Section):
+    """Failure-load estimate and fracture risk index (Pistoia et al. 2002 criterion)."""
+
+    load_case: LoadCase = Field(
+        description="Force-controlled load case with the applied load (N) of the event, e.g. "
+        "a sideways fall or a compressive spine load."
+    )
+    critical_fraction: float = Field(
+        default=0.02,
+        gt=0.0,
+        lt=0.5,
+        description="Fraction of bone tissue that must exceed its yield strain at failure "
+        "(dimensionless; 2 % in Pistoia et al. 2002).",
+    )
+
+
+class MetricsSettings(_Section):
+    """Clinical metrics tracked over time (written to metrics.csv)."""
+
+    dxa: DXASettings = Field(default_factory=DXASettings, description="Areal BMD projection.")
+    stiffness_test: LoadCase | None = Field(
+        default=None,
+        description="Displacement-controlled virtual test for the apparent stiffness (N/mm), "
+        "e.g. axial compression between the endplates; default: none.",
+    )
+    fracture: FractureSettings | None = Field(
+        default=None, description="Failure load and fracture risk index; default: none."
+    )
+
+
+class SolverSettings(_Section):
+    """Linear solver of the elasticity problem (PETSc)."""
+
+    rtol: float = Field(
+        default=1.0e-8,
+        gt=0.0,
+        lt=1.0e-2,
+        description="Relative residual tolerance ‖b − Au‖ ≤ rtol·‖b‖ (dimensionless).",
+    )
+    refresh_factor: float = Field(
+        default=1.5,
+        ge=1.0,
+        le=10.0,
+        description="Rebuild the kept multigrid preconditioner when a solve needs more than "
+        "this factor times the iterations right after its last set-up (dimensionless).",
+    )
+    petsc_options: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description="Extra PETSc options without the leading '-', e.g. "
+        "{ pc_gamg_threshold = 0.02 } (see docs/model-mechanics.md for the defaults).",
+    )
+
+
+FieldName = Literal[
+    "displacement",
+    "density",
+    "bvtv",
+    "mineral_density",
+    "youngs_modulus",
+    "stimulus",
+    "strain_energy_density",
+    "OBp",
+    "OBa",
+    "OCa",
+    "RANKL",
+    "OPG",
+    "region",
+    "density_change",
+]
+
+
+class OutputSettings(_Section):
+    """What is written, and how often."""
+
+    fields_every_days: float = Field(
+        default=365.25,
+        gt=0.0,
+        description="Interval of the ParaView field outputs in days (plus t = 0 and the end).",
+    )
+    metrics_every_days: float = Field(
+        default=91.3125,
+        gt=0.0,
+        description="Interval of the metrics.csv rows in days (plus t = 0 and the end).",
+    )
+    checkpoint_every_days: float = Field(
+        default=365.25,
+        gt=0.0,
+        description="Interval of restart checkpoints in days (the last one is kept with "
+        "one older one).",
+    )
+    fields: list[FieldName] = Field(
+        default_factory=lambda: [  # type: ignore[arg-type]
+            "displacement",
+            "density",
+            "density_change",
+            "bvtv",
+            "youngs_modulus",
+            "stimulus",
+            "strain_energy_density",
+            "OBa",
+            "OCa",
+            "RANKL",
+            "region",
+        ],
+        description="Fields written for ParaView (units in the array names).",
+    )
+
+
+class Case(_Section):
+    """A bonefem case: everything a run needs."""
+
+    run: RunSettings = Field(description="Run name and duration.")
+    mesh: MeshConfig = Field(description="The bone mesh: a generator, a file or a settings file.")
+    material: MaterialSettings = Field(
+        default_factory=MaterialSettings, description="Material per region."
+    )
+    load_cases: list[LoadCase] = Field(
+        min_length=1, description="Habitual daily load cases driving remodelling."
+    )
+    remodeling: RemodelingSettings = Field(
+        default_factory=RemodelingSettings, description="Remodelling law."
+    )
+    coupling: CouplingSettings = Field(
+        default_factory=CouplingSettings, description="Mechanics–biology coupling."
+    )
+    biology: ScenarioConfig = Field(
+        default_factory=ScenarioConfig,
+        description="Hormones, conditions and therapies over time (the systemic scenario).",
+    )
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings, description="Metrics.")
+    solver: SolverSettings = Field(default_factory=SolverSettings, description="Linear solver.")
+    output: OutputSettings = Field(default_factory=OutputSettings, description="Outputs.")
+
+    @model_validator(mode="after")
+    def _consistency(self) -> Case:
+        names = [lc.name for lc in self.load_cases]
+        if len(set(names)) != len(names):
+            raise ValueError(f"load case names must be unique, got {names}")
+        for lc in self.test_load_cases():
+            if lc.name in names:
+                raise ValueError(f"test load case '{lc.name}' has the name of a habitual load case")
+        if (
+            self.metrics.stiffness_test is not None
+            and not self.metrics.stiffness_test.displacement_supports()
+        ):
+            raise ValueError(
+                "metrics.stiffness_test needs a 'displacement' support (a virtual test)"
+            )
+        if self.metrics.fracture is not None and not any(
+            load.type == "force" for load in self.metrics.fracture.load_case.loads
+        ):
+            raise ValueError(
+                "metrics.fracture.load_case needs a 'force' load (the applied load in N)"
+            )
+        return self
+
+    def surfaces(self) -> set[str]:
+        """Every surface name the case refers to."""
+        out: set[str] = set()
+        for lc in self.test_load_cases() + list(self.load_cases):
+            out |= lc.surfaces()
+        return out
+
+    def test_load_cases(self) -> list[LoadCase]:
+        """The virtual-test load cases (stiffness test, fracture load)."""
+        out = []
+        if self.metrics.stiffness_test is not None:
+            out.append(self.metrics.stiffness_test)
+        if self.metrics.fracture is not None:
+            out.append(self.metrics.fracture.load_case)
+        return out
+
+
+# ---------------------------------------------------------------------------- loading
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model class reached by following ``loc`` from ``model`` (best effort)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or current is None:
+            continue
+        fields = getattr(current, "model_fields", None)
+        if fields is None or part not in fields:
+            return None
+        annotation = fields[part].annotation
+        current = _first_model(annotation)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _first_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _first_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def validation_to_input_error(
+    exc: ValidationError, file: str | Path | None, model: type[BaseModel] = BaseModel
+) -> InputError:
+    """Turn the first pydantic error into an :class:`InputError` (file, field, value, allowed)."""
+    err = exc.errors()[0]
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
+    field = ".".join(str(p) for p in loc)
+    value = err.get("input")
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        parent = _model_at(model, loc[:-1]) if model is not BaseModel else None
+        allowed = sorted(parent.model_fields) if parent is not None else []
+        hint = did_you_mean(str(loc[-1]), allowed)
+        listing = f" Allowed keys here: {', '.join(allowed)}." if allowed else ""
+        return InputError(f"unknown key.{hint}{listing}", file=file, field=field)
+    if kind == "missing":
+        return InputError("required field is missing", file=file, field=field)
+    msg = err["msg"]
+    if isinstance(value, dict):
+        value = None
+    return InputError(msg[0].lower() + msg[1:], file=file, field=field or None, value=value)
+
+
+_UNION_TAGS = {"fixed", "displacement", "traction", "pressure", "force"}
+
+
+def load_case(path: str | Path) -> Case:
+    """Read and validate a case file.
+
+    Args:
+        path: the TOML case file.
+
+    Returns:
+        The validated :class:`Case`.
+
+    Raises:
+        InputError: unreadable file, TOML syntax error, unknown key, wrong type, value out
+            of range, inconsistent settings (the message names file, field and value).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("case file not found", file=path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read the case file: {exc.strerror}", file=path) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"TOML syntax error: {exc}", file=path) from None
+    return parse_case(data, file=path)
+
+
+def parse_case(data: dict[str, Any], *, file: str | Path | None = None) -> Case:
+    """Validate a case given as a dictionary (as read from TOML)."""
+    try:
+        return Case.model_validate(data)
+    except ValidationError as exc:
+        raise validation_to_input_error(exc, file, Case) from None
+
+
+def case_to_toml_dict(case: Case) -> dict[str, Any]:
+    """The case as plain data (JSON-compatible), e.g. for the run folder's case_as_run.json."""
+    data: dict[str, Any] = json.loads(case.model_dump_json())
+    return data
+
+
+# ------------------------------------------------------------------------ reference
+def _type_text(annotation: Any) -> str:
+    text = getattr(annotation, "__name__", None) or str(annotation)
+    return (
+        str(annotation)
+        .replace("typing.", "")
+        .replace("bonefem.loads.", "")
+        .replace("bonefem.material.", "")
+        .replace("bonefem.case.", "")
+        .replace("__main__.", "")
+        .replace("bonefem.biology.signals.", "")
+        .replace("bonefem.mesh.generators.config.", "")
+        .replace("NoneType", "none")
+        .replace("<class '", "")
+        .replace("'>", "")
+        if not isinstance(annotation, type)
+        else text
+    )
+
+
+def _constraints(info: Any) -> str:
+    parts = []
+    for meta in info.metadata:
+        for attr, sym in (("gt", ">"), ("ge", "≥"), ("lt", "<"), ("le", "≤")):
+            v = getattr(meta, attr, None)
+            if v is not None:
+                parts.append(f"{sym} {v}")
+        for attr in ("min_length", "max_length"):
+            v = getattr(meta, attr, None)
+            if v is not None:
+                parts.append(f"{attr.replace('_', ' ')} {v}")
+    return ", ".join(parts)
+
+
+def _default_text(info: Any) -> str:
+    if info.is_required():
+        return "**required**"
+    if info.default_factory is not None:
+        try:
+            value = info.default_factory()
+        except TypeError:
+            return "(see below)"
+        if isinstance(value, BaseModel):
+            return "(see section)"
+        if isinstance(value, dict) and value and isinstance(next(iter(value.values())), BaseModel):
+            value = {k: v.model_dump(exclude_defaults=True) for k, v in value.items()}
+        return f"`{json.dumps(value)}`"
+    value = info.default
+    if isinstance(value, float) and math.isinf(value):
+        return "`inf`"
+    return f"`{json.dumps(value) if not isinstance(value, BaseModel) else '…'}`"
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    out: list[type[BaseModel]] = []
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    for arg in getattr(annotation, "__args__", ()) or ():
+        out += _models_in(arg)
+    return out
+
+
+def case_reference_markdown() -> str:
+    """The case-file reference (Markdown), generated from the schema."""
+    lines = [
+        "# Case-file reference",
+        "",
+        "<!-- Generated by `python -m bonefem.case > docs/case-reference.md`; do not edit. -->",
+        "",
+        "A case file is TOML. Units: mm, N, MPa, days, g/cm³, pM (stated per field). Unknown",
+        "keys are errors. Tables below follow the nesting of the file; `[[load_cases]]` and",
+        "other lists of tables are written as arrays of tables.",
+        "",
+    ]
+    seen: set[type[BaseModel]] = set()
+
+    def section(model: type[BaseModel], path: str) -> None:
+        if model in seen:
+            lines.extend([f"## `[{path}]`", "", f"Same fields as `{model.__name__}` above.", ""])
+            return
+        seen.add(model)
+        doc = (model.__doc__ or "").strip().splitlines()[0] if model.__doc__ else ""
+        title = f"`[{path}]`" if path else "Top level"
+        lines.extend([f"## {title} — {model.__name__}", "", doc, ""])
+        lines.append("| key | type | default | allowed | description |")
+        lines.append("|---|---|---|---|---|")
+        children: list[tuple[str, type[BaseModel]]] = []
+        for name, info in model.model_fields.items():
+            desc = (info.description or "").replace("|", "\\|").replace("\n", " ")
+            tname = _type_text(info.annotation).replace("|", "\\|")
+            allowed = _constraints(info).replace("|", "\\|")
+            lines.append(f"| `{name}` | {tname} | {_default_text(info)} | {allowed} | {desc} |")
+            for sub in _models_in(info.annotation):
+                children.append((f"{path}.{name}" if path else name, sub))
+        lines.append("")
+        for child_path, sub in children:
+            section(sub, child_path)
+
+    section(Case, "")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(case_reference_markdown(), end="")

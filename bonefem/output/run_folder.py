@@ -1,0 +1,196 @@
+"""The run folder: case as run, manifest, metrics CSV; never silently overwritten.
+
+Layout of ``runs/<name>/``::
+
+    case.toml            the case file exactly as given
+    case_resolved.json   the validated case with every default filled in
+    manifest.json        versions, ranks, git revision, wall time per phase, status
+    metrics.csv          one row per metrics time (header row first)
+    fields.pvd, fields_*.pvtu/vtu   ParaView time series
+    mesh/mesh.xdmf|h5|json   the mesh the run used (restarts read it back)
+    checkpoints/step_*/  restart checkpoints
+    figures/             created by ``bonefem report``
+
+Only rank 0 touches these files (except the collective mesh, field and checkpoint
+writers). Every file is replaced atomically, and ``metrics.csv`` is appended line by line
+with a flush and fsync, so a run killed at any moment leaves complete, parseable files.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from bonefem.errors import InputError
+
+MANIFEST = "manifest.json"
+METRICS = "metrics.csv"
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def choose_run_folder(
+    requested: str | Path | None,
+    name: str,
+    *,
+    restart: bool = False,
+    overwrite: bool = False,
+    base: str | Path = "runs",
+) -> Path:
+    """Pick the run folder (rank 0 only; broadcast the result).
+
+    * ``requested`` given: it must be new or empty, unless ``restart`` (resume it) or
+      ``overwrite`` (delete it first).
+    * not given: ``<base>/<name>``; if that exists, ``restart`` resumes it, ``overwrite``
+      replaces it, otherwise the first free ``<base>/<name>-2``, ``-3``, ... is used.
+
+    Raises:
+        InputError: the folder exists and is not empty (and no ``restart``/``overwrite``),
+            ``restart`` of a folder without checkpoint, or the folder is not writable.
+    """
+    if requested is not None:
+        folder = Path(requested)
+        nonempty = folder.exists() and any(folder.iterdir())
+        if nonempty and not (restart or overwrite):
+            raise InputError(
+                "the output folder exists and is not empty; a run never overwrites another "
+                "run. Use --restart to resume it, --overwrite to replace it, or another --output",
+                file=folder,
+            )
+    else:
+        folder = Path(base) / name
+        if folder.exists() and any(folder.iterdir()) and not (restart or overwrite):
+            n = 2
+            while (Path(base) / f"{name}-{n}").exists():
+                n += 1
+            folder = Path(base) / f"{name}-{n}"
+    if restart and not (folder / "checkpoints" / "LATEST").exists():
+        raise InputError("--restart: the run folder has no checkpoint to resume from", file=folder)
+    if overwrite and folder.exists() and not restart:
+        if not (folder / MANIFEST).exists() and any(folder.iterdir()):
+            raise InputError(
+                "--overwrite only replaces bonefem run folders (this one has no manifest.json)",
+                file=folder,
+            )
+        shutil.rmtree(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise InputError(
+            f"the output folder is not writable: {exc.strerror}", file=folder
+        ) from None
+    return folder
+
+
+def git_revision(path: Path) -> str | None:
+    """Git commit (with '-dirty') of the repository holding ``path``, or None."""
+    try:
+        rev = subprocess.run(
+            ["git", "-C", str(path), "describe", "--always", "--dirty", "--abbrev=12"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return rev.stdout.strip() or None
+
+
+class Manifest:
+    """``manifest.json``: provenance and timing of a run, rewritten atomically (rank 0)."""
+
+    def __init__(self, folder: Path, data: Mapping[str, Any] | None = None) -> None:
+        self.path = folder / MANIFEST
+        self.data: dict[str, Any] = dict(data or {})
+
+    @classmethod
+    def load(cls, folder: Path) -> Manifest:
+        """Read an existing manifest (empty if absent)."""
+        path = folder / MANIFEST
+        data = json.loads(path.read_text()) if path.exists() else {}
+        return cls(folder, data)
+
+    def update(self, **items: Any) -> None:
+        """Merge items and rewrite the file."""
+        self.data.update(items)
+        self.data["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        self.data.setdefault("host", socket.gethostname())
+        _atomic_write(self.path, json.dumps(self.data, indent=1, default=str) + "\n")
+
+
+class MetricsLog:
+    """``metrics.csv``: a header row, then one row per metrics time, appended durably.
+
+    Args:
+        folder: the run folder.
+        columns: column names; ``time_days`` must be first.
+        restart_time: when resuming, rows after this time (days) are dropped (the file is
+            rewritten atomically); ``None`` starts a new file.
+    """
+
+    def __init__(
+        self, folder: Path, columns: Sequence[str], restart_time: float | None = None
+    ) -> None:
+        self.path = folder / METRICS
+        self.columns = list(columns)
+        if restart_time is not None and self.path.exists():
+            rows = read_metrics(self.path)
+            kept = [r for r in rows if float(r["time_days"]) <= restart_time + 1e-9]
+            buf = io.StringIO()
+            writer = csv.DictWriter(buf, fieldnames=self.columns, extrasaction="ignore")
+            writer.writeheader()
+            for r in kept:
+                writer.writerow(r)
+            _atomic_write(self.path, buf.getvalue())
+        else:
+            buf = io.StringIO()
+            csv.writer(buf).writerow(self.columns)
+            _atomic_write(self.path, buf.getvalue())
+
+    def append(self, row: Mapping[str, float | int | str]) -> None:
+        """Append one row (missing columns are left empty) and flush it to disk."""
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=self.columns, extrasaction="ignore")
+        writer.writerow({k: _fmt(v) for k, v in row.items()})
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(buf.getvalue())
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def _fmt(value: float | int | str) -> str:
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    return str(value)
+
+
+def read_metrics(path: str | Path) -> list[dict[str, str]]:
+    """Read a metrics.csv into a list of rows (dicts of strings)."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe version of ``text``."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "run"

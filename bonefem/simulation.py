@@ -1,0 +1,418 @@
+"""The coupled time loop: elasticity ↔ bone cell biology ↔ density ↔ stiffness.
+
+Each step of length Δt (≤ ``run.biology_step_days``, shortened to land exactly on output,
+checkpoint and end times; therapy starts/stops and injections are milestones inside the
+cell-model integrator):
+
+1. local stimulus per cell: the daily strain energy density Ψ from the last elasticity
+   solve, updated as load-controlled between solves, Ψ(f) = Ψ_solve · E_solve / E(f)
+   (``coupling.local_update = "stress"``), relative to the homeostatic Ψ_ss of the cell;
+2. advance the cell model (or the Huiskes law) in every cell with the systemic signals;
+3. update bone volume fraction f, mineral content m → apparent density ρ = f·ρ_tissue(m)
+   → Young's modulus E(ρ) by the region's law;
+4. re-solve the elasticity problem when max |E/E_solve − 1| > ``coupling.modulus_tolerance``
+   (adaptive coupling), re-using the operator and preconditioner;
+5. at output times: metrics row, ParaView fields; at checkpoint times: a checkpoint.
+
+Ψ_ss is each cell's daily stimulus in the initial healthy state, so a healthy run is an
+equilibrium (Scheiner et al. 2013, CMAME 254:181, Sect. 2.3). The daily stimulus combines
+the habitual load cases by their cycles per day (Beaupré, Orr & Carter 1990,
+J Orthop Res 8:651): Ψ = (Σ nᵢ ψᵢᵏ / Σ nᵢ)^(1/k).
+
+MPI: every rank advances its own cells; the integrator's step-size control and the
+coupling decision are reduced over ranks, so the sequence of steps, solves and outputs is
+identical on any number of ranks.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from bonefem._dolfinx import MPI
+from bonefem.biology.calibrated import CALIBRATED
+from bonefem.biology.cells import BoneCellModel
+from bonefem.biology.parameters import PIVONKA_2008, calibrated_parameters
+from bonefem.biology.signals import ScenarioSignals, build_signals
+from bonefem.case import Case
+from bonefem.errors import BonefemError, InputError, SolverError
+from bonefem.material import modulus_by_region
+from bonefem.mechanics import ElasticityProblem
+from bonefem.mesh.bonemesh import BoneMesh
+from bonefem.metrics import MetricsEvaluator
+from bonefem.remodeling import HuiskesRemodeling, apparent_density, daily_stimulus
+
+if TYPE_CHECKING:
+    from bonefem.output.run import RunOutput
+
+logger = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Times closer than this (days) are the same time.
+TIME_EPS = 1.0e-9
+
+
+class Timers:
+    """Wall time per phase (s), accumulated."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def add(self, phase: str, seconds: float) -> None:
+        """Add ``seconds`` to ``phase``."""
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + seconds
+
+    def timed(self, phase: str) -> _Timed:
+        """Context manager timing a block."""
+        return _Timed(self, phase)
+
+
+class _Timed:
+    def __init__(self, timers: Timers, phase: str) -> None:
+        self.timers, self.phase = timers, phase
+
+    def __enter__(self) -> None:
+        self.t0 = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.timers.add(self.phase, time.perf_counter() - self.t0)
+
+
+@dataclass
+class LoopState:
+    """Scalar state of the loop (saved in checkpoints)."""
+
+    t: float = 0.0
+    step: int = 0
+    h_last: float | None = None
+    mechanics_solves: int = 0
+    ksp_iterations: int = 0
+    next_metrics: int = 1
+    next_fields: int = 1
+    next_checkpoint: int = 1
+    baseline: dict[str, float] = field(default_factory=dict)
+
+
+class Simulation:
+    """A coupled remodelling run of a :class:`~bonefem.case.Case` on a mesh.
+
+    Args:
+        case: the validated case.
+        bone: the mesh (read from the run folder, so cell order = mesh file order).
+        output: the run's output writers (run folder, CSV, fields, checkpoints), or None
+            for a run without files (tests).
+        case_file: path of the case file, for messages.
+    """
+
+    def __init__(
+        self,
+        case: Case,
+        bone: BoneMesh,
+        output: RunOutput | None = None,
+        *,
+        case_file: str | Path | None = None,
+    ) -> None:
+        self.case = case
+        self.bone = bone
+        self.comm = bone.comm
+        self.output = output
+        self.case_file = str(case_file) if case_file is not None else None
+        self.timers = Timers()
+        self.loop = LoopState()
+        self._check_mesh_names()
+
+        n = bone.num_cells_local
+        self.n = n
+        names = bone.region_names
+        materials = case.material.regions
+        self.region_names = names
+        self.region_index = bone.cell_region_index()[:n]
+        if np.any(self.region_index < 0):
+            raise InputError("every cell needs a region tag", file=bone.source, field="mesh")
+        self.laws = [materials[name].modulus for name in names]
+        f0 = np.array([materials[name].bvtv for name in names])[self.region_index]
+
+        rc = case.remodeling
+        params = (
+            calibrated_parameters(CALIBRATED.mechano_lambda)
+            if rc.parameters == "scheiner2013"
+            else PIVONKA_2008
+        )
+        self.model = BoneCellModel(params)
+        self.signals: ScenarioSignals = build_signals(case.biology)
+        self.state: FloatArray = self.model.healthy_state(f0)
+        self.huiskes = (
+            HuiskesRemodeling(rc.huiskes.rate, rc.huiskes.lazy_zone)
+            if rc.law == "huiskes"
+            else None
+        )
+
+        with self.timers.timed("setup"):
+            poisson = {name: materials[name].modulus.poisson_ratio for name in names}
+            options: dict[str, Any] = {"ksp_rtol": case.solver.rtol}
+            options.update(case.solver.petsc_options)
+            self.mech = ElasticityProblem(
+                bone,
+                list(case.load_cases) + case.test_load_cases(),
+                poisson_ratio=poisson,
+                petsc_options=options,
+                refresh_factor=case.solver.refresh_factor,
+            )
+        self.volumes = self.mech.cell_volumes
+        self.habitual = [lc.name for lc in case.load_cases]
+        self.cycles = np.array([lc.cycles_per_day for lc in case.load_cases])
+
+        # homeostatic reference: the initial healthy state under habitual load
+        self.E = self.modulus(self.state)
+        self.rho0 = self.density(self.state)
+        self.E_solved = self.E.copy()
+        self.psi_solved = self.solve_habitual()
+        self.psi_ss = np.maximum(self.psi_solved, 1e-12 * self._global_max(self.psi_solved))
+        self.metrics = MetricsEvaluator(self)
+
+    # ------------------------------------------------------------------ set-up
+    def _check_mesh_names(self) -> None:
+        case, bone = self.case, self.bone
+        file = self.case_file
+        bone.require_surfaces(sorted(case.surfaces()), file=file, field="load_cases")
+        materials = case.material.regions
+        missing = [r for r in bone.region_names if r not in materials]
+        if missing:
+            raise InputError(
+                f"the mesh has regions {', '.join(missing)} without material; add "
+                f"[material.regions.{missing[0]}] (bvtv and modulus)",
+                file=file,
+                field="material.regions",
+            )
+        if "regions" in case.material.model_fields_set:
+            bone.require_regions(materials, file=file, field="material.regions")
+
+    def _global_max(self, values: FloatArray) -> float:
+        local = float(values.max()) if values.size else -math.inf
+        return float(self.comm.allreduce(local, op=MPI.MAX))
+
+    def _reduce_max(self, value: float) -> float:
+        return float(self.comm.allreduce(value, op=MPI.MAX))
+
+    # ------------------------------------------------------------- constitutive
+    def density(self, state: FloatArray) -> FloatArray:
+        """Apparent density per owned cell (g/cm³)."""
+        return apparent_density(state[3], state[4], self.model.remodeling.params)
+
+    def modulus(self, state: FloatArray) -> FloatArray:
+        """Young's modulus per owned cell (MPa)."""
+        return modulus_by_region(self.density(state), self.region_index, self.laws)
+
+    def solve_habitual(self) -> FloatArray:
+        """Solve the habitual load cases with the current E; return the daily Ψ (MPa)."""
+        t, step = self.loop.t, self.loop.step
+        with self.timers.timed("mechanics"):
+            self.mech.set_modulus(self.E)
+            seds = []
+            for name in self.habitual:
+                self.mech.solve(name, step=step, time=t)
+                st = self.mech.last_stats(name)
+                self.loop.ksp_iterations += st.iterations
+                seds.append(self.mech.strain_energy_density(name))
+        self.loop.mechanics_solves += 1
+        self.E_solved = self.E.copy()
+        return daily_stimulus(np.array(seds), self.cycles, self.case.coupling.stimulus_exponent)
+
+    def stimulus_ratio(self, m_now: FloatArray) -> Callable[[FloatArray], FloatArray]:
+        """Ψ/Ψ_ss as a function of f (load-controlled update between solves)."""
+        base = self.psi_solved / self.psi_ss
+        if self.case.coupling.local_update == "none":
+            return lambda f: base
+        params = self.model.remodeling.params
+
+        def ratio(f: FloatArray) -> FloatArray:
+            E = modulus_by_region(apparent_density(f, m_now, params), self.region_index, self.laws)
+            return np.asarray(base * self.E_solved / E)
+
+        return ratio
+
+    # -------------------------------------------------------------------- step
+    def advance(self, dt: float) -> None:
+        """Advance biology and density by dt days, then update E (and mechanics if needed)."""
+        t = self.loop.t
+        with self.timers.timed("biology"):
+            stim = self.stimulus_ratio(self.state[4].copy())
+            if self.huiskes is None:
+                res = self.model.advance(
+                    self.state,
+                    t,
+                    dt,
+                    self.signals,
+                    stim,
+                    reduce_max=self._reduce_max,
+                    h_init=self.loop.h_last,
+                )
+                self.state = res.state
+                self.loop.h_last = res.h_last
+            else:
+                self.state = self.huiskes.advance(
+                    self.state,
+                    dt,
+                    lambda f: self.psi_ss * stim(f),
+                    self.psi_ss / self.rho0,
+                    self.model.remodeling.params,
+                )
+        with self.timers.timed("density"):
+            self.E = self.modulus(self.state)
+            change = float(np.max(np.abs(self.E / self.E_solved - 1.0), initial=0.0))
+        self.loop.t = t + dt
+        self.loop.step += 1
+        if self._reduce_max(change) > self.case.coupling.modulus_tolerance:
+            self.psi_solved = self.solve_habitual()
+
+    def derived(self) -> dict[str, FloatArray]:
+        """Cell-model derived fields (RANKL, OPG, ... in pM) at the current time."""
+        e = self.signals.effects(self.loop.t)
+        f = self.state[3]
+        return self.model.derived(self.state, e, self.stimulus_ratio(self.state[4])(f))
+
+    # -------------------------------------------------------------------- run
+    def schedule(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Metrics, field and checkpoint times (days), each including 0 and the end."""
+        T = self.case.run.duration_days
+        out = self.case.output
+
+        def times(every: float) -> FloatArray:
+            n = math.floor(T / every + TIME_EPS)
+            ts = [k * every for k in range(n + 1)]
+            if T - ts[-1] > TIME_EPS:
+                ts.append(T)
+            return np.array(ts)
+
+        return (
+            times(out.metrics_every_days),
+            times(out.fields_every_days),
+            times(out.checkpoint_every_days),
+        )
+
+    def run(self, progress: Any = None) -> dict[str, float]:
+        """Run to the end; returns the last metrics row.
+
+        Raises:
+            SolverError: a solver failed; a checkpoint of the last good state was written.
+        """
+        T = self.case.run.duration_days
+        t_metrics, t_fields, t_ckpt = self.schedule()
+        lp = self.loop
+        last: dict[str, float] = {}
+        if lp.step == 0 and lp.t == 0.0:
+            last = self._record(0, t_metrics, t_fields, initial=True)
+        dt_max = self.case.run.biology_step_days
+        good = self._snapshot()
+        while lp.t < T - TIME_EPS:
+            stops = [T, lp.t + dt_max]
+            for arr, idx in ((t_metrics, lp.next_metrics), (t_fields, lp.next_fields)):
+                if idx < arr.size:
+                    stops.append(float(arr[idx]))
+            if lp.next_checkpoint < t_ckpt.size:
+                stops.append(float(t_ckpt[lp.next_checkpoint]))
+            t_next = min(s for s in stops if s > lp.t + TIME_EPS)
+            try:
+                self.advance(t_next - lp.t)
+            except (SolverError, BonefemError) as exc:
+                self._restore(good)
+                self._fail(exc)
+                raise
+            lp.t = t_next  # land exactly on the schedule
+            row = self._record(lp.step, t_metrics, t_fields)
+            if row:
+                last = row
+            if lp.next_checkpoint < t_ckpt.size and abs(lp.t - t_ckpt[lp.next_checkpoint]) < 1e-6:
+                lp.next_checkpoint += 1
+                self.checkpoint()
+            good = self._snapshot()
+            if progress is not None:
+                progress.update(lp.t, lp.step, row or None)
+        return last
+
+    def _record(
+        self, step: int, t_metrics: FloatArray, t_fields: FloatArray, initial: bool = False
+    ) -> dict[str, float]:
+        lp = self.loop
+        row: dict[str, float] = {}
+        if initial or (
+            lp.next_metrics < t_metrics.size and abs(lp.t - t_metrics[lp.next_metrics]) < 1e-6
+        ):
+            with self.timers.timed("metrics"):
+                row = self.metrics.evaluate()
+            if not initial:
+                lp.next_metrics += 1
+            if self.output is not None:
+                with self.timers.timed("output"):
+                    self.output.metrics_row(row)
+        if initial or (
+            lp.next_fields < t_fields.size and abs(lp.t - t_fields[lp.next_fields]) < 1e-6
+        ):
+            if not initial:
+                lp.next_fields += 1
+            if self.output is not None:
+                with self.timers.timed("output"):
+                    self.output.fields(self)
+        return row
+
+    # -------------------------------------------------------------- checkpoint
+    def _snapshot(self) -> tuple[Any, ...]:
+        lp = self.loop
+        return (
+            self.state.copy(),
+            self.E.copy(),
+            self.E_solved.copy(),
+            self.psi_solved.copy(),
+            LoopState(**{**lp.__dict__, "baseline": dict(lp.baseline)}),
+        )
+
+    def _restore(self, snap: tuple[Any, ...]) -> None:
+        self.state, self.E, self.E_solved, self.psi_solved, self.loop = snap
+
+    def checkpoint_fields(self) -> dict[str, FloatArray]:
+        """Per-cell arrays a restart needs."""
+        return {
+            "state": self.state.T,
+            "E_solved": self.E_solved,
+            "psi_solved": self.psi_solved,
+            "psi_ss": self.psi_ss,
+            "rho0": self.rho0,
+        }
+
+    def checkpoint(self) -> Path | None:
+        """Write a checkpoint of the current state (collective)."""
+        if self.output is None:
+            return None
+        with self.timers.timed("checkpoint"):
+            return self.output.checkpoint(self)
+
+    def restore(self, meta: dict[str, Any], cells: dict[str, FloatArray]) -> None:
+        """Resume from a checkpoint (``meta`` and per-cell arrays from the store)."""
+        self.state = np.ascontiguousarray(cells["state"].T)
+        self.E_solved = cells["E_solved"]
+        self.psi_solved = cells["psi_solved"]
+        self.psi_ss = cells["psi_ss"]
+        self.rho0 = cells["rho0"]
+        self.E = self.modulus(self.state)
+        s = meta["state"]["loop"]
+        self.loop = LoopState(**s)
+        # the mechanics must see the modulus of the last solve (reproduces the stimulus)
+        self.mech.set_modulus(self.E_solved)
+
+    def _fail(self, exc: BaseException) -> None:
+        """Save a checkpoint of the last good state and record the failure."""
+        logger.error("run failed at step %d, t = %g days: %s", self.loop.step, self.loop.t, exc)
+        if self.output is not None:
+            try:
+                self.checkpoint()
+            finally:
+                self.output.failed(self, exc)
