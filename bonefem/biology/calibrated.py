@@ -37,11 +37,11 @@ class CalibratedConstants:
             LS +8.8 % vs placebo at 36 mo (Cummings et al. 2009; Prolia label).
     """
 
-    rankl_estrogen: float = 994.1358805340573
-    estrogen_adaptation_days: float = 10264.9296016727
-    hrt_estrogen_level: float = 0.9484008581983254
-    mechano_lambda: float = 1.2457317928214962
-    denosumab_accessibility: float = 0.9562728049924053
+    rankl_estrogen: float = 991.5786559951437
+    estrogen_adaptation_days: float = 10214.398794963601
+    hrt_estrogen_level: float = 0.775093942939747
+    mechano_lambda: float = 1.2421070652159856
+    denosumab_accessibility: float = 0.9985231964990167
 
 
 CALIBRATED = CalibratedConstants()

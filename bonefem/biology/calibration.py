@@ -234,6 +234,20 @@ def fit(start: CalibratedConstants = CALIBRATED, *, max_nfev: int = 40) -> Calib
     return dataclasses.replace(k, denosumab_accessibility=float(10.0**res_d.x))
 
 
+def _diff_curve(
+    tr: ZeroDResult, pl: ZeroDResult, site: str, start: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Therapy minus placebo areal-BMD change (%) from the therapy start, vs years."""
+    key = f"abmd_change_pct_{site}"
+    mask = tr["time_days"] >= start
+    t = tr["time_days"][mask]
+    b_t = 1 + tr[key][mask] / 100
+    b_p = 1 + np.interp(t, pl["time_days"], pl[key]) / 100
+    b_t0 = 1 + np.interp(start, tr["time_days"], tr[key]) / 100
+    b_p0 = 1 + np.interp(start, pl["time_days"], pl[key]) / 100
+    return (t - start) / YEAR, 100 * (b_t / b_t0 - b_p / b_p0)
+
+
 def plot(k: CalibratedConstants, path: str) -> None:
     """Figure of the 0-D trajectories against the calibration data points (PNG)."""
     import matplotlib
@@ -242,82 +256,83 @@ def plot(k: CalibratedConstants, path: str) -> None:
     import matplotlib.pyplot as plt
 
     pts = {p.key: p for p in evaluate(k)}
-    fig, ax = plt.subplots(1, 3, figsize=(16, 5))
-    # SWAN
+    box = {"boxstyle": "round", "facecolor": "white", "alpha": 0.9}
+    fig, ax = plt.subplots(1, 3, figsize=(17, 5.2))
+    # --- SWAN: lumbar spine around the FMP
     r = _run(_menopause(), FMP + 8 * YEAR, k)
     x = (r["time_days"] - FMP) / YEAR
-    ls = r["abmd_change_pct_lumbar_spine"]
-    base = np.interp(FMP - 3 * YEAR, r["time_days"], ls)
+    ls = 1 + r["abmd_change_pct_lumbar_spine"] / 100
+    y = 100 * (ls / np.interp(-3.0, x, ls) - 1)
     a = ax[0]
-    a.plot(x, (1 + ls / 100) / (1 + base / 100) * 100 - 100, label="model, lumbar spine")
-    yfmp = np.interp(0.0, x, (1 + ls / 100) / (1 + base / 100) * 100 - 100)
+    a.plot(x, y, lw=2, label="model, lumbar spine")
     for (x0, x1), key in (
         ((-2, 0), "swan_rate_pre"),
         ((0, 2), "swan_rate_post"),
         ((2, 7), "swan_rate_late"),
     ):
-        y0 = np.interp(x0, x, (1 + ls / 100) / (1 + base / 100) * 100 - 100)
+        y0 = float(np.interp(x0, x, y))
         rate = TARGETS[key][0]
         a.plot([x0, x1], [y0, y0 + rate * (x1 - x0)], "k--", lw=1)
-        a.annotate(
-            f"{rate:+.1f}%/y (model {pts[key].model:+.2f})",
-            ((x0 + x1) / 2, y0 + rate * (x1 - x0) / 2),
-            fontsize=8,
-        )
-    a.plot([7], [TARGETS["swan_total_10y"][0]], "ko", label="SWAN 10-y total")
-    a.annotate(
-        f"model {pts['swan_total_10y'].model:+.1f}%",
-        (7, TARGETS["swan_total_10y"][0]),
-        fontsize=8,
-        xytext=(4.5, -12.5),
-    )
+    a.plot([], [], "k--", lw=1, label="SWAN rates (Sowers 2010)")
+    a.plot([7], [TARGETS["swan_total_10y"][0]], "ko", label="SWAN 10-y total (Greendale 2012)")
     a.axvline(0, color="grey", lw=0.5)
-    a.set_xlabel("years from final menstrual period")
-    a.set_ylabel("LS areal BMD change from FMP-3 y (%)")
-    a.set_title(f"SWAN (dashed: data rates), FMP marked; BMD at FMP {yfmp:+.1f}%")
-    a.legend(fontsize=8)
-    # WHI
+    lines = [
+        f"{TARGETS[kk][1]}: data {TARGETS[kk][0]:+.1f}, model {pts[kk].model:+.2f}, "
+        f"err {pts[kk].error:+.2f}"
+        for kk in ("swan_rate_pre", "swan_rate_post", "swan_rate_late", "swan_total_10y")
+    ]
+    a.text(0.02, 0.02, "\n".join(lines), transform=a.transAxes, fontsize=7, bbox=box)
+    a.set_xlabel("years from final menstrual period (FMP)")
+    a.set_ylabel("LS areal BMD change from FMP - 3 y (%)")
+    a.set_title("SWAN: natural menopause, lumbar spine")
+    a.legend(fontsize=8, loc="upper right")
+    # --- WHI and FREEDOM: therapy minus placebo
     dmab = DenosumabConfig(start_days=FREEDOM_START, stop_days=FREEDOM_START + 3 * YEAR)
-    for ai, (start, tr_cfg, title) in enumerate(
-        (
-            (WHI_START, _menopause(hrt=[HRTConfig(start_days=WHI_START)]), "WHI E+P, total hip"),
-            (FREEDOM_START, _menopause(denosumab=[dmab]), "FREEDOM denosumab"),
-        )
+    a = ax[1]
+    tr, pl = _treated_vs_placebo(
+        k, _menopause(hrt=[HRTConfig(start_days=WHI_START)]), WHI_START, [3.0]
+    )
+    t, d = _diff_curve(tr, pl, "total_hip", WHI_START)
+    a.plot(t, d, lw=2, label="model, total hip")
+    a.plot([3], [TARGETS["whi_th_3y_diff"][0]], "ko", label="WHI E+P (Cauley 2003)")
+    p = pts["whi_th_3y_diff"]
+    a.text(
+        0.35,
+        0.1,
+        f"TH at 3 y: data {p.target:+.2f}, model {p.model:+.2f}, err {p.error:+.2f}",
+        transform=a.transAxes,
+        fontsize=8,
+        bbox=box,
+    )
+    a.set_xlabel("years of HRT (started 12 y after FMP)")
+    a.set_ylabel("areal BMD change, therapy - placebo (%)")
+    a.set_title("WHI estrogen + progestin")
+    a.legend(fontsize=8, loc="upper left")
+    a = ax[2]
+    tr, pl = _treated_vs_placebo(k, _menopause(denosumab=[dmab]), FREEDOM_START, [3.0])
+    for site, col, lab in (
+        ("total_hip", "C0", "total hip"),
+        ("lumbar_spine", "C1", "lumbar spine"),
     ):
-        a = ax[1 + ai]
-        tr = _run(tr_cfg, start + 3 * YEAR + 1, k)
-        pl = _run(_menopause(), start + 3 * YEAR + 1, k)
-        for res, lab, sty in ((tr, "therapy", "-"), (pl, "placebo", ":")):
-            sites = ("total_hip", "lumbar_spine") if ai == 1 else ("total_hip",)
-            for site in sites:
-                key = f"abmd_change_pct_{site}"
-                mask = res["time_days"] >= start - 1
-                t = (res["time_days"][mask] - start) / YEAR
-                b = 1 + res[key][mask] / 100
-                a.plot(t, (b / b[0] - 1) * 100, sty, label=f"model {lab}, {site.replace('_', ' ')}")
-        if ai == 0:
-            a.plot([3, 3], [3.7, 0.14], "ko", label="WHI data (therapy, placebo)")
-            a.annotate(
-                f"model diff {pts['whi_th_3y_diff'].model:+.2f} (data +3.56)",
-                (1.0, 3.0),
-                fontsize=8,
-            )
-        else:
-            a.plot([1, 2, 3], [3.2, 4.4, 5.0], "ko", label="FREEDOM TH Dmab")
-            a.plot([1, 2, 3], [0.0, -0.7, -1.4], "kx", label="FREEDOM TH placebo")
-            for mo in (12, 24, 36):
-                p = pts[f"freedom_th_{mo}_diff"]
-                a.annotate(
-                    f"diff err {p.error:+.2f}",
-                    (mo / 12, TARGETS[f"freedom_th_{mo}_diff"][0] - 1.5),
-                    fontsize=8,
-                )
-            p = pts["freedom_ls_36_diff"]
-            a.annotate(f"LS diff 36 mo: model {p.model:+.1f} (data +8.8)", (0.1, 8.0), fontsize=8)
-        a.set_xlabel("years of therapy")
-        a.set_ylabel("areal BMD change (%)")
-        a.set_title(title)
-        a.legend(fontsize=7)
+        t, d = _diff_curve(tr, pl, site, FREEDOM_START)
+        a.plot(t, d, color=col, lw=2, label=f"model, {lab}")
+    a.plot([1, 2, 3], [3.2, 5.1, 6.4], "o", color="C0", mec="k", label="FREEDOM TH (Cummings 2009)")
+    a.plot([3], [8.8], "s", color="C1", mec="k", label="FREEDOM LS (Prolia label)")
+    lines = [
+        f"{TARGETS[kk][1]}: data {TARGETS[kk][0]:+.1f}, model {pts[kk].model:+.2f}, "
+        f"err {pts[kk].error:+.2f}"
+        for kk in (
+            "freedom_th_12_diff",
+            "freedom_th_24_diff",
+            "freedom_th_36_diff",
+            "freedom_ls_36_diff",
+        )
+    ]
+    a.text(0.25, 0.03, "\n".join(lines), transform=a.transAxes, fontsize=7, bbox=box)
+    a.set_xlabel("years of denosumab 60 mg / 6 mo (started 21 y after FMP)")
+    a.set_ylabel("areal BMD change, therapy - placebo (%)")
+    a.set_title("FREEDOM denosumab")
+    a.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
