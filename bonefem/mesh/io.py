@@ -6,6 +6,9 @@ Import
 
 * **bonefem mesh file** -- ``name.xdmf`` + ``name.h5`` + ``name.bonefem.json`` written by
   :func:`write_mesh`; read with DOLFINx on any number of ranks, no re-meshing.
+* **XDMF** ``.xdmf`` (without sidecar) -- read with DOLFINx (:func:`read_xdmf`): the
+  tetrahedron/hexahedron grid is the mesh, cell attributes of volume grids give regions,
+  attributes of triangle/quadrilateral grids give surfaces (DOLFINx ``write_meshtags``).
 * **gmsh** ``.msh`` (v2 or v4) -- volume physical groups become regions, surface physical
   groups become surfaces, with their physical names (unnamed groups are called
   ``region_<tag>`` / ``surface_<tag>``; a mesh without volume groups gets one region
@@ -448,7 +451,7 @@ def read_meshio(
             raise InputError(
                 f"reading this format needs the '{exc.name}' package (pip install {exc.name})"
             ) from None
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # meshio calls sys.exit on some failures
             raise InputError(f"meshio cannot read the file: {type(exc).__name__}: {exc}") from None
         types = [b.type for b in m.cells]
         vol = [i for i, t in enumerate(types) if t in _VOLUME]
@@ -520,6 +523,89 @@ def read_meshio(
     bone = _cells_from_arrays(comm, data, source=str(path))
     if check:
         check_cells(bone.mesh, source=str(path))
+    return bone
+
+
+# --------------------------------------------------------------------------- XDMF
+def read_xdmf(
+    path: str | Path,
+    comm: MPI.Intracomm | None = None,
+    *,
+    regions: Mapping[str, int] | None = None,
+    surfaces: Mapping[str, int] | None = None,
+    cell_data_key: str | None = None,
+) -> BoneMesh:
+    """Read an XDMF mesh the DOLFINx way (``write_mesh`` + ``write_meshtags`` files).
+
+    The grid with tetrahedra or hexahedra is the mesh; a cell attribute (``cell_data_key``,
+    else the first of :data:`TAG_KEYS`, else the first one) of that grid or of another
+    volume grid gives the regions; an attribute of a triangle/quadrilateral grid gives the
+    surfaces. Without region data every cell is in region ``bone``.
+    """
+    import xml.etree.ElementTree as ET
+
+    comm = comm or MPI.COMM_WORLD
+    path = Path(path)
+
+    def scan() -> tuple[str, tuple[str, str] | None, tuple[str, str] | None]:
+        _check_readable(path)
+        grids = []
+        for grid in ET.parse(path).iter("Grid"):
+            topo = grid.find("Topology")
+            kind = topo.get("TopologyType", topo.get("Type", "")) if topo is not None else ""
+            attrs = [a.get("Name", "") for a in grid.findall("Attribute")
+                     if a.get("Center", "Node") == "Cell"]  # fmt: skip
+            grids.append((grid.get("Name", ""), kind.lower(), attrs))
+        volume = [g for g in grids if g[1] in ("tetrahedron", "hexahedron")]
+        if not volume:
+            raise InputError("no grid of tetrahedra or hexahedra in the XDMF file")
+
+        def pick(cands: list[tuple[str, str, list[str]]]) -> tuple[str, str] | None:
+            keys = [cell_data_key] if cell_data_key else [*TAG_KEYS, None]
+            for key in keys:
+                for name, _, attrs in cands:
+                    if attrs and (key is None or key in attrs):
+                        return name, key or attrs[0]
+            return None
+
+        facet = [g for g in grids if g[1] in ("triangle", "quadrilateral")]
+        return volume[0][0], pick(volume), pick(facet)
+
+    found = comm.bcast(_on_root(comm, scan, source=str(path)), root=0)
+    assert found is not None
+    grid, rgrid, sgrid = found
+    try:
+        with dolfinx.io.XDMFFile(comm, str(path), "r") as f:
+            mesh = f.read_mesh(ghost_mode=dolfinx.mesh.GhostMode.none, name=grid)
+            tdim = mesh.topology.dim
+            mesh.topology.create_connectivity(tdim, 0)
+            mesh.topology.create_connectivity(tdim - 1, tdim)
+            n = mesh.topology.index_map(tdim).size_local
+            if rgrid is not None:
+                ct = f.read_meshtags(mesh, name=rgrid[0], attribute_name=rgrid[1])
+            else:
+                cells = np.arange(n, dtype=np.int32)
+                ct = dolfinx.mesh.meshtags(mesh, tdim, cells, np.ones(n, np.int32))
+            if sgrid is not None:
+                ft = f.read_meshtags(mesh, name=sgrid[0], attribute_name=sgrid[1])
+            else:
+                ft = dolfinx.mesh.meshtags(
+                    mesh, tdim - 1, np.empty(0, np.int32), np.empty(0, np.int32)
+                )
+    except RuntimeError as exc:
+        raise InputError(f"DOLFINx cannot read the XDMF file: {exc}", file=path) from None
+    present = [set().union(*comm.allgather(set(np.unique(t.values).tolist()))) for t in (ct, ft)]
+    stored = {} if rgrid is not None else {1: "bone"}
+    ct.name, ft.name = "regions", "surfaces"
+    bone = BoneMesh(
+        mesh,
+        ct,
+        ft,
+        _name_tags(present[0], stored, regions, kind="region"),
+        _name_tags(present[1], {}, surfaces, kind="surface"),
+        source=str(path),
+    )
+    check_cells(mesh, source=str(path))
     return bone
 
 
@@ -778,6 +864,8 @@ def read_mesh(
         return bone
     if p.suffix == ".msh" and file_format in (None, "gmsh"):
         return read_msh(p, comm, regions=regions, surfaces=surfaces, check=check)
+    if p.suffix == ".xdmf" and file_format is None:
+        return read_xdmf(p, comm, regions=regions, surfaces=surfaces, cell_data_key=cell_data_key)
     return read_meshio(
         p,
         comm,

@@ -87,9 +87,14 @@ def test_cube_specimen_with_shell_is_exact() -> None:
     bone = generate(
         "specimen",
         MPI.COMM_WORLD,
-        {"shape": "cube", "width": w, "cortical_thickness": t, "mesh_size": 1.5,
-         "cortical_mesh_size": 1.0},
-    )  # fmt: skip
+        {
+            "shape": "cube",
+            "width": w,
+            "cortical_thickness": t,
+            "mesh_size": 1.5,
+            "cortical_mesh_size": 1.0,
+        },
+    )
     assert set(bone.regions) == {"cortical", "trabecular"}
     assert bone.volume() == pytest.approx(w**3, rel=1e-12)
     assert bone.volume("trabecular") == pytest.approx((w - 2 * t) ** 2 * w, rel=1e-12)
@@ -129,8 +134,11 @@ def test_vertebra_shell_has_cells_through_its_thickness(defaults: dict[str, Bone
         inset = waist * math.sin(math.pi * z / h) + t / 2
         pts += [[(a - inset) * math.cos(s), (b - inset) * math.sin(s), z] for s in theta]
     for z in (t / 2, h - t / 2):  # endplates
-        pts += [[r * 15 * math.cos(s), r * 10 * math.sin(s), z] for r in (0.0, 0.5, 1.0)
-                for s in theta[::6]]  # fmt: skip
+        pts += [
+            [r * 15 * math.cos(s), r * 10 * math.sin(s), z]
+            for r in (0.0, 0.5, 1.0)
+            for s in theta[::6]
+        ]
     regions = region_at_points(bone, np.array(pts))
     assert all(r == "cortical" for r in regions), regions.count("cortical")
     inside = region_at_points(bone, [[0.0, 0.0, h / 2], [15.0, 0.0, 5.0]])
