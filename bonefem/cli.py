@@ -1,32 +1,274 @@
-"""The ``bonefem`` command line (wiring only; the work is done in the modules it calls)."""
+"""The ``bonefem`` command line (wiring only; the work is done in the modules it calls).
+
+Subcommands::
+
+    bonefem run CASE [--output DIR] [--restart | --overwrite]   run a case (also under mpiexec)
+    bonefem check CASE [--no-mesh]                              validate a case without running
+    bonefem mesh ...                                            generate / import / inspect meshes
+    bonefem report RUN [RUN ...] [--output DIR]                 figures and summary of runs
+    bonefem cases [list | copy NAME [DEST]]                     the bundled cases
+    bonefem biology SCENARIO [--output DIR]                     0-D biology run (no mesh)
+    bonefem version                                             versions of the stack
+
+Exit codes: 0 success, 2 bad input (case, mesh, parameters, folders), 1 failed run.
+Only rank 0 logs unless ``--log-all-ranks``; bad input is reported as one paragraph
+without traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import shutil
 import sys
+import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 from bonefem._version import __version__
+from bonefem.errors import BonefemError, InputError, SolverError
+
+logger = logging.getLogger("bonefem")
+
+#: Folder of the bundled cases (the repository's cases/).
+CASES_DIR = Path(__file__).resolve().parents[1] / "cases"
+
+
+class _RankFilter(logging.Filter):
+    def __init__(self, rank: int) -> None:
+        super().__init__()
+        self.rank = rank
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.rank = self.rank
+        return True
+
+
+def setup_logging(verbose: int, quiet: bool, all_ranks: bool) -> None:
+    """Log to stderr from rank 0 (or every rank, prefixed with it)."""
+    from mpi4py import MPI
+
+    rank = MPI.COMM_WORLD.rank
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    if rank != 0 and not all_ranks:
+        root.addHandler(logging.NullHandler())
+        root.setLevel(logging.CRITICAL)
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    fmt = "[rank %(rank)d] %(levelname)s %(message)s" if all_ranks else "%(message)s"
+    handler.setFormatter(logging.Formatter(fmt))
+    handler.addFilter(_RankFilter(rank))
+    root.addHandler(handler)
+    root.setLevel(level)
+    if verbose < 2:
+        for noisy in ("matplotlib", "PIL", "pyvista", "vtk"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with all subcommands."""
-    parser = argparse.ArgumentParser(prog="bonefem", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="bonefem",
+        description="Finite-element simulation of bone adaptation under hormones and drugs.",
+        epilog="Run `bonefem COMMAND --help` for the options of a command.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=1, help="more log output")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    parser.add_argument(
+        "--log-all-ranks", action="store_true", help="log from every MPI rank, not only rank 0"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run a case (use under mpiexec for parallel runs)")
+    p.add_argument("case", help="case file (TOML) or the name of a bundled case")
+    p.add_argument("--output", "-o", help="run folder (default runs/<run.name>)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--restart", action="store_true", help="resume the run folder's last checkpoint")
+    g.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar / progress lines")
+
+    p = sub.add_parser("check", help="validate a case file without running it")
+    p.add_argument("case", help="case file (TOML) or the name of a bundled case")
+    p.add_argument(
+        "--no-mesh", action="store_true", help="skip building the mesh (schema checks only)"
+    )
+
+    from bonefem.mesh.command import add_arguments as add_mesh_arguments
+
+    p = sub.add_parser("mesh", help="generate, import, convert and inspect bone meshes")
+    add_mesh_arguments(p)
+
+    p = sub.add_parser("report", help="figures and a summary of one or more runs")
+    p.add_argument("runs", nargs="+", help="run folders")
+    p.add_argument("--output", "-o", help="report folder (default: <first run>/report)")
+    p.add_argument("--no-render", action="store_true", help="skip the 3-D renders")
+
+    p = sub.add_parser("cases", help="list the bundled cases or copy one to edit")
+    p.add_argument("action", nargs="?", choices=["list", "copy"], default="list")
+    p.add_argument("name", nargs="?", help="case name (for copy)")
+    p.add_argument("dest", nargs="?", default=".", help="destination folder or file (for copy)")
+
+    p = sub.add_parser("biology", help="0-D bone biology scenario (no mesh), CSV and figure")
+    p.add_argument("scenario", help="TOML file or name in cases/biology/")
+    p.add_argument("--output", "-o", default="runs/biology", help="output folder")
+    p.add_argument("--years", type=float, default=None, help="override run.duration_years")
+
     sub.add_parser("version", help="print bonefem and numerical-stack versions")
     return parser
 
 
+def resolve_case(name: str) -> Path:
+    """A case path: the file itself, or a bundled case by name (with or without .toml)."""
+    path = Path(name)
+    if path.exists():
+        return path
+    for cand in (CASES_DIR / name, CASES_DIR / f"{name}.toml"):
+        if cand.is_file():
+            return cand
+    available = ", ".join(sorted(p.stem for p in CASES_DIR.glob("*.toml")))
+    raise InputError(f"case file not found; bundled cases: {available}", file=path)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from bonefem.driver import run_case
+
+    folder = run_case(
+        resolve_case(args.case),
+        output=args.output,
+        restart=args.restart,
+        overwrite=args.overwrite,
+        progress=not (args.no_progress or args.quiet),
+    )
+    logger.info("finished: %s (metrics.csv, fields.pvd, manifest.json)", folder)
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from bonefem.case import load_case
+
+    path = resolve_case(args.case)
+    case = load_case(path)
+    logger.info("%s: schema OK (run '%s', %g days)", path, case.run.name, case.run.duration_days)
+    if args.no_mesh:
+        return 0
+    from bonefem._dolfinx import MPI
+    from bonefem.mesh import load_bone_mesh
+
+    bone = load_bone_mesh(case.mesh, MPI.COMM_WORLD, base_dir=path.parent, file=str(path))
+    bone.require_surfaces(sorted(case.surfaces()), file=str(path), field="load_cases")
+    materials = case.material.regions
+    missing = [r for r in bone.region_names if r not in materials]
+    if missing:
+        raise InputError(
+            f"the mesh has regions without material: {', '.join(missing)}",
+            file=path,
+            field="material.regions",
+        )
+    if "regions" in case.material.model_fields_set:
+        bone.require_regions(materials, file=str(path), field="material.regions")
+    logger.info(
+        "%s: mesh OK (%d cells; regions %s; surfaces %s)",
+        path,
+        bone.num_cells_global,
+        ", ".join(bone.region_names),
+        ", ".join(bone.surface_names),
+    )
+    return 0
+
+
+def _cmd_cases(args: argparse.Namespace) -> int:
+    cases = sorted(CASES_DIR.glob("*.toml"))
+    if args.action == "list":
+        import tomllib
+
+        for p in cases:
+            try:
+                desc = tomllib.loads(p.read_text()).get("run", {}).get("description", "")
+            except tomllib.TOMLDecodeError:
+                desc = "(unreadable)"
+            print(f"{p.stem:34s} {desc}")
+        return 0
+    if not args.name:
+        raise InputError("`bonefem cases copy` needs a case name", field="name")
+    src = resolve_case(args.name)
+    dest = Path(args.dest)
+    target = dest / src.name if dest.is_dir() else dest
+    if target.exists():
+        raise InputError("will not overwrite an existing file", file=target)
+    shutil.copyfile(src, target)
+    print(f"copied {src.name} -> {target}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from bonefem.report import make_report
+
+    out = make_report([Path(r) for r in args.runs], args.output, render=not args.no_render)
+    logger.info("report written to %s", out)
+    return 0
+
+
+def _cmd_version(_: argparse.Namespace) -> int:
+    from bonefem._dolfinx import versions
+
+    print(f"bonefem {__version__}")
+    for key, value in versions().items():
+        print(f"{key}: {value}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``bonefem`` console script; returns the exit code."""
-    args = build_parser().parse_args(argv)
-    if args.command == "version":
-        from bonefem._dolfinx import versions
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose, args.quiet, args.log_all_ranks)
+    if args.command == "mesh":
+        from bonefem.mesh.command import run as run_mesh
 
-        print(f"bonefem {__version__}")
-        for key, value in versions().items():
-            print(f"{key}: {value}")
-    return 0
+        return run_mesh(args)
+    if args.command == "biology":
+        from bonefem.biology.zerod import cli_main
+
+        argv2 = [args.scenario, "--output", args.output]
+        if args.years is not None:
+            argv2 += ["--years", str(args.years)]
+        return cli_main(argv2)
+    commands = {
+        "run": _cmd_run,
+        "check": _cmd_check,
+        "cases": _cmd_cases,
+        "report": _cmd_report,
+        "version": _cmd_version,
+    }
+    try:
+        return commands[args.command](args)
+    except InputError as exc:
+        _print_error(exc)
+        return 2
+    except (SolverError, BonefemError) as exc:
+        _print_error(exc, prefix="run failed")
+        return 1
+    except KeyboardInterrupt:
+        _print_error(BonefemError("interrupted"), prefix="stopped")
+        return 130
+    except Exception:
+        # An unexpected error on one rank would leave the others waiting: abort them all.
+        from mpi4py import MPI
+
+        traceback.print_exc()
+        if MPI.COMM_WORLD.size > 1:
+            MPI.COMM_WORLD.Abort(1)
+        return 1
+
+
+def _print_error(exc: BaseException, prefix: str = "error") -> None:
+    from mpi4py import MPI
+
+    if MPI.COMM_WORLD.rank == 0:
+        print(f"bonefem: {prefix}: {exc}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -313,7 +315,11 @@ class Simulation:
             last = self._record(0, t_metrics, t_fields, initial=True)
         dt_max = self.case.run.biology_step_days
         good = self._snapshot()
+        # Fault injection for the restart tests: SIGKILL this process before a given step.
+        kill_at = int(os.environ.get("BONEFEM_TEST_KILL_AT_STEP", "0"))
         while lp.t < T - TIME_EPS:
+            if kill_at and lp.step + 1 == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
             stops = [T, lp.t + dt_max]
             for arr, idx in ((t_metrics, lp.next_metrics), (t_fields, lp.next_fields)):
                 if idx < arr.size:

@@ -1,0 +1,126 @@
+"""The coupled loop on a small trabecular cube: equilibrium, hormone directions, restart,
+and 1-rank vs 2-rank agreement of the metrics."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bonefem._dolfinx import MPI
+from bonefem.driver import run_case
+from bonefem.output.run_folder import read_metrics
+from tests.conftest import ROOT, mpiexec
+from tests.helpers.cases import HRT, MENOPAUSE, write_case
+
+TEN_YEARS = 3652.5
+
+
+def metrics_of(folder: Path) -> dict[str, np.ndarray]:
+    rows = read_metrics(folder / "metrics.csv")
+    return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, dict[str, np.ndarray]]:
+    """Healthy, menopause and menopause + HRT over 10 years (serial, shared by tests)."""
+    base = tmp_path_factory.mktemp("runs")
+    out = {}
+    for name, bio in [("healthy", ""), ("menopause", MENOPAUSE), ("hrt", HRT)]:
+        case = write_case(base, name, duration=TEN_YEARS, biology=bio)
+        folder = run_case(case, output=base / name, comm=MPI.COMM_SELF, progress=False)
+        out[name] = metrics_of(folder)
+    return out
+
+
+@pytest.mark.serial
+def test_healthy_run_is_an_equilibrium(runs) -> None:
+    m = runs["healthy"]
+    assert m["time_years"][-1] == pytest.approx(10.0)
+    for key in ("bmd_vol_mean", "abmd", "apparent_stiffness", "failure_load"):
+        assert np.max(np.abs(m[f"{key}_pct_change"])) < 0.1, key
+
+
+@pytest.mark.serial
+def test_estrogen_loss_lowers_density_bmd_and_stiffness(runs) -> None:
+    m = runs["menopause"]
+    for key in ("bmd_vol_mean", "abmd", "apparent_stiffness", "failure_load"):
+        assert m[f"{key}_pct_change"][-1] < -5.0, key
+        assert np.all(np.diff(m[key]) <= 1e-12), f"{key} must fall monotonically"
+    assert m["fracture_risk_index"][-1] > m["fracture_risk_index"][0]
+
+
+@pytest.mark.serial
+def test_hrt_prevents_most_of_the_loss(runs) -> None:
+    meno = runs["menopause"]["bmd_vol_mean_pct_change"][-1]
+    hrt = runs["hrt"]["bmd_vol_mean_pct_change"][-1]
+    assert hrt > 0.5 * meno  # less than half the loss
+    assert abs(hrt) < abs(meno)
+
+
+@pytest.mark.serial
+def test_stiffness_falls_faster_than_density(runs) -> None:
+    m = runs["menopause"]
+    # E ∝ ρ^1.56 (Morgan 2003): relative stiffness loss exceeds the density loss
+    assert m["apparent_stiffness_pct_change"][-1] < m["density_app_mean_pct_change"][-1]
+    rho = 1 + m["density_app_mean_pct_change"] / 100
+    k = 1 + m["apparent_stiffness_pct_change"] / 100
+    exponent = np.log(k[-1]) / np.log(rho[-1])
+    assert 1.2 < exponent < 1.8  # near the law's 1.56 (heterogeneity spreads it)
+
+
+def _bonefem(args: list[str], nprocs: int = 1, env: dict[str, str] | None = None) -> int:
+    cmd = [sys.executable, "-m", "bonefem.cli", "-q", *args]
+    if nprocs > 1:
+        cmd = [mpiexec(), "-n", str(nprocs), *cmd]
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("PMI_RANK", None)
+    full_env.pop("PMI_SIZE", None)
+    proc = subprocess.run(cmd, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=600)
+    if proc.returncode not in (0, -9, 137):
+        raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc.returncode
+
+
+@pytest.mark.serial
+@pytest.mark.slow
+@pytest.mark.parametrize(("kill_step", "restart_ranks"), [(40, 1), (62, 2)])
+def test_killed_run_restarts_to_the_same_metrics(tmp_path, kill_step, restart_ranks) -> None:
+    case = write_case(
+        tmp_path, "restart", duration=730.5, step=7.0, biology=MENOPAUSE, checkpoint_every=182.625
+    )
+    _bonefem(["run", str(case), "--output", str(tmp_path / "ref"), "--no-progress"])
+    ref = metrics_of(tmp_path / "ref")
+    code = _bonefem(
+        ["run", str(case), "--output", str(tmp_path / "b"), "--no-progress"],
+        env={"BONEFEM_TEST_KILL_AT_STEP": str(kill_step)},
+    )
+    assert code in (-9, 137), "the run should have been killed"
+    killed = metrics_of(tmp_path / "b")
+    assert 0 < killed["time_days"][-1] < 730.5  # rows after the last checkpoint exist
+    _bonefem(
+        ["run", str(case), "--output", str(tmp_path / "b"), "--restart", "--no-progress"],
+        nprocs=restart_ranks,
+    )
+    got = metrics_of(tmp_path / "b")
+    np.testing.assert_allclose(got["time_days"], ref["time_days"], rtol=0, atol=1e-9)
+    for key in ("bmd_vol_mean", "abmd", "apparent_stiffness", "failure_load", "bvtv_mean"):
+        np.testing.assert_allclose(got[key], ref[key], rtol=1e-6, err_msg=key)
+
+
+@pytest.mark.serial
+@pytest.mark.slow
+def test_one_and_two_ranks_give_the_same_metrics(tmp_path) -> None:
+    case = write_case(tmp_path, "ranks", duration=1826.25, step=14.0, biology=MENOPAUSE)
+    _bonefem(["run", str(case), "--output", str(tmp_path / "one"), "--no-progress"])
+    _bonefem(["run", str(case), "--output", str(tmp_path / "two"), "--no-progress"], nprocs=2)
+    one, two = metrics_of(tmp_path / "one"), metrics_of(tmp_path / "two")
+    assert one.keys() == two.keys()
+    for key in one:
+        if key in ("ksp_iterations",):
+            continue  # the preconditioner depends on the partition
+        np.testing.assert_allclose(two[key], one[key], rtol=1e-6, atol=1e-12, err_msg=key)
