@@ -78,15 +78,20 @@ INSULIN_RESISTANCE_OBU = 0.2  # relative D_OBu reduction at full insulin resista
 # Intermittent PTH (teriparatide): anabolic action of the pulses on osteoblast
 # recruitment (Dobnig & Turner 1995) and osteoblast survival (Jilka et al. 1999, JCI
 # 104:439), per pM of pulse-averaged exposure. Not calibrated (no teriparatide data may be
-# used): ASSUMPTION sizes chosen so that 20 µg/day is anabolic.
-PTH_PULSE_OBU_PER_PM = 0.5  # relative D_OBu increase per pM of pulse-averaged PTH
-PTH_PULSE_OBA_SURVIVAL_PER_PM = 0.2  # relative A_OBa decrease per pM (saturating)
+# used): ASSUMPTION, round a-priori sizes (+25 % recruitment and survival at the 20 µg/day
+# exposure of 2.5 pM). The response is strongly nonlinear in them: 0.5 / 0.2 per pM gives
+# implausible gains (>50 %/y), so keep them small unless calibrated on formation data.
+PTH_PULSE_OBU_PER_PM = 0.1  # relative D_OBu increase per pM of pulse-averaged PTH
+PTH_PULSE_OBA_SURVIVAL_PER_PM = 0.1  # relative A_OBa decrease per pM
 # Bisphosphonate PD: osteoclast apoptosis (Hughes et al. 1995, JBMR 10:1478), saturating in
 # the bone-bound amount (Calvo-Gallego et al. 2022, Front Bioeng Biotechnol 10:940620: the
 # effect saturates within weeks). ASSUMPTION sizes:
 BP_EMAX = 3.0  # maximal relative increase of A_OCa
 BP_HALF_MG = 0.5  # bone-bound alendronate for half-maximal effect (mg)
-BP_RESORPTION = 0.3  # maximal relative reduction of resorption per osteoclast
+BP_RESORPTION = 0.0  # relative reduction of resorption per osteoclast (off, see note)
+# Note: a lower resorption per osteoclast without a matching lower TGF-beta release lets the
+# coupled formation outrun resorption without bound (the mechanical disuse term then raises
+# turnover further), so bisphosphonates act through osteoclast apoptosis only.
 # Denosumab binding constant to RANKL (Martínez-Reina 2019, Table 3)
 K_DENOSUMAB_PER_PM = 0.333
 
