@@ -15,6 +15,7 @@ Units: mm, N, MPa, days, g/cm³, pM.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import tomllib
@@ -57,6 +58,30 @@ class RunSettings(_Section):
         description="Largest step of the coupled loop in days; the cell model subdivides it "
         "with error control, and therapy starts/stops and output times are never skipped.",
     )
+
+
+class ActivityPeriod(_Section):
+    """A period of changed physical activity: the habitual loads scaled by a factor."""
+
+    start_days: float = Field(ge=0.0, description="Start, days from the start of the run.")
+    stop_days: float = Field(
+        default=math.inf, gt=0.0, description="End (exclusive), days; inf = until the end."
+    )
+    load_scale: float = Field(
+        ge=0.0,
+        le=5.0,
+        description="Factor on every habitual load (dimensionless): e.g. 0.5 for reduced "
+        "activity, 0.0 for complete unloading. The strain energy density scales with its "
+        "square (linear elasticity).",
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> ActivityPeriod:
+        if self.stop_days <= self.start_days:
+            raise ValueError(
+                f"stop_days ({self.stop_days}) must be after start_days ({self.start_days})"
+            )
+        return self
 
 
 class RegionMaterial(_Section):
@@ -295,7 +320,14 @@ class Case(_Section):
         default_factory=MaterialSettings, description="Material per region."
     )
     load_cases: list[LoadCase] = Field(
-        min_length=1, description="Habitual daily load cases driving remodelling."
+        min_length=1,
+        description="Habitual daily load cases driving remodelling; their stimulus at t = 0 "
+        "defines each cell's homeostatic reference.",
+    )
+    activity: list[ActivityPeriod] = Field(
+        default_factory=list,
+        description="Periods of changed activity (disuse, bed rest, exercise) scaling the "
+        "habitual loads; outside them the scale is 1.",
     )
     remodeling: RemodelingSettings = Field(
         default_factory=RemodelingSettings, description="Remodelling law."
@@ -316,6 +348,13 @@ class Case(_Section):
         names = [lc.name for lc in self.load_cases]
         if len(set(names)) != len(names):
             raise ValueError(f"load case names must be unique, got {names}")
+        periods = sorted(self.activity, key=lambda p: p.start_days)
+        for a, b in itertools.pairwise(periods):
+            if b.start_days < a.stop_days:
+                raise ValueError(
+                    f"activity periods overlap ([{a.start_days}, {a.stop_days}) and "
+                    f"[{b.start_days}, {b.stop_days}) days)"
+                )
         for lc in self.test_load_cases():
             if lc.name in names:
                 raise ValueError(f"test load case '{lc.name}' has the name of a habitual load case")
@@ -340,6 +379,18 @@ class Case(_Section):
         for lc in self.test_load_cases() + list(self.load_cases):
             out |= lc.surfaces()
         return out
+
+    def load_scale(self, t: float) -> float:
+        """Factor on the habitual loads at time t (days)."""
+        for p in self.activity:
+            if p.start_days <= t < p.stop_days:
+                return p.load_scale
+        return 1.0
+
+    def activity_changes(self) -> list[float]:
+        """Times (days) at which the activity changes (finite starts and stops)."""
+        times = {p.start_days for p in self.activity} | {p.stop_days for p in self.activity}
+        return sorted(t for t in times if math.isfinite(t))
 
     def test_load_cases(self) -> list[LoadCase]:
         """The virtual-test load cases (stiffness test, fracture load)."""

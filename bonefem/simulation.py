@@ -230,8 +230,13 @@ class Simulation:
         return daily_stimulus(np.array(seds), self.cycles, self.case.coupling.stimulus_exponent)
 
     def stimulus_ratio(self, m_now: FloatArray) -> Callable[[FloatArray], FloatArray]:
-        """Ψ/Ψ_ss as a function of f (load-controlled update between solves)."""
-        base = self.psi_solved / self.psi_ss
+        """Ψ/Ψ_ss as a function of f (load-controlled update between solves).
+
+        The habitual loads are scaled by the activity factor s(t) of the current step;
+        with linear elasticity the strain energy density scales with s².
+        """
+        scale = self.case.load_scale(self.loop.t)
+        base = scale**2 * self.psi_solved / self.psi_ss
         if self.case.coupling.local_update == "none":
             return lambda f: base
         params = self.model.remodeling.params
@@ -326,6 +331,7 @@ class Simulation:
                     stops.append(float(arr[idx]))
             if lp.next_checkpoint < t_ckpt.size:
                 stops.append(float(t_ckpt[lp.next_checkpoint]))
+            stops += [c for c in self.case.activity_changes() if c > lp.t + TIME_EPS]
             t_next = min(s for s in stops if s > lp.t + TIME_EPS)
             try:
                 self.advance(t_next - lp.t)
