@@ -16,6 +16,7 @@ from bonefem.biology.cells import N_STATES, STATE_NAMES, AdvanceResult, BoneCell
 from bonefem.biology.effects import NEUTRAL, ConstantSignals, Effects, SystemicSignals
 from bonefem.biology.parameters import PIVONKA_2008, SCHEINER_2013, CellParameters
 from bonefem.biology.signals import ScenarioConfig, ScenarioSignals, build_signals
+from bonefem.biology.zerod import cli_main, load_zero_d_case, run_zero_d, write_outputs
 
 __all__ = [
     "CALIBRATED",
@@ -34,4 +35,8 @@ __all__ = [
     "ScenarioSignals",
     "SystemicSignals",
     "build_signals",
+    "cli_main",
+    "load_zero_d_case",
+    "run_zero_d",
+    "write_outputs",
 ]

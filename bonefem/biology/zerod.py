@@ -355,3 +355,7 @@ def cli_main(argv: Sequence[str] | None = None) -> int:
     print(f"  BV/TV trabecular: {c['bvtv_trab'][0]:.4f} -> {c['bvtv_trab'][-1]:.4f}")
     print(f"wrote {csv_path} and {png_path}")
     return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(cli_main())
