@@ -158,17 +158,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from bonefem.mesh import load_bone_mesh
 
     bone = load_bone_mesh(case.mesh, MPI.COMM_WORLD, base_dir=path.parent, file=str(path))
-    bone.require_surfaces(sorted(case.surfaces()), file=str(path), field="load_cases")
-    materials = case.material.regions
-    missing = [r for r in bone.region_names if r not in materials]
-    if missing:
-        raise InputError(
-            f"the mesh has regions without material: {', '.join(missing)}",
-            file=path,
-            field="material.regions",
-        )
-    if "regions" in case.material.model_fields_set:
-        bone.require_regions(materials, file=str(path), field="material.regions")
+    from bonefem.simulation import check_case_against_mesh
+
+    check_case_against_mesh(case, bone, str(path))
     logger.info(
         "%s: mesh OK (%d cells; regions %s; surfaces %s)",
         path,

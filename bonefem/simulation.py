@@ -63,6 +63,26 @@ FloatArray = npt.NDArray[np.float64]
 TIME_EPS = 1.0e-9
 
 
+def check_case_against_mesh(case: Case, bone: BoneMesh, file: str | None = None) -> None:
+    """Raise :class:`InputError` if the case names surfaces or regions the mesh lacks.
+
+    Every surface of a load case must exist; every region of the mesh needs a material;
+    material entries the case sets explicitly must name regions of the mesh.
+    """
+    bone.require_surfaces(sorted(case.surfaces()), file=file, field="load_cases")
+    materials = case.material.regions
+    if "regions" in case.material.model_fields_set:
+        bone.require_regions(materials, file=file, field="material.regions")
+    missing = [r for r in bone.region_names if r not in materials]
+    if missing:
+        raise InputError(
+            f"the mesh has regions {', '.join(missing)} without material; add "
+            f"[material.regions.{missing[0]}] (bvtv and modulus)",
+            file=file,
+            field="material.regions",
+        )
+
+
 class Timers:
     """Wall time per phase (s), accumulated."""
 
@@ -130,7 +150,7 @@ class Simulation:
         self.case_file = str(case_file) if case_file is not None else None
         self.timers = Timers()
         self.loop = LoopState()
-        self._check_mesh_names()
+        check_case_against_mesh(case, bone, self.case_file)
 
         n = bone.num_cells_local
         self.n = n
@@ -182,22 +202,6 @@ class Simulation:
         self.metrics = MetricsEvaluator(self)
 
     # ------------------------------------------------------------------ set-up
-    def _check_mesh_names(self) -> None:
-        case, bone = self.case, self.bone
-        file = self.case_file
-        bone.require_surfaces(sorted(case.surfaces()), file=file, field="load_cases")
-        materials = case.material.regions
-        missing = [r for r in bone.region_names if r not in materials]
-        if missing:
-            raise InputError(
-                f"the mesh has regions {', '.join(missing)} without material; add "
-                f"[material.regions.{missing[0]}] (bvtv and modulus)",
-                file=file,
-                field="material.regions",
-            )
-        if "regions" in case.material.model_fields_set:
-            bone.require_regions(materials, file=file, field="material.regions")
-
     def _global_max(self, values: FloatArray) -> float:
         local = float(values.max()) if values.size else -math.inf
         return float(self.comm.allreduce(local, op=MPI.MAX))

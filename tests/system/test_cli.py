@@ -1,0 +1,207 @@
+"""The bonefem command line end to end, and every class of bad input.
+
+Bad input must give one clear paragraph naming the file, the field and the value, exit
+code 2, and no traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from bonefem.cli import main
+from tests.helpers.cases import MENOPAUSE, write_case
+
+pytestmark = pytest.mark.serial
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["-q", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    base = tmp_path_factory.mktemp("cli")
+    case = write_case(base, "cli_run", duration=365.25, biology=MENOPAUSE)
+    assert main(["-q", "run", str(case), "--output", str(base / "run"), "--no-progress"]) == 0
+    return base / "run"
+
+
+def test_run_writes_a_complete_run_folder(finished_run: Path) -> None:
+    for name in ("case.toml", "case_resolved.json", "manifest.json", "metrics.csv", "fields.pvd"):
+        assert (finished_run / name).exists(), name
+    with open(finished_run / "metrics.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert float(rows[-1]["time_days"]) == pytest.approx(365.25)
+    for column in ("time_days", "bmd_vol_mean", "apparent_stiffness", "fracture_risk_index"):
+        assert column in rows[0]
+    assert "bmd_vol_mean_trabecular" in rows[0]
+    import json
+
+    manifest = json.loads((finished_run / "manifest.json").read_text())
+    assert manifest["status"] == "finished"
+    assert {"dolfinx", "petsc", "python"} <= set(manifest["versions"])
+    assert manifest["wall_time_per_phase_s"]["mechanics"] > 0
+
+
+def test_run_never_overwrites_a_run(capsys, finished_run: Path) -> None:
+    case = finished_run / "case.toml"
+    code, _, err = run_cli(capsys, "run", str(case), "--output", str(finished_run))
+    assert code == 2
+    assert "not empty" in err and "--restart" in err and "Traceback" not in err
+
+
+def test_report_makes_labelled_figures(capsys, finished_run: Path, tmp_path: Path) -> None:
+    code, _, _ = run_cli(capsys, "report", str(finished_run), "--output", str(tmp_path))
+    assert code == 0
+    for stem in ("bmd_change", "stiffness_change", "fracture_risk"):
+        assert (tmp_path / f"{stem}.png").stat().st_size > 10_000
+        assert (tmp_path / f"{stem}.svg").exists()
+    assert (tmp_path / f"density_change_{finished_run.name}.png").exists()
+    summary = (tmp_path / "summary.md").read_text()
+    assert "aBMD" in summary and "cli_run" in summary
+
+
+def test_check_validates_schema_and_mesh(capsys, tmp_path: Path) -> None:
+    case = write_case(tmp_path, "ok")
+    code, _, err = run_cli(capsys, "check", str(case))
+    assert code == 0, err
+
+
+def test_mesh_command(capsys, tmp_path: Path) -> None:
+    out = tmp_path / "cube.xdmf"
+    code, stdout, _ = run_cli(
+        capsys,
+        "mesh",
+        "specimen",
+        "--set",
+        "shape='cube'",
+        "--set",
+        "mesh_size=2.0",
+        "--no-cache",
+        "-o",
+        str(out),
+    )
+    assert code == 0
+    assert "trabecular" in stdout and out.exists()
+
+
+def test_cases_list_and_copy(capsys, tmp_path: Path) -> None:
+    code, out, _ = run_cli(capsys, "cases")
+    assert code == 0 and "menopause_vertebra" in out and "denosumab_vertebra" in out
+    code, out, _ = run_cli(capsys, "cases", "copy", "menopause_vertebra", str(tmp_path))
+    assert code == 0 and (tmp_path / "menopause_vertebra.toml").exists()
+    code, _, err = run_cli(capsys, "cases", "copy", "menopause_vertebra", str(tmp_path))
+    assert code == 2 and "will not overwrite" in err
+
+
+def test_biology_command(capsys, tmp_path: Path) -> None:
+    code, _, _ = run_cli(capsys, "biology", "healthy", "--years", "2", "--output", str(tmp_path))
+    assert code == 0
+    assert list(tmp_path.glob("*.csv")) and list(tmp_path.glob("*.png"))
+
+
+def test_version(capsys) -> None:
+    code, out, _ = run_cli(capsys, "version")
+    assert code == 0 and "dolfinx: 0.11" in out
+
+
+# ------------------------------------------------------------------------ bad input
+
+
+def bad_case(tmp_path: Path, edit) -> Path:  # type: ignore[no-untyped-def]
+    path = write_case(tmp_path, "bad")
+    path.write_text(edit(path.read_text()))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda t: t.replace("duration_days = 730.5", "duration_days = = 3"), "TOML syntax error"),
+        (
+            lambda t: t.replace("biology_step_days", "biology_stp_days"),
+            "run.biology_stp_days.*unknown key.*Did you mean 'biology_step_days'",
+        ),
+        (
+            lambda t: t.replace("duration_days = 730.5", 'duration_days = "ten years"'),
+            "run.duration_days.*ten years.*valid number",
+        ),
+        (
+            lambda t: t.replace("duration_days = 730.5", "duration_days = -5.0"),
+            "run.duration_days.*-5.0.*greater than 0",
+        ),
+        (
+            lambda t: t.replace(
+                'generator = "specimen"\nparameters = { shape = "cube", width = 8.0, height = 8.0, mesh_size = 2.0 }',
+                'file = "no_such_mesh.msh"',
+            ),
+            "no_such_mesh.msh",
+        ),
+        (
+            lambda t: t.replace('surface = "top"', 'surface = "topp"', 1),
+            "unknown surface 'topp'.*Did you mean 'top'",
+        ),
+        (
+            lambda t: t.replace("[material.regions.trabecular]", "[material.regions.trabeculr]"),
+            "regions without material|unknown region",
+        ),
+        (
+            lambda t: (
+                t
+                + "\n[[biology.hrt]]\nstart_days = 0.0\nstop_days = 400.0\n"
+                + "\n[[biology.hrt]]\nstart_days = 300.0\nstop_days = 800.0\n"
+            ),
+            "hrt: courses overlap",
+        ),
+        (
+            lambda t: t + "\n[[biology.denosumab]]\nstart_days = 500.0\nstop_days = 100.0\n",
+            "stop_days.*must be after start_days",
+        ),
+    ],
+    ids=[
+        "toml-syntax",
+        "unknown-key",
+        "wrong-type",
+        "out-of-range",
+        "missing-mesh-file",
+        "unknown-surface",
+        "unknown-region",
+        "overlapping-therapy",
+        "contradictory-schedule",
+    ],
+)
+def test_bad_input_is_one_clear_paragraph(capsys, tmp_path: Path, edit, expected: str) -> None:
+    import re
+
+    path = bad_case(tmp_path, edit)
+    code, out, err = run_cli(capsys, "run", str(path), "--output", str(tmp_path / "out"))
+    assert code == 2, err
+    assert "Traceback" not in err + out
+    assert str(path) in err or "no_such_mesh" in err
+    assert re.search(expected, err, flags=re.S), err
+    assert len(err.strip().splitlines()) <= 3
+
+
+def test_unwritable_output_folder(capsys, tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        target = Path("/proc/bonefem-run")  # not creatable, even for root
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(stat.S_IRUSR | stat.S_IXUSR)
+        target = locked / "run"
+    case = write_case(tmp_path, "ok")
+    code, _, err = run_cli(capsys, "run", str(case), "--output", str(target))
+    assert code == 2 and "not writable" in err and "Traceback" not in err
+
+
+def test_missing_case_file(capsys, tmp_path: Path) -> None:
+    code, _, err = run_cli(capsys, "check", str(tmp_path / "nope.toml"))
+    assert code == 2 and "case file not found" in err and "menopause_vertebra" in err
