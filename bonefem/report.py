@@ -216,7 +216,10 @@ def render_density_change(run: Path, png: Path) -> Path | None:
         scalar_bar_args={"title": "density change (%)"},
     )
     plotter.add_text(f"{run.name}: density change at {times[-1] / 365.25:.1f} years", font_size=10)
-    plotter.view_isometric()
+    # look at the cut face (normal +x) from the front-right, slightly above
+    plotter.view_yz()
+    plotter.camera.azimuth = 35
+    plotter.camera.elevation = 20
     plotter.screenshot(str(png))
     plotter.close()
     return png
