@@ -19,6 +19,8 @@ import itertools
 import json
 import math
 import tomllib
+import types
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
@@ -496,22 +498,24 @@ def case_to_toml_dict(case: Case) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------ reference
 def _type_text(annotation: Any) -> str:
-    text = getattr(annotation, "__name__", None) or str(annotation)
-    return (
-        str(annotation)
-        .replace("typing.", "")
-        .replace("bonefem.loads.", "")
-        .replace("bonefem.material.", "")
-        .replace("bonefem.case.", "")
-        .replace("__main__.", "")
-        .replace("bonefem.biology.signals.", "")
-        .replace("bonefem.mesh.generators.config.", "")
-        .replace("NoneType", "none")
-        .replace("<class '", "")
-        .replace("'>", "")
-        if not isinstance(annotation, type)
-        else text
-    )
+    """A short readable rendering of a field's type for the reference."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _type_text(args[0])
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_text(a) for a in args)
+    if origin is typing.Literal:
+        return " / ".join(repr(a) for a in args)
+    if origin is list:
+        return f"list of {_type_text(args[0])}" if args else "list"
+    if origin is dict:
+        return f"table of {_type_text(args[1])}" if len(args) == 2 else "table"
+    if annotation is type(None):
+        return "none"
+    if annotation is Any:
+        return "any"
+    return getattr(annotation, "__name__", str(annotation))
 
 
 def _constraints(info: Any) -> str:
@@ -572,11 +576,16 @@ def case_reference_markdown() -> str:
 
     def section(model: type[BaseModel], path: str) -> None:
         if model in seen:
-            lines.extend([f"## `[{path}]`", "", f"Same fields as `{model.__name__}` above.", ""])
+            shown = f"[[{path[:-2]}]]" if path.endswith("[]") else f"[{path}]"
+            lines.extend([f"## `{shown}`", "", f"Same fields as `{model.__name__}` above.", ""])
             return
         seen.add(model)
         doc = (model.__doc__ or "").strip().splitlines()[0] if model.__doc__ else ""
-        title = f"`[{path}]`" if path else "Top level"
+        title = (
+            (f"`[[{path[:-2]}]]`" if path.endswith("[]") else f"`[{path}]`")
+            if path
+            else "Top level"
+        )
         lines.extend([f"## {title} — {model.__name__}", "", doc, ""])
         lines.append("| key | type | default | allowed | description |")
         lines.append("|---|---|---|---|---|")
@@ -586,8 +595,14 @@ def case_reference_markdown() -> str:
             tname = _type_text(info.annotation).replace("|", "\\|")
             allowed = _constraints(info).replace("|", "\\|")
             lines.append(f"| `{name}` | {tname} | {_default_text(info)} | {allowed} | {desc} |")
+            child = f"{path.removesuffix('[]')}.{name}" if path else name
+            origin = getattr(info.annotation, "__origin__", None)
+            if origin is list:
+                child += "[]"
+            elif origin is dict:
+                child += ".<name>"
             for sub in _models_in(info.annotation):
-                children.append((f"{path}.{name}" if path else name, sub))
+                children.append((child, sub))
         lines.append("")
         for child_path, sub in children:
             section(sub, child_path)

@@ -31,7 +31,7 @@ class _Strict(BaseModel):
 class Fixed(_Strict):
     """Clamp a surface: zero displacement in all (or one) components."""
 
-    type: Literal["fixed"] = "fixed"
+    type: Literal["fixed"] = Field(default="fixed", description="Support type: clamp.")
     surface: str = Field(description="Name of the surface (facet physical group).")
     component: Component | None = Field(
         default=None,
@@ -42,7 +42,9 @@ class Fixed(_Strict):
 class Displacement(_Strict):
     """Prescribe a displacement (mm) on a surface: a full vector or one component."""
 
-    type: Literal["displacement"] = "displacement"
+    type: Literal["displacement"] = Field(
+        default="displacement", description="Support type: prescribed displacement."
+    )
     surface: str = Field(description="Name of the surface (facet physical group).")
     value: float | Vector3 = Field(
         description="Imposed displacement in mm: a 3-vector, or a number with `component`."
@@ -85,7 +87,7 @@ class Displacement(_Strict):
 class Traction(_Strict):
     """A uniform traction vector (MPa) on a surface."""
 
-    type: Literal["traction"] = "traction"
+    type: Literal["traction"] = Field(default="traction", description="Load type: traction vector.")
     surface: str = Field(description="Name of the surface (facet physical group).")
     traction: Vector3 = Field(description="Traction vector in MPa (N/mm²).")
 
@@ -93,7 +95,7 @@ class Traction(_Strict):
 class Pressure(_Strict):
     """A uniform pressure (MPa) acting against the outward normal of a surface."""
 
-    type: Literal["pressure"] = "pressure"
+    type: Literal["pressure"] = Field(default="pressure", description="Load type: normal pressure.")
     surface: str = Field(description="Name of the surface (facet physical group).")
     pressure: float = Field(description="Pressure in MPa; positive pushes into the bone.")
 
@@ -101,7 +103,7 @@ class Pressure(_Strict):
 class Force(_Strict):
     """A total force (N) spread uniformly over a surface (traction = force / area)."""
 
-    type: Literal["force"] = "force"
+    type: Literal["force"] = Field(default="force", description="Load type: total force.")
     surface: str = Field(description="Name of the surface (facet physical group).")
     force: Vector3 = Field(description="Total force vector in N.")
 
