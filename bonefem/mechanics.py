@@ -26,6 +26,8 @@ solution is the initial guess. The convergence criterion is on the true residual
 from __future__ import annotations
 
 import logging
+import math
+import time as _time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +58,9 @@ DEFAULT_PETSC_OPTIONS: dict[str, Any] = {
     "mg_levels_pc_type": "jacobi",
     "mg_levels_ksp_chebyshev_esteig_steps": 10,
 }
+
+#: Initial guesses of :class:`ElasticityProblem` (``initial_guess``).
+INITIAL_GUESSES = ("extrapolate", "previous", "zero")
 
 _REASONS = {
     getattr(PETSc.KSP.ConvergedReason, n): n
@@ -108,6 +113,36 @@ def rigid_body_modes(V: fem.FunctionSpace) -> PETSc.NullSpace:
     return PETSc.NullSpace().create(vectors=vecs, comm=V.mesh.comm)
 
 
+def _projection_coefficients(
+    G: npt.NDArray[np.float64], rhs: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """Solve the small SPD system G c = rhs, dropping directions without energy."""
+    d = np.diag(G).copy()
+    keep = d > 1e-14 * max(float(d.max(initial=0.0)), 1e-300)
+    c = np.zeros(rhs.size)
+    if not keep.any():
+        return c
+    s = 1.0 / np.sqrt(d[keep])
+    Gs = G[np.ix_(keep, keep)] * s[:, None] * s[None, :]
+    sol, *_ = np.linalg.lstsq(Gs, rhs[keep] * s, rcond=1e-10)
+    c[keep] = sol * s
+    return c
+
+
+def _cold_equivalent(its: int, rnorm: float, r0: float, rtol: float) -> float:
+    """Iterations a solve at the same convergence rate would need from a zero guess.
+
+    k iterations reduced the residual from r₀ to r_k: the rate per iteration is
+    (r_k/r₀)^(1/k), and reducing by ``rtol`` takes k·log(rtol)/log(r_k/r₀) iterations.
+    """
+    if its <= 0 or r0 <= 0.0 or rnorm <= 0.0:
+        return float(its)
+    reduction = rnorm / r0
+    if reduction >= 1.0:
+        return math.inf
+    return float(its * math.log(rtol) / math.log(reduction))
+
+
 @dataclass
 class SolveStats:
     """Statistics of one linear solve."""
@@ -117,6 +152,20 @@ class SolveStats:
     residual_norm: float
     pc_setup: bool
     reason: str
+    #: wall time (s) of the operator (re)assembly in this solve (0 when it was current)
+    assemble_seconds: float = 0.0
+    #: wall time (s) of the right-hand side assembly and boundary conditions
+    rhs_seconds: float = 0.0
+    #: wall time (s) of the initial guess (copy, or projection onto past solutions)
+    guess_seconds: float = 0.0
+    #: wall time (s) of the preconditioner set-up (0 when the kept one was used)
+    setup_seconds: float = 0.0
+    #: wall time (s) of the Krylov iterations
+    solve_seconds: float = 0.0
+    #: ‖b − A x₀‖ / ‖b‖ of the initial guess (1 for a zero guess)
+    initial_residual: float = 1.0
+    #: the kept preconditioner failed (e.g. indefinite) and was rebuilt within this solve
+    retried: bool = False
 
 
 @dataclass
@@ -131,6 +180,10 @@ class _Group:
     dirty: bool = True
     pc_iterations: int = 0  # iterations of the first solve after the last PC set-up
     pc_stale: bool = True
+    #: cold-equivalent iterations (to reduce the residual by rtol from a zero guess) of the
+    #: first solve after the last PC set-up; the refresh test compares against it
+    pc_cold_iterations: float = 0.0
+    pc_setups: int = 0
     nullspace: Any = None
 
 
@@ -145,6 +198,8 @@ class _Case:
     has_solution: bool = False
     u_previous: npt.NDArray[np.float64] | None = None
     stats: list[SolveStats] = field(default_factory=list)
+    #: the last converged solutions (owned dofs), oldest first, for the initial guess
+    history: list[PETSc.Vec] = field(default_factory=list)
 
 
 class ElasticityProblem:
@@ -159,6 +214,14 @@ class ElasticityProblem:
         petsc_options: overrides of :data:`DEFAULT_PETSC_OPTIONS`.
         refresh_factor: the preconditioner is rebuilt once a solve needs more than
             ``refresh_factor`` times the iterations of the first solve after its last set-up.
+            Iterations are compared as *cold-equivalent* counts, k·log(rtol)/log(‖r_k‖/‖r_0‖),
+            i.e. by the convergence rate per iteration, so that a good initial guess (few
+            iterations) does not trigger needless refreshes.
+        initial_guess: ``"extrapolate"`` (default): the energy-optimal combination of the
+            last ``guess_history`` solutions of the load case (see :meth:`solve`);
+            ``"previous"``: the last solution; ``"zero"``: a cold start.
+        guess_history: how many past solutions the extrapolated guess uses (≥ 2; 3 allows
+            a quadratic trend).
         options_prefix: PETSc options prefix (unique per problem).
         body_force: optional load case name -> body force (UFL vector expression or
             3-vector, N/mm³), for inertial loads and manufactured-solution verification.
@@ -175,7 +238,19 @@ class ElasticityProblem:
         refresh_factor: float = 1.5,
         options_prefix: str = "bonefem_elasticity_",
         body_force: Mapping[str, Any] | None = None,
+        initial_guess: str = "extrapolate",
+        guess_history: int = 3,
     ) -> None:
+        if initial_guess not in INITIAL_GUESSES:
+            raise InputError(
+                f"initial_guess must be one of {', '.join(INITIAL_GUESSES)}",
+                field="initial_guess",
+                value=initial_guess,
+            )
+        if guess_history < 2:
+            raise InputError("guess_history must be at least 2", field="guess_history")
+        self.initial_guess = initial_guess
+        self.guess_history = int(guess_history)
         if not load_cases:
             raise InputError("at least one load case is needed", field="load_cases")
         names = [lc.name for lc in load_cases]
@@ -416,8 +491,12 @@ class ElasticityProblem:
             raise InputError(f"unknown load case; have {', '.join(self.cases)}", value=name)
         case = self.cases[name]
         g = self.groups[case.group]
+        clock = _time.perf_counter
+        t0 = clock()
+        assembled = g.dirty
         if g.dirty:
             self._assemble_operator(g)
+        t1 = clock()
         b = case.b
         with b.localForm() as loc:
             loc.set(0.0)
@@ -425,25 +504,62 @@ class ElasticityProblem:
         dolfinx.fem.petsc.apply_lifting(b, [self.a], bcs=[case.bcs])
         b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
         dolfinx.fem.petsc.set_bc(b, case.bcs)
+        bnorm = b.norm()
+        t1b = clock()
         x = case.u.x.petsc_vec
         if case.has_solution:
             case.u_previous = case.u.x.array.copy()
-        else:
-            x.set(0.0)
-        dolfinx.fem.petsc.set_bc(x, case.bcs)
-
         rtol = float(self.petsc_options["ksp_rtol"])
-        bnorm = b.norm()
         ksp = g.ksp
         _, _, dtol, max_it = ksp.getTolerances()
         ksp.setTolerances(rtol=rtol, atol=max(rtol * bnorm, 1e-300), divtol=dtol, max_it=max_it)
-        setup = g.pc_stale
-        ksp.getPC().setReusePreconditioner(not setup)
-        ksp.setOperators(g.A)
-        ksp.solve(b, x)
-        reason = ksp.getConvergedReason()
+        retried = False
+        t_guess = t_setup = t_solve = 0.0
+        while True:
+            t2 = clock()
+            r0 = self._initial_guess(case, g, x, b)
+            initial_residual = r0 / bnorm if bnorm > 0 else 0.0
+            t3 = clock()
+            setup = g.pc_stale
+            ksp.getPC().setReusePreconditioner(not setup)
+            ksp.setOperators(g.A)
+            ksp.setUp()
+            t4 = clock()
+            ksp.solve(b, x)
+            t5 = clock()
+            t_guess += t3 - t2
+            t_setup += t4 - t3
+            t_solve += t5 - t4
+            reason = ksp.getConvergedReason()
+            if reason >= 0 or setup or retried:
+                break
+            # A kept preconditioner can go bad after large modulus changes (stale Chebyshev
+            # eigenvalue bounds make the smoother indefinite): rebuild it and try again.
+            logger.info(
+                "solve of %s with the kept preconditioner failed (%s); rebuilding it",
+                name,
+                ksp_reason_name(reason),
+            )
+            g.pc_stale = True
+            retried = True
+            if case.u_previous is not None:  # the guess must not be the failed iterate
+                case.u.x.array[:] = case.u_previous
         its = ksp.getIterationNumber()
-        stats = SolveStats(name, its, ksp.getResidualNorm(), setup, ksp_reason_name(reason))
+        rnorm = ksp.getResidualNorm()
+        stats = SolveStats(
+            name,
+            its,
+            rnorm,
+            setup,
+            ksp_reason_name(reason),
+            assemble_seconds=t1 - t0 if assembled else 0.0,
+            rhs_seconds=t1b - t1,
+            guess_seconds=t_guess,
+            setup_seconds=t_setup,
+            solve_seconds=t_solve,
+            initial_residual=initial_residual,
+            retried=retried,
+        )
         case.stats.append(stats)
         if reason < 0:
             where = ""
@@ -458,13 +574,71 @@ class ElasticityProblem:
             )
         x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
         case.has_solution = True
+        if self.initial_guess == "extrapolate":
+            case.history.append(x.copy())
+            while len(case.history) > self.guess_history:
+                case.history.pop(0).destroy()
+        cold = _cold_equivalent(its, rnorm, r0, rtol)
         if setup:
             g.pc_stale = False
             g.pc_iterations = max(its, 1)
-        elif its > self.refresh_factor * g.pc_iterations:
+            g.pc_cold_iterations = cold if its > 0 else 0.0  # 0: not known yet
+            g.pc_setups += 1
+        elif g.pc_cold_iterations <= 0.0:
+            g.pc_cold_iterations = cold if its > 0 else 0.0
+        elif cold > self.refresh_factor * g.pc_cold_iterations:
             g.pc_stale = True
-            logger.debug("preconditioner of %s marked for refresh (%d iterations)", name, its)
+            logger.debug(
+                "preconditioner of %s marked for refresh (%d iterations, %.1f cold-equivalent)",
+                name,
+                its,
+                cold,
+            )
         return case.u
+
+    def _initial_guess(self, case: _Case, g: _Group, x: PETSc.Vec, b: PETSc.Vec) -> float:
+        """Put the initial guess into ``x``; return its true residual norm ‖b − A x‖.
+
+        ``"extrapolate"``: with the last solutions u₁ (newest), u₂, …, u_m of this load case,
+        x₀ = u₁ + Σⱼ cⱼ dⱼ with dⱼ = uⱼ − uⱼ₊₁, the coefficients minimising the energy norm of
+        the error over that affine set: (DᵀAD) c = Dᵀ(b − A u₁) (a Galerkin projection onto
+        the past solutions, Fischer 1998, CMAME 163:193). It contains the previous solution
+        (c = 0) and the linear extrapolation 2u₁ − u₂ (c = (1, 0, …)), so it is never worse
+        than either in the energy norm, and costs m matrix-vector products. The dⱼ vanish
+        on Dirichlet dofs (same prescribed values), so x₀ keeps the boundary values.
+        """
+        A = g.A
+        r = b.duplicate()
+        if not case.has_solution or self.initial_guess == "zero":
+            x.set(0.0)
+        elif self.initial_guess == "extrapolate" and case.history:
+            case.history[-1].copy(x)
+        dolfinx.fem.petsc.set_bc(x, case.bcs)
+        A.mult(x, r)
+        r.aypx(-1.0, b)  # r = b − A x
+        hist = case.history if self.initial_guess == "extrapolate" and case.has_solution else []
+        if len(hist) >= 2:
+            D = [hist[j].copy() for j in range(len(hist) - 1, 0, -1)]
+            for j, dj in zip(range(len(hist) - 1, 0, -1), D, strict=True):
+                dj.axpy(-1.0, hist[j - 1])  # dⱼ = u_j − u_{j−1} (newest first)
+            AD = []
+            for dj in D:
+                adj = b.duplicate()
+                A.mult(dj, adj)
+                AD.append(adj)
+            m = len(D)
+            G = np.array([[D[i].dot(AD[j]) for j in range(m)] for i in range(m)])
+            rhs = np.array([D[i].dot(r) for i in range(m)])
+            c = _projection_coefficients(G, rhs)
+            for cj, dj, adj in zip(c, D, AD, strict=True):
+                if cj != 0.0:
+                    x.axpy(cj, dj)
+                    r.axpy(-cj, adj)
+            for v in D + AD:
+                v.destroy()
+        norm = float(r.norm())
+        r.destroy()
+        return norm
 
     def solve_all(
         self, *, step: int | None = None, time: float | None = None
@@ -628,3 +802,6 @@ class ElasticityProblem:
             g.A.destroy()
         for c in self.cases.values():
             c.b.destroy()
+            for v in c.history:
+                v.destroy()
+            c.history.clear()

@@ -1,0 +1,1 @@
+"""Benchmark scripts of bonefem (plain Python; see docs/performance.md)."""
