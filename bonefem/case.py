@@ -27,12 +27,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bonefem.biology.signals import ScenarioConfig
-from bonefem.errors import InputError, did_you_mean
+from bonefem.errors import InputError, validation_to_input_error
 from bonefem.loads import LoadCase
 from bonefem.material import DEFAULT_LAWS, ModulusLaw
-from bonefem.mesh.generators.config import MeshConfig
+from bonefem.mesh.config_schema import MeshConfig
 
-__all__ = ["Case", "case_reference_markdown", "load_case", "validation_to_input_error"]
+__all__ = ["Case", "case_reference_markdown", "load_case", "parse_case"]
 
 
 class _Section(BaseModel):
@@ -405,54 +405,8 @@ class Case(_Section):
 
 
 # ---------------------------------------------------------------------------- loading
-def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The pydantic model class reached by following ``loc`` from ``model`` (best effort)."""
-    current: Any = model
-    for part in loc:
-        if isinstance(part, int) or current is None:
-            continue
-        fields = getattr(current, "model_fields", None)
-        if fields is None or part not in fields:
-            return None
-        annotation = fields[part].annotation
-        current = _first_model(annotation)
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
-
-
-def _first_model(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _first_model(arg)
-        if found is not None:
-            return found
-    return None
-
-
-def validation_to_input_error(
-    exc: ValidationError, file: str | Path | None, model: type[BaseModel] = BaseModel
-) -> InputError:
-    """Turn the first pydantic error into an :class:`InputError` (file, field, value, allowed)."""
-    err = exc.errors()[0]
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
-    field = ".".join(str(p) for p in loc)
-    value = err.get("input")
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        parent = _model_at(model, loc[:-1]) if model is not BaseModel else None
-        allowed = sorted(parent.model_fields) if parent is not None else []
-        hint = did_you_mean(str(loc[-1]), allowed)
-        listing = f" Allowed keys here: {', '.join(allowed)}." if allowed else ""
-        return InputError(f"unknown key.{hint}{listing}", file=file, field=field)
-    if kind == "missing":
-        return InputError("required field is missing", file=file, field=field)
-    msg = err["msg"]
-    if isinstance(value, dict):
-        value = None
-    return InputError(msg[0].lower() + msg[1:], file=file, field=field or None, value=value)
-
-
-_UNION_TAGS = {"fixed", "displacement", "traction", "pressure", "force"}
+#: Discriminator tags pydantic puts into error locations of support/load unions.
+_UNION_TAGS = ("fixed", "displacement", "traction", "pressure", "force")
 
 
 def load_case(path: str | Path) -> Case:
@@ -487,7 +441,7 @@ def parse_case(data: dict[str, Any], *, file: str | Path | None = None) -> Case:
     try:
         return Case.model_validate(data)
     except ValidationError as exc:
-        raise validation_to_input_error(exc, file, Case) from None
+        raise validation_to_input_error(exc, file, Case, drop=_UNION_TAGS) from None
 
 
 def case_to_toml_dict(case: Case) -> dict[str, Any]:

@@ -15,7 +15,10 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
 
 
 class BonefemError(Exception):
@@ -92,3 +95,70 @@ def require_names(
                 field=field,
                 value=name,
             )
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model class reached by following ``loc`` from ``model`` (best effort)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or current is None:
+            continue
+        fields = getattr(current, "model_fields", None)
+        if fields is None or part not in fields:
+            return None
+        current = _first_model(fields[part].annotation)
+    return current
+
+
+def _first_model(annotation: Any) -> Any:
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _first_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def validation_to_input_error(
+    exc: ValidationError,
+    file: str | Path | None = None,
+    model: type[BaseModel] | None = None,
+    *,
+    prefix: str | None = None,
+    drop: Iterable[str] = (),
+) -> InputError:
+    """Turn the first error of a pydantic ``ValidationError`` into an :class:`InputError`.
+
+    The message names the field (dotted path, with ``prefix``), the offending value and
+    what is allowed; an unknown key gets a did-you-mean suggestion and the list of allowed
+    keys at that place (when ``model`` is given); a value error gets the field's
+    description. ``drop`` lists location parts to omit (tags of discriminated unions).
+    """
+    errors = exc.errors()
+    err = errors[0]
+    skip = set(drop)
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in skip))
+    field = ".".join(str(p) for p in ((prefix,) if prefix else ()) + loc) or None
+    more = f" ({len(errors) - 1} more error(s))" if len(errors) > 1 else ""
+    if err["type"] == "extra_forbidden":
+        parent = _model_at(model, loc[:-1]) if model is not None and loc else None
+        allowed = sorted(parent.model_fields) if parent is not None else []
+        hint = did_you_mean(str(loc[-1]), allowed) if loc else ""
+        listing = f" Allowed keys here: {', '.join(allowed)}." if allowed else ""
+        return InputError(f"unknown key.{hint}{listing}{more}", file=file, field=field)
+    if err["type"] == "missing":
+        return InputError(f"required field is missing{more}", file=file, field=field)
+    msg = err["msg"]
+    msg = msg[:1].lower() + msg[1:]
+    if model is not None and loc:
+        owner = _model_at(model, loc[:-1])
+        info = owner.model_fields.get(str(loc[-1])) if owner is not None else None
+        if info is not None and info.description:
+            msg = f"{msg} ({info.description})"
+    value = err.get("input")
+    if isinstance(value, dict):
+        value = None
+    return InputError(msg + more, file=file, field=field, value=value)

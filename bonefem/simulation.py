@@ -32,7 +32,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bonefem._dolfinx import MPI
-from bonefem.biology.calibrated import CALIBRATED
+from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants
 from bonefem.biology.cells import BoneCellModel
 from bonefem.biology.parameters import PIVONKA_2008, calibrated_parameters
 from bonefem.biology.signals import ScenarioSignals, build_signals
@@ -81,6 +81,12 @@ def check_case_against_mesh(case: Case, bone: BoneMesh, file: str | None = None)
             file=file,
             field="material.regions",
         )
+
+
+def fe_constants() -> CalibratedConstants:
+    """Calibrated constants for finite-element runs (the FE factor on the estrogen drive)."""
+    c = CALIBRATED
+    return replace(c, rankl_estrogen=c.rankl_estrogen * c.fe_rankl_estrogen_factor)
 
 
 class Timers:
@@ -170,7 +176,7 @@ class Simulation:
             else PIVONKA_2008
         )
         self.model = BoneCellModel(params)
-        self.signals: ScenarioSignals = build_signals(case.biology)
+        self.signals: ScenarioSignals = build_signals(case.biology, fe_constants())
         self.state: FloatArray = self.model.healthy_state(f0)
         self.huiskes = (
             HuiskesRemodeling(rc.huiskes.rate, rc.huiskes.lazy_zone)

@@ -35,6 +35,11 @@ class CalibratedConstants:
         denosumab_accessibility: chi, fraction of serum denosumab reaching RANKL in bone
             (dimensionless). Target: FREEDOM total hip +3.2/+4.4/+5.0 % at 12/24/36 mo and
             LS +8.8 % vs placebo at 36 mo (Cummings et al. 2009; Prolia label).
+        fe_rankl_estrogen_factor: factor on ``rankl_estrogen`` in finite-element runs
+            (dimensionless). Target: SWAN lumbar-spine aBMD change over the 10 years around
+            the FMP, -10.6 % (Greendale et al. 2012), reproduced by the DXA-like areal BMD
+            of the bundled L3 vertebral body (``python -m bonefem.calibration_fe``; the FE
+            mechanics brakes the loss less than the 0-D surrogate, see that module).
     """
 
     rankl_estrogen: float = 991.5786559951437
@@ -42,6 +47,7 @@ class CalibratedConstants:
     hrt_estrogen_level: float = 0.775093942939747
     mechano_lambda: float = 1.2421070652159856
     denosumab_accessibility: float = 0.9985231964990167
+    fe_rankl_estrogen_factor: float = 1.0
 
 
 CALIBRATED = CalibratedConstants()

@@ -34,7 +34,7 @@ from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants
 from bonefem.biology.cells import BoneCellModel
 from bonefem.biology.parameters import PIVONKA_2008, calibrated_parameters
 from bonefem.biology.signals import ScenarioConfig, build_signals
-from bonefem.errors import InputError
+from bonefem.errors import InputError, validation_to_input_error
 from bonefem.remodeling import ash_fraction
 
 __all__ = [
@@ -309,18 +309,7 @@ def load_zero_d_case(path: str | Path) -> ZeroDCase:
     try:
         return ZeroDCase.model_validate(data)
     except ValidationError as exc:
-        raise validation_to_input_error(exc, p) from exc
-
-
-def validation_to_input_error(exc: ValidationError, file: str | Path | None = None) -> InputError:
-    """Convert the first error of a pydantic ValidationError into an :class:`InputError`."""
-    err = exc.errors()[0]
-    field = ".".join(str(x) for x in err["loc"]) or None
-    msg = err["msg"]
-    if err["type"] == "extra_forbidden":
-        msg = "unknown field (not allowed)"
-    more = f" ({len(exc.errors()) - 1} more error(s))" if len(exc.errors()) > 1 else ""
-    return InputError(msg + more, file=file, field=field, value=err.get("input"))
+        raise validation_to_input_error(exc, p, ZeroDCase) from None
 
 
 def cli_main(argv: Sequence[str] | None = None) -> int:

@@ -12,30 +12,73 @@
 All lengths in mm.
 """
 
-from bonefem.mesh.bonemesh import BoneMesh
-from bonefem.mesh.box import box
-from bonefem.mesh.generators import (
-    GENERATORS,
-    DiaphysisParameters,
-    FemurParameters,
-    SpecimenParameters,
-    VertebraParameters,
-    diaphysis,
-    femur,
-    generate,
-    specimen,
-    vertebra,
-)
-from bonefem.mesh.generators.config import MeshConfig, generate_cached, load_bone_mesh
-from bonefem.mesh.io import mesh_from_arrays, read_mesh, write_mesh
-from bonefem.mesh.quality import (
-    MeshSummary,
-    QualityStats,
-    check_cells,
-    quality_stats,
-    region_at_points,
-    summarize,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Attributes are imported lazily (PEP 562) so that the schema module
+# bonefem.mesh.config_schema can be used without loading DOLFINx.
+_WHERE = {
+    "BoneMesh": "bonefem.mesh.bonemesh",
+    "box": "bonefem.mesh.boxes",
+    "GENERATORS": "bonefem.mesh.generators",
+    "DiaphysisParameters": "bonefem.mesh.generators",
+    "FemurParameters": "bonefem.mesh.generators",
+    "SpecimenParameters": "bonefem.mesh.generators",
+    "VertebraParameters": "bonefem.mesh.generators",
+    "diaphysis": "bonefem.mesh.generators",
+    "femur": "bonefem.mesh.generators",
+    "generate": "bonefem.mesh.generators",
+    "specimen": "bonefem.mesh.generators",
+    "vertebra": "bonefem.mesh.generators",
+    "MeshConfig": "bonefem.mesh.config_schema",
+    "generate_cached": "bonefem.mesh.generators.config",
+    "load_bone_mesh": "bonefem.mesh.generators.config",
+    "mesh_from_arrays": "bonefem.mesh.io",
+    "read_mesh": "bonefem.mesh.io",
+    "write_mesh": "bonefem.mesh.io",
+    "MeshSummary": "bonefem.mesh.quality",
+    "QualityStats": "bonefem.mesh.quality",
+    "check_cells": "bonefem.mesh.quality",
+    "quality_stats": "bonefem.mesh.quality",
+    "region_at_points": "bonefem.mesh.quality",
+    "summarize": "bonefem.mesh.quality",
+}
+
+if TYPE_CHECKING:
+    from bonefem.mesh.bonemesh import BoneMesh
+    from bonefem.mesh.boxes import box
+    from bonefem.mesh.config_schema import MeshConfig
+    from bonefem.mesh.generators import (
+        GENERATORS,
+        DiaphysisParameters,
+        FemurParameters,
+        SpecimenParameters,
+        VertebraParameters,
+        diaphysis,
+        femur,
+        generate,
+        specimen,
+        vertebra,
+    )
+    from bonefem.mesh.generators.config import generate_cached, load_bone_mesh
+    from bonefem.mesh.io import mesh_from_arrays, read_mesh, write_mesh
+    from bonefem.mesh.quality import (
+        MeshSummary,
+        QualityStats,
+        check_cells,
+        quality_stats,
+        region_at_points,
+        summarize,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(_WHERE[name]), name)
+    raise AttributeError(f"module 'bonefem.mesh' has no attribute '{name}'")
+
 
 __all__ = [
     "GENERATORS",

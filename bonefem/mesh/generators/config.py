@@ -32,11 +32,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ValidationError
 
 from bonefem._dolfinx import MPI
-from bonefem.errors import InputError
+from bonefem.errors import InputError, validation_to_input_error
 from bonefem.mesh.bonemesh import BoneMesh
+from bonefem.mesh.config_schema import MeshConfig
 from bonefem.mesh.generators import generate, get_generator
 from bonefem.mesh.generators._params import validate_parameters
 from bonefem.mesh.io import FORMAT_VERSION, is_bonefem_file, read_bonefem, read_mesh, write_mesh
@@ -50,56 +51,6 @@ GEOMETRY_VERSION = 1
 MESHES_DIR = Path(__file__).resolve().parents[3] / "meshes"
 
 
-class MeshConfig(BaseModel):
-    """Where a case's mesh comes from: a generator, a file, or a settings file."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    generator: str | None = Field(
-        default=None,
-        description="Geometry generator: 'specimen', 'diaphysis', 'vertebra' or 'femur'.",
-    )
-    parameters: dict[str, Any] = Field(
-        default_factory=dict,
-        description="Generator parameters (lengths in mm, angles in deg); see "
-        "`bonefem mesh --list NAME`. Missing ones take their defaults.",
-    )
-    file: str | None = Field(
-        default=None,
-        description="Mesh file to import (bonefem .xdmf, gmsh .msh, .vtu, .inp, .mesh, .med, "
-        ".xdmf ...), relative to the case file.",
-    )
-    settings: str | None = Field(
-        default=None,
-        description="TOML file with a [mesh] table (e.g. 'meshes/vertebra.toml'), relative to "
-        "the case file, then to the repository's meshes/ folder.",
-    )
-    regions: dict[str, int] = Field(
-        default_factory=dict, description="Imported meshes: region name -> cell tag value."
-    )
-    surfaces: dict[str, int] = Field(
-        default_factory=dict, description="Imported meshes: surface name -> facet tag value."
-    )
-    cell_data_key: str | None = Field(
-        default=None,
-        description="Imported meshio files: the cell data array holding the tags.",
-    )
-    cache: bool = Field(
-        default=True,
-        description="Reuse generated meshes from the mesh cache ($BONEFEM_MESH_CACHE, "
-        "default ~/.cache/bonefem/meshes).",
-    )
-
-    @model_validator(mode="after")
-    def _one_source(self) -> MeshConfig:
-        given = [k for k in ("generator", "file", "settings") if getattr(self, k)]
-        if len(given) != 1:
-            raise ValueError("give exactly one of 'generator', 'file' or 'settings'")
-        if self.parameters and not self.generator:
-            raise ValueError("'parameters' go with 'generator'")
-        return self
-
-
 def parse_mesh_config(
     table: Mapping[str, Any] | MeshConfig, *, file: str | None = None, field: str = "mesh"
 ) -> MeshConfig:
@@ -109,9 +60,7 @@ def parse_mesh_config(
     try:
         return MeshConfig.model_validate(dict(table))
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        raise InputError(err["msg"], file=file, field=f"{field}.{loc}" if loc else field) from None
+        raise validation_to_input_error(exc, file, MeshConfig, prefix=field) from None
 
 
 def cache_dir() -> Path:

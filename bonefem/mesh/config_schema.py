@@ -1,0 +1,62 @@
+"""The ``[mesh]`` table of a case file (schema only; importing it does not load DOLFINx).
+
+See :mod:`bonefem.mesh.generators.config` for what the table does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["MeshConfig"]
+
+
+class MeshConfig(BaseModel):
+    """Where a case's mesh comes from: a generator, a file, or a settings file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    generator: str | None = Field(
+        default=None,
+        description="Geometry generator: 'specimen', 'diaphysis', 'vertebra' or 'femur'.",
+    )
+    parameters: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Generator parameters (lengths in mm, angles in deg); see "
+        "`bonefem mesh --list NAME`. Missing ones take their defaults.",
+    )
+    file: str | None = Field(
+        default=None,
+        description="Mesh file to import (bonefem .xdmf, gmsh .msh, .vtu, .inp, .mesh, .med, "
+        ".xdmf ...), relative to the case file.",
+    )
+    settings: str | None = Field(
+        default=None,
+        description="TOML file with a [mesh] table (e.g. 'meshes/vertebra.toml'), relative to "
+        "the case file, then to the repository's meshes/ folder.",
+    )
+    regions: dict[str, int] = Field(
+        default_factory=dict, description="Imported meshes: region name -> cell tag value."
+    )
+    surfaces: dict[str, int] = Field(
+        default_factory=dict, description="Imported meshes: surface name -> facet tag value."
+    )
+    cell_data_key: str | None = Field(
+        default=None,
+        description="Imported meshio files: the cell data array holding the tags.",
+    )
+    cache: bool = Field(
+        default=True,
+        description="Reuse generated meshes from the mesh cache ($BONEFEM_MESH_CACHE, "
+        "default ~/.cache/bonefem/meshes).",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> MeshConfig:
+        given = [k for k in ("generator", "file", "settings") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of 'generator', 'file' or 'settings'")
+        if self.parameters and not self.generator:
+            raise ValueError("'parameters' go with 'generator'")
+        return self
