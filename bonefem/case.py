@@ -173,6 +173,14 @@ class CouplingSettings(_Section):
         "load cases (ψᵢ strain energy density in MPa, nᵢ cycles/day); k = 2 is Beaupré et al. "
         "1990's stress exponent m = 4 written for strain energy density.",
     )
+    stimulus_filter_mm: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=50.0,
+        description="Length ℓ (mm) of the Helmholtz filter smoothing the relative stimulus "
+        "Ψ/Ψ_ss between neighbouring cells (Lazarov & Sigmund 2011; sensing neighbourhood "
+        "of bone cells, Mullender et al. 1994); 0 switches it off. Smoothing radius ≈ 3.5 ℓ.",
+    )
     local_update: Literal["stress", "none"] = Field(
         default="stress",
         description="Between elasticity solves, update each cell's stimulus as load-"

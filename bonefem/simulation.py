@@ -46,6 +46,7 @@ from bonefem.biology.parameters import PIVONKA_2008, calibrated_parameters
 from bonefem.biology.signals import ScenarioSignals, build_signals
 from bonefem.case import Case
 from bonefem.errors import BonefemError, InputError, SolverError
+from bonefem.filtering import HelmholtzFilter
 from bonefem.material import modulus_by_region
 from bonefem.mechanics import ElasticityProblem
 from bonefem.mesh.bonemesh import BoneMesh
@@ -203,8 +204,11 @@ class Simulation:
         self.E = self.modulus(self.state)
         self.rho0 = self.density(self.state)
         self.E_solved = self.E.copy()
+        ell = case.coupling.stimulus_filter_mm
+        self.filter = HelmholtzFilter(bone, ell) if ell > 0 else None
         self.psi_solved = self.solve_habitual()
         self.psi_ss = np.maximum(self.psi_solved, 1e-12 * self._global_max(self.psi_solved))
+        self.ratio_solved = self.relative_stimulus(self.psi_solved)
         self.metrics = MetricsEvaluator(self)
 
     # ------------------------------------------------------------------ set-up
@@ -239,6 +243,14 @@ class Simulation:
         self.E_solved = self.E.copy()
         return daily_stimulus(np.array(seds), self.cycles, self.case.coupling.stimulus_exponent)
 
+    def relative_stimulus(self, psi: FloatArray) -> FloatArray:
+        """Ψ/Ψ_ss per cell, smoothed by the stimulus filter when it is on (dimensionless)."""
+        ratio = psi / self.psi_ss
+        if self.filter is None:
+            return ratio
+        with self.timers.timed("stimulus filter"):
+            return self.filter(ratio)
+
     def stimulus_ratio(self, m_now: FloatArray) -> Callable[[FloatArray], FloatArray]:
         """Ψ/Ψ_ss as a function of f (load-controlled update between solves).
 
@@ -246,7 +258,7 @@ class Simulation:
         with linear elasticity the strain energy density scales with s².
         """
         scale = self.case.load_scale(self.loop.t)
-        base = scale**2 * self.psi_solved / self.psi_ss
+        base = scale**2 * self.ratio_solved
         if self.case.coupling.local_update == "none":
             return lambda f: base
         params = self.model.remodeling.params
@@ -290,6 +302,7 @@ class Simulation:
         self.loop.step += 1
         if self._reduce_max(change) > self.case.coupling.modulus_tolerance:
             self.psi_solved = self.solve_habitual()
+            self.ratio_solved = self.relative_stimulus(self.psi_solved)
 
     def derived(self) -> dict[str, FloatArray]:
         """Cell-model derived fields (RANKL, OPG, ... in pM) at the current time."""
@@ -394,11 +407,12 @@ class Simulation:
             self.E.copy(),
             self.E_solved.copy(),
             self.psi_solved.copy(),
+            self.ratio_solved.copy(),
             LoopState(**{**lp.__dict__, "baseline": dict(lp.baseline)}),
         )
 
     def _restore(self, snap: tuple[Any, ...]) -> None:
-        self.state, self.E, self.E_solved, self.psi_solved, self.loop = snap
+        self.state, self.E, self.E_solved, self.psi_solved, self.ratio_solved, self.loop = snap
 
     def checkpoint_fields(self) -> dict[str, FloatArray]:
         """Per-cell arrays a restart needs."""
@@ -406,6 +420,7 @@ class Simulation:
             "state": self.state.T,
             "E_solved": self.E_solved,
             "psi_solved": self.psi_solved,
+            "ratio_solved": self.ratio_solved,
             "psi_ss": self.psi_ss,
             "rho0": self.rho0,
         }
@@ -422,6 +437,7 @@ class Simulation:
         self.state = np.ascontiguousarray(cells["state"].T)
         self.E_solved = cells["E_solved"]
         self.psi_solved = cells["psi_solved"]
+        self.ratio_solved = cells["ratio_solved"]
         self.psi_ss = cells["psi_ss"]
         self.rho0 = cells["rho0"]
         self.E = self.modulus(self.state)

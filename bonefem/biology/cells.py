@@ -100,6 +100,13 @@ def _identity(x: float) -> float:
     return x
 
 
+def _round_sig(x: float, digits: int = 2) -> float:
+    """``x`` rounded to ``digits`` significant digits (inf and 0 unchanged)."""
+    if x == 0.0 or not math.isfinite(x):
+        return x
+    return round(x, digits - 1 - math.floor(math.log10(abs(x))))
+
+
 @dataclass(frozen=True, slots=True)
 class AdvanceResult:
     """Result of :meth:`BoneCellModel.advance`.
@@ -586,7 +593,10 @@ class BoneCellModel:
             err_local = max(err_c, err_f, err_m)
             if not math.isfinite(err_local):
                 err_local = math.inf
-            err = reduce_max(err_local)
+            # Rounded to 2 significant digits: perturbations at round-off or solver-tolerance
+            # level (another partition, a restart) then almost never change an accept/reject
+            # decision or a step size, so runs on any number of ranks take the same substeps.
+            err = _round_sig(reduce_max(err_local))
             if err <= 1.0:
                 x = np.stack([x[i] * np.exp(hs * (1.5 * k1[i] + 0.5 * k2[i])) for i in range(3)])
                 f = np.clip(f + hs * (1.5 * k1f + 0.5 * k2f), rp.f_min, rp.f_max)

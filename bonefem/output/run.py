@@ -98,7 +98,9 @@ class RunOutput:
             "mineral_density": lambda: _mineral(sim),
             "youngs_modulus": lambda: sim.E,
             "stimulus": lambda: ratio,
-            "strain_energy_density": lambda: sim.psi_ss * ratio,
+            "strain_energy_density": lambda: (
+                sim.case.load_scale(sim.loop.t) ** 2 * sim.psi_solved * sim.E_solved / sim.E
+            ),
             "OBp": lambda: st[0],
             "OBa": lambda: st[1],
             "OCa": lambda: st[2],
