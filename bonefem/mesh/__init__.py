@@ -37,7 +37,7 @@ _WHERE = {
     "load_bone_mesh": "bonefem.mesh.generators.config",
     "mesh_from_arrays": "bonefem.mesh.io",
     "read_mesh": "bonefem.mesh.io",
-    "write_mesh": "bonefem.mesh.io",
+    "write_mesh": "bonefem.mesh.meshfile",
     "MeshSummary": "bonefem.mesh.quality",
     "QualityStats": "bonefem.mesh.quality",
     "check_cells": "bonefem.mesh.quality",
@@ -63,7 +63,8 @@ if TYPE_CHECKING:
         vertebra,
     )
     from bonefem.mesh.generators.config import generate_cached, load_bone_mesh
-    from bonefem.mesh.io import mesh_from_arrays, read_mesh, write_mesh
+    from bonefem.mesh.io import mesh_from_arrays, read_mesh
+    from bonefem.mesh.meshfile import write_mesh
     from bonefem.mesh.quality import (
         MeshSummary,
         QualityStats,

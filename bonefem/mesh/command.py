@@ -159,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
             if rank == 0:
                 print(_list(args.generator))
             return 0
-        from bonefem.mesh.io import write_mesh
+        from bonefem.mesh.meshfile import write_mesh
         from bonefem.mesh.quality import summarize
 
         bone = _build(args)

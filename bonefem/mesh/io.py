@@ -5,7 +5,7 @@ Import
 :func:`read_mesh` picks the reader from the file:
 
 * **bonefem mesh file** -- ``name.xdmf`` + ``name.h5`` + ``name.bonefem.json`` written by
-  :func:`write_mesh`; read with DOLFINx on any number of ranks, no re-meshing.
+  :func:`bonefem.mesh.meshfile.write_mesh`; read with DOLFINx on any number of ranks.
 * **XDMF** ``.xdmf`` (without sidecar) -- read with DOLFINx (:func:`read_xdmf`): the
   tetrahedron/hexahedron grid is the mesh, cell attributes of volume grids give regions,
   attributes of triangle/quadrilateral grids give surfaces (DOLFINx ``write_meshtags``).
@@ -44,26 +44,26 @@ cell index (checkpoints) is valid across generation, saving, reloading and rank 
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from bonefem._dolfinx import MPI, PETSc, dolfinx
+from bonefem._dolfinx import MPI, dolfinx
 from bonefem.errors import InputError
+from bonefem.mesh._util import _check_readable, _on_root
 from bonefem.mesh.bonemesh import BoneMesh
+from bonefem.mesh.meshfile import (
+    is_bonefem_file,
+    read_bonefem,
+)
 from bonefem.mesh.quality import check_cells
 
 logger = logging.getLogger(__name__)
 
-FORMAT = "bonefem-mesh"
-FORMAT_VERSION = 1
-SIDECAR_SUFFIX = ".bonefem.json"
 
 #: cell_data keys searched (in this order) for region/surface tags in meshio files.
 TAG_KEYS = (
@@ -82,37 +82,8 @@ TAG_KEYS = (
 _VOLUME = {"tetra": ("tetrahedron", 4, "triangle"), "hexahedron": ("hexahedron", 8, "quad")}
 _FACET = {"triangle", "quad"}
 
-T = TypeVar("T")
-
 
 # --------------------------------------------------------------------------- helpers
-def _on_root[T](comm: MPI.Intracomm, fn: Callable[[], T], *, source: str) -> T | None:
-    """Run ``fn`` on rank 0; broadcast a failure so that every rank raises the same error."""
-    result: T | None = None
-    error: str | None = None
-    if comm.rank == 0:
-        try:
-            result = fn()
-        except InputError as exc:
-            error = exc.reason
-        except Exception as exc:
-            error = f"cannot read the mesh: {type(exc).__name__}: {exc}"
-    error = comm.bcast(error, root=0)
-    if error is not None:
-        raise InputError(error, file=source)
-    return result
-
-
-def _sidecar(path: Path) -> Path:
-    return path.with_name(path.stem + SIDECAR_SUFFIX)
-
-
-def is_bonefem_file(path: str | Path) -> bool:
-    """Whether ``path`` is (the XDMF part of) a bonefem mesh file."""
-    p = Path(path)
-    return p.suffix == ".xdmf" and _sidecar(p).is_file()
-
-
 def _name_tags(
     present: set[int],
     stored: Mapping[int, str],
@@ -135,13 +106,6 @@ def _name_tags(
     for tag, name in names.items():
         out[name if name not in out else f"{name}_{tag}"] = tag
     return out
-
-
-def _check_readable(path: Path) -> None:
-    if not path.exists():
-        raise InputError("no such mesh file", file=path)
-    if not path.is_file() or not os.access(path, os.R_OK):
-        raise InputError("the mesh file is not a readable file", file=path)
 
 
 def _cells_from_arrays(
@@ -610,220 +574,6 @@ def read_xdmf(
 
 
 # --------------------------------------------------------------------------- bonefem file
-def _h5_write(path: Path, datasets: Mapping[str, npt.NDArray[Any]]) -> None:
-    """Write named datasets (float64 or integer, 1-D or 2-D) to an HDF5 file via PETSc."""
-    viewer = PETSc.ViewerHDF5().create(str(path), mode="w", comm=MPI.COMM_SELF)
-    try:
-        for name, array in datasets.items():
-            group, leaf = name.rsplit("/", 1)
-            viewer.pushGroup(group)
-            a = np.ascontiguousarray(array)
-            bs = a.shape[1] if a.ndim == 2 else 1
-            if np.issubdtype(a.dtype, np.floating):
-                obj: Any = PETSc.Vec().createWithArray(a.ravel().astype(np.float64), bsize=bs,
-                                                       comm=MPI.COMM_SELF)  # fmt: skip
-            else:
-                obj = PETSc.IS().createGeneral(a.ravel().astype(PETSc.IntType), comm=MPI.COMM_SELF)
-                obj.setBlockSize(bs)
-            obj.setName(leaf)
-            obj.view(viewer)
-            obj.destroy()
-            viewer.popGroup()
-    finally:
-        viewer.destroy()
-
-
-def _xdmf_text(h5: str, info: Mapping[str, Any]) -> str:
-    it = "Int" if np.dtype(PETSc.IntType).kind == "i" else "UInt"
-    ip = np.dtype(PETSc.IntType).itemsize
-    m, n, npc = info["num_cells"], info["num_nodes"], info["nodes_per_cell"]
-    ctype = "Tetrahedron" if npc == 4 else "Hexahedron"
-
-    def item(dims: str, path: str, integer: bool) -> str:
-        kind = (
-            f'NumberType="{it}" Precision="{ip}"' if integer else 'NumberType="Float" Precision="8"'
-        )
-        return f'<DataItem Dimensions="{dims}" {kind} Format="HDF">{h5}:{path}</DataItem>'
-
-    topo = (f'<Topology TopologyType="{ctype}" NumberOfElements="{m}" NodesPerElement="{npc}">'
-            f'{item(f"{m} {npc}", "/Mesh/topology", True)}</Topology>')  # fmt: skip
-    geom_ref = "<xi:include xpointer=\"xpointer(/Xdmf/Domain/Grid[@Name='mesh']/Geometry)\" />"
-    grids = [
-        f'<Grid Name="mesh" GridType="Uniform">{topo}'
-        f'<Geometry GeometryType="XYZ">{item(f"{n} 3", "/Mesh/geometry", False)}</Geometry>'
-        f'<Attribute Name="regions" AttributeType="Scalar" Center="Cell">'
-        f"{item(f'{m} 1', '/Mesh/regions', True)}</Attribute></Grid>",
-    ]
-    k, npf = info["num_facets"], info["nodes_per_facet"]
-    if k:
-        ftype = "Triangle" if npf == 3 else "Quadrilateral"
-        grids.append(
-            f'<Grid Name="surfaces" GridType="Uniform">{geom_ref}'
-            f'<Topology TopologyType="{ftype}" NumberOfElements="{k}" NodesPerElement="{npf}">'
-            f"{item(f'{k} {npf}', '/Surfaces/topology', True)}</Topology>"
-            f'<Attribute Name="surfaces" AttributeType="Scalar" Center="Cell">'
-            f"{item(f'{k} 1', '/Surfaces/values', True)}</Attribute></Grid>"
-        )
-    body = "\n    ".join(grids)
-    return (
-        '<?xml version="1.0"?>\n<!DOCTYPE Xdmf SYSTEM "Xdmf.dtd" []>\n'
-        '<Xdmf Version="3.0" xmlns:xi="https://www.w3.org/2001/XInclude">\n'
-        f"  <Domain>\n    {body}\n  </Domain>\n</Xdmf>\n"
-    )
-
-
-def write_mesh(bone: BoneMesh, path: str | Path) -> Path:
-    """Save a mesh with its tags, names and landmarks as a bonefem mesh file (collective).
-
-    Args:
-        bone: the mesh.
-        path: the ``.xdmf`` file to write (``.h5`` and ``.bonefem.json`` go beside it).
-
-    Returns:
-        The path of the XDMF file.
-    """
-    path = Path(path)
-    if path.suffix != ".xdmf":
-        raise InputError("a bonefem mesh file must end in .xdmf", file=path)
-    mesh, comm = bone.mesh, bone.comm
-    tdim = mesh.topology.dim
-    n = bone.num_cells_local
-    gidx = np.asarray(mesh.geometry.input_global_indices, dtype=np.int64)
-    nn = mesh.geometry.index_map().size_local + mesh.geometry.index_map().num_ghosts
-    region = np.zeros(n, dtype=np.int32)
-    own = bone.cell_tags.indices < n
-    region[bone.cell_tags.indices[own]] = bone.cell_tags.values[own]
-    fidx = bone.facet_tags.indices
-    fnodes = (
-        gidx[dolfinx.mesh.entities_to_geometry(mesh, tdim - 1, fidx)]
-        if fidx.size
-        else np.empty((0, 4 if mesh.topology.cell_type.name == "hexahedron" else 3), np.int64)
-    )
-    local = (
-        gidx[:nn],
-        np.asarray(mesh.geometry.x[:nn], dtype=np.float64),
-        np.asarray(mesh.topology.original_cell_index[:n], dtype=np.int64),
-        gidx[mesh.geometry.dofmaps[0][:n]],
-        region,
-        fnodes,
-        np.asarray(bone.facet_tags.values, dtype=np.int32),
-    )
-    parts = comm.gather(local, root=0)
-    error = None
-    if comm.rank == 0:
-        assert parts is not None
-        try:
-            _write_root(bone, path, parts)
-        except Exception as exc:
-            error = f"cannot write the mesh file: {exc}"
-    error = comm.bcast(error, root=0)
-    if error:
-        raise InputError(error, file=path)
-    return path
-
-
-def _write_root(bone: BoneMesh, path: Path, parts: list[tuple[Any, ...]]) -> None:
-    gid = np.concatenate([p[0] for p in parts])
-    xs = np.concatenate([p[1] for p in parts])
-    nodes, first = np.unique(gid, return_index=True)
-    x = xs[first][:, :3]
-    orig = np.concatenate([p[2] for p in parts])
-    cells = np.searchsorted(nodes, np.concatenate([p[3] for p in parts]))
-    region = np.concatenate([p[4] for p in parts])
-    order = np.argsort(orig, kind="stable")
-    cells, region = cells[order], region[order]
-    ctype = bone.mesh.topology.cell_type
-    if ctype == dolfinx.mesh.CellType.hexahedron:  # DOLFINx -> VTK/XDMF node order
-        perm = dolfinx.cpp.io.perm_vtk(ctype, 8)
-        vtk = np.empty_like(cells)
-        vtk[:, perm] = cells
-        cells = vtk
-    fac = np.searchsorted(nodes, np.concatenate([p[5] for p in parts]))
-    fval = np.concatenate([p[6] for p in parts])
-    if fac.shape[0]:
-        key = np.sort(fac, axis=1)
-        _, uniq = np.unique(key, axis=0, return_index=True)  # facets shared by ranks
-        fac, fval = fac[uniq], fval[uniq]
-        if fac.shape[1] == 4:
-            perm = dolfinx.cpp.io.perm_vtk(dolfinx.mesh.CellType.quadrilateral, 4)
-            vtk = np.empty_like(fac)
-            vtk[:, perm] = fac
-            fac = vtk
-    info = {
-        "format": FORMAT,
-        "version": FORMAT_VERSION,
-        "cell_type": ctype.name,
-        "num_cells": int(cells.shape[0]),
-        "num_nodes": int(x.shape[0]),
-        "nodes_per_cell": int(cells.shape[1]),
-        "num_facets": int(fac.shape[0]),
-        "nodes_per_facet": int(fac.shape[1]) if fac.ndim == 2 else 0,
-        "cell_order": "original cell index (row i = original_cell_index i)",
-        "regions": dict(bone.regions),
-        "surfaces": dict(bone.surfaces),
-        "source": bone.source,
-        "landmarks": {k: list(v) for k, v in bone.landmarks.items()},
-    }
-    datasets = {"/Mesh/geometry": x, "/Mesh/topology": cells, "/Mesh/regions": region}
-    if fac.shape[0]:
-        datasets["/Surfaces/topology"] = fac
-        datasets["/Surfaces/values"] = fval
-    path.parent.mkdir(parents=True, exist_ok=True)
-    h5 = path.with_suffix(".h5")
-    tmp = f".tmp{os.getpid()}"
-    _h5_write(Path(str(h5) + tmp), datasets)
-    Path(str(path) + tmp).write_text(_xdmf_text(h5.name, info))
-    Path(str(_sidecar(path)) + tmp).write_text(json.dumps(info, indent=1) + "\n")
-    for final in (h5, path, _sidecar(path)):  # the sidecar last: it marks a complete file
-        os.replace(str(final) + tmp, final)
-
-
-def read_bonefem(path: str | Path, comm: MPI.Intracomm | None = None) -> BoneMesh:
-    """Read a bonefem mesh file written by :func:`write_mesh`, on any number of ranks."""
-    comm = comm or MPI.COMM_WORLD
-    path = Path(path)
-
-    def info() -> dict[str, Any]:
-        _check_readable(path)
-        try:
-            meta = json.loads(_sidecar(path).read_text())
-        except (OSError, ValueError) as exc:
-            raise InputError(f"unreadable sidecar {_sidecar(path).name}: {exc}") from None
-        if meta.get("format") != FORMAT or int(meta.get("version", 0)) > FORMAT_VERSION:
-            raise InputError(f"{_sidecar(path).name} is not a bonefem mesh file v{FORMAT_VERSION}")
-        if not path.with_suffix(".h5").is_file():
-            raise InputError(f"the data file {path.with_suffix('.h5').name} is missing")
-        return dict(meta)
-
-    meta = comm.bcast(_on_root(comm, info, source=str(path)), root=0)
-    try:
-        with dolfinx.io.XDMFFile(comm, str(path), "r") as f:
-            mesh = f.read_mesh(ghost_mode=dolfinx.mesh.GhostMode.none, name="mesh")
-            tdim = mesh.topology.dim
-            mesh.topology.create_connectivity(tdim, 0)
-            cell_tags = f.read_meshtags(mesh, name="mesh", attribute_name="regions")
-            mesh.topology.create_connectivity(tdim - 1, tdim)
-            if meta["num_facets"]:
-                facet_tags = f.read_meshtags(mesh, name="surfaces")
-            else:
-                facet_tags = dolfinx.mesh.meshtags(
-                    mesh, tdim - 1, np.empty(0, np.int32), np.empty(0, np.int32)
-                )
-    except RuntimeError as exc:
-        raise InputError(f"cannot read the bonefem mesh file: {exc}", file=path) from None
-    cell_tags.name, facet_tags.name = "regions", "surfaces"
-    landmarks = {k: (float(v[0]), float(v[1]), float(v[2])) for k, v in meta["landmarks"].items()}
-    return BoneMesh(
-        mesh,
-        cell_tags,
-        facet_tags,
-        {k: int(v) for k, v in meta["regions"].items()},
-        {k: int(v) for k, v in meta["surfaces"].items()},
-        source=str(meta.get("source") or path),
-        landmarks=landmarks,
-    )
-
-
 def read_mesh(
     path: str | Path,
     comm: MPI.Intracomm | None = None,

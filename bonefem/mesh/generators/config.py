@@ -40,7 +40,8 @@ from bonefem.mesh.bonemesh import BoneMesh
 from bonefem.mesh.config_schema import MeshConfig
 from bonefem.mesh.generators import generate, get_generator
 from bonefem.mesh.generators._params import validate_parameters
-from bonefem.mesh.io import FORMAT_VERSION, is_bonefem_file, read_bonefem, read_mesh, write_mesh
+from bonefem.mesh.io import read_mesh
+from bonefem.mesh.meshfile import FORMAT_VERSION, is_bonefem_file, read_bonefem, write_mesh
 
 logger = logging.getLogger(__name__)
 
