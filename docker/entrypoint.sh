@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Entry point of the bonefem images (Docker ENTRYPOINT, Apptainer %runscript).
+#
+#   IMAGE run CASE ...          a bonefem subcommand (or an option): runs `bonefem run CASE ...`
+#   IMAGE bonefem run CASE ...  any other command runs as given: bonefem, mpiexec, python, bash
+#   IMAGE mpiexec -n 4 bonefem run CASE
+#   IMAGE                       `bonefem --help`
+set -euo pipefail
+
+# A results folder mounted from the host must be writable by the container's user.
+if [[ ! -w "$PWD" ]]; then
+    printf 'bonefem image: warning: %s is not writable by uid %s; run with\n' "$PWD" "$(id -u)" >&2
+    # shellcheck disable=SC2016  # printed for the user to type, not expanded here
+    printf '  --user "$(id -u):$(id -g)" -v "$PWD":/work   (Docker), or from a writable folder\n' >&2
+fi
+
+case "${1:-}" in
+    "" | -* | run | check | mesh | report | cases | biology | version) exec bonefem "$@" ;;
+    *) exec "$@" ;;
+esac
