@@ -54,7 +54,7 @@ if [[ "$system_dolfinx" == "1" ]]; then
         exit 1
     }
     say "installing bonefem against the system DOLFINx"
-    "${pip[@]}" install -e "$root[test]"
+    "${pip[@]}" install -e "${root}[test]"
 else
     say "installing the pinned environment from requirements/lock.txt (first run: ~1 min)"
     "${pip[@]}" install -r "$lock"

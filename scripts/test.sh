@@ -19,6 +19,36 @@ step "ruff format --check"
 "$venv/ruff" format --check bonefem tests benchmarks scripts docs
 step "mypy"
 "$venv/mypy"
+# Linters of the shell scripts and the Dockerfile: run when installed (.ci/run installs them and
+# sets BONEFEM_REQUIRE_LINTERS=1, which makes a missing one an error).
+missing_linter() {
+    if [[ "${BONEFEM_REQUIRE_LINTERS:-0}" == "1" ]]; then
+        echo "ERROR: $1 not found but BONEFEM_REQUIRE_LINTERS=1 ($2)" >&2
+        exit 1
+    fi
+    echo "skipped: $1 not found ($2)"
+}
+step "shellcheck"
+if command -v shellcheck >/dev/null 2>&1; then
+    shell_scripts=()
+    while IFS= read -r f; do
+        [[ -f "$f" ]] && shell_scripts+=("$f")
+    done < <(git ls-files -co --exclude-standard -- '*.sh' '*.sbatch' .ci/run 2>/dev/null \
+        || find . -path ./.venv -prune -o \( -name '*.sh' -o -name '*.sbatch' \) -print)
+    shellcheck -x "${shell_scripts[@]}"
+    echo "${#shell_scripts[@]} scripts clean"
+else
+    missing_linter shellcheck "apt-get install shellcheck"
+fi
+step "hadolint"
+hadolint=$(command -v hadolint 2>/dev/null \
+    || echo "${BONEFEM_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/bonefem/tools}/bin/hadolint")
+if [[ -x "$hadolint" ]]; then
+    "$hadolint" docker/Dockerfile
+    echo "docker/Dockerfile clean"
+else
+    missing_linter hadolint "bash docker/install-lint-tools.sh"
+fi
 step "pytest (serial)"
 "$venv/python" -m pytest tests "$@"
 step "pytest (mpiexec -n 2, marker mpi)"
