@@ -201,6 +201,32 @@ def coupled_table() -> str:
     return table(head, out)
 
 
+def sweep_table() -> str:
+    head = ["variant", "PETSc options", "assemble s", "PC setup s", "cold its", "solve s"]
+    head += ["s/it", "update its (extrap.)", "update s (extrap.)"]
+    out = []
+    for data in load("sweep_*.json"):
+        for m in data["meshes"]:
+            for v in m["variants"]:
+                c = v["cold"]
+                e = v["updates"].get("extrapolate", {})
+                opts = ", ".join(f"{k}={x}" for k, x in v["petsc_options"].items()) or "(defaults)"
+                out.append(
+                    [
+                        v["variant"],
+                        opts,
+                        f(c["assemble"]),
+                        f(c["setup"]),
+                        str(c["iterations"]),
+                        f(c["solve"]),
+                        f(c["solve"] / max(c["iterations"], 1), 3),
+                        f(e.get("mean_iterations"), 1),
+                        f(e.get("mean_total_s")),
+                    ]
+                )
+    return table(head, out)
+
+
 def biology_table() -> str:
     data = load("biology.json")
     if not data:
@@ -253,6 +279,10 @@ def build() -> str:
         "### Parallel efficiency, 2 ranks vs 1 (T1 / (2 T2))",
         "",
         efficiency_table(rows),
+        "",
+        "### GAMG option sweep (femur refine 2, 126,876 dofs, 1 rank, one process)",
+        "",
+        sweep_table(),
         "",
         "### Cell model alone (benchmarks/bench_biology.py, 1 core)",
         "",

@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import math
 import time as _time
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -130,6 +131,16 @@ def _projection_coefficients(
     sol, *_ = np.linalg.lstsq(Gs, rhs[keep] * s, rcond=1e-10)
     c[keep] = sol * s
     return c
+
+
+def _drop_options(key_lists: list[list[str]]) -> None:
+    """Remove PETSc options from the database (in place: the lists are emptied)."""
+    opts = PETSc.Options()
+    for keys in key_lists:
+        for key in keys:
+            if opts.hasName(key):
+                del opts[key]
+        keys.clear()
 
 
 def _cold_equivalent(its: int, rnorm: float, r0: float, rtol: float) -> float:
@@ -308,6 +319,8 @@ class ElasticityProblem:
             self.groups[gi].cases.append(lc.name)
             self.cases[lc.name] = self._make_case(lc, gi)
         self._volumes = self._cell_volumes()
+        # options of groups never solved (never set up) leave the database with the problem
+        weakref.finalize(self, _drop_options, [g.option_keys for g in self.groups])
 
     # ------------------------------------------------------------------ set-up
     def _set_poisson(self, poisson_ratio: float | Mapping[str, float]) -> None:
@@ -362,11 +375,7 @@ class ElasticityProblem:
 
     @staticmethod
     def _clear_options(g: _Group) -> None:
-        opts = PETSc.Options()
-        for key in g.option_keys:
-            if opts.hasName(key):
-                del opts[key]
-        g.option_keys = []
+        _drop_options([g.option_keys])
 
     def _make_case(self, lc: LoadCase, group: int) -> _Case:
         mesh = self.mesh
