@@ -94,9 +94,11 @@ def loss_for(factor: float, folder: Path, step: float = 14.0) -> float:
     return float(rows[-1]["abmd_pct_change"])
 
 
-def calibrate(folder: Path, step: float = 14.0, tol: float = 0.05) -> dict[str, float]:
+def calibrate(
+    folder: Path, step: float = 14.0, tol: float = 0.05, start: tuple[float, float] = (1.0, 0.4)
+) -> dict[str, float]:
     """Secant iteration on ln(factor) until the 10-year loss is within ``tol`` % of SWAN."""
-    x0, x1 = math.log(1.0), math.log(0.4)
+    x0, x1 = math.log(start[0]), math.log(start[1])
     f0 = loss_for(math.exp(x0), folder, step) - SWAN_LS_10Y
     f1 = loss_for(math.exp(x1), folder, step) - SWAN_LS_10Y
     history = [(math.exp(x0), f0 + SWAN_LS_10Y), (math.exp(x1), f1 + SWAN_LS_10Y)]
@@ -123,10 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bonefem.calibration_fe", description=__doc__)
     parser.add_argument("--step", type=float, default=14.0, help="coupled step (days)")
     parser.add_argument("--work", default=None, help="folder for the runs (default: temporary)")
+    parser.add_argument(
+        "--start", type=float, nargs=2, default=(1.0, 0.4), help="first two factors to try"
+    )
     args = parser.parse_args(argv)
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bonefem-fe-cal-"))
     work.mkdir(parents=True, exist_ok=True)
-    result = calibrate(work, args.step)
+    result = calibrate(work, args.step, start=(args.start[0], args.start[1]))
     json.dump(result, sys.stdout, indent=1)
     print()
     return 0

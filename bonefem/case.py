@@ -173,6 +173,13 @@ class CouplingSettings(_Section):
         "load cases (ψᵢ strain energy density in MPa, nᵢ cycles/day); k = 2 is Beaupré et al. "
         "1990's stress exponent m = 4 written for strain energy density.",
     )
+    stimulus: Literal["tissue", "apparent"] = Field(
+        default="tissue",
+        description="Mechanical stimulus the cells sense: 'tissue' = strain energy density "
+        "per unit bone volume, Ψ/f (the bone matrix carries the energy; Scheiner et al. 2013 "
+        "regulate on the matrix SED, Huiskes et al. 1987 on SED per unit mass), or "
+        "'apparent' = the continuum SED Ψ (MPa).",
+    )
     stimulus_filter_mm: float = Field(
         default=1.0,
         ge=0.0,

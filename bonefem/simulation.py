@@ -179,6 +179,8 @@ class Simulation:
         self.model = BoneCellModel(params)
         self.signals: ScenarioSignals = build_signals(case.biology, fe_constants())
         self.state: FloatArray = self.model.healthy_state(f0)
+        self.f0 = self.state[3].copy()
+        self.f_solved = self.f0.copy()
         self.huiskes = (
             HuiskesRemodeling(rc.huiskes.rate, rc.huiskes.lazy_zone)
             if rc.law == "huiskes"
@@ -241,11 +243,18 @@ class Simulation:
                 seds.append(self.mech.strain_energy_density(name))
         self.loop.mechanics_solves += 1
         self.E_solved = self.E.copy()
+        self.f_solved = self.state[3].copy()
         return daily_stimulus(np.array(seds), self.cycles, self.case.coupling.stimulus_exponent)
 
     def relative_stimulus(self, psi: FloatArray) -> FloatArray:
-        """Ψ/Ψ_ss per cell, smoothed by the stimulus filter when it is on (dimensionless)."""
+        """Relative stimulus per cell at the last solve, filtered (dimensionless).
+
+        Apparent: Ψ/Ψ_ss. Tissue: (Ψ/f)/(Ψ_ss/f₀), the strain energy density per unit
+        bone volume relative to its homeostatic value.
+        """
         ratio = psi / self.psi_ss
+        if self.case.coupling.stimulus == "tissue":
+            ratio = ratio * self.f0 / self.f_solved
         if self.filter is None:
             return ratio
         with self.timers.timed("stimulus filter"):
@@ -259,13 +268,15 @@ class Simulation:
         """
         scale = self.case.load_scale(self.loop.t)
         base = scale**2 * self.ratio_solved
+        tissue = self.case.coupling.stimulus == "tissue"
         if self.case.coupling.local_update == "none":
-            return lambda f: base
+            return lambda f: base * self.f_solved / f if tissue else base
         params = self.model.remodeling.params
 
         def ratio(f: FloatArray) -> FloatArray:
             E = modulus_by_region(apparent_density(f, m_now, params), self.region_index, self.laws)
-            return np.asarray(base * self.E_solved / E)
+            r = base * self.E_solved / E
+            return np.asarray(r * self.f_solved / f if tissue else r)
 
         return ratio
 
@@ -275,6 +286,7 @@ class Simulation:
         t = self.loop.t
         with self.timers.timed("biology"):
             stim = self.stimulus_ratio(self.state[4].copy())
+            tissue = self.case.coupling.stimulus == "tissue"
             if self.huiskes is None:
                 res = self.model.advance(
                     self.state,
@@ -291,7 +303,8 @@ class Simulation:
                 self.state = self.huiskes.advance(
                     self.state,
                     dt,
-                    lambda f: self.psi_ss * stim(f),
+                    # the Huiskes law works on the apparent SED (its S = Ψ/ρ is per mass)
+                    lambda f: self.psi_ss * stim(f) * (f / self.f0 if tissue else 1.0),
                     self.psi_ss / self.rho0,
                     self.model.remodeling.params,
                 )
@@ -408,11 +421,20 @@ class Simulation:
             self.E_solved.copy(),
             self.psi_solved.copy(),
             self.ratio_solved.copy(),
+            self.f_solved.copy(),
             LoopState(**{**lp.__dict__, "baseline": dict(lp.baseline)}),
         )
 
     def _restore(self, snap: tuple[Any, ...]) -> None:
-        self.state, self.E, self.E_solved, self.psi_solved, self.ratio_solved, self.loop = snap
+        (
+            self.state,
+            self.E,
+            self.E_solved,
+            self.psi_solved,
+            self.ratio_solved,
+            self.f_solved,
+            self.loop,
+        ) = snap
 
     def checkpoint_fields(self) -> dict[str, FloatArray]:
         """Per-cell arrays a restart needs."""
@@ -421,6 +443,7 @@ class Simulation:
             "E_solved": self.E_solved,
             "psi_solved": self.psi_solved,
             "ratio_solved": self.ratio_solved,
+            "f_solved": self.f_solved,
             "psi_ss": self.psi_ss,
             "rho0": self.rho0,
         }
@@ -438,6 +461,7 @@ class Simulation:
         self.E_solved = cells["E_solved"]
         self.psi_solved = cells["psi_solved"]
         self.ratio_solved = cells["ratio_solved"]
+        self.f_solved = cells["f_solved"]
         self.psi_ss = cells["psi_ss"]
         self.rho0 = cells["rho0"]
         self.E = self.modulus(self.state)
