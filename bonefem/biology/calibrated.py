@@ -47,7 +47,7 @@ class CalibratedConstants:
     hrt_estrogen_level: float = 0.775093942939747
     mechano_lambda: float = 1.2421070652159856
     denosumab_accessibility: float = 0.9985231964990167
-    fe_rankl_estrogen_factor: float = 1.0
+    fe_rankl_estrogen_factor: float = 0.3656831025252543
 
 
 CALIBRATED = CalibratedConstants()
