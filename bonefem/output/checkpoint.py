@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bonefem.errors import InputError
+from bonefem.output.atomic import write_text_atomic
 
 LATEST = "LATEST"
 
@@ -119,7 +120,7 @@ class CheckpointStore:
             _write_json(tmp / "meta.json", meta)
             shutil.rmtree(final, ignore_errors=True)
             os.replace(tmp, final)
-            _write_text(self.folder / LATEST, final.name)
+            write_text_atomic(self.folder / LATEST, final.name)
             self._prune()
         self.comm.Barrier()
         return final
@@ -168,14 +169,5 @@ class CheckpointStore:
         return meta, out
 
 
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def _write_json(path: Path, obj: Any) -> None:
-    _write_text(path, json.dumps(obj, indent=1))
+    write_text_atomic(path, json.dumps(obj, indent=1))

@@ -32,18 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from bonefem.errors import InputError
+from bonefem.output.atomic import write_text_atomic
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.csv"
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def choose_run_folder(
@@ -136,7 +128,7 @@ class Manifest:
         self.data.update(items)
         self.data["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         self.data.setdefault("host", socket.gethostname())
-        _atomic_write(self.path, json.dumps(self.data, indent=1, default=str) + "\n")
+        write_text_atomic(self.path, json.dumps(self.data, indent=1, default=str) + "\n")
 
 
 class MetricsLog:
@@ -162,11 +154,11 @@ class MetricsLog:
             writer.writeheader()
             for r in kept:
                 writer.writerow(r)
-            _atomic_write(self.path, buf.getvalue())
+            write_text_atomic(self.path, buf.getvalue())
         else:
             buf = io.StringIO()
             csv.writer(buf).writerow(self.columns)
-            _atomic_write(self.path, buf.getvalue())
+            write_text_atomic(self.path, buf.getvalue())
 
     def append(self, row: Mapping[str, float | int | str]) -> None:
         """Append one row (missing columns are left empty) and flush it to disk."""

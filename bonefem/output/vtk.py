@@ -17,7 +17,6 @@ Array names carry their units in brackets, e.g. ``"density [g/cm^3]"``.
 from __future__ import annotations
 
 import base64
-import os
 import xml.etree.ElementTree as ET
 import zlib
 from collections.abc import Mapping
@@ -29,6 +28,7 @@ import numpy.typing as npt
 
 from bonefem._dolfinx import dolfinx, fem
 from bonefem.mesh.bonemesh import BoneMesh
+from bonefem.output.atomic import write_text_atomic
 
 _VTK_CELL = {"tetrahedron": 10, "hexahedron": 12, "triangle": 5, "quadrilateral": 9}
 _VTK_TYPE = {
@@ -212,7 +212,7 @@ class ParaViewSeries:
             "</UnstructuredGrid>",
             "</VTKFile>",
         ]
-        _atomic_write(path, "\n".join(parts))
+        write_text_atomic(path, "\n".join(parts))
 
     def _write_pvtu(
         self,
@@ -248,7 +248,7 @@ class ParaViewSeries:
                 "</VTKFile>",
             ]
         )
-        _atomic_write(path, text)
+        write_text_atomic(path, text)
 
     def _write_pvd(self) -> None:
         rows = "\n".join(
@@ -259,14 +259,4 @@ class ParaViewSeries:
             '<?xml version="1.0"?>\n<VTKFile type="Collection" version="1.0">\n  <Collection>\n'
             f"{rows}\n  </Collection>\n</VTKFile>\n"
         )
-        _atomic_write(self.pvd, text)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write text to path via a temporary file and ``os.replace`` (never half-written)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="ascii") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+        write_text_atomic(self.pvd, text)
