@@ -599,6 +599,9 @@ class ElasticityProblem:
                 f"{stats.reason} after {its} iterations, residual {stats.residual_norm:.3e} "
                 f"(‖b‖ = {bnorm:.3e})"
             )
+        # The multigrid preconditioner may move constrained dofs by round-off: re-impose the
+        # prescribed values exactly (they are known, not unknowns).
+        dolfinx.fem.petsc.set_bc(x, case.bcs)
         x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
         case.has_solution = True
         if self.initial_guess == "extrapolate":
