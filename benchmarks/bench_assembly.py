@@ -1,0 +1,101 @@
+"""Operator assembly: PETSc AIJ (what GAMG needs) vs blocked BAIJ insertion, and MatMult.
+
+DOLFINx inserts every element matrix into the PETSc matrix; with AIJ every scalar entry
+is looked up in its row, with BAIJ (block size 3) one 3×3 block at a time. GAMG only
+accepts AIJ ("No method creategraph for Mat of type seqbaij"), so the BAIJ route needs a
+conversion: timed as BAIJ assembly + MatConvert to a new AIJ matrix. Wall and CPU time of
+each variant, median of ``--repeat`` runs, on one rank; ``csr_assemble`` (DOLFINx's native
+CSR matrix, same kernel, no PETSc) separates the element kernel from the insertion::
+
+    .venv/bin/python benchmarks/bench_assembly.py --refine 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.bench_mechanics import LOAD_CASES, modulus_fields
+from benchmarks.common import RESULTS, load_mesh, machine, rank0_print, write_json
+from bonefem._dolfinx import MPI, dolfinx
+from bonefem.loads import LoadCase
+from bonefem.mechanics import ElasticityProblem
+
+
+def timed(fn: Any, repeat: int) -> dict[str, float]:
+    walls, cpus = [], []
+    for _ in range(repeat):
+        t0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return {"wall_s": statistics.median(walls), "cpu_s": statistics.median(cpus)}
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--generator", default="femur")
+    ap.add_argument("--refine", type=float, default=2.0)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
+    bone = load_mesh(args.generator, args.refine)
+    lc = LoadCase(name="habitual", **LOAD_CASES[args.generator])
+    prob = ElasticityProblem(bone, [lc], options_prefix="asm_")
+    E0, _, _ = modulus_fields(bone)
+    prob.set_modulus(E0)
+    a, bcs = prob.a, prob.cases["habitual"].bcs
+    res: dict[str, Any] = {"cells": bone.num_cells_global, "dofs": prob.num_dofs_global}
+
+    A = dolfinx.fem.petsc.create_matrix(a)
+    B = dolfinx.fem.petsc.create_matrix(a, kind="baij")
+
+    def assemble(M: Any) -> None:
+        M.zeroEntries()
+        dolfinx.fem.petsc.assemble_matrix(M, a, bcs=bcs)
+        M.assemble()
+
+    res["aij_assemble"] = timed(lambda: assemble(A), args.repeat)
+    csr = dolfinx.fem.assemble_matrix(a, bcs=bcs)  # DOLFINx's own CSR: kernel + cheap insert
+
+    def assemble_csr() -> None:
+        csr.data[:] = 0.0
+        dolfinx.fem.assemble_matrix(csr, a, bcs=bcs)
+
+    res["csr_assemble"] = timed(assemble_csr, args.repeat)
+    res["baij_assemble"] = timed(lambda: assemble(B), args.repeat)
+    conv: dict[str, Any] = {}
+
+    def assemble_convert() -> None:
+        assemble(B)
+        conv["C"] = B.convert("aij")  # a new AIJ matrix each time (MAT_INITIAL_MATRIX)
+
+    res["baij_assemble_convert"] = timed(assemble_convert, args.repeat)
+    x = A.createVecRight()
+    x.set(1.0)
+    y = A.createVecLeft()
+    res["aij_matmult"] = timed(lambda: A.mult(x, y), 20 * args.repeat)
+    res["baij_matmult"] = timed(lambda: B.mult(x, y), 20 * args.repeat)
+    y2 = A.createVecLeft()
+    conv["C"].mult(x, y2)
+    A.mult(x, y)
+    y2.axpy(-1.0, y)
+    res["converted_equals_aij"] = bool(y2.norm() <= 1e-12 * y.norm())
+    for k, v in res.items():
+        if isinstance(v, dict):
+            rank0_print(f"{k:<22s} wall {v['wall_s']:.4f} s  cpu {v['cpu_s']:.4f} s")
+    out = {"benchmark": "assembly", "machine": machine(), "settings": vars(args), "results": res}
+    tag = f"{args.generator}_r{args.refine:g}_np{MPI.COMM_WORLD.size}"
+    path = args.json or RESULTS / f"assembly_{tag}.json"
+    write_json(path, out)
+    return out
+
+
+if __name__ == "__main__":
+    main()
