@@ -5,7 +5,21 @@
 #   IMAGE bonefem run CASE ...  any other command runs as given: bonefem, mpiexec, python, bash
 #   IMAGE mpiexec -n 4 bonefem run CASE
 #   IMAGE                       `bonefem --help`
+#
+# Arguments cases/... and meshes/... that do not exist in the working folder name the files
+# bundled with the image (/opt/bonefem/cases, /opt/bonefem/meshes), so
+# `IMAGE run cases/menopause_vertebra.toml` works in any mounted folder.
 set -euo pipefail
+bundle=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+args=()
+for arg in "$@"; do
+    if [[ "$arg" == cases/* || "$arg" == meshes/* ]] && [[ ! -e "$arg" && -e "$bundle/$arg" ]]; then
+        arg="$bundle/$arg"
+    fi
+    args+=("$arg")
+done
+set -- "${args[@]}"
 
 # A results folder mounted from the host must be writable by the container's user.
 if [[ ! -w "$PWD" ]]; then
@@ -15,6 +29,7 @@ if [[ ! -w "$PWD" ]]; then
 fi
 
 case "${1:-}" in
-    "" | -* | run | check | mesh | report | cases | biology | version) exec bonefem "$@" ;;
+    "") exec bonefem --help ;;
+    -* | run | check | mesh | report | cases | biology | version) exec bonefem "$@" ;;
     *) exec "$@" ;;
 esac

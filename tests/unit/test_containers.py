@@ -279,6 +279,7 @@ def test_apptainer_definition() -> None:
     post = sections["post"]
     assert "bash docker/build-steps.sh system" in post
     assert "bash docker/build-steps.sh install /opt/bonefem/.venv" in post
+    assert "bash docker/build-steps.sh verify /opt/bonefem/.venv" in post
     assert "BONEFEM_IMAGE_BUILD=1" in post
     assert "pip install" not in post and "apt-get" not in post
     assert 'exec /opt/bonefem/docker/entrypoint.sh "$@"' in sections["runscript"]
@@ -294,7 +295,7 @@ def test_entrypoint_knows_every_bonefem_command() -> None:
     sub = next(a for a in parser._actions if a.dest == "command")
     commands = set(sub.choices)  # type: ignore[arg-type]
     text = (DOCKER / "entrypoint.sh").read_text()
-    m = re.search(r'^\s*"" \| -\* \| (.+?)\) exec bonefem "\$@"', text, re.M)
+    m = re.search(r'^\s*-\* \| (.+?)\) exec bonefem "\$@"', text, re.M)
     assert m, "the dispatch line of entrypoint.sh"
     assert set(m.group(1).split(" | ")) == commands
 
@@ -306,6 +307,14 @@ def test_entrypoint_dispatch(tmp_path: Path) -> None:
     assert "menopause_vertebra" in out
     out = _run(["bash", entry, "bonefem", "--help"], env=_env()).stdout
     assert "usage: bonefem" in out
+    assert "usage: bonefem" in _run(["bash", entry], env=_env()).stdout
+    # cases/... that is not in the working folder names the bundled case
+    out = _run(["bash", entry, "echo", "cases/menopause_vertebra.toml", "cases/x.toml"],
+               env=_env(), cwd=tmp_path).stdout  # fmt: skip
+    assert out.split() == [str(ROOT / "cases" / "menopause_vertebra.toml"), "cases/x.toml"]
+    out = _run(["bash", entry, "check", "--no-mesh", "cases/menopause_vertebra.toml"],
+               env=_env(), cwd=tmp_path).stderr  # fmt: skip
+    assert "schema OK" in out
 
 
 # ------------------------------------------------------------------------------------------
