@@ -102,10 +102,10 @@ REFERENCE = {
     ],
     "teriparatide_vertebra": [
         (
-            "LS aBMD gain at 21 months",
+            "LS aBMD gain at 21 months (therapy from FMP+5 y)",
             "abmd",
-            0.0,
-            639.0,
+            1826.25,
+            2465.0,
             9.7,
             "Neer et al. 2001, 20 µg/day",
             "validation",
