@@ -80,7 +80,8 @@ if [[ "$image" == none ]]; then
 else
     command -v apptainer >/dev/null 2>&1 || die "apptainer not found (or BONEFEM_IMAGE=none)"
     [[ -f "$image" ]] || die "no image $image (apptainer build bonefem.sif docker/bonefem.def)"
-    in_image=(apptainer run "$image")
+    read -r -a apptainer_opts <<<"${APPTAINER_OPTS:-}"
+    in_image=(apptainer run "${apptainer_opts[@]}" "$image")
     script=/opt/bonefem/docker/slurm/sweep_cases.py
     python=python
 fi
