@@ -202,10 +202,11 @@ def coupled_table() -> str:
 
 
 def sweep_table() -> str:
-    head = ["variant", "PETSc options", "assemble s", "PC setup s", "cold its", "solve s"]
-    head += ["s/it", "update its (extrap.)", "update s (extrap.)"]
+    head = ["file (clock)", "dofs", "variant", "PETSc options", "assemble s", "PC setup s"]
+    head += ["cold its", "solve s", "s/it", "update its (extrap.)", "update s (extrap.)"]
     out = []
     for data in load("sweep_*.json"):
+        clock = data["settings"].get("clock", "wall")
         for m in data["meshes"]:
             for v in m["variants"]:
                 c = v["cold"]
@@ -213,6 +214,8 @@ def sweep_table() -> str:
                 opts = ", ".join(f"{k}={x}" for k, x in v["petsc_options"].items()) or "(defaults)"
                 out.append(
                     [
+                        f"{data['_file'].removesuffix('.json')} ({clock})",
+                        f"{m['dofs']:,}",
                         v["variant"],
                         opts,
                         f(c["assemble"]),
@@ -280,7 +283,7 @@ def build() -> str:
         "",
         efficiency_table(rows),
         "",
-        "### GAMG option sweep (femur refine 2, 126,876 dofs, 1 rank, one process)",
+        "### GAMG option sweeps (femur, 1 rank; variants side by side in one process each)",
         "",
         sweep_table(),
         "",
