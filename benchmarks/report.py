@@ -248,6 +248,19 @@ def biology_table() -> str:
     return table(head, rows)
 
 
+def streams_line() -> str:
+    rows = sorted(load("streams_np*.json"), key=lambda d: d["ranks"])
+    if not rows:
+        return ""
+    parts = [f"{d['ranks']} rank(s) {d['best_gb_s']:.1f} GB/s" for d in rows]
+    text = "Memory bandwidth (numpy triad, benchmarks/bench_streams.py, best of 15): "
+    text += ", ".join(parts)
+    if len(rows) > 1:
+        text += f" — {rows[-1]['best_gb_s'] / rows[0]['best_gb_s']:.2f}x for {rows[-1]['ranks']}x"
+        text += " the cores, the ceiling of a bandwidth-bound speed-up."
+    return text
+
+
 def machine_line() -> str:
     for pat in ("mechanics_*.json", "coupled_*.json"):
         data = load(pat)
@@ -282,6 +295,8 @@ def build() -> str:
         "### Parallel efficiency, 2 ranks vs 1 (T1 / (2 T2))",
         "",
         efficiency_table(rows),
+        "",
+        streams_line(),
         "",
         "### GAMG option sweeps (femur, 1 rank; variants side by side in one process each)",
         "",

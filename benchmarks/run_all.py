@@ -14,6 +14,8 @@ on a 2-core machine.
 
 Stages (``--only`` picks some):
 
+* ``streams``: memory bandwidth (numpy triad) on 1 and 2 ranks, the bound of any
+  sparse-solver speed-up;
 * ``mechanics``: elasticity phases vs mesh size (femur, refine 1 … 5.8, i.e. about 27k to
   2.3M dofs) on 1 and 2 ranks;
 * ``biology``: the cell model alone, 1e5 and 1e6 points (benchmarks/bench_biology.py);
@@ -96,7 +98,7 @@ def run(cmd: list[str], ranks: int, log: Path) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small meshes, short coupled run")
-    ap.add_argument("--only", nargs="*", default=["mechanics", "biology", "coupled"])
+    ap.add_argument("--only", nargs="*", default=["streams", "mechanics", "biology", "coupled"])
     ap.add_argument("--ranks", type=int, nargs="*", default=[1, 2])
     ap.add_argument("--refine", type=float, nargs="*", default=None, help="mechanics meshes")
     ap.add_argument(
@@ -110,6 +112,11 @@ def main() -> int:
     logs = RESULTS / "logs"
     failures = 0
     refines = args.refine or (QUICK_REFINE if args.quick else FULL_REFINE)
+    if "streams" in args.only:
+        for ranks in args.ranks:
+            out = RESULTS / f"streams_np{ranks}.json"
+            cmd = ["benchmarks/bench_streams.py", "--json", str(out)]
+            failures += run(cmd, ranks, logs / f"streams_np{ranks}.log") != 0
     if "mechanics" in args.only:
         for ranks in args.ranks:
             for r in refines:
