@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shutil
 import sys
 import traceback
@@ -243,6 +244,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SolverError, BonefemError) as exc:
         _print_error(exc, prefix="run failed")
         return 1
+    except BrokenPipeError:
+        # output piped into e.g. `head`, which closed early: not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         _print_error(BonefemError("interrupted"), prefix="stopped")
         return 130

@@ -95,7 +95,12 @@ def choose_run_folder(
 
 
 def git_revision(path: Path) -> str | None:
-    """Git commit (with '-dirty') of the repository holding ``path``, or None."""
+    """Git commit (with '-dirty') of the repository holding ``path``.
+
+    Falls back to ``$BONEFEM_GIT_REVISION`` (set by the container images, which carry no
+    ``.git``), else None.
+    """
+    env = os.environ.get("BONEFEM_GIT_REVISION") or None
     try:
         rev = subprocess.run(
             ["git", "-C", str(path), "describe", "--always", "--dirty", "--abbrev=12"],
@@ -105,8 +110,8 @@ def git_revision(path: Path) -> str | None:
             check=False,
         )
     except (OSError, subprocess.SubprocessError):
-        return None
-    return rev.stdout.strip() or None
+        return env
+    return rev.stdout.strip() or env
 
 
 class Manifest:
