@@ -213,7 +213,14 @@ def render_density_change(run: Path, png: Path) -> Path | None:
         scalars=name,
         cmap="RdBu",
         clim=(-lim, lim),
-        scalar_bar_args={"title": "density change (%)"},
+        scalar_bar_args={
+            "title": "density change (%)",
+            "vertical": True,
+            "position_x": 0.86,
+            "position_y": 0.15,
+            "height": 0.7,
+            "width": 0.06,
+        },
     )
     plotter.add_text(f"{run.name}: density change at {times[-1] / 365.25:.1f} years", font_size=10)
     # look at the cut face (normal +x) from the front-right, slightly above
