@@ -166,7 +166,7 @@ def test_projection_helpers() -> None:
 @pytest.mark.serial
 def test_benchmark_scripts_smoke(tmp_path) -> None:
     """The benchmark scripts run end to end on a tiny mesh and write their JSON."""
-    from benchmarks import bench_coupled, bench_mechanics
+    from benchmarks import bench_coupled, bench_mechanics, bench_streams, report
     from tests.helpers.cases import write_case
 
     out = tmp_path / "mech.json"
@@ -204,3 +204,6 @@ def test_benchmark_scripts_smoke(tmp_path) -> None:
     bench_coupled.main([*args, "--compare", str(out2), "--json", str(c3)])
     cmp = json.loads(c3.read_text())["comparison"]
     assert cmp["max_rel_diff"] < 1e-3
+    streams = bench_streams.main(["--mb", "1", "--repeat", "2", "--json", str(tmp_path / "s.json")])
+    assert streams["best_gb_s"] > 0
+    assert "Elasticity solver vs mesh size" in report.build()
