@@ -240,7 +240,12 @@ class Simulation:
                 self.mech.solve(name, step=step, time=t)
                 st = self.mech.last_stats(name)
                 self.loop.ksp_iterations += st.iterations
+                self.timers.add("mechanics.assemble", st.assemble_seconds)
+                self.timers.add("mechanics.pc_setup", st.setup_seconds)
+                self.timers.add("mechanics.solve", st.solve_seconds)
+                t0 = time.perf_counter()
                 seds.append(self.mech.strain_energy_density(name))
+                self.timers.add("mechanics.stimulus", time.perf_counter() - t0)
         self.loop.mechanics_solves += 1
         self.E_solved = self.E.copy()
         self.f_solved = self.state[3].copy()
