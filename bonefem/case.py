@@ -27,7 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bonefem.biology.signals import ScenarioConfig
-from bonefem.errors import InputError, validation_to_input_error
+from bonefem.errors import FieldValueError, InputError, validation_to_input_error
 from bonefem.loads import LoadCase
 from bonefem.material import DEFAULT_LAWS, ModulusLaw
 from bonefem.mesh.config_schema import MeshConfig
@@ -248,6 +248,17 @@ class MetricsSettings(_Section):
     fracture: FractureSettings | None = Field(
         default=None, description="Failure load and fracture risk index; default: none."
     )
+    tests_every_days: float | None = Field(
+        default=None,
+        gt=0.0,
+        description="Interval in days of the virtual mechanical tests (stiffness test and "
+        "fracture load case, two elasticity solves per evaluation); a multiple of "
+        "output.metrics_every_days. The tests always run at t = 0 and at the last row (end "
+        "of the run); in the rows between, the columns apparent_stiffness, failure_load, "
+        "fracture_risk_index and their _pct_change are left empty (NaN, written as nan in "
+        "metrics.csv), and the column tests_evaluated (1 or 0) tells which rows have them. "
+        "Default: none = at every metrics row. A --restart may change it.",
+    )
 
 
 class SolverSettings(_Section):
@@ -388,7 +399,25 @@ class Case(_Section):
             raise ValueError(
                 "metrics.fracture.load_case needs a 'force' load (the applied load in N)"
             )
+        self._check_tests_every()
         return self
+
+    def _check_tests_every(self) -> None:
+        """``metrics.tests_every_days`` must be a multiple of ``output.metrics_every_days``."""
+        every = self.metrics.tests_every_days
+        if every is None:
+            return
+        rows = self.output.metrics_every_days
+        k = round(every / rows)
+        if k < 1 or abs(every - k * rows) > 1e-9 * every:
+            examples = ", ".join(f"{j * rows:g}" for j in (1, 2, 4))
+            raise FieldValueError(
+                f"must be a multiple of output.metrics_every_days ({rows:g} days), e.g. "
+                f"{examples} days, so that the tests fall on metrics rows; or leave it out to "
+                "run the tests at every metrics row",
+                field="metrics.tests_every_days",
+                value=every,
+            )
 
     def surfaces(self) -> set[str]:
         """Every surface name the case refers to."""

@@ -27,8 +27,8 @@ from bonefem.simulation import Simulation
 
 logger = logging.getLogger(__name__)
 
-#: Case fields a restart may change (extend the run, change output intervals).
-RESTART_MAY_CHANGE = {("run", "duration_days"), ("output",)}
+#: Case fields a restart may change (extend the run, change output and test intervals).
+RESTART_MAY_CHANGE = {("run", "duration_days"), ("output",), ("metrics", "tests_every_days")}
 
 
 def _collective[T](comm: MPI.Intracomm, fn: Callable[[], T]) -> T:
@@ -48,8 +48,12 @@ def _collective[T](comm: MPI.Intracomm, fn: Callable[[], T]) -> T:
 
 def _comparable(data: dict[str, Any]) -> dict[str, Any]:
     out = json.loads(json.dumps(data))
-    out.pop("output", None)
-    out.get("run", {}).pop("duration_days", None)
+    for path in RESTART_MAY_CHANGE:
+        *parents, key = path
+        section = out
+        for name in parents:
+            section = section.get(name) or {}
+        section.pop(key, None)
     return out
 
 
@@ -91,8 +95,9 @@ def run_case(
             old = json.loads((folder / "case_resolved.json").read_text())
             if _comparable(old) != _comparable(resolved):
                 raise InputError(
-                    "--restart needs the case the run was started with (only run.duration_days "
-                    "and [output] may change); compare with case_resolved.json in the run folder",
+                    "--restart needs the case the run was started with (only run.duration_days, "
+                    "metrics.tests_every_days and [output] may change); compare with "
+                    "case_resolved.json in the run folder",
                     file=case_path,
                 )
 

@@ -58,6 +58,25 @@ class InputError(BonefemError, ValueError):
         super().__init__(prefix + message)
 
 
+class FieldValueError(ValueError):
+    """A cross-field check failed in a pydantic validator; names the offending field.
+
+    Raise it from a ``model_validator`` instead of a plain ``ValueError`` when the error
+    belongs to one field: :func:`validation_to_input_error` then reports that field
+    (relative to the validated model) and its value, not just the model.
+
+    Args:
+        message: what is wrong and what is allowed.
+        field: dotted name of the field, relative to the model the validator belongs to.
+        value: the offending value.
+    """
+
+    def __init__(self, message: str, *, field: str, value: Any = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.value = value
+
+
 class SolverError(BonefemError, RuntimeError):
     """A numerical solve failed (message names load case, step and time)."""
 
@@ -143,6 +162,10 @@ def validation_to_input_error(
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in skip))
     field = ".".join(str(p) for p in ((prefix,) if prefix else ()) + loc) or None
     more = f" ({len(errors) - 1} more error(s))" if len(errors) > 1 else ""
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, FieldValueError):
+        full = ".".join(p for p in (field, cause.field) if p)
+        return InputError(f"{cause}{more}", file=file, field=full, value=cause.value)
     if err["type"] == "extra_forbidden":
         parent = _model_at(model, loc[:-1]) if model is not None and loc else None
         allowed = sorted(parent.model_fields) if parent is not None else []

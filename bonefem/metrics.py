@@ -343,6 +343,31 @@ def percent_change(value: float, baseline: float) -> float:
 
 
 # ------------------------------------------------------------------ run evaluation
+#: Columns of the virtual mechanical tests (NaN in rows where the tests are not evaluated).
+TEST_KEYS = ("apparent_stiffness", "failure_load", "fracture_risk_index")
+
+
+def virtual_tests_due(
+    t: float, *, tests_every: float | None, metrics_every: float, end: float, tol: float = 1e-6
+) -> bool:
+    """Whether the virtual tests run in the metrics row at time ``t`` (days).
+
+    A function of time only (the same on every rank and after a restart): always at t = 0
+    and at the end of the run (``end``, days); otherwise at the metrics rows whose time is a
+    multiple of ``tests_every`` (None: at every row). ``tests_every`` is a multiple of
+    ``metrics_every`` (checked when the case is read); the row index t / metrics_every is
+    compared, so that times accumulated in floating point still match.
+    """
+    if tests_every is None or t <= tol or abs(t - end) <= tol:
+        return True
+    rows = t / metrics_every
+    index = round(rows)
+    if abs(rows - index) * metrics_every > tol:
+        return False  # off the regular metrics grid (only the end row can be: see above)
+    ratio = max(round(tests_every / metrics_every), 1)
+    return index % ratio == 0
+
+
 #: Metrics whose percent change from baseline is reported as ``<name>_pct_change``.
 PCT_CHANGE_KEYS = (
     "bmd_vol_mean",
@@ -363,8 +388,10 @@ class MetricsEvaluator:
     (apparent density, g/cm³), ``youngs_modulus_mean`` (MPa), ``OBa_mean``, ``OCa_mean``
     (pM) -- each also per region with the region name as suffix; ``abmd`` (g/cm²), ``bmc``
     (g), ``projected_area`` (cm²); ``apparent_stiffness`` (N/mm); ``failure_load`` (N),
-    ``fracture_risk_index`` (-); ``<metric>_pct_change`` (%) from the first row;
-    ``signal_*`` systemic signal levels; ``mechanics_solves``, ``ksp_iterations``.
+    ``fracture_risk_index`` (-); ``tests_evaluated`` (1 if the virtual tests ran in this
+    row, else 0: see ``metrics.tests_every_days``; the test columns are NaN then);
+    ``<metric>_pct_change`` (%) from the first row; ``signal_*`` systemic signal levels;
+    ``mechanics_solves``, ``ksp_iterations``.
     """
 
     def __init__(self, sim: Any) -> None:
@@ -383,8 +410,27 @@ class MetricsEvaluator:
         self.points, self.samples = lattice_points(vertices, 2)
         self.yield_strain = np.array([law.yield_strain for law in sim.laws])[sim.region_index]
 
-    def evaluate(self) -> dict[str, float]:
-        """One metrics row at the simulation's current time."""
+    def virtual_tests_due(self, t: float) -> bool:
+        """Whether the virtual tests run in the metrics row at time t (days).
+
+        See :func:`virtual_tests_due`; the settings come from the case.
+        """
+        case = self.sim.case
+        return virtual_tests_due(
+            t,
+            tests_every=case.metrics.tests_every_days,
+            metrics_every=case.output.metrics_every_days,
+            end=case.run.duration_days,
+        )
+
+    def evaluate(self, due: bool | None = None) -> dict[str, float]:
+        """One metrics row at the simulation's current time.
+
+        Args:
+            due: solve the virtual tests (stiffness test, fracture load case) in this row;
+                None: by the case's schedule (:meth:`virtual_tests_due`). Without them the test
+                columns are NaN.
+        """
         from bonefem.remodeling import mineral_density
 
         sim = self.sim
@@ -416,13 +462,22 @@ class MetricsEvaluator:
         row["abmd"] = bmc / self.area if self.area > 0 else float("nan")
         mech = sim.mech
         tests = sim.case.metrics
-        if tests.stiffness_test is not None or tests.fracture is not None:
-            mech.set_modulus(sim.E)
+        configured = tests.stiffness_test is not None or tests.fracture is not None
+        run_tests = configured and (self.virtual_tests_due(lp.t) if due is None else due)
+        # the columns exist in every row (NaN where the tests do not run): a stable header
         if tests.stiffness_test is not None:
+            row["apparent_stiffness"] = float("nan")
+        if tests.fracture is not None:
+            row["failure_load"] = float("nan")
+            row["fracture_risk_index"] = float("nan")
+        row["tests_evaluated"] = 1.0 if run_tests else 0.0
+        if run_tests:
+            mech.set_modulus(sim.E)
+        if run_tests and tests.stiffness_test is not None:
             name = tests.stiffness_test.name
             mech.solve(name, step=lp.step, time=lp.t)
             row["apparent_stiffness"] = mech.apparent_stiffness(name)
-        if tests.fracture is not None:
+        if run_tests and tests.fracture is not None:
             lc = tests.fracture.load_case
             mech.solve(lc.name, step=lp.step, time=lp.t)
             applied = float(

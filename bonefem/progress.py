@@ -103,7 +103,11 @@ class Progress:
         if not self.enabled:
             return
         if metrics is not None:
-            self._metrics = dict(metrics)
+            # a NaN (e.g. the virtual tests in rows between their own cadence) keeps the
+            # last value shown
+            for key, value in metrics.items():
+                if value == value or key not in self._metrics:
+                    self._metrics[key] = value
         text = _fmt_metrics(self._metrics)
         if self._bar is not None:
             self._bar.update(self._task, completed=t, years=t / 365.25, step=step, metrics=text)

@@ -56,6 +56,29 @@ def _regions(cols: dict[str, np.ndarray]) -> list[str]:
     )
 
 
+def _plot(ax: Any, x: np.ndarray, y: np.ndarray, **kwargs: Any) -> None:
+    """Plot y(x) without its NaN points, so the line stays continuous.
+
+    Rows without a value (e.g. the virtual-test columns in rows where the tests did not
+    run, ``metrics.tests_every_days``) would otherwise break the line into isolated points
+    that matplotlib does not draw. A series with gaps gets small markers at its points, so
+    the straight segments between them are recognisable as such.
+    """
+    keep = np.isfinite(x) & np.isfinite(y)
+    if np.count_nonzero(keep) < np.count_nonzero(np.isfinite(x)):
+        kwargs.setdefault("marker", "o")
+        kwargs.setdefault("markersize", 3.0)
+    ax.plot(x[keep], y[keep], **kwargs)
+
+
+def _finite(values: np.ndarray | None, index: int) -> float:
+    """The first (index 0) or last (index -1) finite value of a column, or NaN."""
+    if values is None:
+        return float("nan")
+    finite = values[np.isfinite(values)]
+    return float(finite[index]) if finite.size else float("nan")
+
+
 def _save(fig: Any, out: Path, stem: str) -> list[Path]:
     paths = [out / f"{stem}.png", out / f"{stem}.svg"]
     fig.savefig(paths[0], dpi=150, bbox_inches="tight")
@@ -82,7 +105,8 @@ def make_report(runs: list[Path], output: str | Path | None = None, render: bool
     axes = np.atleast_1d(axes)
     for i, d in enumerate(data):
         c, color = d["cols"], colors[i % len(colors)]
-        axes[0].plot(
+        _plot(
+            axes[0],
             c["time_years"],
             c.get("abmd_pct_change", np.nan * c["time_years"]),
             color=color,
@@ -91,7 +115,7 @@ def make_report(runs: list[Path], output: str | Path | None = None, render: bool
         for j, region in enumerate(regions, start=1):
             key = f"bmd_vol_mean_{region}_pct_change"
             if key in c:
-                axes[j].plot(c["time_years"], c[key], color=color, label=d["name"])
+                _plot(axes[j], c["time_years"], c[key], color=color, label=d["name"])
     axes[0].set_title("Areal BMD (DXA-like projection)")
     for j, region in enumerate(regions, start=1):
         axes[j].set_title(f"Volumetric BMD, {region}")
@@ -110,7 +134,8 @@ def make_report(runs: list[Path], output: str | Path | None = None, render: bool
     for i, d in enumerate(data):
         c = d["cols"]
         if "apparent_stiffness_pct_change" in c:
-            ax.plot(
+            _plot(
+                ax,
                 c["time_years"],
                 c["apparent_stiffness_pct_change"],
                 color=colors[i % len(colors)],
@@ -131,8 +156,9 @@ def make_report(runs: list[Path], output: str | Path | None = None, render: bool
     for i, d in enumerate(data):
         c, color = d["cols"], colors[i % len(colors)]
         if "fracture_risk_index" in c:
-            axes[0].plot(c["time_years"], c["fracture_risk_index"], color=color, label=d["name"])
-            axes[1].plot(c["time_years"], c["failure_load"] / 1000.0, color=color, label=d["name"])
+            years = c["time_years"]
+            _plot(axes[0], years, c["fracture_risk_index"], color=color, label=d["name"])
+            _plot(axes[1], years, c["failure_load"] / 1000.0, color=color, label=d["name"])
     axes[0].set_title("Fracture risk index (applied / failure load)")
     axes[0].set_ylabel("factor of risk (-)")
     axes[0].axhline(1.0, color="tab:red", lw=0.8, ls="--")
@@ -170,9 +196,11 @@ def _summary(data: list[dict[str, Any]], written: list[Path], out: Path) -> str:
         c = d["cols"]
         years = float(c["time_years"][-1])
         abmd = float(c.get("abmd_pct_change", [np.nan])[-1])
-        stiff = float(c.get("apparent_stiffness_pct_change", [np.nan])[-1])
+        # the test columns may be NaN in some rows (metrics.tests_every_days): first and
+        # last evaluated values
+        stiff = _finite(c.get("apparent_stiffness_pct_change"), -1)
         fri = c.get("fracture_risk_index")
-        fri_text = f"{fri[0]:.3f} → {fri[-1]:.3f}" if fri is not None else "–"
+        fri_text = f"{_finite(fri, 0):.3f} → {_finite(fri, -1):.3f}" if fri is not None else "–"
         wall = d["manifest"].get("wall_time_s", float("nan"))
         per_year = abmd / years if years > 0 else float("nan")
         lines.append(

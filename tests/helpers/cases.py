@@ -23,7 +23,7 @@ name = "compression"
 cycles_per_day = 1000.0
 supports = [{{ type = "fixed", surface = "bottom" }}]
 loads = [{{ type = "force", surface = "top", force = [0.0, 0.0, -100.0] }}]
-
+{metrics}
 [metrics.stiffness_test]
 name = "test"
 supports = [
@@ -60,8 +60,10 @@ def write_case(
     fields_every: float = 365.25,
     metrics_every: float = 91.3125,
     checkpoint_every: float = 365.25,
+    tests_every: float | None = None,
 ) -> Path:
     path = folder / f"{name}.toml"
+    metrics = "" if tests_every is None else f"\n[metrics]\ntests_every_days = {tests_every}\n"
     path.write_text(
         SPECIMEN_CASE.format(
             name=name,
@@ -72,6 +74,7 @@ def write_case(
             fields_every=fields_every,
             metrics_every=metrics_every,
             checkpoint_every=checkpoint_every,
+            metrics=metrics,
         )
     )
     return path

@@ -163,6 +163,13 @@ def bad_case(tmp_path: Path, edit) -> Path:  # type: ignore[no-untyped-def]
             lambda t: t + "\n[[biology.denosumab]]\nstart_days = 500.0\nstop_days = 100.0\n",
             "stop_days.*must be after start_days",
         ),
+        (
+            lambda t: t.replace(
+                "[metrics.stiffness_test]",
+                "[metrics]\ntests_every_days = 100.0\n\n[metrics.stiffness_test]",
+            ),
+            "metrics.tests_every_days.*100.0.*multiple of output.metrics_every_days",
+        ),
     ],
     ids=[
         "toml-syntax",
@@ -174,6 +181,7 @@ def bad_case(tmp_path: Path, edit) -> Path:  # type: ignore[no-untyped-def]
         "unknown-region",
         "overlapping-therapy",
         "contradictory-schedule",
+        "tests-not-on-metrics-rows",
     ],
 )
 def test_bad_input_is_one_clear_paragraph(capsys, tmp_path: Path, edit, expected: str) -> None:

@@ -92,3 +92,25 @@ def test_test_load_case_must_not_shadow_a_habitual_one() -> None:
     }
     with pytest.raises(InputError, match="name of a habitual load case"):
         parse_case(data)
+
+
+def test_tests_every_days_is_a_multiple_of_the_metrics_interval() -> None:
+    data = minimal()
+    data["output"] = {"metrics_every_days": 91.3125}
+    assert parse_case(data).metrics.tests_every_days is None  # default: every metrics row
+    for ok in (91.3125, 365.25, 365.25 * (1 + 1e-12)):
+        data["metrics"] = {"tests_every_days": ok}
+        assert parse_case(data).metrics.tests_every_days == ok
+    for bad in (100.0, 45.65625, 365.25 * (1 + 1e-8)):
+        data["metrics"] = {"tests_every_days": bad}
+        with pytest.raises(InputError) as info:
+            parse_case(data, file="case.toml")
+        err = info.value
+        assert err.file == "case.toml" and err.field == "metrics.tests_every_days"
+        assert err.value == bad
+        text = str(err)
+        assert "multiple of output.metrics_every_days (91.3125 days)" in text, text
+        assert "365.25" in text and "leave it out" in text, text
+    data["metrics"] = {"tests_every_days": 0.0}
+    with pytest.raises(InputError, match=r"metrics\.tests_every_days.*greater than 0"):
+        parse_case(data, file="case.toml")

@@ -17,6 +17,7 @@ from bonefem.metrics import (
     make_projection,
     percent_change,
     projected_area,
+    virtual_tests_due,
     weighted_means,
     weighted_upper_quantile,
 )
@@ -131,3 +132,25 @@ def test_percent_change() -> None:
 def test_dolfinx_import_is_shared() -> None:
     assert dolfinx.__version__.startswith("0.1")
     assert MPI.COMM_WORLD.size >= 1
+
+
+def test_tests_due_on_their_grid_at_start_and_end() -> None:
+    quarter = 91.3125
+    rows = [k * quarter for k in range(11)] + [1000.0]  # quarterly rows and the end
+    due = [
+        virtual_tests_due(t, tests_every=2 * quarter, metrics_every=quarter, end=1000.0)
+        for t in rows
+    ]
+    assert due == [True, False, True, False, True, False, True, False, True, False, True, True]
+    # yearly tests on quarterly rows, times accumulated in floating point
+    t, yearly = 0.0, []
+    for _ in range(9):
+        yearly.append(virtual_tests_due(t, tests_every=365.25, metrics_every=quarter, end=3652.5))
+        t += quarter
+    assert yearly == [True, False, False, False, True, False, False, False, True]
+    # default: every row; a test interval longer than the run: only start and end
+    assert all(
+        virtual_tests_due(t, tests_every=None, metrics_every=quarter, end=1000.0) for t in rows
+    )
+    long = [virtual_tests_due(t, tests_every=1e6, metrics_every=1.0, end=5.0) for t in range(6)]
+    assert long == [True, False, False, False, False, True]
