@@ -132,13 +132,14 @@ def test_one_and_two_ranks_give_the_same_metrics(tmp_path) -> None:
 @pytest.mark.serial
 def test_adaptive_coupling_matches_a_solve_every_step(tmp_path) -> None:
     """Re-solving only when E changed by > 2 % (with the local load-controlled update in
-    between) gives the metrics of a re-solve at every step to within 0.3 % of baseline."""
+    between) gives the metrics of a 10x tighter coupling (0.2 %, re-solves inside the
+    steps) to within 0.05 percentage points."""
     case = write_case(tmp_path, "adaptive", duration=TEN_YEARS / 2, biology=MENOPAUSE)
     tight = tmp_path / "tight.toml"
-    tight.write_text(case.read_text() + "\n[coupling]\nmodulus_tolerance = 1e-9\n")
+    tight.write_text(case.read_text() + "\n[coupling]\nmodulus_tolerance = 0.002\n")
     a = metrics_of(run_case(case, output=tmp_path / "a", comm=MPI.COMM_SELF, progress=False))
     b = metrics_of(run_case(tight, output=tmp_path / "b", comm=MPI.COMM_SELF, progress=False))
     assert a["mechanics_solves"][-1] < 0.3 * b["mechanics_solves"][-1]
     for key in ("bmd_vol_mean", "apparent_stiffness", "failure_load"):
         diff = np.abs(a[f"{key}_pct_change"] - b[f"{key}_pct_change"])
-        assert diff.max() < 0.3, (key, diff.max())
+        assert diff.max() < 0.05, (key, diff.max())  # measured 0.014-0.020 pp
