@@ -8,9 +8,6 @@ after a restart from a checkpoint.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +17,8 @@ from bonefem._dolfinx import MPI
 from bonefem.driver import run_case
 from bonefem.metrics import TEST_KEYS
 from bonefem.output.run_folder import read_metrics
-from tests.conftest import ROOT, mpiexec
 from tests.helpers.cases import MENOPAUSE, write_case
+from tests.helpers.cli import run_bonefem as _bonefem
 
 QUARTER = 91.3125
 #: seven quarterly rows after t = 0: the end (639.1875 d) is not on the 2-quarter grid
@@ -75,19 +72,6 @@ def test_tests_every_two_rows_skip_only_the_test_columns(tmp_path: Path) -> None
         if key in TEST_COLUMNS or key == "tests_evaluated":
             continue
         np.testing.assert_array_equal(b[key], a[key], err_msg=key)
-
-
-def _bonefem(args: list[str], nprocs: int = 1, env: dict[str, str] | None = None) -> int:
-    cmd = [sys.executable, "-m", "bonefem.cli", "-q", *args]
-    if nprocs > 1:
-        cmd = [mpiexec(), "-n", str(nprocs), *cmd]
-    full_env = {**os.environ, **(env or {})}
-    full_env.pop("PMI_RANK", None)
-    full_env.pop("PMI_SIZE", None)
-    proc = subprocess.run(cmd, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=600)
-    if proc.returncode not in (0, -9, 137):
-        raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc.returncode
 
 
 @pytest.mark.serial

@@ -3,9 +3,6 @@ and 1-rank vs 2-rank agreement of the metrics."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +11,8 @@ import pytest
 from bonefem._dolfinx import MPI
 from bonefem.driver import run_case
 from bonefem.output.run_folder import read_metrics
-from tests.conftest import ROOT, mpiexec
 from tests.helpers.cases import HRT, MENOPAUSE, write_case
+from tests.helpers.cli import run_bonefem as _bonefem
 
 TEN_YEARS = 3652.5
 
@@ -74,19 +71,6 @@ def test_stiffness_falls_faster_than_density(runs) -> None:
     k = 1 + m["apparent_stiffness_pct_change"] / 100
     exponent = np.log(k[-1]) / np.log(rho[-1])
     assert 1.2 < exponent < 1.8  # near the law's 1.56 (heterogeneity spreads it)
-
-
-def _bonefem(args: list[str], nprocs: int = 1, env: dict[str, str] | None = None) -> int:
-    cmd = [sys.executable, "-m", "bonefem.cli", "-q", *args]
-    if nprocs > 1:
-        cmd = [mpiexec(), "-n", str(nprocs), *cmd]
-    full_env = {**os.environ, **(env or {})}
-    full_env.pop("PMI_RANK", None)
-    full_env.pop("PMI_SIZE", None)
-    proc = subprocess.run(cmd, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=600)
-    if proc.returncode not in (0, -9, 137):
-        raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc.returncode
 
 
 @pytest.mark.serial
