@@ -230,7 +230,12 @@ class Simulation:
 
     def modulus(self, state: FloatArray) -> FloatArray:
         """Young's modulus per owned cell (MPa)."""
-        return modulus_by_region(self.density(state), self.region_index, self.laws)
+        return self._modulus_of(state[3], state[4])
+
+    def _modulus_of(self, f: FloatArray, m: FloatArray) -> FloatArray:
+        """Young's modulus (MPa) of owned cells with bone volume fraction f and mineral m."""
+        rho = apparent_density(f, m, self.model.remodeling.params)
+        return modulus_by_region(rho, self.region_index, self.laws)
 
     def solve_habitual(self) -> FloatArray:
         """Solve the habitual load cases with the current E; return the daily Ψ (MPa)."""
@@ -290,11 +295,7 @@ class Simulation:
     # -------------------------------------------------------------------- step
     def _modulus_changed(self, state_f: FloatArray, state_m: FloatArray) -> float:
         """Largest |E/E_solved - 1| over all cells and ranks for given f, m (dimensionless)."""
-        E = modulus_by_region(
-            apparent_density(state_f, state_m, self.model.remodeling.params),
-            self.region_index,
-            self.laws,
-        )
+        E = self._modulus_of(state_f, state_m)
         return self._reduce_max(float(np.max(np.abs(E / self.E_solved - 1.0), initial=0.0)))
 
     def advance(self, dt: float) -> None:
