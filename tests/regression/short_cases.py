@@ -1,0 +1,105 @@
+"""Short versions of bundled cases for the metrics regression test.
+
+Each is the bundled case file with a shorter duration and its event times compressed;
+mesh, materials, loads, metrics and solver settings stay as bundled. The reference
+metrics in ``tests/data/regression/`` were written by :func:`main` at commit 947b585
+(before the architecture change of issue 12) and must be reproduced to 1e-10 relative.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "data" / "regression"
+
+
+def _menopause_vertebra(d: dict[str, Any]) -> None:
+    d["run"]["duration_days"] = 730.5
+    d["biology"]["estrogen"]["menopause_time_days"] = 182.625
+
+
+def _denosumab_femur(d: dict[str, Any]) -> None:
+    d["run"]["duration_days"] = 730.5
+    d["biology"]["denosumab"][0].update(start_days=182.625, stop_days=547.875)
+
+
+def _disuse_femur(d: dict[str, Any]) -> None:
+    d["run"]["duration_days"] = 547.875
+    d["activity"][0].update(start_days=0.0, stop_days=182.625)
+
+
+SHORT_CASES = {
+    "menopause_vertebra": _menopause_vertebra,
+    "denosumab_femur": _denosumab_femur,
+    "disuse_femur": _disuse_femur,
+}
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return "inf" if v == float("inf") else repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(type(v))
+
+
+def to_toml(d: dict[str, Any]) -> str:
+    """A TOML text of a case dict (tables and arrays of tables as inline values)."""
+    lines: list[str] = []
+    for section, body in d.items():
+        if isinstance(body, list):
+            for item in body:
+                lines.append(f"[[{section}]]")
+                lines += [f"{k} = {_toml_value(v)}" for k, v in item.items()]
+            continue
+        lines.append(f"[{section}]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in body.items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_short_case(name: str, folder: Path) -> Path:
+    """Write the short version of bundled case ``name`` into ``folder``; returns the path."""
+    with open(ROOT / "cases" / f"{name}.toml", "rb") as fh:
+        d = tomllib.load(fh)
+    SHORT_CASES[name](d)
+    d["run"]["name"] = f"{name}_short"
+    d["mesh"]["settings"] = str(ROOT / "meshes" / d["mesh"]["settings"])
+    path = folder / f"{name}_short.toml"
+    path.write_text(to_toml(d), encoding="utf-8")
+    return path
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """Rows of a metrics CSV."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def main(out: Path = DATA) -> None:
+    """Run every short case and store its metrics.csv as the reference."""
+    import tempfile
+
+    from bonefem.driver import run_case
+
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in SHORT_CASES:
+            case = write_short_case(name, Path(tmp))
+            folder = run_case(case, output=Path(tmp) / name, progress=False)
+            (out / f"{name}.csv").write_bytes((folder / "metrics.csv").read_bytes())
+            print(name, "->", out / f"{name}.csv")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else DATA)
