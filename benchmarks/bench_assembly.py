@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.bench_mechanics import LOAD_CASES, modulus_fields
 from benchmarks.common import RESULTS, load_mesh, machine, rank0_print, write_json
 from bonefem._dolfinx import MPI, dolfinx
-from bonefem.loads import LoadCase
+from bonefem.config.loading import LoadCase
 from bonefem.mechanics import ElasticityProblem
 
 

@@ -46,7 +46,7 @@ from benchmarks.common import (
 )
 from bonefem import mechanics, simulation
 from bonefem._dolfinx import MPI
-from bonefem.case import Case, parse_case
+from bonefem.config.case import Case, parse_case
 from bonefem.mesh import load_bone_mesh
 from bonefem.output.run import RunOutput
 from bonefem.simulation import Simulation

@@ -54,7 +54,7 @@ from benchmarks.common import (
 )
 from bonefem import mechanics
 from bonefem._dolfinx import MPI, dolfinx
-from bonefem.loads import LoadCase
+from bonefem.config.loading import LoadCase
 from bonefem.mechanics import ElasticityProblem
 
 #: A habitual load case per generator: (supports, loads) on the generator's surfaces.

@@ -148,7 +148,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from bonefem.case import load_case
+    from bonefem.config.case import load_case
 
     path = resolve_case(args.case)
     case = load_case(path)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bonefem._dolfinx import MPI, versions
-from bonefem.case import Case, case_to_toml_dict, load_case
+from bonefem.config.case import Case, case_to_toml_dict, load_case
 from bonefem.errors import BonefemError, InputError
 from bonefem.output.checkpoint import CheckpointStore
 from bonefem.output.run import RunOutput

@@ -38,8 +38,8 @@ import numpy.typing as npt
 import ufl
 
 from bonefem._dolfinx import MPI, PETSc, dolfinx, fem
+from bonefem.config.loading import COMPONENTS, Displacement, Force, LoadCase, Pressure, Traction
 from bonefem.errors import InputError, SolverError
-from bonefem.loads import COMPONENTS, Displacement, Force, LoadCase, Pressure, Traction
 from bonefem.mesh.bonemesh import BoneMesh
 
 logger = logging.getLogger(__name__)

@@ -46,7 +46,7 @@ from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants
 from bonefem.biology.cells import BoneCellModel
 from bonefem.biology.parameters import PIVONKA_2008, calibrated_parameters
 from bonefem.biology.signals import ScenarioSignals, build_signals
-from bonefem.case import Case
+from bonefem.config.case import Case
 from bonefem.errors import BonefemError, InputError, SolverError
 from bonefem.filtering import HelmholtzFilter
 from bonefem.material import modulus_by_region
@@ -134,7 +134,7 @@ class LoopState:
 
 
 class Simulation:
-    """A coupled remodelling run of a :class:`~bonefem.case.Case` on a mesh.
+    """A coupled remodelling run of a :class:`~bonefem.config.case.Case` on a mesh.
 
     Args:
         case: the validated case.

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 
 from bonefem._dolfinx import MPI, dolfinx
-from bonefem.loads import LoadCase
+from bonefem.config.loading import LoadCase
 from bonefem.mechanics import ElasticityProblem
 from bonefem.mesh import box
 

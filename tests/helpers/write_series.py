@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from bonefem._dolfinx import MPI
-from bonefem.loads import LoadCase
+from bonefem.config.loading import LoadCase
 from bonefem.mechanics import ElasticityProblem
 from bonefem.mesh import box
 from bonefem.output.vtk import ParaViewSeries

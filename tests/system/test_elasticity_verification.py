@@ -19,8 +19,8 @@ import pytest
 import ufl
 
 from bonefem._dolfinx import MPI, dolfinx
+from bonefem.config.loading import LoadCase
 from bonefem.errors import SolverError
-from bonefem.loads import LoadCase
 from bonefem.mechanics import ElasticityProblem
 from bonefem.mesh import box
 

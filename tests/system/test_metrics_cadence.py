@@ -142,7 +142,7 @@ def test_test_rows_agree_with_a_serial_run(mpi_tmp_path: Path) -> None:
 
 
 def test_a_restart_may_change_the_test_interval(tmp_path: Path) -> None:
-    from bonefem.case import case_to_toml_dict, load_case
+    from bonefem.config.case import case_to_toml_dict, load_case
     from bonefem.driver import _comparable
 
     def resolved(folder: str, **kw) -> dict:  # type: ignore[no-untyped-def]

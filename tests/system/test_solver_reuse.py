@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from bonefem._dolfinx import MPI, dolfinx
+from bonefem.config.loading import LoadCase
 from bonefem.errors import InputError
-from bonefem.loads import LoadCase
 from bonefem.mechanics import ElasticityProblem, _cold_equivalent, _projection_coefficients
 from bonefem.mesh import box
 

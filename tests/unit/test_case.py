@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bonefem.case import case_reference_markdown, load_case, parse_case
+from bonefem.config.case import case_reference_markdown, load_case, parse_case
 from bonefem.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_case_reference_in_docs_is_up_to_date() -> None:
     doc = (ROOT / "docs" / "case-reference.md").read_text()
     assert doc == case_reference_markdown(), (
-        "docs/case-reference.md is stale: run `python -m bonefem.case > docs/case-reference.md`"
+        "docs/case-reference.md is stale: run "
+        "`python -m bonefem.config.case > docs/case-reference.md`"
     )
 
 

@@ -347,7 +347,7 @@ def test_sweep_values_and_fields() -> None:
 
 
 def test_sweep_cases_are_valid_cases(tmp_path: Path) -> None:
-    from bonefem.case import load_case
+    from bonefem.config.case import load_case
 
     sc = _sweep_cases()
     template = ROOT / "cases" / "denosumab_vertebra.toml"

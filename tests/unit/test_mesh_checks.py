@@ -105,7 +105,7 @@ def _solve(bone: BoneMesh, cases: list) -> object:  # type: ignore[type-arg]
 
 @pytest.mark.mpi
 def test_vertebra_axial_compression_solves() -> None:
-    from bonefem.loads import Displacement, Fixed, LoadCase
+    from bonefem.config.loading import Displacement, Fixed, LoadCase
 
     bone = generate("vertebra", MPI.COMM_WORLD, {"mesh_size": 5.0, "cortical_mesh_size": 2.0})
     lc = LoadCase(
@@ -125,7 +125,7 @@ def test_vertebra_axial_compression_solves() -> None:
 
 @pytest.mark.mpi
 def test_femur_stance_and_fall_solve() -> None:
-    from bonefem.loads import Fixed, Force, LoadCase
+    from bonefem.config.loading import Fixed, Force, LoadCase
 
     bone = generate("femur", MPI.COMM_WORLD, {"mesh_size": 10.0, "cortical_mesh_size": 4.0})
     lm = bone.landmarks

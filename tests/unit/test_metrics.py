@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bonefem._dolfinx import MPI, dolfinx
-from bonefem.loads import LoadCase
+from bonefem.config.loading import LoadCase
 from bonefem.mechanics import ElasticityProblem
 from bonefem.mesh import box
 from bonefem.metrics import (
