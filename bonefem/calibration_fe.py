@@ -77,19 +77,19 @@ fields = ["density"]
 
 def loss_for(factor: float, folder: Path, step: float = 14.0) -> float:
     """10-year aBMD change (%) of the calibration case with the given factor."""
-    from bonefem import simulation
     from bonefem.driver import run_case
     from bonefem.output.run_folder import read_metrics
 
     case = folder / f"case_{factor:.6f}.toml"
     case.write_text(CASE.format(step=step))
     constants = dataclasses.replace(CALIBRATED, fe_rankl_estrogen_factor=factor)
-    original = simulation.CALIBRATED
-    simulation.CALIBRATED = constants
-    try:
-        out = run_case(case, output=folder / f"run_{factor:.6f}", overwrite=True, progress=False)
-    finally:
-        simulation.CALIBRATED = original
+    out = run_case(
+        case,
+        output=folder / f"run_{factor:.6f}",
+        overwrite=True,
+        progress=False,
+        constants=constants,
+    )
     rows = read_metrics(out / "metrics.csv")
     return float(rows[-1]["abmd_pct_change"])
 

@@ -159,7 +159,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from bonefem.mesh import load_bone_mesh
 
     bone = load_bone_mesh(case.mesh, MPI.COMM_WORLD, base_dir=path.parent, file=str(path))
-    from bonefem.simulation import check_case_against_mesh
+    from bonefem.build import check_case_against_mesh
 
     check_case_against_mesh(case, bone, str(path))
     logger.info(

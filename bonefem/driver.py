@@ -3,27 +3,31 @@
 Steps: validate the case; choose the run folder (never silently overwriting another run);
 get the mesh (generate, reuse from the cache, or import), save it into the run folder and
 read it back, so that every run and every restart works on the same file with the same
-cell order; build the :class:`~bonefem.simulation.Simulation`; resume from the newest
-checkpoint if asked; run with progress reporting; record provenance in ``manifest.json``.
+cell order; build the coupled model (:func:`bonefem.build.build`); resume from the newest
+checkpoint if asked; run the loop (:class:`bonefem.coupling.loop.CoupledRun`) with
+progress reporting; record provenance in ``manifest.json``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bonefem._dolfinx import MPI, versions
+from bonefem.biology.calibrated import CalibratedConstants
+from bonefem.build import build
 from bonefem.config.case import Case, case_to_toml_dict, load_case
+from bonefem.coupling.loop import CoupledRun, RunHooks
 from bonefem.errors import BonefemError, InputError
+from bonefem.mesh.bonemesh import BoneMesh
 from bonefem.output.checkpoint import CheckpointStore
 from bonefem.output.run import RunOutput
 from bonefem.output.run_folder import choose_run_folder, git_revision
 from bonefem.progress import Progress
-from bonefem.simulation import Simulation
+from bonefem.state import RunState
 
 logger = logging.getLogger(__name__)
 
@@ -57,33 +61,15 @@ def _comparable(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def run_case(
-    case_path: str | Path,
-    *,
-    output: str | Path | None = None,
-    restart: bool = False,
-    overwrite: bool = False,
-    comm: MPI.Intracomm | None = None,
-    progress: bool = True,
+def _prepare_folder(
+    case: Case,
+    case_path: Path,
+    comm: MPI.Intracomm,
+    output: str | Path | None,
+    restart: bool,
+    overwrite: bool,
 ) -> Path:
-    """Run a case; returns the run folder.
-
-    Args:
-        case_path: the TOML case file.
-        output: run folder; default ``runs/<run.name>`` (or the next free ``-N`` suffix).
-        restart: resume the run in ``output`` from its newest checkpoint.
-        overwrite: replace an existing run folder.
-        comm: communicator (default ``MPI.COMM_WORLD``).
-        progress: show progress (rank 0).
-
-    Raises:
-        InputError: bad case, mesh or folder.
-        SolverError: a solver failed (a checkpoint was saved and the manifest says so).
-    """
-    comm = comm or MPI.COMM_WORLD
-    t0 = time.perf_counter()
-    case_path = Path(case_path)
-    case: Case = load_case(case_path)
+    """Choose the run folder, check a restart's case, write case.toml and case_resolved.json."""
     folder: Path = _collective(
         comm,
         lambda: choose_run_folder(output, case.run.name, restart=restart, overwrite=overwrite),
@@ -106,48 +92,98 @@ def run_case(
         (folder / "case.toml").write_text(case_path.read_text(encoding="utf-8"), encoding="utf-8")
         (folder / "case_resolved.json").write_text(json.dumps(resolved, indent=1) + "\n")
     logger.info("run folder: %s", folder)
+    return folder
 
+
+def _mesh(
+    case: Case, case_path: Path, folder: Path, comm: MPI.Intracomm, restart: bool
+) -> BoneMesh:
+    """The run's mesh: generated or imported into the run folder, always read back from it."""
     from bonefem.mesh import load_bone_mesh, read_mesh, write_mesh
 
     mesh_file = folder / "mesh" / "mesh.xdmf"
-    t_mesh = time.perf_counter()
     if not restart:
         generated = load_bone_mesh(case.mesh, comm, base_dir=case_path.parent, file=str(case_path))
         write_mesh(generated, mesh_file)
         del generated
     bone = read_mesh(mesh_file, comm)
-    t_mesh = time.perf_counter() - t_mesh
     logger.info(
         "mesh: %d cells, regions %s, surfaces %s",
         bone.num_cells_global,
         ", ".join(bone.region_names),
         ", ".join(bone.surface_names),
     )
+    return bone
 
-    restart_meta: dict[str, Any] | None = None
-    cells: dict[str, Any] | None = None
-    if restart:
-        n = bone.num_cells_local
-        store = CheckpointStore(
-            folder / "checkpoints",
-            comm,
-            bone.mesh.topology.original_cell_index[:n],
-            bone.num_cells_global,
-        )
-        latest = store.latest()
-        if latest is None:
-            raise InputError("no checkpoint to restart from", file=folder)
-        restart_meta, cells = store.load(latest)
-        logger.info("restarting from %s (t = %g days)", latest.name, restart_meta["time_days"])
 
-    out = RunOutput(
-        folder, comm, restart_time=None if restart_meta is None else restart_meta["time_days"]
+def _checkpoint(folder: Path, bone: BoneMesh) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The newest checkpoint of the run folder: (meta, per-cell arrays)."""
+    n = bone.num_cells_local
+    store = CheckpointStore(
+        folder / "checkpoints",
+        bone.comm,
+        bone.mesh.topology.original_cell_index[:n],
+        bone.num_cells_global,
     )
-    sim = Simulation(case, bone, out, case_file=case_path)
-    sim.timers.add("mesh", t_mesh)
-    out.attach(sim)
-    if restart_meta is not None and cells is not None:
-        sim.restore(restart_meta, cells)
+    latest = store.latest()
+    if latest is None:
+        raise InputError("no checkpoint to restart from", file=folder)
+    meta, cells = store.load(latest)
+    logger.info("restarting from %s (t = %g days)", latest.name, meta["time_days"])
+    return meta, cells
+
+
+def run_case(
+    case_path: str | Path,
+    *,
+    output: str | Path | None = None,
+    restart: bool = False,
+    overwrite: bool = False,
+    comm: MPI.Intracomm | None = None,
+    progress: bool = True,
+    hooks: RunHooks | None = None,
+    constants: CalibratedConstants | None = None,
+) -> Path:
+    """Run a case; returns the run folder.
+
+    Args:
+        case_path: the TOML case file.
+        output: run folder; default ``runs/<run.name>`` (or the next free ``-N`` suffix).
+        restart: resume the run in ``output`` from its newest checkpoint.
+        overwrite: replace an existing run folder.
+        comm: communicator (default ``MPI.COMM_WORLD``).
+        progress: show progress (rank 0).
+        hooks: clock and step hook of the loop (benchmarks, fault injection in tests).
+        constants: calibrated constants (default: the shipped calibration; the FE
+            calibration passes its trial values).
+
+    Raises:
+        InputError: bad case, mesh or folder.
+        SolverError: a solver failed (a checkpoint was saved and the manifest says so).
+    """
+    comm = comm or MPI.COMM_WORLD
+    hooks = hooks or RunHooks()
+    t0 = hooks.clock()
+    case_path = Path(case_path)
+    case: Case = load_case(case_path)
+    folder = _prepare_folder(case, case_path, comm, output, restart, overwrite)
+    t_mesh = hooks.clock()
+    bone = _mesh(case, case_path, folder, comm, restart)
+    t_mesh = hooks.clock() - t_mesh
+    checkpoint = _checkpoint(folder, bone) if restart else None
+    out = RunOutput(
+        folder, comm, restart_time=None if checkpoint is None else checkpoint[0]["time_days"]
+    )
+    t_setup = hooks.clock()
+    model = build(case, bone, constants=constants, case_file=str(case_path))
+    state = None
+    if checkpoint is not None:
+        state = RunState.from_checkpoint(*checkpoint, model.material.modulus)
+    t_setup = hooks.clock() - t_setup
+    run = CoupledRun(model, out, hooks, state)
+    run.timers.add("mesh", t_mesh)
+    run.timers.add("setup", t_setup)
+    out.attach(bone)
     out.start(
         case=case.run.name,
         case_file=str(case_path),
@@ -159,13 +195,13 @@ def run_case(
             "cells": bone.num_cells_global,
             "regions": bone.region_names,
             "surfaces": bone.surface_names,
-            "displacement_dofs": sim.mech.num_dofs_global,
+            "displacement_dofs": model.mechanics.num_dofs_global,
         },
     )
     with Progress(
-        case.run.duration_days, enabled=progress and comm.rank == 0, t_start=sim.loop.t
+        case.run.duration_days, enabled=progress and comm.rank == 0, t_start=run.loop.t
     ) as bar:
-        sim.run(bar)
-    sim.timers.add("total", time.perf_counter() - t0)
-    out.finished(sim)
+        run.run(bar)
+    run.timers.add("total", hooks.clock() - t0)
+    out.finished(run.loop, run.timers.seconds)
     return folder

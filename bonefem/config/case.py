@@ -22,7 +22,7 @@ import tomllib
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -32,6 +32,7 @@ from bonefem.config.loading import LoadCase
 from bonefem.errors import FieldValueError, InputError, validation_to_input_error
 from bonefem.material import DEFAULT_LAWS, ModulusLaw
 from bonefem.mesh.config_schema import MeshConfig
+from bonefem.output.fields import DEFAULT_FIELDS, FIELD_NAMES
 
 __all__ = ["Case", "case_reference_markdown", "load_case", "parse_case"]
 
@@ -304,22 +305,10 @@ class SolverSettings(_Section):
     )
 
 
-FieldName = Literal[
-    "displacement",
-    "density",
-    "bvtv",
-    "mineral_density",
-    "youngs_modulus",
-    "stimulus",
-    "strain_energy_density",
-    "OBp",
-    "OBa",
-    "OCa",
-    "RANKL",
-    "OPG",
-    "region",
-    "density_change",
-]
+if TYPE_CHECKING:
+    FieldName = str
+else:  # the names of the output-field registry (bonefem/output/fields.py)
+    FieldName = Literal[FIELD_NAMES]
 
 
 class OutputSettings(_Section):
@@ -342,19 +331,7 @@ class OutputSettings(_Section):
         "one older one).",
     )
     fields: list[FieldName] = Field(
-        default_factory=lambda: [  # type: ignore[arg-type]
-            "displacement",
-            "density",
-            "density_change",
-            "bvtv",
-            "youngs_modulus",
-            "stimulus",
-            "strain_energy_density",
-            "OBa",
-            "OCa",
-            "RANKL",
-            "region",
-        ],
+        default_factory=lambda: list(DEFAULT_FIELDS),
         description="Fields written for ParaView (units in the array names).",
     )
 

@@ -1,41 +1,28 @@
 """The writers of one run: metrics CSV, ParaView fields, checkpoints, manifest.
 
-:class:`RunOutput` is what :class:`~bonefem.simulation.Simulation` calls at output and
-checkpoint times; it knows the run folder layout (see :mod:`bonefem.output.run_folder`)
-but no physics: the values come from the simulation.
+:class:`RunOutput` is what the coupled loop (:mod:`bonefem.coupling.loop`) calls at
+output and checkpoint times; it knows the run folder layout (see
+:mod:`bonefem.output.run_folder`) but no physics: values come from a read-only
+:class:`~bonefem.state.RunView`, the field registry (:mod:`bonefem.output.fields`) and
+the :class:`~bonefem.state.RunState` of a checkpoint.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from bonefem._version import __version__
 from bonefem.output.checkpoint import CheckpointStore
+from bonefem.output.fields import BY_NAME
 from bonefem.output.run_folder import Manifest, MetricsLog, read_metrics
 from bonefem.output.vtk import ParaViewSeries
+from bonefem.state import LoopState, RunState, RunView
 
-#: field name in the case file -> (array name with unit in ParaView)
-FIELD_LABELS = {
-    "displacement": "displacement [mm]",
-    "density": "density [g/cm^3]",
-    "density_change": "density_change [%]",
-    "bvtv": "bvtv [-]",
-    "mineral_density": "mineral_density [g/cm^3]",
-    "youngs_modulus": "youngs_modulus [MPa]",
-    "stimulus": "stimulus [-]",
-    "strain_energy_density": "strain_energy_density [MPa]",
-    "OBp": "OBp [pM]",
-    "OBa": "OBa [pM]",
-    "OCa": "OCa [pM]",
-    "RANKL": "RANKL [pM]",
-    "OPG": "OPG [pM]",
-    "region": "region [-]",
-}
+if TYPE_CHECKING:
+    from bonefem.mesh.bonemesh import BoneMesh
 
 
 class RunOutput:
@@ -59,9 +46,8 @@ class RunOutput:
         self.t_start = time.time()
 
     # ------------------------------------------------------------------ setup
-    def attach(self, sim: Any) -> None:
-        """Create the field series and checkpoint store for a simulation."""
-        bone = sim.bone
+    def attach(self, bone: BoneMesh) -> None:
+        """Create the field series and checkpoint store for a run on ``bone``."""
         n = bone.num_cells_local
         original = bone.mesh.topology.original_cell_index[:n]
         self.store = CheckpointStore(
@@ -84,42 +70,20 @@ class RunOutput:
             self.log = MetricsLog(self.folder, list(row))
         self.log.append(row)
 
-    def fields(self, sim: Any) -> None:
-        """Write the ParaView fields of the current state (collective)."""
+    def fields(self, view: RunView, names: Sequence[str]) -> None:
+        """Write the ParaView fields ``names`` of the registry at the view's time (collective)."""
         assert self.series is not None
-        wanted = sim.case.output.fields
-        st = sim.state
-        rho = sim.density(st)
-        ratio = sim.stimulus_ratio(st[4])(st[3])
-        values: dict[str, Any] = {
-            "density": lambda: rho,
-            "density_change": lambda: 100.0 * (rho / sim.rho0 - 1.0),
-            "bvtv": lambda: st[3],
-            "mineral_density": lambda: _mineral(sim),
-            "youngs_modulus": lambda: sim.E,
-            "stimulus": lambda: ratio,
-            "strain_energy_density": lambda: (
-                sim.case.load_scale(sim.loop.t) ** 2 * sim.psi_solved * sim.E_solved / sim.E
-            ),
-            "OBp": lambda: st[0],
-            "OBa": lambda: st[1],
-            "OCa": lambda: st[2],
-            "RANKL": lambda: sim.derived()["RANKL"],
-            "OPG": lambda: sim.derived()["OPG"],
-            "region": lambda: sim.bone.cell_tags.values[: sim.n].astype(np.int32),
-        }
-        cell = {FIELD_LABELS[k]: values[k]() for k in wanted if k in values}
-        point = {}
-        if "displacement" in wanted:
-            point[FIELD_LABELS["displacement"]] = sim.mech.displacement(sim.habitual[0])
-        self.series.write(sim.loop.t, point_data=point, cell_data=cell)
+        specs = [BY_NAME[name] for name in names]
+        cell = {sp.label: sp.value(view) for sp in specs if sp.location == "cell"}
+        point = {sp.label: sp.value(view) for sp in specs if sp.location == "point"}
+        self.series.write(view.t, point_data=point, cell_data=cell)
 
-    def checkpoint(self, sim: Any) -> Path:
-        """Write a checkpoint (collective) and record it in the manifest."""
+    def checkpoint(self, state: RunState, timers: Mapping[str, float]) -> Path:
+        """Write a checkpoint of ``state`` (collective) and record it in the manifest."""
         assert self.store is not None
-        loop = asdict(sim.loop)
-        path = self.store.save(sim.loop.step, sim.loop.t, sim.checkpoint_fields(), {"loop": loop})
-        self.progress(sim, status="running", last_checkpoint=path.name)
+        lp = state.loop
+        path = self.store.save(lp.step, lp.t, state.checkpoint_arrays(), state.checkpoint_meta())
+        self.progress(lp, timers, status="running", last_checkpoint=path.name)
         return path
 
     def latest_checkpoint(self) -> Path | None:
@@ -141,38 +105,32 @@ class RunOutput:
             )
             self.manifest.update(bonefem=__version__, sessions=runs, status="running", **items)
 
-    def progress(self, sim: Any, **items: Any) -> None:
+    def progress(self, loop: LoopState, timers: Mapping[str, float], **items: Any) -> None:
         """Update timing and counters in the manifest (phase times reduced: max over ranks)."""
-        timings = {k: self.comm.allreduce(v, op=_max()) for k, v in sim.timers.seconds.items()}
+        timings = {k: self.comm.allreduce(v, op=_max()) for k, v in timers.items()}
         if self.manifest is not None:
             self.manifest.update(
-                time_days=sim.loop.t,
-                steps=sim.loop.step,
-                mechanics_solves=sim.loop.mechanics_solves,
-                ksp_iterations=sim.loop.ksp_iterations,
+                time_days=loop.t,
+                steps=loop.step,
+                mechanics_solves=loop.mechanics_solves,
+                ksp_iterations=loop.ksp_iterations,
                 wall_time_s=time.time() - self.t_start,
                 wall_time_per_phase_s=timings,
                 **items,
             )
 
-    def finished(self, sim: Any) -> None:
+    def finished(self, loop: LoopState, timers: Mapping[str, float]) -> None:
         """Record a finished run."""
-        self.progress(sim, status="finished")
+        self.progress(loop, timers, status="finished")
 
-    def failed(self, sim: Any, exc: BaseException) -> None:
+    def failed(self, loop: LoopState, timers: Mapping[str, float], exc: BaseException) -> None:
         """Record a failed run (the error message) in the manifest."""
-        self.progress(sim, status="failed", error=f"{type(exc).__name__}: {exc}")
+        self.progress(loop, timers, status="failed", error=f"{type(exc).__name__}: {exc}")
 
     def metrics(self) -> list[dict[str, str]]:
         """The rows of metrics.csv (rank 0; empty elsewhere)."""
         path = self.folder / "metrics.csv"
         return read_metrics(path) if self.comm.rank == 0 and path.exists() else []
-
-
-def _mineral(sim: Any) -> Any:
-    from bonefem.remodeling import mineral_density
-
-    return mineral_density(sim.state[3], sim.state[4], sim.model.remodeling.params)
 
 
 def _max() -> Any:

@@ -9,8 +9,8 @@ from bonefem._dolfinx import MPI, dolfinx
 from bonefem.config.loading import LoadCase
 from bonefem.mechanics import ElasticityProblem
 from bonefem.mesh import box
+from bonefem.metrics.dxa import exterior_facets
 from bonefem.metrics import (
-    _exterior_facets,
     bone_mineral_content,
     failure_estimate,
     lattice_points,
@@ -82,7 +82,7 @@ def test_areal_bmd_of_uniform_slab_is_density_times_thickness(comm, cell_type) -
     # AP projection (rays along y), full bone
     proj = make_projection(lo, hi, axis=1, pixel=0.5)
     bmc = bone_mineral_content(comm, pts, k, rho_mineral * vol / 1000.0, proj)
-    area = projected_area(comm, _exterior_facets(mesh), proj)
+    area = projected_area(comm, exterior_facets(mesh), proj)
     assert bmc == pytest.approx(rho_mineral * L * W * H / 1000.0, rel=1e-12)
     assert area == pytest.approx(L * H / 100.0, rel=1e-12)
     assert bmc / area == pytest.approx(rho_mineral * W / 10.0, rel=1e-12)
@@ -90,7 +90,7 @@ def test_areal_bmd_of_uniform_slab_is_density_times_thickness(comm, cell_type) -
     # extent along the beam (y) does not matter, as in DXA
     proj = make_projection(lo, hi, axis=1, pixel=0.5, roi_upper=[L, 0.1 * W, 9.0])
     bmc3 = bone_mineral_content(comm, pts, k, rho_mineral * vol / 1000.0, proj)
-    area3 = projected_area(comm, _exterior_facets(mesh), proj)
+    area3 = projected_area(comm, exterior_facets(mesh), proj)
     assert area3 == pytest.approx(L * 9.0 / 100.0, rel=1e-12)
     assert bmc3 / area3 == pytest.approx(bmc / area, rel=1e-12)
 

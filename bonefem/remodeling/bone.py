@@ -1,7 +1,7 @@
-"""Remodeling laws: how cell activity (or, later, a phenomenological stimulus) changes bone.
+"""The bone-volume side of cell-driven remodelling, and the bone's material composition.
 
-This module holds only the *bone-volume* side of remodeling; the cell populations live in
-:mod:`bonefem.biology.cells`. It is deliberately small and separable:
+The cell populations live in :mod:`bonefem.biology.cells`; this module turns their
+activity into bone volume and mineral:
 
 * :func:`specific_surface` -- bone specific surface S_V(f) (1/mm) of Martin (1984) as
   fitted by Lerebours et al. (2016), BMMB 15:43-67, Eq. (12).
@@ -9,8 +9,7 @@ This module holds only the *bone-volume* side of remodeling; the cell population
   bone volume fraction f (BV/TV) and mean matrix mineral content m change through the
   resorption by active osteoclasts and formation by active osteoblasts, both acting on the
   available bone surface S_V(f).
-* :class:`RemodelingLaw` -- the protocol another law (e.g. a Huiskes strain-energy-per-mass
-  law with a lazy zone) implements to be used by the coupled loop.
+* :class:`VolumeLaw` -- the protocol of such a bone-volume law (used by the cell model).
 * material helpers: matrix mineral content -> ash fraction, tissue and apparent density,
   mineral density (the quantity DXA sees).
 
@@ -39,8 +38,6 @@ m_max (ASSUMPTION: mean-field), and osteoclasts resorb bone of mean mineral cont
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -50,8 +47,8 @@ import numpy.typing as npt
 __all__ = [
     "DEFAULT_REMODELING",
     "CellDrivenRemodeling",
-    "RemodelingLaw",
     "RemodelingParameters",
+    "VolumeLaw",
     "apparent_density",
     "ash_fraction",
     "mineral_density",
@@ -123,12 +120,11 @@ class RemodelingParameters:
 DEFAULT_REMODELING = RemodelingParameters()
 
 
-class RemodelingLaw(Protocol):
+class VolumeLaw(Protocol):
     """A law giving the rates of change of bone volume fraction and mineral content.
 
-    Implementations: :class:`CellDrivenRemodeling`. A phenomenological law (Huiskes et al.
-    1987, strain energy per mass with a lazy zone) can implement the same protocol with the
-    stimulus passed through ``kwargs`` of its own constructor.
+    Implementations: :class:`CellDrivenRemodeling`. (The laws the coupled loop drives, the
+    cell-driven one and the Huiskes law, implement :class:`bonefem.remodeling.RemodelingLaw`.)
     """
 
     def volume_rates(
@@ -233,92 +229,3 @@ def mineral_density(
 ) -> FloatArray:
     """Mineral mass per total volume f * rho_mineral * m in g/cm³ (what densitometry measures)."""
     return np.asarray(np.asarray(f, dtype=float) * params.rho_mineral * np.asarray(m, dtype=float))
-
-
-# --------------------------------------------------------------------------- stimulus
-def daily_stimulus(
-    sed: FloatArray, cycles_per_day: FloatArray, exponent: float = 2.0
-) -> FloatArray:
-    """Daily mechanical stimulus Ψ (MPa) of several load cases, per cell.
-
-    Ψ = (Σᵢ nᵢ ψᵢᵏ / Σᵢ nᵢ)^(1/k): the cycle-weighted power mean of the strain energy
-    densities ψᵢ (MPa) of the load cases with nᵢ cycles per day. With one load case Ψ = ψ.
-    k = 2 corresponds to Beaupré, Orr & Carter (1990, J Orthop Res 8:651) daily stress
-    stimulus with exponent m = 4, since the effective stress is ∝ √ψ.
-
-    Args:
-        sed: strain energy density per load case and cell, shape (n_cases, n_cells) (MPa).
-        cycles_per_day: cycles per day of each load case (1/day).
-        exponent: k (dimensionless, >= 1).
-    """
-    n = np.asarray(cycles_per_day, dtype=float)[:, None]
-    psi = np.maximum(np.asarray(sed, dtype=float), 0.0)
-    return np.asarray((np.sum(n * psi**exponent, axis=0) / n.sum()) ** (1.0 / exponent))
-
-
-class HuiskesRemodeling:
-    """Phenomenological adaptive remodelling with a lazy zone (Huiskes et al. 1987).
-
-    Huiskes, Weinans, Grootenboer, Dalstra, Fudala & Slooff (1987), J Biomech 20:1135,
-    with the strain-energy-per-unit-mass stimulus S = Ψ/ρ of Weinans, Huiskes &
-    Grootenboer (1992, J Biomech 25:1425)::
-
-        dρ/dt = B (S − (1 + s) K)   if S > (1 + s) K
-        dρ/dt = B (S − (1 − s) K)   if S < (1 − s) K
-        dρ/dt = 0                   otherwise (lazy zone)
-
-    with ρ the apparent density (g/cm³), Ψ the daily strain energy density (MPa), K each
-    cell's initial S (so t = 0 is an equilibrium, as for the cell model), s the lazy-zone
-    half-width and B the rate ((g/cm³)²/(MPa·day)). The mineral content is kept constant;
-    ρ is converted to the bone volume fraction f = ρ/ρ_tissue(m) and bounded like the
-    cell-driven law. Integrated with explicit midpoint substeps of at most 1 day
-    (ASSUMPTION: B·K·Δt small, true for the default B = 1 and bone's K ≈ 1e-3 MPa·cm³/g).
-
-    Args:
-        rate: B in (g/cm³)²/(MPa·day).
-        lazy_zone: s (dimensionless).
-    """
-
-    def __init__(self, rate: float, lazy_zone: float) -> None:
-        self.rate = float(rate)
-        self.lazy_zone = float(lazy_zone)
-
-    def density_rate(self, rho: FloatArray, psi: FloatArray, K: FloatArray) -> FloatArray:
-        """dρ/dt in g/cm³/day for densities ρ (g/cm³), stimuli Ψ (MPa), references K."""
-        S = psi / rho
-        hi = (1.0 + self.lazy_zone) * K
-        lo = (1.0 - self.lazy_zone) * K
-        return np.asarray(
-            self.rate * (np.where(hi < S, S - hi, 0.0) + np.where(lo > S, S - lo, 0.0))
-        )
-
-    def advance(
-        self,
-        state: FloatArray,
-        dt: float,
-        psi: Callable[[FloatArray], FloatArray],
-        K: FloatArray,
-        params: RemodelingParameters = DEFAULT_REMODELING,
-    ) -> FloatArray:
-        """Advance the state (5, N) by dt days; only f (row 3) changes.
-
-        Args:
-            state: cell-model state array; rows 3 (f) and 4 (m) are used.
-            dt: step (days).
-            psi: daily stimulus Ψ (MPa) per cell as a function of f (the caller's
-                load-controlled local update between elasticity solves).
-            K: reference stimulus per cell, Ψ_ss/ρ₀ (MPa·cm³/g).
-            params: bounds and tissue density.
-        """
-        out = state.copy()
-        rho_t = tissue_density(state[4], params)
-        f = state[3].copy()
-        n_sub = max(1, math.ceil(dt))
-        h = dt / n_sub
-        for _ in range(n_sub):
-            k1 = self.density_rate(f * rho_t, psi(f), K) / rho_t
-            mid = np.clip(f + 0.5 * h * k1, params.f_min, params.f_max)
-            k2 = self.density_rate(mid * rho_t, psi(mid), K) / rho_t
-            f = np.clip(f + h * k2, params.f_min, params.f_max)
-        out[3] = f
-        return out

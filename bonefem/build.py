@@ -1,0 +1,224 @@
+"""From a validated case and its mesh to the coupled model.
+
+The one place where option strings of the case file become objects.
+:func:`build` reads ``remodeling.law``, ``remodeling.parameters``, ``coupling.stimulus``,
+``coupling.local_update``, the metrics and the output fields, and returns a
+:class:`CoupledModel` -- the loop (:mod:`bonefem.coupling.loop`) runs it without looking
+at the case again. Registries live with their concepts: remodelling laws in
+:mod:`bonefem.remodeling.law`, metrics in :mod:`bonefem.metrics.evaluator`, output fields
+in :mod:`bonefem.output.fields`; the small tables of strategies are here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+import numpy.typing as npt
+
+from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants
+from bonefem.biology.cells import BoneCellModel
+from bonefem.biology.parameters import PIVONKA_2008, CellParameters, calibrated_parameters
+from bonefem.biology.signals import ScenarioSignals, build_signals
+from bonefem.config.case import Case
+from bonefem.coupling.material import BoneMaterial
+from bonefem.coupling.schedule import Schedule, output_times
+from bonefem.coupling.stimulus import (
+    ApparentStimulus,
+    FrozenUpdate,
+    LocalUpdate,
+    StimulusDefinition,
+    StimulusModel,
+    StressUpdate,
+    TissueStimulus,
+)
+from bonefem.errors import InputError
+from bonefem.filtering import HelmholtzFilter
+from bonefem.mechanics import ElasticityProblem
+from bonefem.mesh.bonemesh import BoneMesh
+from bonefem.metrics.evaluator import MetricContext, MetricsEvaluator
+from bonefem.remodeling.law import LawContext, RemodelingLaw, make_law
+from bonefem.state import CellGeometry
+
+FloatArray = npt.NDArray[np.float64]
+
+#: ``remodeling.parameters`` -> the cell parameter set, given the calibrated constants
+PARAMETER_SETS: dict[str, Callable[[CalibratedConstants], CellParameters]] = {
+    "scheiner2013": lambda c: calibrated_parameters(c.mechano_lambda),
+    "pivonka2008": lambda c: PIVONKA_2008,
+}
+#: ``coupling.stimulus`` -> what the cells sense
+STIMULI: dict[str, Callable[[], StimulusDefinition]] = {
+    "tissue": TissueStimulus,
+    "apparent": ApparentStimulus,
+}
+#: ``coupling.local_update`` -> the stimulus update between elasticity solves
+LOCAL_UPDATES: dict[str, Callable[[], LocalUpdate]] = {
+    "stress": StressUpdate,
+    "none": FrozenUpdate,
+}
+
+
+def for_finite_elements(constants: CalibratedConstants) -> CalibratedConstants:
+    """The constants of finite-element runs: the FE factor on the estrogen drive.
+
+    The factor was fitted to the SWAN 10-year lumbar spine loss in an FE vertebra
+    (docs/calibration.md); 0-D runs use the constants as they are.
+    """
+    c = constants
+    return replace(c, rankl_estrogen=c.rankl_estrogen * c.fe_rankl_estrogen_factor)
+
+
+@dataclass
+class CoupledModel:
+    """Everything the coupled loop runs, built once from the case and the mesh.
+
+    Attributes:
+        bone: the mesh (cell order = mesh file order).
+        geometry: regions and volumes of the owned cells.
+        material: densities and moduli from the bone state.
+        law: the remodelling law.
+        signals: hormones and drugs over time.
+        stimulus: the mechanical stimulus model.
+        mechanics: the elasticity problem (habitual and virtual-test load cases).
+        habitual: names of the habitual load cases.
+        metrics: the metrics evaluator.
+        fields: names of the output fields (registry :mod:`bonefem.output.fields`).
+        schedule: step limits and output times.
+        f0: initial BV/TV per owned cell (-).
+    """
+
+    bone: BoneMesh
+    geometry: CellGeometry
+    material: BoneMaterial
+    law: RemodelingLaw
+    signals: ScenarioSignals
+    stimulus: StimulusModel
+    mechanics: ElasticityProblem
+    habitual: list[str]
+    metrics: MetricsEvaluator
+    fields: tuple[str, ...]
+    schedule: Schedule
+    f0: FloatArray
+
+
+def check_case_against_mesh(case: Case, bone: BoneMesh, file: str | None = None) -> None:
+    """Raise :class:`InputError` if the case names surfaces or regions the mesh lacks.
+
+    Every surface of a load case must exist; every region of the mesh needs a material;
+    material entries the case sets explicitly must name regions of the mesh.
+    """
+    bone.require_surfaces(sorted(case.surfaces()), file=file, field="load_cases")
+    materials = case.material.regions
+    if "regions" in case.material.model_fields_set:
+        bone.require_regions(materials, file=file, field="material.regions")
+    missing = [r for r in bone.region_names if r not in materials]
+    if missing:
+        raise InputError(
+            f"the mesh has regions {', '.join(missing)} without material; add "
+            f"[material.regions.{missing[0]}] (bvtv and modulus)",
+            file=file,
+            field="material.regions",
+        )
+
+
+def _geometry(case: Case, bone: BoneMesh, volumes: FloatArray) -> CellGeometry:
+    n = bone.num_cells_local
+    index = bone.cell_region_index()[:n]
+    if np.any(index < 0):
+        raise InputError("every cell needs a region tag", file=bone.source, field="mesh")
+    tags = bone.cell_tags.values[:n].astype(np.int32)
+    return CellGeometry(n, index, list(bone.region_names), volumes, tags)
+
+
+def _mechanics(case: Case, bone: BoneMesh) -> ElasticityProblem:
+    materials = case.material.regions
+    poisson = {name: materials[name].modulus.poisson_ratio for name in bone.region_names}
+    options: dict[str, str | int | float | bool] = {"ksp_rtol": case.solver.rtol}
+    options.update(case.solver.petsc_options)
+    return ElasticityProblem(
+        bone,
+        list(case.load_cases) + case.test_load_cases(),
+        poisson_ratio=poisson,
+        petsc_options=options,
+        refresh_factor=case.solver.refresh_factor,
+    )
+
+
+def _schedule(case: Case) -> Schedule:
+    run, out = case.run, case.output
+    return Schedule(
+        duration=run.duration_days,
+        max_step=run.biology_step_days,
+        metrics=output_times(run.duration_days, out.metrics_every_days),
+        fields=output_times(run.duration_days, out.fields_every_days),
+        checkpoints=output_times(run.duration_days, out.checkpoint_every_days),
+        activity_changes=case.activity_changes(),
+        load_scale=case.load_scale,
+        modulus_tolerance=case.coupling.modulus_tolerance,
+    )
+
+
+def build(
+    case: Case,
+    bone: BoneMesh,
+    *,
+    constants: CalibratedConstants | None = None,
+    case_file: str | None = None,
+) -> CoupledModel:
+    """Build the coupled model of ``case`` on ``bone`` (collective).
+
+    Args:
+        case: the validated case.
+        bone: the mesh, read from the run folder (cell order = mesh file order).
+        constants: calibrated constants (default: the shipped calibration); finite-element
+            runs apply :func:`for_finite_elements` to them.
+        case_file: path of the case file, for messages.
+
+    Raises:
+        InputError: the case does not fit the mesh.
+    """
+    check_case_against_mesh(case, bone, case_file)
+    c = constants or CALIBRATED
+    rc = case.remodeling
+    model = BoneCellModel(
+        PARAMETER_SETS[rc.parameters](c), rtol_cells=rc.cell_rtol, rtol_bone=rc.bone_rtol
+    )
+    signals = build_signals(case.biology, for_finite_elements(c))
+    law = make_law(LawContext(rc, model, signals))
+    mech = _mechanics(case, bone)
+    geometry = _geometry(case, bone, mech.cell_volumes)
+    materials = case.material.regions
+    names = geometry.region_names
+    material = BoneMaterial(
+        law.params, geometry.region_index, [materials[name].modulus for name in names]
+    )
+    f0 = np.array([materials[name].bvtv for name in names])[geometry.region_index]
+    f0 = law.initial_state(f0)[3].copy()
+    cp = case.coupling
+    ell = cp.stimulus_filter_mm
+    stimulus = StimulusModel(
+        STIMULI[cp.stimulus](),
+        LOCAL_UPDATES[cp.local_update](),
+        material,
+        np.array([lc.cycles_per_day for lc in case.load_cases]),
+        cp.stimulus_exponent,
+        f0,
+        HelmholtzFilter(bone, ell) if ell > 0 else None,
+    )
+    metrics = MetricsEvaluator(MetricContext(case, bone, geometry, material, mech))
+    return CoupledModel(
+        bone=bone,
+        geometry=geometry,
+        material=material,
+        law=law,
+        signals=signals,
+        stimulus=stimulus,
+        mechanics=mech,
+        habitual=[lc.name for lc in case.load_cases],
+        metrics=metrics,
+        fields=tuple(case.output.fields),
+        schedule=_schedule(case),
+        f0=f0,
+    )

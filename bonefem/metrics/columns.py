@@ -1,0 +1,49 @@
+"""Names of the metrics.csv columns, in one place (metrics, report and progress use them).
+
+Units: ``time_days`` (days), ``time_years`` (years), ``bmd_vol_mean`` (mineral density,
+g/cm³), ``bvtv_mean`` (-), ``density_app_mean`` (apparent density, g/cm³),
+``youngs_modulus_mean`` (MPa), ``OBa_mean``, ``OCa_mean`` (pM) -- each also per region
+with the region name as suffix; ``abmd`` (g/cm²), ``bmc`` (g), ``projected_area`` (cm²);
+``apparent_stiffness`` (N/mm); ``failure_load`` (N), ``fracture_risk_index`` (-);
+``tests_evaluated`` (1 or 0); ``<metric>_pct_change`` (%) from the first row;
+``signal_*`` systemic signal levels; ``mechanics_solves``, ``ksp_iterations``.
+"""
+
+from __future__ import annotations
+
+TIME_DAYS = "time_days"
+TIME_YEARS = "time_years"
+STEP = "step"
+BMD_VOL = "bmd_vol_mean"
+BVTV = "bvtv_mean"
+DENSITY_APP = "density_app_mean"
+MODULUS = "youngs_modulus_mean"
+OBA = "OBa_mean"
+OCA = "OCa_mean"
+BMC = "bmc"
+PROJECTED_AREA = "projected_area"
+ABMD = "abmd"
+STIFFNESS = "apparent_stiffness"
+FAILURE_LOAD = "failure_load"
+RISK_INDEX = "fracture_risk_index"
+TESTS_EVALUATED = "tests_evaluated"
+MECHANICS_SOLVES = "mechanics_solves"
+KSP_ITERATIONS = "ksp_iterations"
+SIGNAL_PREFIX = "signal_"
+PCT_SUFFIX = "_pct_change"
+
+#: Columns of the virtual mechanical tests (NaN in rows where the tests are not evaluated).
+TEST_KEYS = (STIFFNESS, FAILURE_LOAD, RISK_INDEX)
+
+#: Metrics whose percent change from baseline is reported as ``<name>_pct_change``.
+PCT_CHANGE_KEYS = (BMD_VOL, BVTV, DENSITY_APP, ABMD, BMC, STIFFNESS, FAILURE_LOAD)
+
+
+def pct(name: str) -> str:
+    """The percent-change column of metric ``name``."""
+    return name + PCT_SUFFIX
+
+
+def regional(name: str, region: str) -> str:
+    """The column of metric ``name`` in region ``region``."""
+    return f"{name}_{region}"
