@@ -14,16 +14,18 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
+from bonefem.metrics import columns as C
+
 logger = logging.getLogger("bonefem.progress")
 
 
 def _fmt_metrics(metrics: Mapping[str, float]) -> str:
     parts = []
     for key, label, unit in (
-        ("abmd_pct_change", "aBMD", "%"),
-        ("bmd_vol_mean_pct_change", "vBMD", "%"),
-        ("apparent_stiffness_pct_change", "K", "%"),
-        ("fracture_risk_index", "FRI", ""),
+        (C.pct(C.ABMD), "aBMD", "%"),
+        (C.pct(C.BMD_VOL), "vBMD", "%"),
+        (C.pct(C.STIFFNESS), "K", "%"),
+        (C.RISK_INDEX, "FRI", ""),
     ):
         if key in metrics and metrics[key] == metrics[key]:  # skip NaN
             parts.append(

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from bonefem.errors import InputError
+from bonefem.metrics import columns as C
 from bonefem.output.run_folder import read_metrics
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def _load(run: Path) -> dict[str, Any]:
 
 
 def _regions(cols: dict[str, np.ndarray]) -> list[str]:
-    prefix, suffix = "bmd_vol_mean_", "_pct_change"
+    prefix, suffix = C.BMD_VOL + "_", C.PCT_SUFFIX
     return sorted(
         k[len(prefix) : -len(suffix)]
         for k in cols
@@ -86,6 +87,76 @@ def _save(fig: Any, out: Path, stem: str) -> list[Path]:
     return paths
 
 
+def _finish(fig: Any, axes: Any, out: Path, stem: str, plt: Any) -> list[Path]:
+    """Common axis dressing, save PNG + SVG, close."""
+    for ax in np.atleast_1d(axes):
+        ax.set_xlabel("time (years)")
+        ax.grid(alpha=0.3)
+    np.atleast_1d(axes)[0].legend(fontsize=8)
+    fig.tight_layout()
+    written = _save(fig, out, stem)
+    plt.close(fig)
+    return written
+
+
+def _bmd_figure(data: list[dict[str, Any]], out: Path, plt: Any, colors: list[str]) -> list[Path]:
+    """ABMD and volumetric BMD per region, change from baseline (%)."""
+    regions = sorted({r for d in data for r in _regions(d["cols"])})
+    fig, axes = plt.subplots(1, 1 + len(regions), figsize=(5.0 * (1 + len(regions)), 4.0))
+    axes = np.atleast_1d(axes)
+    for i, d in enumerate(data):
+        c, color = d["cols"], colors[i % len(colors)]
+        years = c[C.TIME_YEARS]
+        abmd = c.get(C.pct(C.ABMD), np.nan * years)
+        _plot(axes[0], years, abmd, color=color, label=d["name"])
+        for j, region in enumerate(regions, start=1):
+            key = C.pct(C.regional(C.BMD_VOL, region))
+            if key in c:
+                _plot(axes[j], years, c[key], color=color, label=d["name"])
+    axes[0].set_title("Areal BMD (DXA-like projection)")
+    for j, region in enumerate(regions, start=1):
+        axes[j].set_title(f"Volumetric BMD, {region}")
+    for ax in axes:
+        ax.set_ylabel("change from baseline (%)")
+        ax.axhline(0.0, color="0.6", lw=0.8)
+    return _finish(fig, axes, out, "bmd_change", plt)
+
+
+def _stiffness_figure(
+    data: list[dict[str, Any]], out: Path, plt: Any, colors: list[str]
+) -> list[Path]:
+    """Apparent stiffness change from baseline (%)."""
+    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    key = C.pct(C.STIFFNESS)
+    for i, d in enumerate(data):
+        c = d["cols"]
+        if key in c:
+            _plot(ax, c[C.TIME_YEARS], c[key], color=colors[i % len(colors)], label=d["name"])
+    ax.set_title("Apparent stiffness (virtual mechanical test)")
+    ax.set_ylabel("change from baseline (%)")
+    ax.axhline(0.0, color="0.6", lw=0.8)
+    return _finish(fig, ax, out, "stiffness_change", plt)
+
+
+def _fracture_figure(
+    data: list[dict[str, Any]], out: Path, plt: Any, colors: list[str]
+) -> list[Path]:
+    """Fracture risk index (-) and failure load (kN)."""
+    fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.0))
+    for i, d in enumerate(data):
+        c, color = d["cols"], colors[i % len(colors)]
+        if C.RISK_INDEX in c:
+            years = c[C.TIME_YEARS]
+            _plot(axes[0], years, c[C.RISK_INDEX], color=color, label=d["name"])
+            _plot(axes[1], years, c[C.FAILURE_LOAD] / 1000.0, color=color, label=d["name"])
+    axes[0].set_title("Fracture risk index (applied / failure load)")
+    axes[0].set_ylabel("factor of risk (-)")
+    axes[0].axhline(1.0, color="tab:red", lw=0.8, ls="--")
+    axes[1].set_title("Estimated failure load (Pistoia criterion)")
+    axes[1].set_ylabel("failure load (kN)")
+    return _finish(fig, axes, out, "fracture_risk", plt)
+
+
 def make_report(runs: list[Path], output: str | Path | None = None, render: bool = True) -> Path:
     """Write figures and summary.md for ``runs``; returns the report folder."""
     import matplotlib
@@ -98,80 +169,8 @@ def make_report(runs: list[Path], output: str | Path | None = None, render: bool
     out.mkdir(parents=True, exist_ok=True)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     written: list[Path] = []
-
-    # --- BMD change
-    regions = sorted({r for d in data for r in _regions(d["cols"])})
-    fig, axes = plt.subplots(1, 1 + len(regions), figsize=(5.0 * (1 + len(regions)), 4.0))
-    axes = np.atleast_1d(axes)
-    for i, d in enumerate(data):
-        c, color = d["cols"], colors[i % len(colors)]
-        _plot(
-            axes[0],
-            c["time_years"],
-            c.get("abmd_pct_change", np.nan * c["time_years"]),
-            color=color,
-            label=d["name"],
-        )
-        for j, region in enumerate(regions, start=1):
-            key = f"bmd_vol_mean_{region}_pct_change"
-            if key in c:
-                _plot(axes[j], c["time_years"], c[key], color=color, label=d["name"])
-    axes[0].set_title("Areal BMD (DXA-like projection)")
-    for j, region in enumerate(regions, start=1):
-        axes[j].set_title(f"Volumetric BMD, {region}")
-    for ax in axes:
-        ax.set_xlabel("time (years)")
-        ax.set_ylabel("change from baseline (%)")
-        ax.axhline(0.0, color="0.6", lw=0.8)
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    written += _save(fig, out, "bmd_change")
-    plt.close(fig)
-
-    # --- stiffness change
-    fig, ax = plt.subplots(figsize=(6.0, 4.0))
-    for i, d in enumerate(data):
-        c = d["cols"]
-        if "apparent_stiffness_pct_change" in c:
-            _plot(
-                ax,
-                c["time_years"],
-                c["apparent_stiffness_pct_change"],
-                color=colors[i % len(colors)],
-                label=d["name"],
-            )
-    ax.set_title("Apparent stiffness (virtual mechanical test)")
-    ax.set_xlabel("time (years)")
-    ax.set_ylabel("change from baseline (%)")
-    ax.axhline(0.0, color="0.6", lw=0.8)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    written += _save(fig, out, "stiffness_change")
-    plt.close(fig)
-
-    # --- fracture risk
-    fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.0))
-    for i, d in enumerate(data):
-        c, color = d["cols"], colors[i % len(colors)]
-        if "fracture_risk_index" in c:
-            years = c["time_years"]
-            _plot(axes[0], years, c["fracture_risk_index"], color=color, label=d["name"])
-            _plot(axes[1], years, c["failure_load"] / 1000.0, color=color, label=d["name"])
-    axes[0].set_title("Fracture risk index (applied / failure load)")
-    axes[0].set_ylabel("factor of risk (-)")
-    axes[0].axhline(1.0, color="tab:red", lw=0.8, ls="--")
-    axes[1].set_title("Estimated failure load (Pistoia criterion)")
-    axes[1].set_ylabel("failure load (kN)")
-    for ax in axes:
-        ax.set_xlabel("time (years)")
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    written += _save(fig, out, "fracture_risk")
-    plt.close(fig)
-
+    for figure in (_bmd_figure, _stiffness_figure, _fracture_figure):
+        written += figure(data, out, plt, colors)
     if render:
         for d in data:
             path = render_density_change(
@@ -179,7 +178,6 @@ def make_report(runs: list[Path], output: str | Path | None = None, render: bool
             )
             if path is not None:
                 written.append(path)
-
     summary = _summary(data, written, out)
     (out / "summary.md").write_text(summary)
     return out
@@ -194,12 +192,12 @@ def _summary(data: list[dict[str, Any]], written: list[Path], out: Path) -> str:
     lines.append("|---|---|---|---|---|---|---|")
     for d in data:
         c = d["cols"]
-        years = float(c["time_years"][-1])
-        abmd = float(c.get("abmd_pct_change", [np.nan])[-1])
+        years = float(c[C.TIME_YEARS][-1])
+        abmd = float(c.get(C.pct(C.ABMD), [np.nan])[-1])
         # the test columns may be NaN in some rows (metrics.tests_every_days): first and
         # last evaluated values
-        stiff = _finite(c.get("apparent_stiffness_pct_change"), -1)
-        fri = c.get("fracture_risk_index")
+        stiff = _finite(c.get(C.pct(C.STIFFNESS)), -1)
+        fri = c.get(C.RISK_INDEX)
         fri_text = f"{_finite(fri, 0):.3f} → {_finite(fri, -1):.3f}" if fri is not None else "–"
         wall = d["manifest"].get("wall_time_s", float("nan"))
         per_year = abmd / years if years > 0 else float("nan")

@@ -81,9 +81,10 @@ class RunState:
     rho0: FloatArray
     loop: LoopState = field(default_factory=LoopState)
 
-    #: checkpoint array name -> attribute (``state`` is stored cell-major, (n, 5)).
+    #: the cell-model state's checkpoint name (stored cell-major, (n, 5))
+    CELLS_KEY = "state"
+    #: the other per-cell arrays of a checkpoint (same names as the attributes)
     CHECKPOINT = (
-        "state",
         "E_solved",
         "psi_solved",
         "ratio_solved",
@@ -109,8 +110,8 @@ class RunState:
 
     def checkpoint_arrays(self) -> dict[str, FloatArray]:
         """The per-cell arrays a restart needs (names as in bonefem 0.1 checkpoints)."""
-        out = {name: getattr(self, name) for name in self.CHECKPOINT if name != "state"}
-        return {"state": self.cells.T, **out}
+        out = {name: getattr(self, name) for name in self.CHECKPOINT}
+        return {self.CELLS_KEY: self.cells.T, **out}
 
     def checkpoint_meta(self) -> dict[str, Any]:
         """The scalars a restart needs."""
@@ -127,11 +128,11 @@ class RunState:
 
         Args:
             meta: the checkpoint's metadata (``meta["state"]["loop"]``: the loop scalars).
-            arrays: per-cell arrays by :attr:`CHECKPOINT` name.
+            arrays: per-cell arrays by name (:attr:`CELLS_KEY` and :attr:`CHECKPOINT`).
             modulus: E(f, m) in MPa, to recompute the current modulus.
         """
-        cells = np.ascontiguousarray(arrays["state"].T)
-        rest = {name: arrays[name] for name in cls.CHECKPOINT if name != "state"}
+        cells = np.ascontiguousarray(arrays[cls.CELLS_KEY].T)
+        rest = {name: arrays[name] for name in cls.CHECKPOINT}
         loop = LoopState(**meta["state"]["loop"])
         return cls(cells=cells, E=modulus(cells[3], cells[4]), loop=loop, **rest)
 

@@ -74,8 +74,10 @@ class LawStep:
 class RemodelingLaw(Protocol):
     """A law the coupled loop drives (implementations: ``cells``, ``huiskes``)."""
 
-    #: bone composition (tissue density, bounds of f) used for density and modulus
-    params: RemodelingParameters
+    @property
+    def params(self) -> RemodelingParameters:
+        """Bone composition (tissue density, bounds of f) used for density and modulus."""
+        ...
 
     def initial_state(self, f0: FloatArray) -> FloatArray:
         """The equilibrium state (5, n) for initial BV/TV ``f0`` (healthy, homeostatic load)."""

@@ -9,15 +9,29 @@ import sys
 from tests.conftest import ROOT, mpiexec
 
 
-def run_bonefem(args: list[str], nprocs: int = 1, env: dict[str, str] | None = None) -> int:
-    """Run ``python -m bonefem.cli -q ARGS``; return its exit code (a SIGKILL is allowed)."""
-    cmd = [sys.executable, "-m", "bonefem.cli", "-q", *args]
+def _run(cmd: list[str], nprocs: int) -> subprocess.CompletedProcess[str]:
     if nprocs > 1:
         cmd = [mpiexec(), "-n", str(nprocs), *cmd]
-    full_env = {**os.environ, **(env or {})}
-    full_env.pop("PMI_RANK", None)
-    full_env.pop("PMI_SIZE", None)
-    proc = subprocess.run(cmd, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=600)
-    if proc.returncode not in (0, -9, 137):
+    env = dict(os.environ)
+    env.pop("PMI_RANK", None)
+    env.pop("PMI_SIZE", None)
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+
+def run_bonefem(args: list[str], nprocs: int = 1) -> int:
+    """Run ``python -m bonefem.cli -q ARGS``; it must exit 0."""
+    cmd = [sys.executable, "-m", "bonefem.cli", "-q", *args]
+    proc = _run(cmd, nprocs)
+    if proc.returncode != 0:
         raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc.returncode
+
+
+def run_killed(case: str, output: str, step: int) -> None:
+    """Run a case and SIGKILL it before step ``step`` (:mod:`tests.helpers.killed_run`)."""
+    cmd = [sys.executable, "-m", "tests.helpers.killed_run", case, output, str(step)]
+    proc = _run(cmd, 1)
+    if proc.returncode not in (-9, 137):
+        raise AssertionError(
+            f"{cmd} should have been killed, exit {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+        )

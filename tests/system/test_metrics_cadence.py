@@ -19,6 +19,7 @@ from bonefem.metrics import TEST_KEYS
 from bonefem.output.run_folder import read_metrics
 from tests.helpers.cases import MENOPAUSE, write_case
 from tests.helpers.cli import run_bonefem as _bonefem
+from tests.helpers.cli import run_killed
 
 QUARTER = 91.3125
 #: seven quarterly rows after t = 0: the end (639.1875 d) is not on the 2-quarter grid
@@ -91,11 +92,7 @@ def test_restart_on_two_ranks_gives_the_same_test_rows(tmp_path: Path) -> None:
     ref = metrics_of(tmp_path / "ref")
     # 7 steps a quarter (6 x 14 days + 7.3125): killed before step 37, after the rows at
     # 4 (with tests) and 5 quarters (without)
-    code = _bonefem(
-        ["run", str(case), "--output", str(tmp_path / "b"), "--no-progress"],
-        env={"BONEFEM_TEST_KILL_AT_STEP": "37"},
-    )
-    assert code in (-9, 137), "the run should have been killed"
+    run_killed(str(case), str(tmp_path / "b"), 37)
     killed = metrics_of(tmp_path / "b")
     assert killed["time_days"][-1] == pytest.approx(5 * QUARTER)  # rows after the checkpoint
     _bonefem(

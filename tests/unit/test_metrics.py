@@ -9,7 +9,6 @@ from bonefem._dolfinx import MPI, dolfinx
 from bonefem.config.loading import LoadCase
 from bonefem.mechanics import ElasticityProblem
 from bonefem.mesh import box
-from bonefem.metrics.dxa import exterior_facets
 from bonefem.metrics import (
     bone_mineral_content,
     failure_estimate,
@@ -21,6 +20,7 @@ from bonefem.metrics import (
     weighted_means,
     weighted_upper_quantile,
 )
+from bonefem.metrics.dxa import exterior_facets
 
 pytestmark = pytest.mark.mpi
 
