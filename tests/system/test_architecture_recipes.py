@@ -46,7 +46,7 @@ class BoneVolume:
 def test_a_registered_metric_adds_its_column(mpi_tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setitem(evaluator._METRICS, "bone_volume", (25, BoneVolume))
     case_path = write_case(mpi_tmp_path, "metric", duration=14.0)
-    case, model = _model(case_path)
+    _, model = _model(case_path)
     row = CoupledRun(model).metrics_row()
     keys = list(row)
     assert keys.index("bone_volume_mm3") == keys.index("abmd") + 1  # placed by its order
