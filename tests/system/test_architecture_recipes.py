@@ -75,7 +75,7 @@ def _huiskes_case(folder: Path, name: str, scale: float) -> Path:
     path = write_case(folder, name, duration=182.625, step=14.0)
     path.write_text(
         path.read_text()
-        + "\n[remodeling]\nlaw = \"huiskes\"\n"
+        + '\n[remodeling]\nlaw = "huiskes"\n'
         + f"\n[[activity]]\nstart_days = 0.0\nstop_days = 1e9\nload_scale = {scale}\n"
     )
     return path
