@@ -47,10 +47,11 @@ def mpi_tmp_path(request: pytest.FixtureRequest) -> Iterator[Path]:
 
 @pytest.fixture(autouse=True)
 def _collect_and_sync() -> Iterator[None]:
-    """Collect garbage collectively after each test (PETSc objects are collective)."""
+    """Under mpiexec, collect garbage collectively after each test (PETSc objects are
+    collective); a serial run needs neither (saves about 0.08 s per test)."""
     yield
-    gc.collect()
-    if "mpi4py.MPI" in sys.modules:
+    if "mpi4py.MPI" in sys.modules and sys.modules["mpi4py.MPI"].COMM_WORLD.size > 1:
+        gc.collect()
         sys.modules["mpi4py.MPI"].COMM_WORLD.Barrier()
 
 

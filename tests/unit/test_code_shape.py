@@ -59,3 +59,20 @@ def test_no_test_hooks_or_patchable_clocks_in_the_package() -> None:
             if marker in text:
                 found.append(f"{_rel(path)}: {marker}")
     assert not found, "\n".join(found)
+
+
+def test_the_schema_imports_no_runtime_code() -> None:
+    """``bonefem.config`` is schema only: no DOLFINx, PETSc, MPI, biology or loop."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, bonefem.config\n"
+        "bad = ('dolfinx', 'petsc4py', 'mpi4py', 'bonefem.biology', 'bonefem.coupling', "
+        "'bonefem.mechanics', 'bonefem.build')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(bad)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]", out
