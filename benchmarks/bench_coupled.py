@@ -44,7 +44,7 @@ from benchmarks.common import (
     reduce_max,
     write_json,
 )
-from bonefem import mechanics, simulation
+from bonefem import simulation
 from bonefem._dolfinx import MPI
 from bonefem.config.case import Case, parse_case
 from bonefem.mesh import load_bone_mesh
@@ -217,8 +217,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     comm = MPI.COMM_WORLD
-    if args.clock == "cpu":  # phase timers and solver statistics in CPU time of the rank
-        mechanics.PHASE_CLOCK = time.process_time
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+    if args.clock == "cpu":  # phase timers in CPU time of the rank
+        # TODO(lead, issue 12): pass the clock to the loop (e.g. Simulation(..., clock=clock),
+        # forwarded to ElasticityProblem(..., clock=clock)) instead of replacing the module
+        # global `simulation.time`; then drop this line and the `sim.mech.clock` line below.
         simulation.time = SimpleNamespace(perf_counter=time.process_time)  # type: ignore[assignment]
 
     t_all = time.perf_counter()
@@ -241,6 +244,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     t0 = time.perf_counter()
     sim = Simulation(case, bone, out)
     t_init = reduce_max(time.perf_counter() - t0)
+    # The solver statistics use the clock of the elasticity problem (a constructor argument
+    # of ElasticityProblem; Simulation does not forward one yet, see the TODO above): the
+    # initial solve inside Simulation(...) is timed in wall time, every later solve in `clock`.
+    sim.mech.clock = clock
     if out is not None:
         out.attach(sim)
         out.start(case=case.run.name, ranks=comm.size, benchmark=True)
