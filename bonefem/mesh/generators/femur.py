@@ -71,6 +71,7 @@ from bonefem._dolfinx import MPI
 from bonefem.mesh.bonemesh import BoneMesh
 from bonefem.mesh.generators import _gmsh as g
 from bonefem.mesh.generators._params import GeneratorParameters, check_shell, quantity
+from bonefem.mesh.generators._registry import Generator
 
 #: Surface names in physical-group order.
 SURFACES = (
@@ -437,3 +438,11 @@ def femur(
         landmarks=geo.landmarks(),
         msh_file=msh_file,
     )
+
+
+#: The registry entry (see :mod:`bonefem.mesh.generators._registry`).
+GENERATOR = Generator(
+    femur,
+    FemurParameters,
+    "idealised proximal femur: head, neck, greater trochanter, shaft",
+)
