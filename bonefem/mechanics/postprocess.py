@@ -11,8 +11,9 @@ reaction force on a surface Γ, the consistent nodal reaction R = a(u, ·) − L
 over the dofs of Γ (N); mean displacement of Γ, ∫_Γ u ds / |Γ| (mm). Apparent stiffness
 (N/mm): displacement-controlled, the reaction along the imposed displacement d divided by
 |d|, i.e. |R·d|/|d|²; force-controlled, |F| / (mean displacement of the loaded surface
-along F). The same definitions as a mechanical test of a specimen (e.g. Keaveny et al.
-1997, J Biomech 30:271, for apparent properties of trabecular bone).
+along F), as read from a mechanical test of the whole bone or specimen. Definitions as in
+docs/model-mechanics.md (section 1); strain and stress as in :mod:`bonefem.mechanics.forms`
+(Zienkiewicz & Taylor, *The Finite Element Method* vol. 1, ch. 6).
 """
 
 from __future__ import annotations
