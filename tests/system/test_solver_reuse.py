@@ -211,3 +211,20 @@ def test_benchmark_scripts_smoke(tmp_path) -> None:
     streams = bench_streams.main(["--mb", "1", "--repeat", "2", "--json", str(tmp_path / "s.json")])
     assert streams["best_gb_s"] > 0
     assert "Elasticity solver vs mesh size" in report.build()
+
+
+def test_phase_times_use_the_clock_passed_in() -> None:
+    """The clock is a constructor argument (no module global): one tick per clock call."""
+    ticks = iter(range(1000))
+    prob, E0, _ = make(MPI.COMM_WORLD, "extrapolate", "clock_", clock=lambda: float(next(ticks)))
+    prob.set_modulus(E0)
+    prob.solve("bend")
+    st = prob.last_stats("bend")
+    phases = (st.assemble_seconds, st.rhs_seconds, st.guess_seconds, st.setup_seconds)
+    assert (*phases, st.solve_seconds) == (1.0, 1.0, 1.0, 1.0, 1.0)
+    prob.solve("bend")  # operator current: no assembly time
+    assert prob.last_stats("bend").assemble_seconds == 0.0
+    prob.forget_solutions()
+    prob.solve("bend")
+    assert prob.last_stats("bend").initial_residual == pytest.approx(1.0)
+    prob.destroy()
