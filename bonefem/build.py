@@ -11,6 +11,7 @@ in :mod:`bonefem.output.fields`; the small tables of strategies are here.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -132,7 +133,7 @@ def _geometry(case: Case, bone: BoneMesh, volumes: FloatArray) -> CellGeometry:
     return CellGeometry(n, index, list(bone.region_names), volumes, tags)
 
 
-def _mechanics(case: Case, bone: BoneMesh) -> ElasticityProblem:
+def _mechanics(case: Case, bone: BoneMesh, clock: Callable[[], float]) -> ElasticityProblem:
     materials = case.material.regions
     poisson = {name: materials[name].modulus.poisson_ratio for name in bone.region_names}
     options: dict[str, str | int | float | bool] = {"ksp_rtol": case.solver.rtol}
@@ -143,6 +144,7 @@ def _mechanics(case: Case, bone: BoneMesh) -> ElasticityProblem:
         poisson_ratio=poisson,
         petsc_options=options,
         refresh_factor=case.solver.refresh_factor,
+        clock=clock,
     )
 
 
@@ -166,6 +168,7 @@ def build(
     *,
     constants: CalibratedConstants | None = None,
     case_file: str | None = None,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> CoupledModel:
     """Build the coupled model of ``case`` on ``bone`` (collective).
 
@@ -175,6 +178,7 @@ def build(
         constants: calibrated constants (default: the shipped calibration); finite-element
             runs apply :func:`for_finite_elements` to them.
         case_file: path of the case file, for messages.
+        clock: clock of the solver statistics (s), e.g. ``time.process_time`` in benchmarks.
 
     Raises:
         InputError: the case does not fit the mesh.
@@ -187,7 +191,7 @@ def build(
     )
     signals = build_signals(case.biology, for_finite_elements(c))
     law = make_law(LawContext(rc, model, signals))
-    mech = _mechanics(case, bone)
+    mech = _mechanics(case, bone, clock)
     geometry = _geometry(case, bone, mech.cell_volumes)
     materials = case.material.regions
     names = geometry.region_names

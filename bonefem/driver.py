@@ -175,7 +175,7 @@ def run_case(
         folder, comm, restart_time=None if checkpoint is None else checkpoint[0]["time_days"]
     )
     t_setup = hooks.clock()
-    model = build(case, bone, constants=constants, case_file=str(case_path))
+    model = build(case, bone, constants=constants, case_file=str(case_path), clock=hooks.clock)
     state = None
     if checkpoint is not None:
         state = RunState.from_checkpoint(*checkpoint, model.material.modulus)

@@ -105,7 +105,8 @@ class RunState:
 
     def snapshot(self) -> RunState:
         """A deep copy (the roll-back point of a failed step)."""
-        arrays = {f.name: getattr(self, f.name).copy() for f in fields(self) if f.name != "loop"}
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        arrays = {k: v.copy() for k, v in values.items() if isinstance(v, np.ndarray)}
         return RunState(**arrays, loop=self.loop.copy())
 
     def checkpoint_arrays(self) -> dict[str, FloatArray]:

@@ -22,6 +22,52 @@ FACES = ("xmin", "xmax", "ymin", "ymax", "zmin", "zmax")
 RegionFunction = Callable[[npt.NDArray[np.float64]], npt.NDArray[np.int32]]
 
 
+_CELL_TYPES = {
+    "tetrahedron": dolfinx.mesh.CellType.tetrahedron,
+    "hexahedron": dolfinx.mesh.CellType.hexahedron,
+}
+
+
+def _region_tags(
+    mesh: dolfinx.mesh.Mesh, regions: dict[str, int], region_of: RegionFunction | None
+) -> dolfinx.mesh.MeshTags:
+    """Region tag of every local cell: the single region, or ``region_of(midpoints)``."""
+    tdim = mesh.topology.dim
+    imap = mesh.topology.index_map(tdim)
+    cells = np.arange(imap.size_local + imap.num_ghosts, dtype=np.int32)
+    if region_of is None:
+        if len(regions) != 1:
+            raise InputError("several regions need a region_of function", field="regions")
+        values = np.full(cells.size, next(iter(regions.values())), dtype=np.int32)
+    else:
+        mid = dolfinx.mesh.compute_midpoints(mesh, tdim, cells).T
+        values = np.asarray(region_of(mid), dtype=np.int32)
+    return dolfinx.mesh.meshtags(mesh, tdim, cells, values)
+
+
+def _face_tags(
+    mesh: dolfinx.mesh.Mesh, lo: npt.NDArray[np.float64], hi: npt.NDArray[np.float64]
+) -> dolfinx.mesh.MeshTags:
+    """Boundary facets tagged 1..6 by the face of :data:`FACES` they lie on."""
+    tdim = mesh.topology.dim
+    mesh.topology.create_connectivity(tdim - 1, tdim)
+    facets, tags = [], []
+    tol = 1e-10 * float(np.max(hi - lo))
+    for i in range(len(FACES)):
+        axis, side = divmod(i, 2)
+        coord = hi[axis] if side else lo[axis]
+        found = dolfinx.mesh.locate_entities_boundary(
+            mesh, tdim - 1, lambda x, a=axis, c=coord: np.abs(x[a] - c) < tol
+        )
+        facets.append(found)
+        tags.append(np.full(found.size, i + 1, dtype=np.int32))
+    all_facets = np.concatenate(facets)
+    all_tags = np.concatenate(tags)
+    # An edge facet cannot lie on two faces of a box, so facets are unique.
+    order = np.argsort(all_facets)
+    return dolfinx.mesh.meshtags(mesh, tdim - 1, all_facets[order], all_tags[order])
+
+
 def box(
     comm: MPI.Intracomm,
     lengths: Sequence[float] = (1.0, 1.0, 1.0),
@@ -47,13 +93,9 @@ def box(
     Returns:
         The :class:`BoneMesh`.
     """
-    kinds = {
-        "tetrahedron": dolfinx.mesh.CellType.tetrahedron,
-        "hexahedron": dolfinx.mesh.CellType.hexahedron,
-    }
-    if cell_type not in kinds:
+    if cell_type not in _CELL_TYPES:
         raise InputError(
-            f"unsupported cell type; allowed: {', '.join(kinds)}",
+            f"unsupported cell type; allowed: {', '.join(_CELL_TYPES)}",
             field="cell_type",
             value=cell_type,
         )
@@ -63,38 +105,12 @@ def box(
         comm,
         [lo, hi],
         [int(n) for n in divisions],
-        kinds[cell_type],
+        _CELL_TYPES[cell_type],
         ghost_mode=dolfinx.mesh.GhostMode.none,
     )
     regions = dict(regions or {"bone": 1})
-    tdim = mesh.topology.dim
-    imap = mesh.topology.index_map(tdim)
-    cells = np.arange(imap.size_local + imap.num_ghosts, dtype=np.int32)
-    if region_of is None:
-        if len(regions) != 1:
-            raise InputError("several regions need a region_of function", field="regions")
-        values = np.full(cells.size, next(iter(regions.values())), dtype=np.int32)
-    else:
-        mid = dolfinx.mesh.compute_midpoints(mesh, tdim, cells).T
-        values = np.asarray(region_of(mid), dtype=np.int32)
-    cell_tags = dolfinx.mesh.meshtags(mesh, tdim, cells, values)
-
-    mesh.topology.create_connectivity(tdim - 1, tdim)
-    facets, tags = [], []
-    tol = 1e-10 * float(np.max(hi - lo))
-    for i in range(len(FACES)):
-        axis, side = divmod(i, 2)
-        coord = hi[axis] if side else lo[axis]
-        found = dolfinx.mesh.locate_entities_boundary(
-            mesh, tdim - 1, lambda x, a=axis, c=coord: np.abs(x[a] - c) < tol
-        )
-        facets.append(found)
-        tags.append(np.full(found.size, i + 1, dtype=np.int32))
-    all_facets = np.concatenate(facets)
-    all_tags = np.concatenate(tags)
-    # An edge facet cannot lie on two faces of a box, so facets are unique.
-    order = np.argsort(all_facets)
-    facet_tags = dolfinx.mesh.meshtags(mesh, tdim - 1, all_facets[order], all_tags[order])
+    cell_tags = _region_tags(mesh, regions, region_of)
+    facet_tags = _face_tags(mesh, lo, hi)
     cell_tags.name = "regions"
     facet_tags.name = "surfaces"
     return BoneMesh(

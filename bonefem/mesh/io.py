@@ -221,6 +221,109 @@ def mesh_from_arrays(
 
 
 # --------------------------------------------------------------------------- gmsh .msh
+def _start_gmsh(comm: MPI.Intracomm) -> tuple[Any, bool]:
+    """Rank 0: the gmsh module with an empty model ``bonefem-import``; whether we own gmsh."""
+    if comm.rank != 0:
+        return None, False
+    import gmsh
+
+    owns = not gmsh.isInitialized()
+    if owns:
+        gmsh.initialize(readConfigFiles=False, interruptible=False)
+    gmsh.option.setNumber("General.Terminal", 0)
+    gmsh.model.add("bonefem-import")
+    return gmsh, owns
+
+
+def _msh_volume_cells(gmsh: Any, path: Path) -> tuple[int, npt.NDArray[Any]]:
+    """Merge the file; check its cell type; return the facet element type and cell tags."""
+    _check_readable(path)
+    try:
+        gmsh.merge(str(path))
+    except Exception as exc:
+        raise InputError(f"gmsh cannot read the file: {exc}") from None
+    types3, etags3, _ = gmsh.model.mesh.getElements(3)
+    if not len(types3):
+        if len(gmsh.model.mesh.getElements(2)[0]):
+            raise InputError("this is a 2-D (surface) mesh; a 3-D volume mesh is needed")
+        raise InputError("the file has no volume cells")
+    kinds = [gmsh.model.mesh.getElementProperties(t)[0] for t in types3]
+    if len(types3) != 1 or int(types3[0]) not in (4, 5):
+        raise InputError(
+            f"unsupported cell type(s): {', '.join(kinds)}; supported: linear tetrahedra "
+            "(4 nodes) or trilinear hexahedra (8 nodes), one type per mesh"
+        )
+    facet_type = 2 if int(types3[0]) == 4 else 3
+    return facet_type, np.sort(np.asarray(etags3[0]))
+
+
+def _msh_groups(
+    gmsh: Any, dim: int, kind: str, mapping: Mapping[str, int] | None, facet_type: int
+) -> tuple[dict[str, int], npt.NDArray[Any]]:
+    """Name the physical groups of one dimension (set in the model); return names, elements."""
+    stored: dict[int, str] = {}
+    elems: list[npt.NDArray[Any]] = []
+    for _, tag in gmsh.model.getPhysicalGroups(dim):
+        stored[tag] = gmsh.model.getPhysicalName(dim, tag)
+        for ent in gmsh.model.getEntitiesForPhysicalGroup(dim, tag):
+            et, el, _ = gmsh.model.mesh.getElements(dim, ent)
+            if dim == 2 and any(int(t) != facet_type for t in et):
+                raise InputError(
+                    f"surface group '{stored[tag] or tag}' has elements that are not "
+                    "faces of the volume cells"
+                )
+            elems.extend(np.asarray(e) for e in el)
+    allel = np.concatenate(elems) if elems else np.empty(0, np.uint64)
+    if allel.size != np.unique(allel).size:
+        raise InputError(f"some cells belong to two {kind} groups; each may have one")
+    names = _name_tags(set(stored), stored, mapping, kind=kind)
+    for name, tag in names.items():
+        gmsh.model.setPhysicalName(dim, tag, name)
+    return names, allel
+
+
+def _inspect_msh(
+    gmsh: Any,
+    path: Path,
+    regions: Mapping[str, int] | None,
+    surfaces: Mapping[str, int] | None,
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Rank 0: read and validate the file, name its groups; region and surface names."""
+    facet_type, every = _msh_volume_cells(gmsh, path)
+    low = [(d, t) for d, t in gmsh.model.getPhysicalGroups() if d < 2]
+    if low:
+        gmsh.model.removePhysicalGroups(low)
+    if not gmsh.model.getPhysicalGroups(3):
+        vols = [t for _, t in gmsh.model.getEntities(3)]
+        gmsh.model.addPhysicalGroup(3, vols, 1, name="bone")
+    region_names, in_groups = _msh_groups(gmsh, 3, "region", regions, facet_type)
+    surface_names, _ = _msh_groups(gmsh, 2, "surface", surfaces, facet_type)
+    missing = every.size - np.intersect1d(every, in_groups).size
+    if missing:
+        raise InputError(
+            f"{missing} volume cell(s) are in no volume physical group; every cell must "
+            "belong to exactly one region"
+        )
+    return region_names, surface_names
+
+
+def _bone_from_gmsh_data(
+    data: Any, names: tuple[dict[str, int], dict[str, int]], source: str
+) -> BoneMesh:
+    """The BoneMesh of DOLFINx's ``model_to_mesh`` result (empty surfaces if untagged)."""
+    mesh = data.mesh
+    tdim = mesh.topology.dim
+    mesh.topology.create_connectivity(tdim - 1, tdim)
+    facet_tags = data.facet_tags
+    if facet_tags is None:
+        facet_tags = dolfinx.mesh.meshtags(
+            mesh, tdim - 1, np.empty(0, np.int32), np.empty(0, np.int32)
+        )
+    assert data.cell_tags is not None
+    data.cell_tags.name, facet_tags.name = "regions", "surfaces"
+    return BoneMesh(mesh, data.cell_tags, facet_tags, names[0], names[1], source=source)
+
+
 def read_msh(
     path: str | Path,
     comm: MPI.Intracomm | None = None,
@@ -230,6 +333,9 @@ def read_msh(
     check: bool = True,
 ) -> BoneMesh:
     """Read a gmsh ``.msh`` file with its physical groups (names kept).
+
+    Read and validated by gmsh on rank 0 (:func:`_inspect_msh`), distributed by DOLFINx's
+    ``model_to_mesh``.
 
     Args:
         path: the ``.msh`` file.
@@ -244,81 +350,11 @@ def read_msh(
     """
     comm = comm or MPI.COMM_WORLD
     path = Path(path)
-    gmsh: Any = None
-    owns = False
-    if comm.rank == 0:
-        import gmsh as _g
-
-        gmsh = _g
-        owns = not gmsh.isInitialized()
-        if owns:
-            gmsh.initialize(readConfigFiles=False, interruptible=False)
-        gmsh.option.setNumber("General.Terminal", 0)
-        gmsh.model.add("bonefem-import")
-
-    def inspect() -> tuple[dict[str, int], dict[str, int]]:
-        _check_readable(path)
-        try:
-            gmsh.merge(str(path))
-        except Exception as exc:
-            raise InputError(f"gmsh cannot read the file: {exc}") from None
-        types3, etags3, _ = gmsh.model.mesh.getElements(3)
-        if not len(types3):
-            if len(gmsh.model.mesh.getElements(2)[0]):
-                raise InputError("this is a 2-D (surface) mesh; a 3-D volume mesh is needed")
-            raise InputError("the file has no volume cells")
-        kinds = [gmsh.model.mesh.getElementProperties(t)[0] for t in types3]
-        if len(types3) != 1 or int(types3[0]) not in (4, 5):
-            raise InputError(
-                f"unsupported cell type(s): {', '.join(kinds)}; supported: linear tetrahedra "
-                "(4 nodes) or trilinear hexahedra (8 nodes), one type per mesh"
-            )
-        facet_type = 2 if int(types3[0]) == 4 else 3
-        low = [(d, t) for d, t in gmsh.model.getPhysicalGroups() if d < 2]
-        if low:
-            gmsh.model.removePhysicalGroups(low)
-        if not gmsh.model.getPhysicalGroups(3):
-            vols = [t for _, t in gmsh.model.getEntities(3)]
-            gmsh.model.addPhysicalGroup(3, vols, 1, name="bone")
-        every = np.sort(np.asarray(etags3[0]))
-        in_groups: npt.NDArray[Any] = np.empty(0, np.uint64)
-        region_names: dict[str, int] = {}
-        surface_names: dict[str, int] = {}
-        for dim, kind, mapping in ((3, "region", regions), (2, "surface", surfaces)):
-            stored: dict[int, str] = {}
-            elems: list[npt.NDArray[Any]] = []
-            for _, tag in gmsh.model.getPhysicalGroups(dim):
-                stored[tag] = gmsh.model.getPhysicalName(dim, tag)
-                for ent in gmsh.model.getEntitiesForPhysicalGroup(dim, tag):
-                    et, el, _ = gmsh.model.mesh.getElements(dim, ent)
-                    if dim == 2 and any(int(t) != facet_type for t in et):
-                        raise InputError(
-                            f"surface group '{stored[tag] or tag}' has elements that are not "
-                            "faces of the volume cells"
-                        )
-                    elems.extend(np.asarray(e) for e in el)
-            allel = np.concatenate(elems) if elems else np.empty(0, np.uint64)
-            if allel.size != np.unique(allel).size:
-                raise InputError(f"some cells belong to two {kind} groups; each may have one")
-            if dim == 3:
-                in_groups = allel
-            names = _name_tags(set(stored), stored, mapping, kind=kind)
-            for name, tag in names.items():
-                gmsh.model.setPhysicalName(dim, tag, name)
-            if dim == 3:
-                region_names = names
-            else:
-                surface_names = names
-        missing = every.size - np.intersect1d(every, in_groups).size
-        if missing:
-            raise InputError(
-                f"{missing} volume cell(s) are in no volume physical group; every cell must "
-                "belong to exactly one region"
-            )
-        return region_names, surface_names
-
+    gmsh, owns = _start_gmsh(comm)
     try:
-        names = _on_root(comm, inspect, source=str(path))
+        names = _on_root(
+            comm, lambda: _inspect_msh(gmsh, path, regions, surfaces), source=str(path)
+        )
         names = comm.bcast(names, root=0)
         assert names is not None
         data = dolfinx.io.gmsh.model_to_mesh(
@@ -329,19 +365,9 @@ def read_msh(
             gmsh.model.remove()
             if owns:
                 gmsh.finalize()
-    mesh = data.mesh
-    tdim = mesh.topology.dim
-    mesh.topology.create_connectivity(tdim - 1, tdim)
-    facet_tags = data.facet_tags
-    if facet_tags is None:
-        facet_tags = dolfinx.mesh.meshtags(
-            mesh, tdim - 1, np.empty(0, np.int32), np.empty(0, np.int32)
-        )
-    assert data.cell_tags is not None
-    data.cell_tags.name, facet_tags.name = "regions", "surfaces"
-    bone = BoneMesh(mesh, data.cell_tags, facet_tags, names[0], names[1], source=str(path))
+    bone = _bone_from_gmsh_data(data, names, str(path))
     if check:
-        check_cells(mesh, source=str(path))
+        check_cells(bone.mesh, source=str(path))
     return bone
 
 
@@ -376,6 +402,115 @@ def _tags_from_sets(
     return values, names
 
 
+def _meshio_load(path: Path, file_format: str | None) -> Any:
+    """Read a file with meshio (InputError for unreadable files and missing packages)."""
+    import meshio
+
+    _check_readable(path)
+    try:
+        return meshio.read(path, file_format=file_format)
+    except ModuleNotFoundError as exc:
+        raise InputError(
+            f"reading this format needs the '{exc.name}' package (pip install {exc.name})"
+        ) from None
+    except (Exception, SystemExit) as exc:  # meshio calls sys.exit on some failures
+        raise InputError(f"meshio cannot read the file: {type(exc).__name__}: {exc}") from None
+
+
+def _meshio_blocks(types: list[str]) -> tuple[list[int], list[int], str]:
+    """Volume and facet cell blocks of a meshio mesh and the DOLFINx cell type."""
+    vol = [i for i, t in enumerate(types) if t in _VOLUME]
+    solid = ("tetra", "hexahedron", "wedge", "pyramid")
+    other3d = sorted({t for t in types if t.startswith(solid) and t not in _VOLUME})
+    if other3d or len({types[i] for i in vol}) > 1:
+        raise InputError(
+            f"unsupported cell type(s): {', '.join(other3d + sorted({types[i] for i in vol}))}"
+            "; supported: linear tetrahedra ('tetra') or trilinear hexahedra ('hexahedron'), "
+            "one type per mesh"
+        )
+    if not vol:
+        if any(t in _FACET or t.startswith(("triangle", "quad", "polygon")) for t in types):
+            raise InputError("this is a 2-D (surface) mesh; a 3-D volume mesh is needed")
+        raise InputError("the file has no volume cells")
+    cell_type, _, facet_kind = _VOLUME[types[vol[0]]]
+    fac = [i for i, t in enumerate(types) if t == facet_kind]
+    return vol, fac, cell_type
+
+
+#: Tags of volume and facet cells (0: untagged) and the names stored for tag values.
+_MeshioTags = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], dict[int, str], dict[int, str]]
+
+
+def _tags_from_cell_data(m: Any, key: str, vol: list[int], fac: list[int]) -> _MeshioTags:
+    """Tags from the ``cell_data`` array ``key``; names from gmsh field data or MED families."""
+    data = m.cell_data[key]
+    rnames: dict[int, str] = {}
+    snames: dict[int, str] = {}
+    cv = np.concatenate([np.asarray(data[i]).ravel() for i in vol]).astype(np.int64)
+    fv = (
+        np.concatenate([np.asarray(data[i]).ravel() for i in fac]).astype(np.int64)
+        if fac
+        else np.empty(0, np.int64)
+    )
+    for name, val in (m.field_data or {}).items():
+        val = np.asarray(val).ravel()
+        if val.size >= 2 and int(val[1]) == 3:
+            rnames[int(val[0])] = name
+        elif val.size >= 2 and int(val[1]) == 2:
+            snames[int(val[0])] = name
+    for tag, groups in (getattr(m, "cell_tags", None) or {}).items():
+        if groups:
+            rnames.setdefault(int(tag), str(groups[0]))
+            snames.setdefault(int(tag), str(groups[0]))
+    return cv, fv, rnames, snames
+
+
+def _meshio_tags(
+    m: Any, cell_data_key: str | None, vol: list[int], fac: list[int], n_cells: int
+) -> _MeshioTags:
+    """Region and surface tags: a cell data array, else cell sets, else one region."""
+    key = cell_data_key or next((k for k in TAG_KEYS if k in m.cell_data), None)
+    if cell_data_key is not None and cell_data_key not in m.cell_data:
+        raise InputError(
+            f"no cell data '{cell_data_key}'; the file has: {', '.join(m.cell_data) or '(none)'}",
+            field="mesh.cell_data_key",
+        )
+    if key is not None:
+        return _tags_from_cell_data(m, key, vol, fac)
+    if m.cell_sets:
+        cv32, rnames = _tags_from_sets(m.cell_sets, vol, [len(m.cells[i]) for i in vol])
+        cv = cv32.astype(np.int64)
+        if not np.any(cv):
+            cv = np.ones(n_cells, np.int64)
+            rnames = {1: "bone"}
+        fv32, snames = _tags_from_sets(m.cell_sets, fac, [len(m.cells[i]) for i in fac])
+        return cv, fv32.astype(np.int64), rnames, snames
+    return np.ones(n_cells, np.int64), np.empty(0, np.int64), {1: "bone"}, {}
+
+
+def _meshio_arrays(
+    path: Path,
+    file_format: str | None,
+    cell_data_key: str | None,
+    regions: Mapping[str, int] | None,
+    surfaces: Mapping[str, int] | None,
+) -> tuple[Any, ...]:
+    """Rank 0: read a meshio file into the arrays of :func:`_cells_from_arrays`."""
+    m = _meshio_load(path, file_format)
+    vol, fac, cell_type = _meshio_blocks([b.type for b in m.cells])
+    cells = np.concatenate([m.cells[i].data for i in vol])
+    cv, fv, rnames, snames = _meshio_tags(m, cell_data_key, vol, fac, cells.shape[0])
+    facets = np.concatenate([m.cells[i].data for i in fac]) if fac else None
+    keep = fv != 0
+    if facets is not None:
+        facets, fv = facets[keep], fv[keep]
+    if facets is not None and facets.shape[0] == 0:
+        facets = None
+    reg = _name_tags(set(np.unique(cv).tolist()), rnames, regions, kind="region")
+    srf = _name_tags(set(np.unique(fv).tolist()), snames, surfaces, kind="surface")
+    return (m.points, cells, cv, facets, fv, cell_type, reg, srf)
+
+
 def read_meshio(
     path: str | Path,
     comm: MPI.Intracomm | None = None,
@@ -406,82 +541,7 @@ def read_meshio(
     path = Path(path)
 
     def load() -> tuple[Any, ...]:
-        import meshio
-
-        _check_readable(path)
-        try:
-            m = meshio.read(path, file_format=file_format)
-        except ModuleNotFoundError as exc:
-            raise InputError(
-                f"reading this format needs the '{exc.name}' package (pip install {exc.name})"
-            ) from None
-        except (Exception, SystemExit) as exc:  # meshio calls sys.exit on some failures
-            raise InputError(f"meshio cannot read the file: {type(exc).__name__}: {exc}") from None
-        types = [b.type for b in m.cells]
-        vol = [i for i, t in enumerate(types) if t in _VOLUME]
-        solid = ("tetra", "hexahedron", "wedge", "pyramid")
-        other3d = sorted({t for t in types if t.startswith(solid) and t not in _VOLUME})
-        if other3d or len({types[i] for i in vol}) > 1:
-            raise InputError(
-                f"unsupported cell type(s): {', '.join(other3d + sorted({types[i] for i in vol}))}"
-                "; supported: linear tetrahedra ('tetra') or trilinear hexahedra ('hexahedron'), "
-                "one type per mesh"
-            )
-        if not vol:
-            if any(t in _FACET or t.startswith(("triangle", "quad", "polygon")) for t in types):
-                raise InputError("this is a 2-D (surface) mesh; a 3-D volume mesh is needed")
-            raise InputError("the file has no volume cells")
-        cell_type, _, facet_kind = _VOLUME[types[vol[0]]]
-        fac = [i for i, t in enumerate(types) if t == facet_kind]
-        cells = np.concatenate([m.cells[i].data for i in vol])
-        key = cell_data_key or next((k for k in TAG_KEYS if k in m.cell_data), None)
-        if cell_data_key is not None and cell_data_key not in m.cell_data:
-            raise InputError(
-                f"no cell data '{cell_data_key}'; the file has: "
-                f"{', '.join(m.cell_data) or '(none)'}",
-                field="mesh.cell_data_key",
-            )
-        rnames: dict[int, str] = {}
-        snames: dict[int, str] = {}
-        if key is not None:
-            data = m.cell_data[key]
-            cv = np.concatenate([np.asarray(data[i]).ravel() for i in vol]).astype(np.int64)
-            fv = (
-                np.concatenate([np.asarray(data[i]).ravel() for i in fac]).astype(np.int64)
-                if fac
-                else np.empty(0, np.int64)
-            )
-            for name, val in (m.field_data or {}).items():
-                val = np.asarray(val).ravel()
-                if val.size >= 2 and int(val[1]) == 3:
-                    rnames[int(val[0])] = name
-                elif val.size >= 2 and int(val[1]) == 2:
-                    snames[int(val[0])] = name
-            for tag, groups in (getattr(m, "cell_tags", None) or {}).items():
-                if groups:
-                    rnames.setdefault(int(tag), str(groups[0]))
-                    snames.setdefault(int(tag), str(groups[0]))
-        elif m.cell_sets:
-            cv32, rnames = _tags_from_sets(m.cell_sets, vol, [len(m.cells[i]) for i in vol])
-            cv = cv32.astype(np.int64)
-            if not np.any(cv):
-                cv = np.ones(cells.shape[0], np.int64)
-                rnames = {1: "bone"}
-            fv32, snames = _tags_from_sets(m.cell_sets, fac, [len(m.cells[i]) for i in fac])
-            fv = fv32.astype(np.int64)
-        else:
-            cv = np.ones(cells.shape[0], np.int64)
-            fv = np.empty(0, np.int64)
-            rnames = {1: "bone"}
-        facets = np.concatenate([m.cells[i].data for i in fac]) if fac else None
-        keep = fv != 0
-        if facets is not None:
-            facets, fv = facets[keep], fv[keep]
-        if facets is not None and facets.shape[0] == 0:
-            facets = None
-        reg = _name_tags(set(np.unique(cv).tolist()), rnames, regions, kind="region")
-        srf = _name_tags(set(np.unique(fv).tolist()), snames, surfaces, kind="surface")
-        return (m.points, cells, cv, facets, fv, cell_type, reg, srf)
+        return _meshio_arrays(path, file_format, cell_data_key, regions, surfaces)
 
     data = _on_root(comm, load, source=str(path))
     bone = _cells_from_arrays(comm, data, source=str(path))

@@ -16,7 +16,11 @@ import pytest
 from bonefem._dolfinx import MPI, dolfinx
 from bonefem.config.loading import LoadCase
 from bonefem.errors import InputError
-from bonefem.mechanics import ElasticityProblem, _cold_equivalent, _projection_coefficients
+from bonefem.mechanics import (
+    ElasticityProblem,
+    cold_equivalent_iterations,
+    projection_coefficients,
+)
 from bonefem.mesh import box
 
 pytestmark = pytest.mark.mpi
@@ -154,13 +158,13 @@ def test_initial_guess_validation(comm) -> None:
 @pytest.mark.serial
 def test_projection_helpers() -> None:
     G = np.array([[2.0, 0.0], [0.0, 0.0]])
-    c = _projection_coefficients(G, np.array([4.0, 1.0]))
+    c = projection_coefficients(G, np.array([4.0, 1.0]))
     assert c == pytest.approx([2.0, 0.0])  # the direction without energy is dropped
-    assert _projection_coefficients(np.zeros((1, 1)), np.ones(1)) == pytest.approx([0.0])
+    assert projection_coefficients(np.zeros((1, 1)), np.ones(1)) == pytest.approx([0.0])
     # 10 iterations reducing by 1e-4 = 20 cold iterations to reach 1e-8
-    assert _cold_equivalent(10, 1e-4, 1.0, 1e-8) == pytest.approx(20.0)
-    assert _cold_equivalent(0, 1.0, 1.0, 1e-8) == 0.0
-    assert _cold_equivalent(5, 2.0, 1.0, 1e-8) == float("inf")
+    assert cold_equivalent_iterations(10, 1e-4, 1.0, 1e-8) == pytest.approx(20.0)
+    assert cold_equivalent_iterations(0, 1.0, 1.0, 1e-8) == 0.0
+    assert cold_equivalent_iterations(5, 2.0, 1.0, 1e-8) == float("inf")
 
 
 @pytest.mark.serial
@@ -207,3 +211,20 @@ def test_benchmark_scripts_smoke(tmp_path) -> None:
     streams = bench_streams.main(["--mb", "1", "--repeat", "2", "--json", str(tmp_path / "s.json")])
     assert streams["best_gb_s"] > 0
     assert "Elasticity solver vs mesh size" in report.build()
+
+
+def test_phase_times_use_the_clock_passed_in() -> None:
+    """The clock is a constructor argument (no module global): one tick per clock call."""
+    ticks = iter(range(1000))
+    prob, E0, _ = make(MPI.COMM_WORLD, "extrapolate", "clock_", clock=lambda: float(next(ticks)))
+    prob.set_modulus(E0)
+    prob.solve("bend")
+    st = prob.last_stats("bend")
+    phases = (st.assemble_seconds, st.rhs_seconds, st.guess_seconds, st.setup_seconds)
+    assert (*phases, st.solve_seconds) == (1.0, 1.0, 1.0, 1.0, 1.0)
+    prob.solve("bend")  # operator current: no assembly time
+    assert prob.last_stats("bend").assemble_seconds == 0.0
+    prob.forget_solutions()
+    prob.solve("bend")
+    assert prob.last_stats("bend").initial_residual == pytest.approx(1.0)
+    prob.destroy()

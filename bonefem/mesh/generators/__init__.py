@@ -13,6 +13,13 @@ and :func:`generate` builds it. Every generator builds on rank 0, distributes wi
 :func:`dolfinx.io.gmsh.model_to_mesh`, names every region and loaded surface, and is
 deterministic (same parameters, same mesh). All lengths in mm, angles in degrees.
 
+A geometry is one module of this package, ``<name>.py``, with a parameter model, a
+function ``(comm, params, *, msh_file=None) -> BoneMesh`` (usually via
+:func:`~bonefem.mesh.generators._gmsh.build_bone_mesh`) and the registry entry
+``GENERATOR = Generator(function, Parameters, "description")``; it is found by
+:func:`~bonefem.mesh.generators._registry.discover`, nothing else needs an edit. The
+bundled geometries:
+
 ============  ==============================  ========================================
 name          regions                         surfaces
 ============  ==============================  ========================================
@@ -26,8 +33,7 @@ femur         cortical, trabecular            head_contact, abductor_insertion, 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,44 +45,15 @@ from bonefem.mesh.generators._params import (
     describe_parameters,
     validate_parameters,
 )
+from bonefem.mesh.generators._registry import Generator, discover
 from bonefem.mesh.generators.diaphysis import DiaphysisParameters, diaphysis
 from bonefem.mesh.generators.femur import FemurParameters, femur
 from bonefem.mesh.generators.specimen import SpecimenParameters, specimen
 from bonefem.mesh.generators.vertebra import VertebraParameters, vertebra
 
-
-@dataclass(frozen=True)
-class Generator:
-    """A registered geometry: its function, parameter model and one-line description."""
-
-    function: Callable[..., BoneMesh]
-    parameters: type[GeneratorParameters]
-    description: str
-
-
-#: Geometry name -> generator.
-GENERATORS: dict[str, Generator] = {
-    "specimen": Generator(
-        specimen,
-        SpecimenParameters,
-        "trabecular bone specimen (cylinder or cube), optional cortical shell",
-    ),
-    "diaphysis": Generator(
-        diaphysis,
-        DiaphysisParameters,
-        "long-bone diaphysis: cortical tube with trabecular/medullary core",
-    ),
-    "vertebra": Generator(
-        vertebra,
-        VertebraParameters,
-        "idealised lumbar vertebral body: waisted ellipse, shell, endplates",
-    ),
-    "femur": Generator(
-        femur,
-        FemurParameters,
-        "idealised proximal femur: head, neck, greater trochanter, shaft",
-    ),
-}
+#: Geometry name -> generator: every module of this package defining ``GENERATOR``
+#: (see :mod:`bonefem.mesh.generators._registry`), in alphabetical order.
+GENERATORS: dict[str, Generator] = discover(__name__, __path__)
 
 
 def get_generator(

@@ -234,6 +234,86 @@ def _count_cells_and_check() -> int:
     return int(sum(len(t) for t in tags))
 
 
+def _open_model(gmsh: Any, name: str) -> bool:
+    """Rank 0: initialise gmsh if needed, set :data:`GMSH_OPTIONS`, add a fresh model.
+
+    Returns whether this call initialised gmsh (and so must finalise it).
+    """
+    owns_gmsh = not gmsh.isInitialized()
+    if owns_gmsh:
+        gmsh.initialize(readConfigFiles=False, interruptible=False)
+    for key, value in GMSH_OPTIONS.items():
+        gmsh.option.setNumber(key, value)
+    gmsh.model.add(f"bonefem-{name}")
+    return owns_gmsh
+
+
+def _close_model(gmsh: Any, owns_gmsh: bool) -> None:
+    """Rank 0: remove the current model; finalise gmsh if :func:`_open_model` started it."""
+    if gmsh is not None:
+        gmsh.model.remove()
+        if owns_gmsh:
+            gmsh.finalize()
+
+
+def _mesh_model(
+    gmsh: Any,
+    build: Callable[[], GmshGroups],
+    name: str,
+    msh_file: str | Path | None,
+    t0: float,
+) -> tuple[tuple[str, str] | None, tuple[dict[str, int], dict[str, int]] | None]:
+    """Rank 0: build, mesh in 3-D, check, tag after meshing, write ``msh_file``.
+
+    Returns (error, None) with error = (kind, message) on failure, else (None, groups).
+    """
+    try:
+        g = build()
+        gmsh.model.mesh.generate(3)
+        ncells = _count_cells_and_check()
+        if g.after_mesh is not None:
+            g.surfaces.update(g.after_mesh())
+        groups = (g.regions, g.surfaces)
+        if msh_file is not None:
+            Path(msh_file).parent.mkdir(parents=True, exist_ok=True)
+            gmsh.write(str(msh_file))
+        logger.info("gmsh built '%s': %d cells in %.2f s", name, ncells, time.perf_counter() - t0)
+    except InputError as exc:
+        return ("input", str(exc)), None
+    except Exception as exc:  # gmsh/OpenCASCADE failures on odd parameters
+        return ("gmsh", f"gmsh could not build the '{name}' geometry: {exc}"), None
+    return None, groups
+
+
+def _bone_from_model(
+    data: Any,
+    groups: tuple[dict[str, int], dict[str, int]],
+    source: str,
+    landmarks: Mapping[str, tuple[float, float, float]] | None,
+) -> BoneMesh:
+    """The BoneMesh of DOLFINx's ``model_to_mesh`` result with the named groups."""
+    mesh = data.mesh
+    tdim = mesh.topology.dim
+    cell_tags = data.cell_tags
+    facet_tags = data.facet_tags
+    if facet_tags is None:
+        facet_tags = dolfinx.mesh.meshtags(
+            mesh, tdim - 1, np.empty(0, np.int32), np.empty(0, np.int32)
+        )
+    cell_tags.name = "regions"
+    facet_tags.name = "surfaces"
+    mesh.topology.create_connectivity(tdim - 1, tdim)
+    return BoneMesh(
+        mesh=mesh,
+        cell_tags=cell_tags,
+        facet_tags=facet_tags,
+        regions=dict(groups[0]),
+        surfaces=dict(groups[1]),
+        source=source,
+        landmarks=dict(landmarks or {}),
+    )
+
+
 def build_bone_mesh(
     comm: MPI.Intracomm,
     build: Callable[[], GmshGroups],
@@ -263,35 +343,11 @@ def build_bone_mesh(
     groups: tuple[dict[str, int], dict[str, int]] | None = None
     t0 = time.perf_counter()
     if gmsh is not None:
-        owns_gmsh = not gmsh.isInitialized()
-        if owns_gmsh:
-            gmsh.initialize(readConfigFiles=False, interruptible=False)
-        for key, value in GMSH_OPTIONS.items():
-            gmsh.option.setNumber(key, value)
-        gmsh.model.add(f"bonefem-{name}")
-        try:
-            g = build()
-            gmsh.model.mesh.generate(3)
-            ncells = _count_cells_and_check()
-            if g.after_mesh is not None:
-                g.surfaces.update(g.after_mesh())
-            groups = (g.regions, g.surfaces)
-            if msh_file is not None:
-                Path(msh_file).parent.mkdir(parents=True, exist_ok=True)
-                gmsh.write(str(msh_file))
-            logger.info(
-                "gmsh built '%s': %d cells in %.2f s", name, ncells, time.perf_counter() - t0
-            )
-        except InputError as exc:
-            error = ("input", str(exc))
-        except Exception as exc:  # gmsh/OpenCASCADE failures on odd parameters
-            error = ("gmsh", f"gmsh could not build the '{name}' geometry: {exc}")
+        owns_gmsh = _open_model(gmsh, name)
+        error, groups = _mesh_model(gmsh, build, name, msh_file, t0)
     error = comm.bcast(error, root=0)
     if error is not None:
-        if gmsh is not None:
-            gmsh.model.remove()
-            if owns_gmsh:
-                gmsh.finalize()
+        _close_model(gmsh, owns_gmsh)
         raise InputError(error[1], field="mesh.parameters")
     groups = comm.bcast(groups, root=0)
     assert groups is not None
@@ -300,30 +356,8 @@ def build_bone_mesh(
             gmsh.model if gmsh is not None else None, comm, rank=0, gdim=3
         )
     finally:
-        if gmsh is not None:
-            gmsh.model.remove()
-            if owns_gmsh:
-                gmsh.finalize()
-    mesh = data.mesh
-    tdim = mesh.topology.dim
-    cell_tags = data.cell_tags
-    facet_tags = data.facet_tags
-    if facet_tags is None:
-        facet_tags = dolfinx.mesh.meshtags(
-            mesh, tdim - 1, np.empty(0, np.int32), np.empty(0, np.int32)
-        )
-    cell_tags.name = "regions"
-    facet_tags.name = "surfaces"
-    mesh.topology.create_connectivity(tdim - 1, tdim)
-    bone = BoneMesh(
-        mesh=mesh,
-        cell_tags=cell_tags,
-        facet_tags=facet_tags,
-        regions=dict(groups[0]),
-        surfaces=dict(groups[1]),
-        source=source,
-        landmarks=dict(landmarks or {}),
-    )
+        _close_model(gmsh, owns_gmsh)
+    bone = _bone_from_model(data, groups, source, landmarks)
     logger.info(
         "mesh '%s': %d cells on %d rank(s) in %.2f s",
         name,

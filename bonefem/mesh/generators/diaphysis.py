@@ -30,6 +30,7 @@ from bonefem._dolfinx import MPI
 from bonefem.mesh.bonemesh import BoneMesh
 from bonefem.mesh.generators import _gmsh as g
 from bonefem.mesh.generators._params import GeneratorParameters, check_shell, quantity
+from bonefem.mesh.generators._registry import Generator
 
 
 class DiaphysisParameters(GeneratorParameters):
@@ -140,3 +141,11 @@ def diaphysis(
         landmarks=landmarks,
         msh_file=msh_file,
     )
+
+
+#: The registry entry (see :mod:`bonefem.mesh.generators._registry`).
+GENERATOR = Generator(
+    diaphysis,
+    DiaphysisParameters,
+    "long-bone diaphysis: cortical tube with trabecular/medullary core",
+)

@@ -60,6 +60,7 @@ superolateral, thick inferomedial cortex in reality; Mayhew et al. 2005, Lancet
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +71,7 @@ from bonefem._dolfinx import MPI
 from bonefem.mesh.bonemesh import BoneMesh
 from bonefem.mesh.generators import _gmsh as g
 from bonefem.mesh.generators._params import GeneratorParameters, check_shell, quantity
+from bonefem.mesh.generators._registry import Generator
 
 #: Surface names in physical-group order.
 SURFACES = (
@@ -310,6 +312,105 @@ def _angle_within(
     return np.asarray(cos >= math.cos(math.radians(deg)))
 
 
+def _union(
+    geo: _Geometry, shaft_t: float, troch_t: float, neck_t: float, head_t: float
+) -> list[tuple[int, int]]:
+    """Fuse shaft, metaphysis, trochanter, neck and head, each shrunk by its thickness (mm).
+
+    With zero thicknesses the periosteal (outer) solid; with the cortical thicknesses the
+    endosteal (inner) one.
+    """
+    import gmsh
+
+    occ = gmsh.model.occ
+
+    def ellipsoid(c: npt.NDArray[np.float64], axes: npt.NDArray[np.float64]) -> int:
+        tag = occ.addSphere(0, 0, 0, 1.0)
+        ax = axes - troch_t
+        occ.dilate([(3, tag)], 0, 0, 0, float(ax[0]), float(ax[1]), float(ax[2]))
+        occ.translate([(3, tag)], float(c[0]), float(c[1]), float(c[2]))
+        return int(tag)
+
+    shaft = occ.addCylinder(0, 0, 0, 0, 0, geo.L, geo.R_shaft - shaft_t)
+    meta = ellipsoid(geo.M, geo.M_axes)
+    troch = ellipsoid(geo.G, geo.G_axes)
+    axis = geo.d_head * geo.n
+    neck = occ.addCylinder(*map(float, geo.P), *map(float, axis), geo.R_neck - neck_t)
+    head = occ.addSphere(*map(float, geo.C), geo.R_head - head_t)
+    out, _ = occ.fuse([(3, shaft)], [(3, meta), (3, troch), (3, neck), (3, head)])
+    return [(d, t) for d, t in out]
+
+
+def _surface_rules(
+    geo: _Geometry, p: FemurParameters
+) -> dict[str, Callable[[npt.NDArray[np.float64]], bool]]:
+    """Rules sorting the CAD boundary surfaces: distal cut, head sphere, trochanter, other."""
+    scale = p.shaft_length + p.head_diameter
+    tol = 1e-6 * scale
+
+    def on_head(x: npt.NDArray[np.float64]) -> bool:
+        r = np.linalg.norm(x - geo.C, axis=1)
+        return bool(np.abs(r - geo.R_head).max() < 1e-5 * scale)
+
+    def on_trochanter(x: npt.NDArray[np.float64]) -> bool:
+        r = np.linalg.norm((x - geo.G) / geo.G_axes, axis=1)
+        return bool(np.abs(r - 1.0).max() < 1e-3)
+
+    return {
+        "distal": lambda x: bool(np.abs(x[:, 2]).max() < tol),
+        "head": on_head,
+        "trochanter": on_trochanter,
+        "other": lambda x: True,
+    }
+
+
+def _patch_labels(
+    geo: _Geometry,
+    p: FemurParameters,
+    faces: Mapping[str, list[int]],
+    surf: npt.NDArray[np.int32],
+    centroid: npt.NDArray[np.float64],
+) -> npt.NDArray[np.int32]:
+    """Index into :data:`SURFACES` of each boundary triangle (later rules win overlaps)."""
+    labels = np.full(surf.shape[0], SURFACES.index("periosteal"), dtype=np.int32)
+    head = np.isin(surf, faces["head"])
+    troch = np.isin(surf, faces["trochanter"])
+    fall = head & _angle_within(centroid, geo.C, geo.e_fall, p.head_fall_half_angle)
+    labels[fall] = SURFACES.index("head_fall")
+    stance = head & _angle_within(centroid, geo.C, geo.e_stance, p.head_contact_half_angle)
+    labels[stance] = SURFACES.index("head_contact")
+    support = troch & _angle_within(centroid, geo.G, geo.e_support, p.trochanter_support_half_angle)
+    labels[support] = SURFACES.index("trochanter_support")
+    abductor = troch & _angle_within(centroid, geo.G, geo.e_abductor, p.abductor_half_angle)
+    labels[abductor] = SURFACES.index("abductor_insertion")
+    labels[np.isin(surf, faces["distal"])] = SURFACES.index("distal")
+    return labels
+
+
+def _build(geo: _Geometry, p: FemurParameters) -> g.GmshGroups:
+    """Rank 0: cortical shell and trabecular core, sizes, and the load patches after meshing."""
+    outer = _union(geo, 0.0, 0.0, 0.0, 0.0)
+    inner = _union(
+        geo,
+        p.shaft_cortical_thickness,
+        p.trochanter_cortical_thickness,
+        p.neck_cortical_thickness,
+        p.head_cortical_thickness,
+    )
+    shell, core = g.fragment_shell(outer, inner)
+    groups = g.add_groups({"cortical": shell, "trabecular": core}, {})
+    g.set_volume_sizes([(core, p.size(p.mesh_size)), (shell, p.size(p.cortical_mesh_size))])
+    volumes = shell + core
+
+    def after_mesh() -> dict[str, int]:
+        faces = g.classify_surfaces(g.boundary_surfaces(volumes), _surface_rules(geo, p))
+        surf, tri, centroid = g.boundary_triangles(volumes)
+        return g.add_triangle_groups(tri, _patch_labels(geo, p, faces, surf, centroid), SURFACES)
+
+    groups.after_mesh = after_mesh
+    return groups
+
+
 def femur(
     comm: MPI.Intracomm,
     params: FemurParameters | None = None,
@@ -329,88 +430,19 @@ def femur(
     """
     p = params or FemurParameters()
     geo = _Geometry(p)
-
-    def union(
-        shaft_t: float, troch_t: float, neck_t: float, head_t: float
-    ) -> list[tuple[int, int]]:
-        import gmsh
-
-        occ = gmsh.model.occ
-
-        def ellipsoid(c: npt.NDArray[np.float64], axes: npt.NDArray[np.float64]) -> int:
-            tag = occ.addSphere(0, 0, 0, 1.0)
-            ax = axes - troch_t
-            occ.dilate([(3, tag)], 0, 0, 0, float(ax[0]), float(ax[1]), float(ax[2]))
-            occ.translate([(3, tag)], float(c[0]), float(c[1]), float(c[2]))
-            return int(tag)
-
-        shaft = occ.addCylinder(0, 0, 0, 0, 0, geo.L, geo.R_shaft - shaft_t)
-        meta = ellipsoid(geo.M, geo.M_axes)
-        troch = ellipsoid(geo.G, geo.G_axes)
-        axis = geo.d_head * geo.n
-        neck = occ.addCylinder(*map(float, geo.P), *map(float, axis), geo.R_neck - neck_t)
-        head = occ.addSphere(*map(float, geo.C), geo.R_head - head_t)
-        out, _ = occ.fuse([(3, shaft)], [(3, meta), (3, troch), (3, neck), (3, head)])
-        return [(d, t) for d, t in out]
-
-    def build() -> g.GmshGroups:
-        outer = union(0.0, 0.0, 0.0, 0.0)
-        inner = union(
-            p.shaft_cortical_thickness,
-            p.trochanter_cortical_thickness,
-            p.neck_cortical_thickness,
-            p.head_cortical_thickness,
-        )
-        shell, core = g.fragment_shell(outer, inner)
-        groups = g.add_groups({"cortical": shell, "trabecular": core}, {})
-        g.set_volume_sizes([(core, p.size(p.mesh_size)), (shell, p.size(p.cortical_mesh_size))])
-        volumes = shell + core
-        scale = p.shaft_length + p.head_diameter
-        tol = 1e-6 * scale
-
-        def on_head(x: npt.NDArray[np.float64]) -> bool:
-            r = np.linalg.norm(x - geo.C, axis=1)
-            return bool(np.abs(r - geo.R_head).max() < 1e-5 * scale)
-
-        def on_trochanter(x: npt.NDArray[np.float64]) -> bool:
-            r = np.linalg.norm((x - geo.G) / geo.G_axes, axis=1)
-            return bool(np.abs(r - 1.0).max() < 1e-3)
-
-        def after_mesh() -> dict[str, int]:
-            faces = g.classify_surfaces(
-                g.boundary_surfaces(volumes),
-                {
-                    "distal": lambda x: bool(np.abs(x[:, 2]).max() < tol),
-                    "head": on_head,
-                    "trochanter": on_trochanter,
-                    "other": lambda x: True,
-                },
-            )
-            surf, tri, centroid = g.boundary_triangles(volumes)
-            labels = np.full(surf.shape[0], SURFACES.index("periosteal"), dtype=np.int32)
-            head = np.isin(surf, faces["head"])
-            troch = np.isin(surf, faces["trochanter"])
-            fall = head & _angle_within(centroid, geo.C, geo.e_fall, p.head_fall_half_angle)
-            labels[fall] = SURFACES.index("head_fall")
-            stance = head & _angle_within(centroid, geo.C, geo.e_stance, p.head_contact_half_angle)
-            labels[stance] = SURFACES.index("head_contact")
-            support = troch & _angle_within(
-                centroid, geo.G, geo.e_support, p.trochanter_support_half_angle
-            )
-            labels[support] = SURFACES.index("trochanter_support")
-            abductor = troch & _angle_within(centroid, geo.G, geo.e_abductor, p.abductor_half_angle)
-            labels[abductor] = SURFACES.index("abductor_insertion")
-            labels[np.isin(surf, faces["distal"])] = SURFACES.index("distal")
-            return g.add_triangle_groups(tri, labels, SURFACES)
-
-        groups.after_mesh = after_mesh
-        return groups
-
     return g.build_bone_mesh(
         comm,
-        build,
+        lambda: _build(geo, p),
         name="femur",
         source=g.describe("femur", p),
         landmarks=geo.landmarks(),
         msh_file=msh_file,
     )
+
+
+#: The registry entry (see :mod:`bonefem.mesh.generators._registry`).
+GENERATOR = Generator(
+    femur,
+    FemurParameters,
+    "idealised proximal femur: head, neck, greater trochanter, shaft",
+)

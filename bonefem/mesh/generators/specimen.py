@@ -27,6 +27,7 @@ from bonefem._dolfinx import MPI
 from bonefem.mesh.bonemesh import BoneMesh
 from bonefem.mesh.generators import _gmsh as g
 from bonefem.mesh.generators._params import GeneratorParameters, check_shell, quantity
+from bonefem.mesh.generators._registry import Generator
 
 
 class SpecimenParameters(GeneratorParameters):
@@ -148,3 +149,11 @@ def specimen(
         landmarks=landmarks,
         msh_file=msh_file,
     )
+
+
+#: The registry entry (see :mod:`bonefem.mesh.generators._registry`).
+GENERATOR = Generator(
+    specimen,
+    SpecimenParameters,
+    "trabecular bone specimen (cylinder or cube), optional cortical shell",
+)

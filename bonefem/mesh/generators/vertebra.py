@@ -38,6 +38,7 @@ from bonefem._dolfinx import MPI
 from bonefem.mesh.bonemesh import BoneMesh
 from bonefem.mesh.generators import _gmsh as g
 from bonefem.mesh.generators._params import GeneratorParameters, check_shell, quantity
+from bonefem.mesh.generators._registry import Generator
 
 #: Number of elliptic sections the waisted wall is lofted through.
 _SECTIONS = 7
@@ -183,3 +184,11 @@ def vertebra(
         landmarks=landmarks,
         msh_file=msh_file,
     )
+
+
+#: The registry entry (see :mod:`bonefem.mesh.generators._registry`).
+GENERATOR = Generator(
+    vertebra,
+    VertebraParameters,
+    "idealised lumbar vertebral body: waisted ellipse, shell, endplates",
+)
