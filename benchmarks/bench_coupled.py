@@ -100,7 +100,8 @@ class Recorder:
         self._solves_last = self._n_stats()
         self._substeps_last = 0
         self._stim_last = 0.0
-        model: Any = sim.model.law.model  # the cell model of the "cells" law
+        law: Any = sim.model.law  # the "cells" law wraps the cell model
+        model = law.model
         advance = model.advance
         mech = sim.model.mechanics
         sed = mech.strain_energy_density
@@ -117,13 +118,14 @@ class Recorder:
             self.stimulus_s += time.perf_counter() - t0
             return out
 
-        model.advance = counted_advance  # type: ignore[method-assign]
+        model.advance = counted_advance
         mech.strain_energy_density = timed_sed  # type: ignore[method-assign]
 
     def _n_stats(self) -> dict[str, int]:
         return {n: len(c.stats) for n, c in self.sim.model.mechanics.cases.items()}
 
-    def update(self, t: float, step: int, row: dict[str, float] | None) -> None:
+    def update(self, t: float, step: int, metrics: dict[str, float] | None = None) -> None:
+        row = metrics
         now, cpu = time.perf_counter(), time.process_time()
         cur = dict(self.sim.timers.seconds)
         rec: dict[str, Any] = {"step": step, "t_days": t, "wall_s": now - self._t_last}

@@ -18,8 +18,13 @@ RESULTS = ROOT / "benchmarks" / "results"
 DOC = ROOT / "docs" / "performance.md"
 BEGIN, END = "<!-- BEGIN RESULTS -->", "<!-- END RESULTS -->"
 #: the metrics a clinician reads (aBMD, volumetric BMD, stiffness, failure load)
-CLINICAL = ("abmd", "bmd_vol_mean", "bmd_vol_mean_trabecular", "apparent_stiffness")
-CLINICAL += ("failure_load",)
+CLINICAL: tuple[str, ...] = (
+    "abmd",
+    "bmd_vol_mean",
+    "bmd_vol_mean_trabecular",
+    "apparent_stiffness",
+    "failure_load",
+)
 
 
 def load(pattern: str) -> list[dict[str, Any]]:

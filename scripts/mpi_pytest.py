@@ -30,7 +30,7 @@ else:
     with redirect_stdout(buffer), redirect_stderr(buffer):
         code = pytest.main(args)
     if code not in (0, 5):
-        sys.__stdout__.write(f"\n===== rank {rank} output =====\n{buffer.getvalue()}")
+        print(f"\n===== rank {rank} output =====\n{buffer.getvalue()}", flush=True)
 codes = MPI.COMM_WORLD.allgather(int(code))
 sys.stdout.flush()
 os._exit(max(codes))

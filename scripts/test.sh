@@ -14,9 +14,9 @@ export OMP_NUM_THREADS=1
 step() { printf '\n==== %s ====\n' "$*"; }
 
 step "ruff check"
-"$venv/ruff" check bonefem tests benchmarks scripts docs
+"$venv/ruff" check .
 step "ruff format --check"
-"$venv/ruff" format --check bonefem tests benchmarks scripts docs
+"$venv/ruff" format --check .
 step "mypy"
 "$venv/mypy"
 # Linters of the shell scripts and the Dockerfile: run when installed (.ci/run installs them and

@@ -29,6 +29,7 @@ import operator
 import re
 import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -129,7 +130,7 @@ def _comparable(v: Any) -> Any:
 # ---------------------------------------------------------------------------------------------
 # values and fields
 
-_OPS = {
+_OPS: dict[type, Callable[..., float]] = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
     ast.Mult: operator.mul,
