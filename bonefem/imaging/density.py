@@ -254,7 +254,8 @@ def cylinder_mask(
 
     Args:
         image: the image (its grid).
-        center: a physical point (mm) on the axis of the cylinder.
+        center: a physical point (mm) on the axis of the cylinder; two numbers (x, y)
+            mean (x, y, 0).
         radius: mm.
         axis: the image axis the cylinder runs along (0 = i/x, 1 = j/y, 2 = k/z).
 
@@ -263,7 +264,10 @@ def cylinder_mask(
     """
     pts = image.voxel_centers().reshape(-1, 3)
     d = image.direction[:, axis]
-    rel = pts - np.asarray(center, dtype=np.float64)
+    c = np.zeros(3)
+    given = np.asarray(center, dtype=np.float64).ravel()
+    c[: given.size] = given[:3]
+    rel = pts - c
     perp = rel - np.outer(rel @ d, d)
     return np.asarray((np.einsum("ij,ij->i", perp, perp) <= radius**2).reshape(image.shape))
 
@@ -451,7 +455,7 @@ def element_values(
     tdim = m.topology.dim
     imap = m.topology.index_map(tdim)
     ncell = imap.size_local + imap.num_ghosts
-    dofmap = np.asarray(m.geometry.dofmap)[:ncell]
+    dofmap = np.asarray(m.geometry.dofmaps[0])[:ncell]
     name = m.topology.cell_type.name
     if name not in ("tetrahedron", "hexahedron"):
         raise InputError(

@@ -64,7 +64,7 @@ def _vector(v: Sequence[float], name: str, selector: str) -> npt.NDArray[np.floa
     a = np.asarray(v, dtype=np.float64).ravel()
     if a.shape != (3,) or not np.all(np.isfinite(a)):
         raise InputError(
-            "must be 3 finite numbers (x, y, z)", field=f"{selector}.{name}", value=list(a)
+            "must be 3 finite numbers (x, y, z)", field=f"{selector}.{name}", value=a.tolist()
         )
     return a
 
@@ -81,10 +81,10 @@ def _positive(v: float, name: str, selector: str, *, zero: bool = False) -> floa
 
 def _bbox(m: Any) -> str:
     x = m.geometry.x
-    lo = np.min(x, axis=0) if x.size else np.full(3, np.inf)
-    hi = np.max(x, axis=0) if x.size else np.full(3, -np.inf)
-    lo = m.comm.allreduce(lo, op=MPI.MIN)
-    hi = m.comm.allreduce(hi, op=MPI.MAX)
+    lo = np.ascontiguousarray(np.min(x, axis=0) if x.size else np.full(3, np.inf), np.float64)
+    hi = np.ascontiguousarray(np.max(x, axis=0) if x.size else np.full(3, -np.inf), np.float64)
+    m.comm.Allreduce(MPI.IN_PLACE, lo, op=MPI.MIN)
+    m.comm.Allreduce(MPI.IN_PLACE, hi, op=MPI.MAX)
     f = lambda v: "(" + ", ".join(f"{c:.4g}" for c in v) + ")"  # noqa: E731
     return f"{f(lo)} to {f(hi)} mm"
 
@@ -114,11 +114,11 @@ def plane(mesh: Any, normal: Sequence[float], offset: float, band: float) -> Int
     n = _vector(normal, "normal", "plane")
     norm = float(np.linalg.norm(n))
     if norm == 0:
-        raise InputError("the normal must not be zero", field="plane.normal", value=list(n))
+        raise InputError("the normal must not be zero", field="plane.normal", value=n.tolist())
     band = _positive(band, "band", "plane", zero=True)
     facets, mid = boundary_facets(m)
     sel = facets[np.abs(mid @ (n / norm) - offset) <= band]
-    return _checked(m, sel, "plane", {"normal": list(n), "offset": offset, "band": band})
+    return _checked(m, sel, "plane", {"normal": n.tolist(), "offset": offset, "band": band})
 
 
 def box(mesh: Any, lower: Sequence[float], upper: Sequence[float]) -> IntArray:
@@ -129,11 +129,11 @@ def box(mesh: Any, lower: Sequence[float], upper: Sequence[float]) -> IntArray:
         raise InputError(
             "upper must be ≥ lower in every component",
             field="box.upper",
-            value=list(hi),
+            value=hi.tolist(),
         )
     facets, mid = boundary_facets(m)
     sel = facets[np.all((mid >= lo) & (mid <= hi), axis=1)]
-    return _checked(m, sel, "box", {"lower": list(lo), "upper": list(hi)})
+    return _checked(m, sel, "box", {"lower": lo.tolist(), "upper": hi.tolist()})
 
 
 def sphere(mesh: Any, center: Sequence[float], radius: float) -> IntArray:
@@ -143,7 +143,7 @@ def sphere(mesh: Any, center: Sequence[float], radius: float) -> IntArray:
     r = _positive(radius, "radius", "sphere")
     facets, mid = boundary_facets(m)
     sel = facets[np.sum((mid - c) ** 2, axis=1) <= r * r]
-    return _checked(m, sel, "sphere", {"center": list(c), "radius": r})
+    return _checked(m, sel, "sphere", {"center": c.tolist(), "radius": r})
 
 
 def patch(mesh: Any, point: Sequence[float], radius: float) -> IntArray:
@@ -168,7 +168,7 @@ def patch(mesh: Any, point: Sequence[float], radius: float) -> IntArray:
         raise InputError("the mesh has no boundary facets", field="patch")
     q = np.asarray(best[1:], dtype=np.float64)
     sel = facets[np.sum((mid - q) ** 2, axis=1) <= r * r]
-    return _checked(m, sel, "patch", {"point": list(p), "radius": r})
+    return _checked(m, sel, "patch", {"point": p.tolist(), "radius": r})
 
 
 def extreme(mesh: Any, direction: Sequence[float], band: float) -> IntArray:
@@ -180,13 +180,15 @@ def extreme(mesh: Any, direction: Sequence[float], band: float) -> IntArray:
     d = _vector(direction, "direction", "extreme")
     norm = float(np.linalg.norm(d))
     if norm == 0:
-        raise InputError("the direction must not be zero", field="extreme.direction", value=list(d))
+        raise InputError(
+            "the direction must not be zero", field="extreme.direction", value=d.tolist()
+        )
     band = _positive(band, "band", "extreme", zero=True)
     facets, mid = boundary_facets(m)
     s = mid @ (d / norm)
     top = m.comm.allreduce(float(s.max()) if s.size else -np.inf, op=MPI.MAX)
     sel = facets[s >= top - band]
-    return _checked(m, sel, "extreme", {"direction": list(d), "band": band})
+    return _checked(m, sel, "extreme", {"direction": d.tolist(), "band": band})
 
 
 def selection_area(mesh: Any, facets: npt.ArrayLike) -> float:
