@@ -10,11 +10,13 @@
     # fill_holes = true
     coarsen = 2                                # voxels per element edge
     min_fraction = 0.5                         # keep blocks with ≥ this bone fraction
+    # element = "tetrahedron"                  # smooth mesh instead: marching cubes + gmsh
+    # max_size = 2.0                           # mm, inside
 
 The schema (:class:`ImageMeshSource`) loads no DOLFINx; :func:`load_image_mesh` builds the
-voxel mesh (rank 0 reads and segments, DOLFINx distributes). :func:`load_bone_mesh` is the
-``[mesh]`` loader of :mod:`bonefem.mesh` with the image source added: an ``image`` table
-builds a voxel mesh, anything else goes to
+voxel (or tetrahedral) mesh (rank 0 reads and segments, DOLFINx distributes).
+:func:`load_bone_mesh` is the ``[mesh]`` loader of :mod:`bonefem.mesh` with the image
+source added: an ``image`` table builds the image mesh, anything else goes to
 :func:`bonefem.mesh.generators.config.load_bone_mesh`.
 """
 
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -32,7 +34,7 @@ __all__ = ["ImageMeshSource", "load_bone_mesh", "load_image_mesh"]
 
 
 class ImageMeshSource(BaseModel):
-    """A voxel hexahedral mesh from a segmented CT image."""
+    """A mesh from a segmented CT image: voxel hexahedra or smooth tetrahedra."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -56,9 +58,22 @@ class ImageMeshSource(BaseModel):
         "labels; the largest connected component is kept (one region 'bone').",
     )
     fill_holes: bool = Field(default=False, description="Threshold: fill enclosed cavities.")
+    element: Literal["hexahedron", "tetrahedron"] = Field(
+        default="hexahedron",
+        description="'hexahedron': voxel mesh (coarsen, min_fraction); 'tetrahedron': smooth "
+        "mesh by marching cubes + gmsh (max_size, smoothing_iterations).",
+    )
     coarsen: int = Field(default=1, ge=1, le=64, description="Voxels per element edge k.")
     min_fraction: float = Field(
         default=0.5, gt=0.0, le=1.0, description="Keep a k³ block with at least this bone fraction."
+    )
+    max_size: float | None = Field(
+        default=None,
+        gt=0.0,
+        description="Tetrahedra: largest element size inside in mm (default 4 voxel sizes).",
+    )
+    smoothing_iterations: int = Field(
+        default=20, ge=0, le=500, description="Tetrahedra: Taubin smoothing iterations."
     )
     spacing: list[float] | None = Field(
         default=None,
@@ -152,8 +167,16 @@ def load_image_mesh(
         grid = Image(np.zeros((1, 1, 1)), image.spacing, image.origin, image.direction,
                      image.source)  # fmt: skip
     grid = comm.bcast(grid, root=0)
-    bone, _ = voxel_mesh(comm, image if image is not None else grid, seg,
-                         coarsen=source.coarsen, min_fraction=source.min_fraction)  # fmt: skip
+    on_rank = image if image is not None else grid
+    assert on_rank is not None
+    if source.element == "tetrahedron":
+        from bonefem.imaging.tetmesh import tet_mesh
+
+        bone, _ = tet_mesh(comm, on_rank, seg, max_size=source.max_size,
+                           smoothing_iterations=source.smoothing_iterations)  # fmt: skip
+        return bone
+    bone, _ = voxel_mesh(comm, on_rank, seg, coarsen=source.coarsen,
+                         min_fraction=source.min_fraction)  # fmt: skip
     return bone
 
 

@@ -40,8 +40,8 @@ class MeshConfig(BaseModel):
     )
     image: ImageMeshSource | None = Field(
         default=None,
-        description="A voxel mesh from a CT image ([mesh.image]: file, labels + regions or "
-        "threshold, coarsen, min_fraction); see docs/imaging.md.",
+        description="A mesh from a CT image ([mesh.image]: file, labels + regions or "
+        "threshold, voxel hexahedra or smooth tetrahedra); see docs/imaging.md.",
     )
     regions: dict[str, int] = Field(
         default_factory=dict, description="Imported meshes: region name -> cell tag value."

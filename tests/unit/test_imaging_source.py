@@ -53,6 +53,47 @@ def test_mesh_table_with_threshold_and_coarsening(phantom_files, comm) -> None:
     assert bone.volume() == pytest.approx(truth, rel=0.03)
 
 
+def test_mesh_table_tetrahedra_with_mapped_density(phantom_files, comm) -> None:
+    from bonefem.imaging.density import element_values
+
+    folder, ph = phantom_files
+    table = {"image": {"file": "ph.nii.gz", "labels": "ph-labels.nii.gz",
+                       "regions": {"cortical": 1, "trabecular": 2},
+                       "element": "tetrahedron", "max_size": 2.0}}  # fmt: skip
+    bone = load_bone_mesh(table, comm, base_dir=folder)
+    assert bone.mesh.topology.cell_type.name == "tetrahedron"
+    assert bone.volume() == pytest.approx(ph.segmentation.count() * 0.75**3, rel=0.01)
+    # HU mapped through the calibration fitted from the rods; the known density field
+    # (1.0 cortex, 0.2 core) mapped the same way is the reference
+    from bonefem.imaging.density import Calibration, cylinder_mask
+
+    means = [float(ph.image.array[cylinder_mask(ph.image, c, ph.rod_radius - 1.0)].mean())
+             for c in ph.rod_centers]  # fmt: skip
+    rho = Calibration.fit(means, ph.rod_densities).density(ph.image.array)
+    lab = ph.segmentation.labels
+    known = np.select([lab == 1, lab == 2], [1.0, 0.2], 0.0)
+    val, _ = element_values(bone, ph.image, rho, mask=ph.segmentation.mask, n=4)
+    ref, _ = element_values(bone, ph.image, known, mask=ph.segmentation.mask, n=4)
+    import ufl
+
+    from bonefem._dolfinx import MPI, dolfinx
+
+    n = bone.num_cells_local
+    q = dolfinx.fem.functionspace(bone.mesh, ("DG", 0))
+    vol = dolfinx.fem.assemble_vector(dolfinx.fem.form(ufl.TestFunction(q) * ufl.dx)).array[:n]
+
+    def total(x, cells=None):  # type: ignore[no-untyped-def]
+        c = np.arange(n) if cells is None else cells[cells < n]
+        return comm.allreduce(float(np.sum(x[c] * vol[c])), op=MPI.SUM)
+
+    # mass conservation: ∫ρ over the tetrahedra = Σ ρ voxel volume over the mask, 1 %
+    mass = float(np.sum(known)) * 0.75**3
+    assert total(val) == pytest.approx(mass, rel=0.01)
+    for name in ph.densities:
+        cells = bone.region_cells(name)
+        assert total(val, cells) == pytest.approx(total(ref, cells), rel=0.01), name
+
+
 def test_mesh_table_errors(phantom_files, comm) -> None:
     folder, _ = phantom_files
     with pytest.raises(InputError, match="exactly one of 'labels' or 'threshold'"):
