@@ -10,6 +10,8 @@ Examples::
     bonefem image voxelmesh core.mha --threshold 500 --coarsen 1 -o core.xdmf
     bonefem image voxelmesh phantom.nii.gz --labels phantom-labels.nii.gz \
         --region cortical=1 --region trabecular=2 --coarsen 2 -o femur.xdmf
+    bonefem image voxelmesh phantom.nii.gz --threshold 125 --fill-holes \
+        --tetrahedra --max-size 2 -o femur-tet.xdmf       # smooth tetrahedra instead
 
 A voxel mesh written as ``.xdmf`` is a bonefem mesh file: a case loads it with
 ``[mesh] file = "femur.xdmf"``. Exit codes: 0 success, 2 bad input (message on stderr).
@@ -72,6 +74,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="keep a k³ block with at least this bone fraction")  # fmt: skip
     p.add_argument("--spacing", type=float, nargs=3, metavar=("X", "Y", "Z"),
                    help="voxel size in mm (TIFF stacks)")  # fmt: skip
+    p.add_argument("--tetrahedra", action="store_true",
+                   help="smooth tetrahedra (marching cubes + gmsh) instead of voxels")  # fmt: skip
+    p.add_argument("--max-size", type=float, default=None,
+                   help="tetrahedra: largest element size inside (mm)")  # fmt: skip
     p.add_argument("--output", "-o", help="bonefem mesh file (.xdmf)")
 
 
@@ -182,7 +188,13 @@ def _voxelmesh(args: argparse.Namespace) -> int:
     if comm.rank != 0:
         image = grid  # only rank 0 builds the mesh arrays; the others need the grid only
     assert image is not None
-    bone, _ = voxel_mesh(comm, image, seg, coarsen=args.coarsen, min_fraction=args.min_fraction)
+    if args.tetrahedra:
+        from bonefem.imaging.tetmesh import tet_mesh
+
+        bone, _ = tet_mesh(comm, image, seg, max_size=args.max_size)
+    else:
+        bone, _ = voxel_mesh(comm, image, seg, coarsen=args.coarsen,
+                             min_fraction=args.min_fraction)  # fmt: skip
     if args.output:
         write_mesh(bone, args.output)
     summary = summarize(bone)

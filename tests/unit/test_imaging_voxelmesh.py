@@ -192,3 +192,21 @@ def test_selector_selecting_nothing_is_an_input_error(comm, name, call) -> None:
     with pytest.raises(InputError, match="selects no boundary facet") as err:
         call(bone)
     assert err.value.field == name and "0, 0, 0" in str(err.value)
+
+
+def test_map_density_chain_on_voxel_mesh(comm) -> None:
+    from bonefem.imaging.density import SCHILEO_2008, map_density
+
+    ph = qct_phantom(noise_hu=0.0)
+    with pytest.raises(InputError, match="no calibration"):
+        map_density(None, ph.image)  # checked before the mesh is used
+    bone, _ = voxel_mesh(comm, ph.image, ph.segmentation)
+    out = map_density(bone, ph.image, calibration=ph.calibration, mask=ph.segmentation.mask)
+    n = bone.num_cells_local
+    cort = bone.region_cells("cortical")
+    cort = cort[cort < n]
+    # noise-free: HU are rounded to integers (±0.5 HU = ±0.0004 g/cm³)
+    assert np.allclose(out["rho_qct"][cort], 1.0, atol=5e-4)
+    assert np.allclose(out["rho_app"][cort], (0.877 * out["rho_qct"][cort] + 0.079) / 0.6)
+    assert np.allclose(out["bvtv"][cort], SCHILEO_2008.bvtv(out["rho_qct"][cort]))
+    assert np.all(out["bone_fraction"][:n] == 1.0)
