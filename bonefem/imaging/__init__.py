@@ -10,6 +10,9 @@ Images, segmentation, QCT density mapping, voxel meshes, geometric selectors, ph
 * :mod:`bonefem.imaging.density` -- phantom calibration, ρ_QCT → ρ_ash → ρ_app → BV/TV,
   per-element integration;
 * :mod:`bonefem.imaging.voxelmesh` -- voxel hexahedral BoneMesh with coarsening;
+* :mod:`bonefem.imaging.tetmesh` -- smooth tetrahedral BoneMesh (marching cubes + gmsh);
+* :mod:`bonefem.imaging.morphometry` -- BV/TV, BS/BV, plate-model Tb.Th / Tb.Sp;
+* :mod:`bonefem.imaging.source` -- the ``[mesh.image]`` table of a case file;
 * :mod:`bonefem.imaging.selectors` -- plane, box, sphere, patch, extreme facet selectors;
 * :mod:`bonefem.imaging.phantoms` -- QCT phantom, rod lattice, random core;
 * :mod:`bonefem.imaging.command` -- ``bonefem image ...`` command line.
