@@ -210,3 +210,23 @@ def test_map_density_chain_on_voxel_mesh(comm) -> None:
     assert np.allclose(out["rho_app"][cort], (0.877 * out["rho_qct"][cort] + 0.079) / 0.6)
     assert np.allclose(out["bvtv"][cort], SCHILEO_2008.bvtv(out["rho_qct"][cort]))
     assert np.all(out["bone_fraction"][:n] == 1.0)
+
+
+def test_apply_selections_from_tables(comm) -> None:
+    from bonefem.imaging.selector_schema import apply_selections
+
+    bone = block_mesh(comm)
+    tags = apply_selections(
+        bone,
+        [
+            {"name": "top", "type": "extreme", "direction": [0, 0, 1], "band": 0.01},
+            {"name": "plate", "type": "plane", "normal": [1, 0, 0], "offset": 0.0, "band": 0.01},
+        ],
+    )
+    assert set(tags) == {"top", "plate"}
+    assert bone.area("top") == pytest.approx(20.0) and bone.area("plate") == pytest.approx(30.0)
+    with pytest.raises(InputError, match="selections"):
+        apply_selections(bone, [{"name": "x", "type": "cone", "radius": 1.0}])
+    with pytest.raises(InputError, match="selects no boundary facet"):
+        apply_selections(bone, [{"name": "y", "type": "sphere", "center": [9, 9, 9],
+                                 "radius": 1.0}])  # fmt: skip
