@@ -5,7 +5,8 @@
   ``diaphysis``, ``vertebra``, ``femur``) meshed with gmsh on rank 0;
 * :func:`read_mesh` / :func:`write_mesh` -- import (``.msh``, meshio formats) and the
   bonefem mesh file (XDMF + HDF5 + JSON names), reloadable on any number of ranks;
-* :func:`load_bone_mesh` / :class:`MeshConfig` -- the ``[mesh]`` table of a case file;
+* :func:`load_bone_mesh` / :class:`MeshConfig` -- the ``[mesh]`` table of a case file
+  (a generator, a file, a settings file, or a CT image: :mod:`bonefem.imaging.source`);
 * :func:`check_cells`, :func:`quality_stats`, :func:`summarize` -- validity and quality;
 * :func:`box` -- structured boxes for verification.
 
@@ -34,7 +35,8 @@ _WHERE = {
     "vertebra": "bonefem.mesh.generators",
     "MeshConfig": "bonefem.mesh.config_schema",
     "generate_cached": "bonefem.mesh.generators.config",
-    "load_bone_mesh": "bonefem.mesh.generators.config",
+    # the [mesh] loader with the image source; delegates the rest to generators.config
+    "load_bone_mesh": "bonefem.imaging.source",
     "mesh_from_arrays": "bonefem.mesh.io",
     "read_mesh": "bonefem.mesh.io",
     "write_mesh": "bonefem.mesh.meshfile",
@@ -47,6 +49,7 @@ _WHERE = {
 }
 
 if TYPE_CHECKING:
+    from bonefem.imaging.source import load_bone_mesh
     from bonefem.mesh.bonemesh import BoneMesh
     from bonefem.mesh.boxes import box
     from bonefem.mesh.config_schema import MeshConfig
@@ -62,7 +65,7 @@ if TYPE_CHECKING:
         specimen,
         vertebra,
     )
-    from bonefem.mesh.generators.config import generate_cached, load_bone_mesh
+    from bonefem.mesh.generators.config import generate_cached
     from bonefem.mesh.io import mesh_from_arrays, read_mesh
     from bonefem.mesh.meshfile import write_mesh
     from bonefem.mesh.quality import (

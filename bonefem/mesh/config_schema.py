@@ -9,11 +9,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from bonefem.imaging.source import ImageMeshSource
+
 __all__ = ["MeshConfig"]
 
 
 class MeshConfig(BaseModel):
-    """Where a case's mesh comes from: a generator, a file, or a settings file."""
+    """Where a case's mesh comes from: a generator, a file, a settings file or an image."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -36,6 +38,11 @@ class MeshConfig(BaseModel):
         description="TOML file with a [mesh] table (e.g. 'meshes/vertebra.toml'), relative to "
         "the case file, then to the repository's meshes/ folder.",
     )
+    image: ImageMeshSource | None = Field(
+        default=None,
+        description="A mesh from a CT image ([mesh.image]: file, labels + regions or "
+        "threshold, voxel hexahedra or smooth tetrahedra); see docs/imaging.md.",
+    )
     regions: dict[str, int] = Field(
         default_factory=dict, description="Imported meshes: region name -> cell tag value."
     )
@@ -54,9 +61,9 @@ class MeshConfig(BaseModel):
 
     @model_validator(mode="after")
     def _one_source(self) -> MeshConfig:
-        given = [k for k in ("generator", "file", "settings") if getattr(self, k)]
+        given = [k for k in ("generator", "file", "settings", "image") if getattr(self, k)]
         if len(given) != 1:
-            raise ValueError("give exactly one of 'generator', 'file' or 'settings'")
+            raise ValueError("give exactly one of 'generator', 'file', 'settings' or 'image'")
         if self.parameters and not self.generator:
             raise ValueError("'parameters' go with 'generator'")
         return self

@@ -1,0 +1,23 @@
+"""Patient- and specimen-specific bones from CT (issue 14).
+
+Images, segmentation, QCT density mapping, voxel meshes, geometric selectors, phantoms:
+
+* :mod:`bonefem.imaging.image` -- :class:`Image`, :func:`read_image` (NIfTI, MetaImage,
+  NRRD, DICOM series, TIFF stacks through SimpleITK), :func:`write_image`,
+  :func:`inspect_image` (``bonefem image inspect``);
+* :mod:`bonefem.imaging.segment` -- threshold, largest component, hole filling, labels,
+  cortical/trabecular split;
+* :mod:`bonefem.imaging.density` -- phantom calibration, ρ_QCT → ρ_ash → ρ_app → BV/TV,
+  per-element integration;
+* :mod:`bonefem.imaging.voxelmesh` -- voxel hexahedral BoneMesh with coarsening;
+* :mod:`bonefem.imaging.tetmesh` -- smooth tetrahedral BoneMesh (marching cubes + gmsh);
+* :mod:`bonefem.imaging.morphometry` -- BV/TV, BS/BV, plate-model Tb.Th / Tb.Sp;
+* :mod:`bonefem.imaging.source` -- the ``[mesh.image]`` table of a case file;
+* :mod:`bonefem.imaging.selectors` -- plane, box, sphere, patch, extreme facet selectors;
+* :mod:`bonefem.imaging.phantoms` -- QCT phantom, rod lattice, random core;
+* :mod:`bonefem.imaging.command` -- ``bonefem image ...`` command line.
+
+Units: mm, g/cm³, HU, MPa. Image arrays are indexed (z, y, x); spacing and origin are
+(x, y, z). See docs/imaging.md. The modules that need DOLFINx (voxelmesh distribution,
+selectors, element_values) import it lazily or are imported on demand.
+"""

@@ -1,0 +1,242 @@
+"""``bonefem image``: inspect CT images, make test phantoms, build voxel meshes.
+
+Examples::
+
+    bonefem image inspect scan.nii.gz                    # size, spacing, orientation, values
+    bonefem image inspect dicom_folder/ --histogram hist.png --json
+    bonefem image inspect slices/ --spacing 0.02 0.02 0.02   # a TIFF stack
+    bonefem image phantom qct -o phantom.nii.gz          # QCT phantom (HU) + labels
+    bonefem image phantom rods -o rods.mha               # micro-CT rod lattice
+    bonefem image voxelmesh core.mha --threshold 500 --coarsen 1 -o core.xdmf
+    bonefem image voxelmesh phantom.nii.gz --labels phantom-labels.nii.gz \
+        --region cortical=1 --region trabecular=2 --coarsen 2 -o femur.xdmf
+    bonefem image voxelmesh phantom.nii.gz --threshold 125 --fill-holes \
+        --tetrahedra --max-size 2 -o femur-tet.xdmf       # smooth tetrahedra instead
+
+A voxel mesh written as ``.xdmf`` is a bonefem mesh file: a case loads it with
+``[mesh] file = "femur.xdmf"``. Exit codes: 0 success, 2 bad input (message on stderr).
+
+Wiring into ``bonefem`` (bonefem/cli.py)::
+
+    from bonefem.imaging.command import add_arguments as add_image_arguments
+    add_image_arguments(sub.add_parser("image", help="inspect CT images, phantoms, voxel meshes"))
+    ...
+    if args.command == "image":
+        from bonefem.imaging.command import run as run_image
+        return run_image(args)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from bonefem.errors import InputError
+
+__all__ = ["add_arguments", "main", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``bonefem image`` sub-commands to ``parser``."""
+    parser.description = __doc__.split("\n\n")[0] if __doc__ else None
+    sub = parser.add_subparsers(dest="image_command", required=True, metavar="ACTION")
+
+    p = sub.add_parser("inspect", help="size, spacing, orientation, value range, histogram")
+    p.add_argument("image", nargs="+", help="image file, DICOM/TIFF folder, or slice files")
+    p.add_argument("--histogram", metavar="PNG", help="write the histogram figure here")
+    p.add_argument("--spacing", type=float, nargs=3, metavar=("X", "Y", "Z"),
+                   help="voxel size in mm (TIFF stacks have none)")  # fmt: skip
+    p.add_argument("--max-gib", type=float, default=None, help="memory limit (GiB)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    p = sub.add_parser("phantom", help="write a test phantom made by the code")
+    p.add_argument("kind", choices=["qct", "rods", "core"],
+                   help="qct: femur-like shaft with calibration rods (HU); rods: micro-CT "
+                   "rod lattice; core: thresholded smoothed random field")  # fmt: skip
+    p.add_argument("--output", "-o", required=True,
+                   help="image file (.nii.gz, .mha, .nrrd); the labels go to "
+                   "<name>-labels.<ext>")  # fmt: skip
+
+    p = sub.add_parser("voxelmesh", help="voxel hexahedral mesh of a segmented image")
+    p.add_argument("image", nargs="+", help="image file, DICOM/TIFF folder, or slice files")
+    p.add_argument("--labels", help="label image (0 = background) instead of a threshold")
+    p.add_argument("--region", action="append", metavar="NAME=VALUE",
+                   help="name of a label value (repeat)")  # fmt: skip
+    p.add_argument("--threshold", type=float, nargs="+", metavar="VALUE",
+                   help="bone = lower [upper] (image units); largest component kept")  # fmt: skip
+    p.add_argument("--fill-holes", action="store_true", help="fill enclosed cavities")
+    p.add_argument("--coarsen", type=int, default=1, help="voxels per element edge k")
+    p.add_argument("--min-fraction", type=float, default=0.5,
+                   help="keep a k³ block with at least this bone fraction")  # fmt: skip
+    p.add_argument("--spacing", type=float, nargs=3, metavar=("X", "Y", "Z"),
+                   help="voxel size in mm (TIFF stacks)")  # fmt: skip
+    p.add_argument("--tetrahedra", action="store_true",
+                   help="smooth tetrahedra (marching cubes + gmsh) instead of voxels")  # fmt: skip
+    p.add_argument("--max-size", type=float, default=None,
+                   help="tetrahedra: largest element size inside (mm)")  # fmt: skip
+    p.add_argument("--output", "-o", help="bonefem mesh file (.xdmf)")
+
+
+def _source(items: list[str]) -> Any:
+    return items[0] if len(items) == 1 else items
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from bonefem.imaging.image import inspect_image
+
+    limit = None if args.max_gib is None else int(args.max_gib * 1024**3)
+    info = inspect_image(_source(args.image), figure=args.histogram, spacing=args.spacing,
+                         max_bytes=limit)  # fmt: skip
+    if args.json:
+        d = asdict(info)
+        d.pop("histogram_counts")
+        d.pop("histogram_edges")
+        print(json.dumps(d, indent=1))
+    else:
+        print("\n".join(info.lines()))
+    return 0
+
+
+def _labels_path(out: Path) -> Path:
+    name = out.name
+    for ext in (".nii.gz", ".nii", ".mha", ".mhd", ".nrrd"):
+        if name.endswith(ext):
+            return out.with_name(name[: -len(ext)] + "-labels" + ext)
+    return out.with_name(out.stem + "-labels" + out.suffix)
+
+
+def _phantom(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from bonefem.imaging.image import write_image
+    from bonefem.imaging.phantoms import qct_phantom, random_core, rod_lattice
+
+    out = Path(args.output)
+    if args.kind == "qct":
+        ph = qct_phantom()
+        write_image(ph.image, out)
+        lab = write_image(ph.image.with_array(ph.segmentation.labels.astype(np.uint8)),
+                          _labels_path(out))  # fmt: skip
+        print(f"written: {out} (HU) and {lab} (1 cortical, 2 trabecular)")
+        print(f"true densities (g/cm³ K2HPO4): {ph.densities}")
+        rods = ", ".join(
+            f"({x:.2f}, {y:.2f}) mm: {r} g/cm³"
+            for (x, y), r in zip(ph.rod_centers, ph.rod_densities, strict=True)
+        )
+        print(f"calibration rods, radius {ph.rod_radius} mm along z: {rods}")
+        return 0
+    if args.kind == "rods":
+        img, mask, bvtv = rod_lattice()
+    else:
+        img, mask = random_core()
+        bvtv = float(mask.mean())
+    write_image(img, out)
+    lab = write_image(img.with_array(mask.astype(np.uint8)), _labels_path(out))
+    print(f"written: {out} and {lab} (mask); BV/TV = {bvtv:.4f}")
+    return 0
+
+
+def _pairs(items: list[str] | None) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for item in items or []:
+        key, sep, val = item.partition("=")
+        try:
+            out[key.strip()] = int(val)
+        except ValueError:
+            sep = ""
+        if not sep or not key.strip():
+            raise InputError("expected NAME=INTEGER", field="--region", value=item)
+    return out
+
+
+def _voxelmesh(args: argparse.Namespace) -> int:
+    from bonefem._dolfinx import MPI
+    from bonefem.imaging.image import read_image
+    from bonefem.imaging.segment import Segmentation, from_labels, threshold_mask
+    from bonefem.imaging.voxelmesh import voxel_mesh
+    from bonefem.mesh.meshfile import write_mesh
+    from bonefem.mesh.quality import summarize
+
+    comm = MPI.COMM_WORLD
+    if (args.labels is None) == (args.threshold is None):
+        raise InputError("give exactly one of --labels or --threshold", field="--threshold")
+    seg: Segmentation | None = None
+    image = None
+    error = None
+    if comm.rank == 0:
+        try:
+            image = read_image(_source(args.image), spacing=args.spacing)
+            if args.labels is not None:
+                lab = read_image(args.labels, spacing=args.spacing)
+                seg = from_labels(lab.array, _pairs(args.region) or None, source=args.labels)
+            else:
+                lo = args.threshold[0]
+                hi = args.threshold[1] if len(args.threshold) > 1 else float("inf")
+                mask = threshold_mask(image.array, lo, hi, fill=args.fill_holes,
+                                      source=image.source)  # fmt: skip
+                seg = Segmentation(mask.astype("int32"), {"bone": 1}, source=image.source)
+        except InputError as exc:
+            error = exc
+    error = comm.bcast(error, root=0)
+    if error is not None:
+        raise error
+    grid = comm.bcast(_grid_only(image) if image is not None else None, root=0)
+    if comm.rank != 0:
+        image = grid  # only rank 0 builds the mesh arrays; the others need the grid only
+    assert image is not None
+    if args.tetrahedra:
+        from bonefem.imaging.tetmesh import tet_mesh
+
+        bone, _ = tet_mesh(comm, image, seg, max_size=args.max_size)
+    else:
+        bone, _ = voxel_mesh(comm, image, seg, coarsen=args.coarsen,
+                             min_fraction=args.min_fraction)  # fmt: skip
+    if args.output:
+        write_mesh(bone, args.output)
+    summary = summarize(bone)
+    if comm.rank == 0:
+        print(summary.format())
+        if args.output:
+            print(f"written: {args.output}")
+    return 0
+
+
+def _grid_only(image: Any) -> Any:
+    """The image grid with a 1-voxel array, for broadcasting to the other ranks."""
+    import numpy as np
+
+    from bonefem.imaging.image import Image
+
+    return Image(np.zeros((1, 1, 1)), image.spacing, image.origin, image.direction, image.source)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``bonefem image``; returns the exit code (2 for bad input, message on stderr)."""
+    from mpi4py import MPI
+
+    rank = MPI.COMM_WORLD.rank
+    try:
+        if args.image_command == "inspect":
+            return _inspect(args) if rank == 0 else 0
+        if args.image_command == "phantom":
+            return _phantom(args) if rank == 0 else 0
+        return _voxelmesh(args)
+    except InputError as exc:
+        if rank == 0:
+            print(f"bonefem image: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry point (``python -m bonefem.imaging.command``)."""
+    parser = argparse.ArgumentParser(prog="bonefem image")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,250 @@
+"""Segmentation of bone in CT images: threshold, largest component, holes, regions.
+
+A segmentation is a **label array** (same shape (z, y, x) as the image, integer): 0 is
+background, every other value is one region. :class:`Segmentation` keeps the labels and
+the region names (``{"cortical": 1, "trabecular": 2}``), which become the cell regions of
+the meshes made from it.
+
+Ways to get one:
+
+* :func:`threshold_mask` -- ``lower <= value <= upper``, then (optional) the largest
+  26-connected component (:func:`largest_component`) and hole filling (:func:`fill_holes`:
+  background voxels not 6-connected to the image border become bone, slice by slice in
+  every direction and in 3-D), all with ``scipy.ndimage``;
+* :func:`from_labels` -- a label image (e.g. from ITK-SNAP, 3D Slicer, Amira) with a name
+  per label value;
+* :func:`split_by_density` -- a bone mask split into ``cortical`` (density >= a threshold)
+  and ``trabecular`` (below). Default threshold :data:`CORTICAL_THRESHOLD_RHO_APP`
+  = 1.0 g/cm³ apparent density, the value between trabecular (≤ ~1 g/cm³) and cortical
+  (1.5-2.0 g/cm³) bone used by many QCT models (e.g. Schileo et al. 2008, J Biomech 41:356;
+  Carter & Hayes 1977, J Bone Joint Surg Am 59:954 give 0.1-1.0 g/cm³ trabecular and
+  ~1.8 g/cm³ cortical). It is an *assumption* a user can replace.
+
+An empty result raises :class:`~bonefem.errors.InputError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from bonefem.errors import InputError
+
+__all__ = [
+    "CORTICAL_THRESHOLD_RHO_APP",
+    "Segmentation",
+    "fill_holes",
+    "from_labels",
+    "largest_component",
+    "split_by_density",
+    "threshold_mask",
+]
+
+#: Apparent density (g/cm³) above which bone is called cortical by :func:`split_by_density`.
+CORTICAL_THRESHOLD_RHO_APP = 1.0
+
+
+@dataclass
+class Segmentation:
+    """A label array (z, y, x) with region names.
+
+    Attributes:
+        labels: int32 array, 0 = background, else the region's value.
+        regions: region name -> label value (only values that occur).
+        source: what it came from, for messages.
+    """
+
+    labels: npt.NDArray[np.int32]
+    regions: dict[str, int] = field(default_factory=lambda: {"bone": 1})
+    source: str = "segmentation"
+
+    def __post_init__(self) -> None:
+        self.labels = np.asarray(self.labels, dtype=np.int32)
+        if self.labels.ndim != 3:
+            raise InputError(
+                "a segmentation is a 3-D label array (z, y, x)",
+                file=self.source,
+                field="labels",
+                value=self.labels.shape,
+            )
+        if not np.any(self.labels):
+            raise InputError(
+                "the segmentation is empty: no voxel is bone (check the threshold or the "
+                "label values)",
+                file=self.source,
+                field="mask",
+            )
+
+    @property
+    def mask(self) -> npt.NDArray[np.bool_]:
+        """Bone voxels (any non-zero label)."""
+        return self.labels != 0
+
+    def count(self, region: str | None = None) -> int:
+        """Number of voxels of a region (or of all bone)."""
+        if region is None:
+            return int(np.count_nonzero(self.labels))
+        return int(np.count_nonzero(self.labels == self.regions[region]))
+
+
+def _require_nonempty(mask: npt.NDArray[np.bool_], *, what: str, source: str | None) -> None:
+    if not np.any(mask):
+        raise InputError(
+            f"the mask is empty after {what}: no voxel is bone", file=source, field="mask"
+        )
+
+
+def largest_component(mask: npt.ArrayLike, *, connectivity: int = 3) -> npt.NDArray[np.bool_]:
+    """The largest connected component of a mask.
+
+    Args:
+        mask: boolean array (z, y, x).
+        connectivity: 1 = faces (6-neighbours), 2 = + edges (18), 3 = + corners (26).
+
+    Returns:
+        Boolean array of the largest component (ties: the lowest label).
+    """
+    from scipy import ndimage
+
+    m = np.asarray(mask, dtype=bool)
+    _require_nonempty(m, what="thresholding", source=None)
+    structure = ndimage.generate_binary_structure(3, connectivity)
+    lab, n = ndimage.label(m, structure=structure)
+    if n <= 1:
+        return m.copy()
+    sizes = np.bincount(lab.ravel())
+    sizes[0] = 0
+    return np.asarray(lab == int(np.argmax(sizes)))
+
+
+def fill_holes(mask: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+    """Fill enclosed background (marrow cavities, pores) of a mask.
+
+    3-D filling (``scipy.ndimage.binary_fill_holes``: background not 6-connected to the
+    border), then 2-D filling of every slice along z, so that a canal open at the ends of
+    a long bone (not enclosed in 3-D) is filled too.
+
+    Args:
+        mask: boolean array (z, y, x).
+
+    Returns:
+        The filled mask.
+    """
+    from scipy import ndimage
+
+    m = ndimage.binary_fill_holes(np.asarray(mask, dtype=bool))
+    s2 = np.zeros((3, 3, 3), dtype=bool)
+    s2[1] = ndimage.generate_binary_structure(2, 1)
+    return np.asarray(ndimage.binary_fill_holes(m, structure=s2), dtype=bool)
+
+
+def threshold_mask(
+    values: npt.ArrayLike,
+    lower: float,
+    upper: float = np.inf,
+    *,
+    keep_largest: bool = True,
+    fill: bool = False,
+    source: str | None = None,
+) -> npt.NDArray[np.bool_]:
+    """Bone mask ``lower <= value <= upper`` (units of the image: HU, g/cm³ or grey value).
+
+    Args:
+        values: image array (z, y, x).
+        lower: lower threshold (inclusive).
+        upper: upper threshold (inclusive).
+        keep_largest: keep only the largest 26-connected component.
+        fill: fill enclosed holes (:func:`fill_holes`).
+        source: file name for messages.
+
+    Returns:
+        Boolean mask.
+
+    Raises:
+        InputError: the mask is empty.
+    """
+    v = np.asarray(values)
+    m = (v >= lower) & (v <= upper)
+    if not np.any(m):
+        raise InputError(
+            f"no voxel is within [{lower}, {upper}]; the image values range over "
+            f"[{float(v.min()):.6g}, {float(v.max()):.6g}]",
+            file=source,
+            field="threshold",
+            value=(lower, upper),
+        )
+    if keep_largest:
+        m = largest_component(m)
+    if fill:
+        m = fill_holes(m)
+    return m
+
+
+def from_labels(
+    labels: npt.ArrayLike,
+    names: Mapping[str, int] | None = None,
+    *,
+    source: str = "labels",
+) -> Segmentation:
+    """A segmentation from a label image.
+
+    Args:
+        labels: integer array (z, y, x); 0 is background.
+        names: region name -> label value; labels not named are dropped (set to 0).
+            Default: every non-zero value is a region ``region_<value>``.
+        source: for messages.
+
+    Returns:
+        The :class:`Segmentation`.
+
+    Raises:
+        InputError: a named value does not occur, or nothing is left.
+    """
+    lab = np.rint(np.asarray(labels)).astype(np.int32)
+    present = sorted(int(v) for v in np.unique(lab) if v != 0)
+    if names is None:
+        regions = {f"region_{v}": v for v in present}
+    else:
+        regions = {str(n): int(v) for n, v in names.items()}
+        for n, v in regions.items():
+            if v not in present:
+                raise InputError(
+                    f"label value {v} of region '{n}' is not in the label image; its values "
+                    f"are: {', '.join(map(str, present)) or '(none)'}",
+                    file=source,
+                    field=f"regions.{n}",
+                    value=v,
+                )
+        lab = np.where(np.isin(lab, list(regions.values())), lab, 0).astype(np.int32)
+    return Segmentation(lab, regions, source=source)
+
+
+def split_by_density(
+    mask: npt.ArrayLike,
+    density: npt.ArrayLike,
+    threshold: float = CORTICAL_THRESHOLD_RHO_APP,
+    *,
+    source: str = "density",
+) -> Segmentation:
+    """Split a bone mask into ``cortical`` (label 1) and ``trabecular`` (label 2).
+
+    Cortical: density >= threshold; trabecular: below.
+
+    Args:
+        mask: bone voxels (z, y, x).
+        density: density per voxel (g/cm³; apparent density for the default threshold).
+        threshold: the cortical threshold (g/cm³), default 1.0 g/cm³ apparent density.
+        source: for messages.
+
+    Returns:
+        A :class:`Segmentation` with the regions that occur (one or both).
+    """
+    m = np.asarray(mask, dtype=bool)
+    _require_nonempty(m, what="segmentation", source=source)
+    rho = np.asarray(density, dtype=np.float64)
+    lab = np.where(m, np.where(rho >= threshold, 1, 2), 0).astype(np.int32)
+    regions = {n: v for n, v in (("cortical", 1), ("trabecular", 2)) if np.any(lab == v)}
+    return Segmentation(lab, regions, source=source)

@@ -1,0 +1,201 @@
+"""The image source of a case's ``[mesh]`` table: a voxel mesh made from a CT image.
+
+::
+
+    [mesh.image]
+    file = "phantom.nii.gz"                    # image (NIfTI, MHA, NRRD, DICOM/TIFF folder)
+    labels = "phantom-labels.nii.gz"           # a label image ...
+    regions = { cortical = 1, trabecular = 2 } # ... and names of its values
+    # threshold = [125.0]                      # ... or: bone = lower [, upper] (image units)
+    # fill_holes = true
+    coarsen = 2                                # voxels per element edge
+    min_fraction = 0.5                         # keep blocks with ≥ this bone fraction
+    # element = "tetrahedron"                  # smooth mesh instead: marching cubes + gmsh
+    # max_size = 2.0                           # mm, inside
+
+The schema (:class:`ImageMeshSource`) loads no DOLFINx; :func:`load_image_mesh` builds the
+voxel (or tetrahedral) mesh (rank 0 reads and segments, DOLFINx distributes).
+:func:`load_bone_mesh` is the ``[mesh]`` loader of :mod:`bonefem.mesh` with the image
+source added: an ``image`` table builds the image mesh, anything else goes to
+:func:`bonefem.mesh.generators.config.load_bone_mesh`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bonefem.errors import InputError
+
+__all__ = ["ImageMeshSource", "load_bone_mesh", "load_image_mesh"]
+
+
+class ImageMeshSource(BaseModel):
+    """A mesh from a segmented CT image: voxel hexahedra or smooth tetrahedra."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    file: str = Field(
+        description="Image file or folder (NIfTI .nii/.nii.gz, MetaImage .mha/.mhd, NRRD, a "
+        "DICOM series or TIFF-slice folder), relative to the case file."
+    )
+    labels: str | None = Field(
+        default=None,
+        description="Label image on the same grid (0 = background); each value a region.",
+    )
+    regions: dict[str, int] = Field(
+        default_factory=dict,
+        description="Label value of each region name (default: 'region_<value>').",
+    )
+    threshold: list[float] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2,
+        description="Bone = lower [, upper] in image units (HU or grey value), instead of "
+        "labels; the largest connected component is kept (one region 'bone').",
+    )
+    fill_holes: bool = Field(default=False, description="Threshold: fill enclosed cavities.")
+    element: Literal["hexahedron", "tetrahedron"] = Field(
+        default="hexahedron",
+        description="'hexahedron': voxel mesh (coarsen, min_fraction); 'tetrahedron': smooth "
+        "mesh by marching cubes + gmsh (max_size, smoothing_iterations).",
+    )
+    coarsen: int = Field(default=1, ge=1, le=64, description="Voxels per element edge k.")
+    min_fraction: float = Field(
+        default=0.5, gt=0.0, le=1.0, description="Keep a k³ block with at least this bone fraction."
+    )
+    max_size: float | None = Field(
+        default=None,
+        gt=0.0,
+        description="Tetrahedra: largest element size inside in mm (default 4 voxel sizes).",
+    )
+    smoothing_iterations: int = Field(
+        default=20, ge=0, le=500, description="Tetrahedra: Taubin smoothing iterations."
+    )
+    spacing: list[float] | None = Field(
+        default=None,
+        min_length=3,
+        max_length=3,
+        description="Voxel size in mm (x, y, z) replacing the header's (needed for TIFF stacks).",
+    )
+
+    @model_validator(mode="after")
+    def _one_segmentation(self) -> ImageMeshSource:
+        if (self.labels is None) == (self.threshold is None):
+            raise ValueError("give exactly one of 'labels' or 'threshold'")
+        if self.regions and self.labels is None:
+            raise ValueError("'regions' name the values of a 'labels' image")
+        return self
+
+
+def _resolve(path: str, base: Path | None) -> Path:
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else (base or Path.cwd()) / p
+
+
+def load_image_mesh(
+    source: ImageMeshSource | Mapping[str, Any],
+    comm: Any = None,
+    *,
+    base_dir: str | Path | None = None,
+    file: str | None = None,
+) -> Any:
+    """Build the voxel :class:`~bonefem.mesh.BoneMesh` an image source asks for.
+
+    Args:
+        source: the ``[mesh.image]`` table or an :class:`ImageMeshSource`.
+        comm: communicator (default ``MPI.COMM_WORLD``).
+        base_dir: folder relative paths are resolved against (the case file's folder).
+        file: the case file, for messages.
+
+    Returns:
+        The distributed voxel mesh (regions from the labels or ``bone``; surfaces
+        ``xmin`` ... ``zmax`` and ``surface``).
+    """
+    from pydantic import ValidationError
+
+    from bonefem._dolfinx import MPI
+    from bonefem.errors import validation_to_input_error
+    from bonefem.imaging.image import Image, read_image
+    from bonefem.imaging.segment import Segmentation, from_labels, threshold_mask
+    from bonefem.imaging.voxelmesh import voxel_mesh
+
+    comm = comm or MPI.COMM_WORLD
+    if not isinstance(source, ImageMeshSource):
+        try:
+            source = ImageMeshSource.model_validate(dict(source))
+        except ValidationError as exc:
+            raise validation_to_input_error(
+                exc, file, ImageMeshSource, prefix="mesh.image"
+            ) from None
+    base = Path(base_dir) if base_dir is not None else None
+    image: Image | None = None
+    seg: Segmentation | None = None
+    error: InputError | None = None
+    if comm.rank == 0:
+        try:
+            image = read_image(_resolve(source.file, base), spacing=source.spacing)
+            if source.labels is not None:
+                lab_path = _resolve(source.labels, base)
+                lab = read_image(lab_path, spacing=source.spacing)
+                if lab.shape != image.shape:
+                    raise InputError(
+                        f"the label image has {lab.size} voxels, the image {image.size}",
+                        file=lab_path,
+                        field="mesh.image.labels",
+                    )
+                seg = from_labels(lab.array, source.regions or None, source=str(lab_path))
+            else:
+                assert source.threshold is not None
+                lo = source.threshold[0]
+                hi = source.threshold[1] if len(source.threshold) > 1 else float("inf")
+                mask = threshold_mask(image.array, lo, hi, fill=source.fill_holes,
+                                      source=image.source)  # fmt: skip
+                seg = Segmentation(mask.astype("int32"), {"bone": 1}, source=image.source)
+        except InputError as exc:
+            error = exc
+    error = comm.bcast(error, root=0)
+    if error is not None:
+        raise error
+    import numpy as np
+
+    grid = None
+    if image is not None:
+        grid = Image(np.zeros((1, 1, 1)), image.spacing, image.origin, image.direction,
+                     image.source)  # fmt: skip
+    grid = comm.bcast(grid, root=0)
+    on_rank = image if image is not None else grid
+    assert on_rank is not None
+    if source.element == "tetrahedron":
+        from bonefem.imaging.tetmesh import tet_mesh
+
+        bone, _ = tet_mesh(comm, on_rank, seg, max_size=source.max_size,
+                           smoothing_iterations=source.smoothing_iterations)  # fmt: skip
+        return bone
+    bone, _ = voxel_mesh(comm, on_rank, seg, coarsen=source.coarsen,
+                         min_fraction=source.min_fraction)  # fmt: skip
+    return bone
+
+
+def load_bone_mesh(
+    config: Any,
+    comm: Any = None,
+    *,
+    base_dir: str | Path | None = None,
+    file: str | None = None,
+) -> Any:
+    """The ``[mesh]`` loader with the image source (see the module docstring).
+
+    Same signature as :func:`bonefem.mesh.generators.config.load_bone_mesh`.
+    """
+    from bonefem.mesh.generators.config import load_bone_mesh as load_other
+    from bonefem.mesh.generators.config import parse_mesh_config
+
+    cfg = parse_mesh_config(config, file=file)
+    image = getattr(cfg, "image", None)
+    if image is not None:
+        return load_image_mesh(image, comm, base_dir=base_dir, file=file)
+    return load_other(cfg, comm, base_dir=base_dir, file=file)

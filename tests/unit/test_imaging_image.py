@@ -1,0 +1,143 @@
+"""Image I/O and inspection (bonefem.imaging.image): formats, conventions, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bonefem.errors import InputError
+from bonefem.imaging.image import Image, inspect_image, read_header, read_image, write_image
+
+pytestmark = pytest.mark.serial
+
+
+def sample_image() -> Image:
+    a = np.arange(4 * 5 * 6, dtype=np.int16).reshape(4, 5, 6) - 50  # (z, y, x)
+    return Image(a, spacing=(0.5, 0.6, 0.7), origin=(1.0, -2.0, 3.0), source="sample")
+
+
+@pytest.mark.parametrize("ext", ["nii", "nii.gz", "mha", "mhd", "nrrd"])
+def test_roundtrip_formats(tmp_path: Path, ext: str) -> None:
+    img = sample_image()
+    p = write_image(img, tmp_path / f"img.{ext}")
+    back = read_image(p)
+    assert back.shape == (4, 5, 6) and back.size == (6, 5, 4)
+    assert np.array_equal(back.array, img.array)
+    assert back.array[1, 2, 3] == 1 * 30 + 2 * 6 + 3 - 50  # (z, y, x) indexing
+    assert np.allclose(back.spacing, (0.5, 0.6, 0.7), rtol=1e-6)  # NIfTI stores float32
+    assert np.allclose(back.origin, (1.0, -2.0, 3.0))
+    assert back.voxel_volume == pytest.approx(0.21, rel=1e-6)
+
+
+def test_index_physical_maps() -> None:
+    d = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])  # axes rotated 90°
+    img = Image(np.zeros((2, 3, 4)), spacing=(0.5, 2.0, 1.0), origin=(10, 0, 0), direction=d)
+    x = img.index_to_physical([[2, 1, 1]])[0]
+    # i=2 -> 1.0 mm along column 0 of d = +y; j=1 -> 2.0 mm along column 1 = -x; k=1 -> +z
+    assert np.allclose(x, [10 - 2.0, 1.0, 1.0])
+    assert np.allclose(img.physical_to_index(x), [[2, 1, 1]])
+    centers = img.voxel_centers()
+    assert np.allclose(centers[1, 1, 2], x)
+
+
+def test_dicom_series_folder(tmp_path: Path) -> None:
+    import SimpleITK as sitk
+
+    img = sample_image()
+    s3 = img.to_sitk()
+    folder = tmp_path / "dicom"
+    folder.mkdir()
+    w = sitk.ImageFileWriter()
+    w.KeepOriginalImageUIDOn()
+    for k in range(s3.GetDepth()):
+        s = s3[:, :, k]
+        pos = s3.TransformIndexToPhysicalPoint((0, 0, k))
+        s.SetMetaData("0020|0032", "\\".join(f"{v:.6f}" for v in pos))
+        s.SetMetaData("0020|0037", "1\\0\\0\\0\\1\\0")
+        s.SetMetaData("0020|0013", str(k + 1))
+        s.SetMetaData("0008|0060", "CT")
+        s.SetMetaData("0020|000e", "1.2.826.0.1.3680043.2.1125.14")
+        w.SetFileName(str(folder / f"s{k:03d}.dcm"))
+        w.Execute(s)
+    back = read_image(folder)
+    assert back.shape == (4, 5, 6)
+    assert np.array_equal(back.array, img.array)
+    assert back.spacing[2] == pytest.approx(0.7, rel=1e-6)  # slice distance from positions
+    assert back.metadata["format"] == "dicom"
+
+
+def test_tiff_stack_needs_spacing(tmp_path: Path) -> None:
+    import SimpleITK as sitk
+
+    img = sample_image()
+    a = (img.array + 100).astype(np.uint8)
+    for k in range(a.shape[0]):
+        sitk.WriteImage(sitk.GetImageFromArray(a[k]), str(tmp_path / f"slice_{k:03d}.tif"))
+    with pytest.raises(InputError, match="spacing") as err:
+        read_image(tmp_path)
+    assert err.value.field == "spacing"
+    back = read_image(tmp_path, spacing=(0.02, 0.02, 0.03))
+    assert np.array_equal(back.array, a)
+    assert back.spacing == (0.02, 0.02, 0.03)
+
+
+def _mhd_with_spacing(tmp_path: Path, spacing: str) -> Path:
+    p = write_image(sample_image(), tmp_path / "good.mhd", compress=False)
+    text = p.read_text().splitlines()
+    text = [f"ElementSpacing = {spacing}" if t.startswith("ElementSpacing") else t for t in text]
+    bad = tmp_path / "bad.mhd"
+    bad.write_text("\n".join(text).replace("good.raw", "good.raw") + "\n")
+    return bad
+
+
+@pytest.mark.parametrize("spacing", ["0 0.6 0.7", "-0.5 0.6 0.7"])
+def test_zero_or_negative_spacing_rejected(tmp_path: Path, spacing: str) -> None:
+    bad = _mhd_with_spacing(tmp_path, spacing)
+    with pytest.raises(InputError) as err:
+        read_image(bad)
+    assert err.value.field == "spacing"
+    assert str(bad) in str(err.value) and "positive" in str(err.value)
+    assert err.value.value[0] == float(spacing.split()[0])
+
+
+def test_two_d_image_rejected(tmp_path: Path) -> None:
+    import SimpleITK as sitk
+
+    p = tmp_path / "slice.nii"
+    sitk.WriteImage(sitk.GetImageFromArray(np.zeros((5, 6), np.int16)), str(p))
+    with pytest.raises(InputError, match="3-D") as err:
+        read_image(p)
+    assert err.value.field == "dimension" and err.value.value == 2
+    with pytest.raises(InputError, match="3-D"):
+        Image(np.zeros((5, 6)))
+
+
+def test_too_large_rejected_before_reading(tmp_path: Path) -> None:
+    p = write_image(sample_image(), tmp_path / "img.nii.gz")
+    head = read_header(p)
+    assert head.num_voxels == 120 and head.estimated_bytes == 960
+    with pytest.raises(InputError, match="over the limit") as err:
+        read_image(p, max_bytes=959)
+    assert err.value.field == "size" and err.value.value == (6, 5, 4)
+    read_image(p, max_bytes=960)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such image"):
+        read_image(tmp_path / "none.nii")
+
+
+def test_inspect_summary_and_figure(tmp_path: Path) -> None:
+    p = write_image(sample_image(), tmp_path / "img.mha")
+    info = inspect_image(p, figure=tmp_path / "hist.png")
+    assert info.size == (6, 5, 4)
+    assert info.minimum == -50 and info.maximum == 69
+    assert info.mean == pytest.approx(9.5)
+    assert info.extent_mm == pytest.approx((3.0, 3.0, 2.8))
+    assert sum(info.histogram_counts) == 120
+    assert info.orientation == "LPS"
+    png = Path(info.figure or "")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert any("0.5 x 0.6 x 0.7 mm" in line for line in info.lines())
