@@ -68,6 +68,7 @@ from scipy.optimize import root
 from bonefem.biology.calibrated import CALIBRATED
 from bonefem.biology.effects import NEUTRAL, ConstantSignals, Effects, SystemicSignals
 from bonefem.biology.parameters import CellParameters, calibrated_parameters
+from bonefem.config.defaults import DEFAULT_RTOL_BONE, DEFAULT_RTOL_CELLS
 from bonefem.errors import SolverError
 from bonefem.remodeling import DEFAULT_REMODELING, CellDrivenRemodeling, RemodelingParameters
 
@@ -100,11 +101,6 @@ DEFAULT_PARAMETERS = calibrated_parameters(CALIBRATED.mechano_lambda)
 _GAMMA = 1.0 + 1.0 / math.sqrt(2.0)
 
 
-#: Default local error tolerances of :meth:`BoneCellModel.advance` (dimensionless): on the
-#: log cell populations and, relative, on f and m. Chosen by the accuracy study in
-#: docs/performance.md (10-year femur menopause, metrics vs a 300x tighter run).
-DEFAULT_RTOL_CELLS = 3.0e-2
-DEFAULT_RTOL_BONE = 3.0e-4
 
 
 def _identity(x: float) -> float:
