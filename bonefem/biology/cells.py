@@ -36,18 +36,16 @@ density relative to its homeostatic value, dimensionless)::
 
 Integrator
 ----------
-:meth:`BoneCellModel.advance` uses the two-stage, second-order, L-stable Rosenbrock/W
-method ROS2 (Verwer, Spee, Blom & Hundsdorfer 1999, SIAM J Sci Comput 20:1456,
-gamma = 1 + 1/sqrt(2)) in its non-autonomous form (their Eq. 2.2: the time derivative of the
-right-hand side along the explicit drivers -- signals and f -- enters both stages, taken by
-a one-sided difference), with an embedded first-order (linearly implicit Euler) error
-estimate and step-size control. Without that term the W-method lags a slowly moving
-quasi-steady state by O(h) once h >> 1/A_OCa, and its error estimate then forces substeps
-of a fraction of a day through years of slow drift. The cell populations are integrated
-in logarithmic variables u = ln(x), so they stay strictly positive whatever the step (the published
-Lemaire "OBp retraction" failure cannot occur). The 3x3 cell Jacobian (in u) is computed
-per point analytically and inverted in closed form, so everything is vectorised
-over points; f is advanced explicitly within the W-method (its dynamics are slow) and m
+:meth:`BoneCellModel.advance` applies :func:`bonefem.biology.integrator.integrate_ros2`, the
+two-stage, second-order, L-stable Rosenbrock/W method ROS2 (Verwer, Spee, Blom &
+Hundsdorfer 1999, SIAM J Sci Comput 20:1456, gamma = 1 + 1/sqrt(2)) in its non-autonomous
+form with error and step-size control, to :class:`CellProblem`. The cell populations are
+integrated in logarithmic variables u = ln(x), so they stay strictly positive whatever the
+step (the published Lemaire "OBp retraction" failure cannot occur). The equations above
+are written once, in :func:`bonefem.biology.pivonka.signalling_chain`; evaluated on
+:class:`~bonefem.biology.dual.LogDual` values they give the 3x3 cell Jacobian (in u) per
+point, inverted in closed form (:func:`inverse_3x3`), so everything is vectorised over
+points; f is advanced explicitly within the W-method (its dynamics are slow) and m
 linearly implicitly. The step size is common to all points: the error norm is the maximum
 over points, passed through ``reduce_max`` (an MPI max-allreduce in the coupled loop), so
 every rank takes the same substeps and the result does not depend on the partition.
@@ -102,18 +100,9 @@ STATE_NAMES = ("OBp", "OBa", "OCa", "f", "m")
 DEFAULT_PARAMETERS = calibrated_parameters(CALIBRATED.mechano_lambda)
 """Default cell parameters: Scheiner 2013 with the calibrated mechanical slope lambda."""
 
-_GAMMA = 1.0 + 1.0 / math.sqrt(2.0)
-
 
 def _identity(x: float) -> float:
     return x
-
-
-def _round_sig(x: float, digits: int = 2) -> float:
-    """``x`` rounded to ``digits`` significant digits (inf and 0 unchanged)."""
-    if x == 0.0 or not math.isfinite(x):
-        return x
-    return round(x, digits - 1 - math.floor(math.log10(abs(x))))
 
 
 @dataclass(frozen=True, slots=True)

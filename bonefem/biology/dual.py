@@ -93,12 +93,11 @@ class LogDual:
     # ---- multiplication and division
     def __mul__(self, o: Any) -> LogDual:
         if isinstance(o, LogDual):
+            sv, ov = self.v, o.v
+            a, b = self.d, o.d
             return LogDual(
-                self.v * o.v,
-                tuple(
-                    _plus(None if a is None else a * o.v, None if b is None else self.v * b)
-                    for a, b in zip(self.d, o.d, strict=True)
-                ),
+                sv * ov,
+                (_prod(a[0], ov, sv, b[0]), _prod(a[1], ov, sv, b[1]), _prod(a[2], ov, sv, b[2])),
             )
         return LogDual(self.v * o, _scale(self.d, o))
 
@@ -110,19 +109,33 @@ class LogDual:
             return LogDual(self.v / o, _scale(self.d, 1.0 / o))
         q = self.v / o.v
         inv = 1.0 / o.v
-        # d(a/b) = (da - q db) / b
+        a, b = self.d, o.d
         return LogDual(
-            q,
-            tuple(  # type: ignore[arg-type]
-                None if a is None and b is None else _minus(a, None if b is None else q * b) * inv
-                for a, b in zip(self.d, o.d, strict=True)
-            ),
+            q, (_quot(a[0], b[0], q, inv), _quot(a[1], b[1], q, inv), _quot(a[2], b[2], q, inv))
         )
 
     def __rtruediv__(self, o: Any) -> LogDual:
         q = o / self.v
         # d(c/b) = -q db / b
         return LogDual(q, _scale(self.d, -q / self.v))
+
+
+def _prod(da: Any, vb: Any, va: Any, db: Any) -> Any:
+    """d(a b) = da b + a db (None = 0)."""
+    if da is None:
+        return None if db is None else va * db
+    if db is None:
+        return da * vb
+    return da * vb + va * db
+
+
+def _quot(da: Any, db: Any, q: Any, inv: Any) -> Any:
+    """d(a/b) = (da - q db) / b with q = a/b, inv = 1/b (None = 0)."""
+    if db is None:
+        return None if da is None else da * inv
+    if da is None:
+        return -(q * db) * inv
+    return (da - q * db) * inv
 
 
 def log_variables(x: FloatArray) -> tuple[LogDual, LogDual, LogDual]:

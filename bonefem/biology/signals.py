@@ -98,6 +98,7 @@ class ScenarioSignals:
         self._providers: dict[str, LevelFunction] = {}
         self._terms: dict[str, list[LevelFunction]] = {}
         self._outputs: dict[str, LevelFunction] = {}
+        self._recent: dict[float, Effects] = {}
         for a in self.agents:
             _merge_unique(self._providers, a.levels(), f"level of agent {a.key!r}")
             for name, fn in a.level_terms().items():
@@ -117,12 +118,22 @@ class ScenarioSignals:
         return self.level("estrogen", t)
 
     def effects(self, t: float) -> Effects:
-        """Values of the named model terms at t (days): every agent's terms composed."""
-        lv = self.levels(t)
-        terms = EffectTerms()
-        for a in self.agents:
-            a.contribute(lv, terms)
-        return terms.effects()
+        """Values of the named model terms at t (days): every agent's terms composed.
+
+        The last few results are kept (the integrator asks again for the end time of the
+        previous substep); the record is immutable and a pure function of t.
+        """
+        e = self._recent.get(t)
+        if e is None:
+            lv = self.levels(t)
+            terms = EffectTerms()
+            for a in self.agents:
+                a.contribute(lv, terms)
+            e = terms.effects()
+            if len(self._recent) >= 8:
+                self._recent.clear()
+            self._recent[t] = e
+        return e
 
     def values(self, t: float) -> dict[str, float]:
         """Signal levels at t (days) for output: hormones (dimensionless), drugs (units)."""

@@ -108,6 +108,8 @@ class Levels:
 
 
 _NEUTRAL_VALUES = {f.name: getattr(NEUTRAL, f.name) for f in fields(Effects)}
+_ADDITIVE = frozenset(k for k, v in _NEUTRAL_VALUES.items() if v == 0.0)
+_FACTORS = frozenset(k for k, v in _NEUTRAL_VALUES.items() if v == 1.0)
 
 
 class EffectTerms:
@@ -123,24 +125,22 @@ class EffectTerms:
     def __init__(self) -> None:
         self._v = dict(_NEUTRAL_VALUES)
 
-    def _check(self, name: str, neutral: float) -> None:
-        if _NEUTRAL_VALUES.get(name) != neutral:
-            kind = "an additive term (neutral 0)" if neutral == 0.0 else "a factor (neutral 1)"
-            raise ValueError(f"Effects.{name} is not {kind}")
-
     def add(self, name: str, value: float) -> None:
         """Add ``value`` to the additive term ``name`` (its unit, e.g. pM/day)."""
-        self._check(name, 0.0)
+        if name not in _ADDITIVE:
+            raise ValueError(f"Effects.{name} is not an additive term (neutral 0)")
         self._v[name] += value
 
     def scale(self, name: str, factor: float) -> None:
         """Multiply the factor ``name`` by ``factor`` (dimensionless)."""
-        self._check(name, 1.0)
+        if name not in _FACTORS:
+            raise ValueError(f"Effects.{name} is not a factor (neutral 1)")
         self._v[name] *= factor
 
     def divide(self, name: str, divisor: float) -> None:
         """Divide the factor ``name`` by ``divisor`` (dimensionless)."""
-        self._check(name, 1.0)
+        if name not in _FACTORS:
+            raise ValueError(f"Effects.{name} is not a factor (neutral 1)")
         self._v[name] /= divisor
 
     def effects(self) -> Effects:
