@@ -101,6 +101,10 @@ DEFAULT_PARAMETERS = calibrated_parameters(CALIBRATED.mechano_lambda)
 """Default cell parameters: Scheiner 2013 with the calibrated mechanical slope lambda."""
 
 
+JACOBIAN_BLOCK = 16384
+"""Points per block of the dual-number Jacobian evaluation (a cache-sized working set)."""
+
+
 def _identity(x: float) -> float:
     return x
 
@@ -370,7 +374,34 @@ class BoneCellModel:
     def _log_rates_sparse(
         self, x: FloatArray, e: Effects, psi_r: FloatArray | float | None
     ) -> tuple[tuple[FloatArray, FloatArray, FloatArray], list[list[FloatArray | None]]]:
-        """Log-rates and their Jacobian, structurally zero entries as None."""
+        """Log-rates and their Jacobian, structurally zero entries as None.
+
+        Evaluated block by block of :data:`JACOBIAN_BLOCK` points: the dual numbers keep
+        every intermediate's derivatives alive until the end of the chain, and cache-sized
+        blocks keep that working set small (results are elementwise, so identical).
+        """
+        n = x.shape[1]
+        if n <= JACOBIAN_BLOCK:
+            return self._log_rates_block(x, e, psi_r)
+        g = np.empty((3, n))
+        jac: list[list[FloatArray | None]] = [[None] * 3 for _ in range(3)]
+        per_point = isinstance(psi_r, np.ndarray) and psi_r.ndim == 1
+        for start in range(0, n, JACOBIAN_BLOCK):
+            sl = slice(start, start + JACOBIAN_BLOCK)
+            psi_b = psi_r[sl] if per_point else psi_r  # type: ignore[index]
+            gb, jb = self._log_rates_block(x[:, sl], e, psi_b)
+            g[:, sl] = gb
+            for i, row in enumerate(jb):
+                for j, d in enumerate(row):
+                    if d is not None:
+                        if jac[i][j] is None:
+                            jac[i][j] = np.empty(n)
+                        jac[i][j][sl] = d  # type: ignore[index]
+        return (g[0], g[1], g[2]), jac
+
+    def _log_rates_block(
+        self, x: FloatArray, e: Effects, psi_r: FloatArray | float | None
+    ) -> tuple[tuple[FloatArray, FloatArray, FloatArray], list[list[FloatArray | None]]]:
         u = log_variables(x)
         c = self.chain(u[0], u[1], u[2], e, psi_r)
         g = (c.dobp / u[0], c.doba / u[1], c.doca / u[2])
@@ -562,15 +593,17 @@ class CellProblem:
         g = self.model._log_rates(
             y[0:3], self.signals.effects(t + dlt), self.model._psi(self.stimulus, f_moved)
         )
-        ft = np.zeros_like(y)
+        ft = np.empty_like(y)
         for i in range(3):
-            ft[i] = (g[i] - f0[i]) / dlt
+            np.divide(np.subtract(g[i], f0[i], out=ft[i]), dlt, out=ft[i])
+        ft[IF:] = 0.0
         return ft
 
     def update(self, y: FloatArray, h: float, k: FloatArray, final: bool) -> FloatArray:
         """Return y + h k (x exp(h k) for the cells; f and, at the end, m clipped)."""
         out = np.empty_like(y)
-        out[0:3] = y[0:3] * np.exp(h * k[0:3])
+        cells = np.multiply(k[0:3], h, out=out[0:3])
+        np.multiply(y[0:3], np.exp(cells, out=cells), out=cells)
         out[IF] = np.clip(y[IF] + h * k[IF], self.rp.f_min, self.rp.f_max)
         m = y[IM] + h * k[IM]
         out[IM] = np.clip(m, 0.0, self.rp.m_max) if final else m

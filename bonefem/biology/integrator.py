@@ -129,16 +129,27 @@ def ros2_stages[Y](
     """Stages k1, k2 of one ROS2 substep of size h from (t, y) and the local error.
 
     The error is the problem's scaled norm of the embedded linearly implicit Euler estimate
-    h/2 (k1 + k2), inf if not finite.
+    h/2 (k1 + k2), inf if not finite. The arrays returned by the problem's ``linearise``,
+    ``time_derivative`` and ``rhs`` are overwritten (they must be fresh arrays).
     """
     f0, solve = problem.linearise(t, y, GAMMA * h)
     ft = problem.time_derivative(t, y, f0, h)
-    gt = 0.0 if ft is None else (GAMMA * h) * ft
-    k1 = solve(f0 + gt)
+    # in-place where the arithmetic is unchanged: fewer large temporaries (allocator churn)
+    gt = None if ft is None else np.multiply(ft, GAMMA * h, out=ft)
+    k1 = solve(f0 if gt is None else np.add(f0, gt, out=f0))
     f1 = problem.rhs(t + h, problem.update(y, h, k1, False))
-    k2 = solve(f1 - 2.0 * k1 - gt)
-    err = problem.error_norm(y, k1 + k2, 0.5 * h)
+    tmp = np.multiply(k1, 2.0)
+    np.subtract(f1, tmp, out=f1)
+    k2 = solve(f1 if gt is None else np.subtract(f1, gt, out=f1))
+    err = problem.error_norm(y, np.add(k1, k2, out=tmp), 0.5 * h)
     return k1, k2, err if math.isfinite(err) else math.inf
+
+
+def ros2_increment(k1: FloatArray, k2: FloatArray) -> FloatArray:
+    """The ROS2 increment 3/2 k1 + 1/2 k2, computed in the storage of k1 and k2."""
+    np.multiply(k1, 1.5, out=k1)
+    np.multiply(k2, 0.5, out=k2)
+    return np.add(k1, k2, out=k1)
 
 
 def integrate_ros2[Y](
@@ -189,7 +200,7 @@ def integrate_ros2[Y](
         k1, k2, err_local = ros2_stages(problem, tc, y, hs)
         err = round_sig(reduce_max(err_local))
         if err <= 1.0:
-            y = problem.update(y, hs, 1.5 * k1 + 0.5 * k2, True)
+            y = problem.update(y, hs, ros2_increment(k1, k2), True)
             tc = target if hs == target - tc else tc + hs
             st.n_accepted += 1
             h_last = hs

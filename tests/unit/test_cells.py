@@ -352,3 +352,23 @@ def test_rates_derived_and_jacobian_come_from_one_chain() -> None:
             d["pi_RANKL"], d["RANKL_RANK"] / (d["RANKL_RANK"] + changed.K_RANKL), rtol=1e-14
         )
         assert not np.allclose(r[IOCA], base.cell_rates(x[0], x[1], x[2], e)[IOCA])
+
+
+def test_blocked_jacobian_equals_whole_array() -> None:
+    """Large arrays are evaluated in blocks of JACOBIAN_BLOCK points: same numbers."""
+    from bonefem.biology.cells import JACOBIAN_BLOCK
+
+    m = BoneCellModel(SCHEINER_2013)
+    n = 2 * JACOBIAN_BLOCK + 7
+    rng = np.random.default_rng(5)
+    x = m.ss[:, None] * rng.uniform(0.5, 2.0, (3, n))
+    psi = rng.uniform(0.8, 1.2, n)
+    e = Effects(rankl_production=100.0)
+    g, jac = m._log_rates_sparse(x, e, psi)
+    g_whole, jac_whole = m._log_rates_block(x, e, psi)
+    for i in range(3):
+        np.testing.assert_array_equal(g[i], g_whole[i])
+        for j in range(3):
+            assert (jac[i][j] is None) == (jac_whole[i][j] is None)
+            if jac[i][j] is not None:
+                np.testing.assert_array_equal(jac[i][j], jac_whole[i][j])
