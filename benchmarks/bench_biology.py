@@ -25,7 +25,8 @@ import numpy as np
 
 from bonefem.biology.cells import BoneCellModel
 from bonefem.biology.effects import ConstantSignals, Effects
-from bonefem.biology.signals import EstrogenConfig, ScenarioConfig, build_signals
+from bonefem.biology.signals import build_signals
+from bonefem.config.scenario import EstrogenConfig, ScenarioConfig
 
 DT = 7.0
 

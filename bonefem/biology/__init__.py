@@ -1,14 +1,23 @@
 """Bone cell biology: cell population model, systemic signals, drugs, 0-D runner (numpy only).
 
-Public entry points:
+Modules:
 
-* :class:`~bonefem.biology.cells.BoneCellModel` -- vectorised cell model with bone volume
-  fraction and mineral content; ``healthy_state``, ``derived``, ``advance``.
-* :data:`~bonefem.biology.parameters.PIVONKA_2008`,
-  :data:`~bonefem.biology.parameters.SCHEINER_2013` -- parameter sets.
-* :class:`~bonefem.biology.signals.ScenarioConfig`,
-  :func:`~bonefem.biology.signals.build_signals` -- scenarios and their signals.
-* :func:`~bonefem.biology.zerod.run_zero_d`, :func:`~bonefem.biology.zerod.cli_main`.
+* :mod:`~bonefem.biology.pivonka` -- the Pivonka/Scheiner signalling chain, written once
+  (rates, derived fields and, on :mod:`~bonefem.biology.dual` values, the Jacobian).
+* :mod:`~bonefem.biology.cells` -- :class:`~bonefem.biology.cells.BoneCellModel`, the
+  vectorised cell model with bone volume fraction and mineral content (``healthy_state``,
+  ``derived``, ``advance``).
+* :mod:`~bonefem.biology.integrator` -- generic ROS2 Rosenbrock/W integrator with error
+  control, milestones and a stop event.
+* :mod:`~bonefem.biology.parameters`, :mod:`~bonefem.biology.calibrated` -- parameter sets
+  (Pivonka 2008, Scheiner 2013) and calibrated constants.
+* :mod:`~bonefem.biology.effects` -- the named model terms hormones and drugs act on.
+* :mod:`~bonefem.biology.agents` -- one module per hormone, condition or drug;
+  :mod:`~bonefem.biology.drugs` -- their pharmacokinetics.
+* :mod:`~bonefem.biology.signals` -- :func:`~bonefem.biology.signals.build_signals`
+  composes the agents of a scenario (schema: :mod:`bonefem.config.scenario`).
+* :mod:`~bonefem.biology.zerod`, :mod:`~bonefem.biology.calibration` -- 0-D runner, CLI and
+  the calibration.
 """
 
 from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants

@@ -9,9 +9,9 @@ corresponding terms keep literature-based or assumed values (see ``docs/model-bi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-__all__ = ["CALIBRATED", "CalibratedConstants"]
+__all__ = ["CALIBRATED", "CalibratedConstants", "fe_constants"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,3 +52,14 @@ class CalibratedConstants:
 
 CALIBRATED = CalibratedConstants()
 """The calibrated constants in use."""
+
+
+def fe_constants(constants: CalibratedConstants = CALIBRATED) -> CalibratedConstants:
+    """Calibrated constants for finite-element runs (the FE factor on the estrogen drive).
+
+    ``rankl_estrogen`` (pM/day) multiplied by ``fe_rankl_estrogen_factor`` (dimensionless),
+    fitted by ``python -m bonefem.calibration_fe`` to the SWAN 10-year lumbar-spine aBMD
+    change (-10.6 %, Greendale et al. 2012) on the bundled L3 vertebral body.
+    """
+    c = constants
+    return replace(c, rankl_estrogen=c.rankl_estrogen * c.fe_rankl_estrogen_factor)

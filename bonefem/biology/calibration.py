@@ -26,6 +26,7 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.optimize import brentq, least_squares, minimize_scalar
@@ -33,13 +34,8 @@ from scipy.optimize import brentq, least_squares, minimize_scalar
 from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants
 from bonefem.biology.cells import BoneCellModel
 from bonefem.biology.parameters import calibrated_parameters
-from bonefem.biology.signals import (
-    DenosumabConfig,
-    EstrogenConfig,
-    HRTConfig,
-    ScenarioConfig,
-)
 from bonefem.biology.zerod import RunConfig, ZeroDResult, run_zero_d
+from bonefem.config.scenario import DenosumabConfig, EstrogenConfig, HRTConfig, ScenarioConfig
 
 __all__ = ["TARGETS", "CalibrationPoint", "evaluate", "fit", "main"]
 
@@ -248,22 +244,12 @@ def _diff_curve(
     return (t - start) / YEAR, 100 * (b_t / b_t0 - b_p / b_p0)
 
 
-def plot(k: CalibratedConstants, path: str) -> None:
-    """Figure of the 0-D trajectories against the calibration data points (PNG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    pts = {p.key: p for p in evaluate(k)}
-    box = {"boxstyle": "round", "facecolor": "white", "alpha": 0.9}
-    fig, ax = plt.subplots(1, 3, figsize=(17, 5.2))
-    # --- SWAN: lumbar spine around the FMP
+def _swan_panel(a: Any, k: CalibratedConstants, pts: dict[str, CalibrationPoint]) -> None:
+    """SWAN panel: model lumbar spine around the FMP against the loss rates (Sowers 2010)."""
     r = _run(_menopause(), FMP + 8 * YEAR, k)
     x = (r["time_days"] - FMP) / YEAR
     ls = 1 + r["abmd_change_pct_lumbar_spine"] / 100
     y = 100 * (ls / np.interp(-3.0, x, ls) - 1)
-    a = ax[0]
     a.plot(x, y, lw=2, label="model, lumbar spine")
     for (x0, x1), key in (
         ((-2, 0), "swan_rate_pre"),
@@ -276,19 +262,16 @@ def plot(k: CalibratedConstants, path: str) -> None:
     a.plot([], [], "k--", lw=1, label="SWAN rates (Sowers 2010)")
     a.plot([7], [TARGETS["swan_total_10y"][0]], "ko", label="SWAN 10-y total (Greendale 2012)")
     a.axvline(0, color="grey", lw=0.5)
-    lines = [
-        f"{TARGETS[kk][1]}: data {TARGETS[kk][0]:+.1f}, model {pts[kk].model:+.2f}, "
-        f"err {pts[kk].error:+.2f}"
-        for kk in ("swan_rate_pre", "swan_rate_post", "swan_rate_late", "swan_total_10y")
-    ]
-    a.text(0.02, 0.02, "\n".join(lines), transform=a.transAxes, fontsize=7, bbox=box)
+    keys = ("swan_rate_pre", "swan_rate_post", "swan_rate_late", "swan_total_10y")
+    a.text(0.02, 0.02, _error_lines(pts, keys), transform=a.transAxes, fontsize=7, bbox=_BOX)
     a.set_xlabel("years from final menstrual period (FMP)")
     a.set_ylabel("LS areal BMD change from FMP - 3 y (%)")
     a.set_title("SWAN: natural menopause, lumbar spine")
     a.legend(fontsize=8, loc="upper right")
-    # --- WHI and FREEDOM: therapy minus placebo
-    dmab = DenosumabConfig(start_days=FREEDOM_START, stop_days=FREEDOM_START + 3 * YEAR)
-    a = ax[1]
+
+
+def _whi_panel(a: Any, k: CalibratedConstants, pts: dict[str, CalibrationPoint]) -> None:
+    """WHI panel: total hip, HRT minus placebo (Cauley 2003)."""
     tr, pl = _treated_vs_placebo(
         k, _menopause(hrt=[HRTConfig(start_days=WHI_START)]), WHI_START, [3.0]
     )
@@ -302,13 +285,17 @@ def plot(k: CalibratedConstants, path: str) -> None:
         f"TH at 3 y: data {p.target:+.2f}, model {p.model:+.2f}, err {p.error:+.2f}",
         transform=a.transAxes,
         fontsize=8,
-        bbox=box,
+        bbox=_BOX,
     )
     a.set_xlabel("years of HRT (started 12 y after FMP)")
     a.set_ylabel("areal BMD change, therapy - placebo (%)")
     a.set_title("WHI estrogen + progestin")
     a.legend(fontsize=8, loc="upper left")
-    a = ax[2]
+
+
+def _freedom_panel(a: Any, k: CalibratedConstants, pts: dict[str, CalibrationPoint]) -> None:
+    """FREEDOM panel: total hip and lumbar spine, denosumab minus placebo (Cummings 2009)."""
+    dmab = DenosumabConfig(start_days=FREEDOM_START, stop_days=FREEDOM_START + 3 * YEAR)
     tr, pl = _treated_vs_placebo(k, _menopause(denosumab=[dmab]), FREEDOM_START, [3.0])
     for site, col, lab in (
         ("total_hip", "C0", "total hip"),
@@ -318,21 +305,37 @@ def plot(k: CalibratedConstants, path: str) -> None:
         a.plot(t, d, color=col, lw=2, label=f"model, {lab}")
     a.plot([1, 2, 3], [3.2, 5.1, 6.4], "o", color="C0", mec="k", label="FREEDOM TH (Cummings 2009)")
     a.plot([3], [8.8], "s", color="C1", mec="k", label="FREEDOM LS (Prolia label)")
-    lines = [
-        f"{TARGETS[kk][1]}: data {TARGETS[kk][0]:+.1f}, model {pts[kk].model:+.2f}, "
-        f"err {pts[kk].error:+.2f}"
-        for kk in (
-            "freedom_th_12_diff",
-            "freedom_th_24_diff",
-            "freedom_th_36_diff",
-            "freedom_ls_36_diff",
-        )
-    ]
-    a.text(0.25, 0.03, "\n".join(lines), transform=a.transAxes, fontsize=7, bbox=box)
+    keys = ("freedom_th_12_diff", "freedom_th_24_diff", "freedom_th_36_diff", "freedom_ls_36_diff")
+    a.text(0.25, 0.03, _error_lines(pts, keys), transform=a.transAxes, fontsize=7, bbox=_BOX)
     a.set_xlabel("years of denosumab 60 mg / 6 mo (started 21 y after FMP)")
     a.set_ylabel("areal BMD change, therapy - placebo (%)")
     a.set_title("FREEDOM denosumab")
     a.legend(fontsize=8, loc="upper left")
+
+
+_BOX = {"boxstyle": "round", "facecolor": "white", "alpha": 0.9}
+
+
+def _error_lines(pts: dict[str, CalibrationPoint], keys: Sequence[str]) -> str:
+    return "\n".join(
+        f"{TARGETS[kk][1]}: data {TARGETS[kk][0]:+.1f}, model {pts[kk].model:+.2f}, "
+        f"err {pts[kk].error:+.2f}"
+        for kk in keys
+    )
+
+
+def plot(k: CalibratedConstants, path: str) -> None:
+    """Figure of the 0-D trajectories against the calibration data points (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pts = {p.key: p for p in evaluate(k)}
+    fig, ax = plt.subplots(1, 3, figsize=(17, 5.2))
+    _swan_panel(ax[0], k, pts)
+    _whi_panel(ax[1], k, pts)
+    _freedom_panel(ax[2], k, pts)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -36,18 +36,16 @@ density relative to its homeostatic value, dimensionless)::
 
 Integrator
 ----------
-:meth:`BoneCellModel.advance` uses the two-stage, second-order, L-stable Rosenbrock/W
-method ROS2 (Verwer, Spee, Blom & Hundsdorfer 1999, SIAM J Sci Comput 20:1456,
-gamma = 1 + 1/sqrt(2)) in its non-autonomous form (their Eq. 2.2: the time derivative of the
-right-hand side along the explicit drivers -- signals and f -- enters both stages, taken by
-a one-sided difference), with an embedded first-order (linearly implicit Euler) error
-estimate and step-size control. Without that term the W-method lags a slowly moving
-quasi-steady state by O(h) once h >> 1/A_OCa, and its error estimate then forces substeps
-of a fraction of a day through years of slow drift. The cell populations are integrated
-in logarithmic variables u = ln(x), so they stay strictly positive whatever the step (the published
-Lemaire "OBp retraction" failure cannot occur). The 3x3 cell Jacobian (in u) is computed
-per point analytically and inverted in closed form, so everything is vectorised
-over points; f is advanced explicitly within the W-method (its dynamics are slow) and m
+:meth:`BoneCellModel.advance` applies :func:`bonefem.biology.integrator.integrate_ros2`, the
+two-stage, second-order, L-stable Rosenbrock/W method ROS2 (Verwer, Spee, Blom &
+Hundsdorfer 1999, SIAM J Sci Comput 20:1456, gamma = 1 + 1/sqrt(2)) in its non-autonomous
+form with error and step-size control, to :class:`CellProblem`. The cell populations are
+integrated in logarithmic variables u = ln(x), so they stay strictly positive whatever the
+step (the published Lemaire "OBp retraction" failure cannot occur). The equations above
+are written once, in :func:`bonefem.biology.pivonka.signalling_chain`; evaluated on
+:class:`~bonefem.biology.dual.LogDual` values they give the 3x3 cell Jacobian (in u) per
+point, inverted in closed form (:func:`inverse_3x3`), so everything is vectorised over
+points; f is advanced explicitly within the W-method (its dynamics are slow) and m
 linearly implicitly. The step size is common to all points: the error norm is the maximum
 over points, passed through ``reduce_max`` (an MPI max-allreduce in the coupled loop), so
 every rank takes the same substeps and the result does not depend on the partition.
@@ -60,14 +58,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from scipy.optimize import root
 
 from bonefem.biology.calibrated import CALIBRATED
+from bonefem.biology.dual import log_variables
 from bonefem.biology.effects import NEUTRAL, ConstantSignals, Effects, SystemicSignals
+from bonefem.biology.integrator import integrate_ros2
 from bonefem.biology.parameters import CellParameters, calibrated_parameters
+from bonefem.biology.pivonka import SignallingChain, signalling_chain
+from bonefem.config.defaults import DEFAULT_RTOL_BONE, DEFAULT_RTOL_CELLS
 from bonefem.errors import SolverError
 from bonefem.remodeling import DEFAULT_REMODELING, CellDrivenRemodeling, RemodelingParameters
 
@@ -97,25 +100,15 @@ STATE_NAMES = ("OBp", "OBa", "OCa", "f", "m")
 DEFAULT_PARAMETERS = calibrated_parameters(CALIBRATED.mechano_lambda)
 """Default cell parameters: Scheiner 2013 with the calibrated mechanical slope lambda."""
 
-_GAMMA = 1.0 + 1.0 / math.sqrt(2.0)
 
-
-#: Default local error tolerances of :meth:`BoneCellModel.advance` (dimensionless): on the
-#: log cell populations and, relative, on f and m. Chosen by the accuracy study in
-#: docs/performance.md (10-year femur menopause, metrics vs a 300x tighter run).
-DEFAULT_RTOL_CELLS = 3.0e-2
-DEFAULT_RTOL_BONE = 3.0e-4
+JACOBIAN_BLOCK = 65536
+"""Points per block of the dual-number Jacobian evaluation: arrays up to this size (a
+typical rank of a coupled run) are evaluated at once, larger ones block by block so the
+working set of derivative arrays stays bounded (fewer page faults; same numbers)."""
 
 
 def _identity(x: float) -> float:
     return x
-
-
-def _round_sig(x: float, digits: int = 2) -> float:
-    """``x`` rounded to ``digits`` significant digits (inf and 0 unchanged)."""
-    if x == 0.0 or not math.isfinite(x):
-        return x
-    return round(x, digits - 1 - math.floor(math.log10(abs(x))))
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,43 +197,57 @@ class BoneCellModel:
         prod = mech.kappa_rankl * np.maximum(0.0, 1.0 - psi)
         return pi, prod
 
+    def chain(
+        self,
+        x0: Any,
+        x1: Any,
+        x2: Any,
+        e: Effects = NEUTRAL,
+        psi_r: FloatArray | float | None = None,
+    ) -> SignallingChain:
+        """The signalling chain (:func:`~bonefem.biology.pivonka.signalling_chain`) of this model.
+
+        Args:
+            x0: OBp (pM), array over points or :class:`~bonefem.biology.dual.LogDual`.
+            x1: OBa (pM), idem.
+            x2: OCa (pM), idem.
+            e: hormone/drug terms.
+            psi_r: relative mechanical stimulus Psi/Psi_ss (dimensionless) or None.
+        """
+        pi_mech, rankl_mech = self._mech(psi_r)
+        return signalling_chain(
+            self.params,
+            x0,
+            x1,
+            x2,
+            e,
+            pi_mech=pi_mech,
+            rankl_mech=rankl_mech,
+            obu_fraction=self._a,
+            obp_proliferation=self._p_obp,
+        )
+
     def signalling(
         self,
         OBp: FloatArray,
         OBa: FloatArray,
         OCa: FloatArray,
         e: Effects = NEUTRAL,
-        rankl_mech: FloatArray | float = 0.0,
+        psi_r: FloatArray | float | None = None,
     ) -> dict[str, FloatArray]:
         """Signalling molecules (all pM) for given cell concentrations (pM).
 
         Returns:
             dict with TGFb, PTH, OPG, RANKL, RANKL_RANK (pM) and pi_RANKL (dimensionless).
         """
-        p = self.params
-        tgf = p.alpha_TGF * OCa / p.D_TGF
-        pth = (p.beta_PTH + e.pth_production) / p.D_PTH
-        pi_pth_act = pth / (pth + p.K_PTH_act)
-        pi_pth_rep = p.K_PTH_rep / (pth + p.K_PTH_rep)
-        p_opg = (p.beta1_OPG * OBp + p.beta2_OPG * OBa) * (pi_pth_rep * e.opg_factor)
-        opg = (p_opg + e.opg_production) * p.OPG_max / (p_opg + p.D_OPG * p.OPG_max)
-        rankl_eff = (p.R1_RANKL * OBp + p.R2_RANKL * OBa) * pi_pth_act
-        denom = 1.0 + p.K_A1_OPG * opg + (p.K_A2_RANK * p.RANK + e.rankl_decoy)
-        rankl = (
-            rankl_eff
-            / denom
-            * (p.beta_RANKL + e.rankl_production + rankl_mech)
-            / (p.beta_RANKL + p.D_RANKL * rankl_eff)
-        )
-        rr = p.K_A2_RANK * p.RANK * rankl
-        k8 = p.K_RANKL / e.rank_sensitivity
+        c = self.chain(OBp, OBa, OCa, e, psi_r)
         return {
-            "TGFb": np.asarray(tgf),
-            "PTH": np.asarray(pth + 0.0 * OBp),
-            "OPG": np.asarray(opg),
-            "RANKL": np.asarray(rankl),
-            "RANKL_RANK": np.asarray(rr),
-            "pi_RANKL": np.asarray(rr / (rr + k8)),
+            "TGFb": np.asarray(c.tgf),
+            "PTH": np.asarray(c.pth + 0.0 * OBp),
+            "OPG": np.asarray(c.opg),
+            "RANKL": np.asarray(c.rankl),
+            "RANKL_RANK": np.asarray(c.rankl_rank),
+            "pi_RANKL": np.asarray(c.pi_rankl),
         }
 
     def cell_rates(
@@ -252,51 +259,8 @@ class BoneCellModel:
         psi_r: FloatArray | float | None = None,
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Time derivatives of (OBp, OBa, OCa) in pM/day (vectorised over points)."""
-        p = self.params
-        pi_mech, rankl_mech = self._mech(psi_r)
-        # TGF-beta (Pivonka Eq. 9) and its Hill functions
-        tgf = (p.alpha_TGF / p.D_TGF) * OCa
-        pi1 = tgf / (tgf + p.K_TGF_OBu)
-        pi2 = p.K_TGF_OBp / (tgf + p.K_TGF_OBp)
-        pi3 = tgf / (tgf + p.K_TGF_OCa)
-        # PTH (scalar: systemic)
-        pth = (p.beta_PTH + e.pth_production) / p.D_PTH
-        pi_pth_act = pth / (pth + p.K_PTH_act)
-        pi_pth_rep = p.K_PTH_rep / (pth + p.K_PTH_rep)
-        # OPG and RANKL (Pivonka Eqs. 10-12)
-        c_opg = pi_pth_rep * e.opg_factor
-        if p.beta1_OPG:
-            p_opg = (p.beta1_OPG * c_opg) * OBp + (p.beta2_OPG * c_opg) * OBa
-        else:
-            p_opg = (p.beta2_OPG * c_opg) * OBa
-        opg = (p_opg + e.opg_production) * p.OPG_max / (p_opg + p.D_OPG * p.OPG_max)
-        if p.R2_RANKL:
-            rankl_eff = (p.R1_RANKL * pi_pth_act) * OBp + (p.R2_RANKL * pi_pth_act) * OBa
-        else:
-            rankl_eff = (p.R1_RANKL * pi_pth_act) * OBp
-        c0 = 1.0 + p.K_A2_RANK * p.RANK + e.rankl_decoy
-        prod = p.beta_RANKL + e.rankl_production + rankl_mech
-        rr = (
-            (p.K_A2_RANK * p.RANK)
-            * rankl_eff
-            * prod
-            / ((c0 + p.K_A1_OPG * opg) * (p.beta_RANKL + p.D_RANKL * rankl_eff))
-        )
-        k8 = p.K_RANKL / e.rank_sensitivity
-        pi_rankl = rr / (rr + k8)
-        # populations (Pivonka Eqs. 1-3, Scheiner Eq. 2)
-        a = self._a
-        diff_obp = (p.D_OBp * e.obp_factor) * OBp * pi2
-        dobp = ((1.0 - a) * p.D_OBu * e.obu_factor) * pi1 - diff_obp + e.obp_injection
-        if self._p_obp:
-            dobp = dobp + self._p_obp * pi_mech * OBp
-        doba = diff_obp - (p.A_OBa * e.oba_apoptosis_factor) * OBa + e.oba_injection
-        doca = (
-            (p.D_OCp * e.ocp_factor) * pi_rankl
-            - (p.A_OCa * e.oca_apoptosis_factor) * OCa * pi3
-            + e.oca_injection
-        )
-        return dobp, doba, doca
+        c = self.chain(OBp, OBa, OCa, e, psi_r)
+        return c.dobp, c.doba, c.doca
 
     def rhs(
         self,
@@ -392,7 +356,7 @@ class BoneCellModel:
             day, 1/day) and P_RANKL_mech (pM/day).
         """
         pi_mech, rankl_mech = self._mech(psi_r)
-        out = self.signalling(state[0], state[1], state[2], e, rankl_mech)
+        out = self.signalling(state[0], state[1], state[2], e, psi_r)
         form, res = self.remodeling.formation_resorption(
             state[3], state[1], state[2], e.resorption_factor
         )
@@ -406,82 +370,63 @@ class BoneCellModel:
     def _log_rates(
         self, x: FloatArray, e: Effects, psi_r: FloatArray | float | None
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
-        r0, r1, r2 = self.cell_rates(x[0], x[1], x[2], e, psi_r)
-        return r0 / x[0], r1 / x[1], r2 / x[2]
+        c = self.chain(x[0], x[1], x[2], e, psi_r)
+        return c.dobp / x[0], c.doba / x[1], c.doca / x[2]
+
+    def _log_rates_sparse(
+        self, x: FloatArray, e: Effects, psi_r: FloatArray | float | None
+    ) -> tuple[tuple[FloatArray, FloatArray, FloatArray], list[list[FloatArray | None]]]:
+        """Log-rates and their Jacobian, structurally zero entries as None.
+
+        Evaluated block by block of :data:`JACOBIAN_BLOCK` points: the dual numbers keep
+        every intermediate's derivatives alive until the end of the chain, and blocks keep
+        that working set bounded (results are elementwise, so identical).
+        """
+        n = x.shape[1]
+        if n <= JACOBIAN_BLOCK:
+            return self._log_rates_block(x, e, psi_r)
+        g = np.empty((3, n))
+        jac: list[list[FloatArray | None]] = [[None] * 3 for _ in range(3)]
+        per_point = isinstance(psi_r, np.ndarray) and psi_r.ndim == 1
+        for start in range(0, n, JACOBIAN_BLOCK):
+            sl = slice(start, start + JACOBIAN_BLOCK)
+            psi_b = psi_r[sl] if per_point else psi_r  # type: ignore[index]
+            gb, jb = self._log_rates_block(x[:, sl], e, psi_b)
+            g[:, sl] = gb
+            for i, row in enumerate(jb):
+                for j, d in enumerate(row):
+                    if d is not None:
+                        if jac[i][j] is None:
+                            jac[i][j] = np.empty(n)
+                        jac[i][j][sl] = d  # type: ignore[index]
+        return (g[0], g[1], g[2]), jac
+
+    def _log_rates_block(
+        self, x: FloatArray, e: Effects, psi_r: FloatArray | float | None
+    ) -> tuple[tuple[FloatArray, FloatArray, FloatArray], list[list[FloatArray | None]]]:
+        u = log_variables(x)
+        c = self.chain(u[0], u[1], u[2], e, psi_r)
+        g = (c.dobp / u[0], c.doba / u[1], c.doca / u[2])
+        return (g[0].v, g[1].v, g[2].v), [list(gi.d) for gi in g]
 
     def log_rates_jacobian(
         self, x: FloatArray, e: Effects, psi_r: FloatArray | float | None
     ) -> tuple[tuple[FloatArray, FloatArray, FloatArray], list[list[FloatArray]]]:
         """Log-rates G_i = (dx_i/dt)/x_i (1/day) and their Jacobian dG_i/d(ln x_j) (1/day).
 
-        Analytic derivatives of the Pivonka/Scheiner right-hand side (chain rule through the
-        Hill functions, OPG and RANKL); verified against finite differences in the tests.
+        Both come from one evaluation of the signalling chain on
+        :class:`~bonefem.biology.dual.LogDual` values (forward-mode derivatives), so they
+        cannot disagree with :meth:`cell_rates`; checked against finite differences in the
+        tests.
 
         Args:
             x: cell populations (3, N) in pM.
             e: effects at this time.
             psi_r: relative mechanical stimulus (or None).
         """
-        p = self.params
-        bp, ba, c = x[0], x[1], x[2]
-        pi_mech, rankl_mech = self._mech(psi_r)
-        tgf = (p.alpha_TGF / p.D_TGF) * c
-        pi1 = tgf / (tgf + p.K_TGF_OBu)
-        pi2 = p.K_TGF_OBp / (tgf + p.K_TGF_OBp)
-        pi3 = tgf / (tgf + p.K_TGF_OCa)
-        pth = (p.beta_PTH + e.pth_production) / p.D_PTH
-        pi_pth_act = pth / (pth + p.K_PTH_act)
-        pi_pth_rep = p.K_PTH_rep / (pth + p.K_PTH_rep)
-        c_opg = pi_pth_rep * e.opg_factor
-        b1, b2 = p.beta1_OPG * c_opg, p.beta2_OPG * c_opg
-        p_opg = b1 * bp + b2 * ba if b1 else b2 * ba
-        den_opg = 1.0 / (p_opg + p.D_OPG * p.OPG_max)
-        opg = (p_opg + e.opg_production) * p.OPG_max * den_opg
-        dopg_dp = p.OPG_max * (p.D_OPG * p.OPG_max - e.opg_production) * den_opg * den_opg
-        r1, r2 = p.R1_RANKL * pi_pth_act, p.R2_RANKL * pi_pth_act
-        re = r1 * bp + r2 * ba if r2 else r1 * bp
-        c0 = 1.0 + p.K_A2_RANK * p.RANK + e.rankl_decoy
-        bind = 1.0 / (c0 + p.K_A1_OPG * opg)
-        deg = 1.0 / (p.beta_RANKL + p.D_RANKL * re)
-        prod = p.beta_RANKL + e.rankl_production + rankl_mech
-        rr = (p.K_A2_RANK * p.RANK) * re * prod * bind * deg
-        k8 = p.K_RANKL / e.rank_sensitivity
-        pir = rr / (rr + k8)
-        # d ln RR / d ln x for OBp and OBa
-        inv_re = 1.0 / re
-        s_bp = r1 * bp * (inv_re - p.D_RANKL * deg)
-        s_ba = -(p.K_A1_OPG * dopg_dp * b2) * ba * bind
-        if b1:
-            s_bp = s_bp - (p.K_A1_OPG * dopg_dp * b1) * bp * bind
-        if r2:
-            s_ba = s_ba + r2 * ba * (inv_re - p.D_RANKL * deg)
-        # rates
-        a1 = (1.0 - self._a) * p.D_OBu * e.obu_factor
-        d2 = p.D_OBp * e.obp_factor
-        a_ob = p.A_OBa * e.oba_apoptosis_factor
-        dc = p.D_OCp * e.ocp_factor
-        a_oc = p.A_OCa * e.oca_apoptosis_factor
-        inv_bp, inv_ba, inv_c = 1.0 / bp, 1.0 / ba, 1.0 / c
-        src_bp = (a1 * pi1 + e.obp_injection) * inv_bp
-        g0 = src_bp - d2 * pi2
-        if self._p_obp:
-            g0 = g0 + self._p_obp * pi_mech
-        flux = d2 * pi2 * bp * inv_ba
-        g1 = flux - a_ob + e.oba_injection * inv_ba
-        src_c = dc * pir * inv_c
-        g2 = src_c - a_oc * pi3 + e.oca_injection * inv_c
-        # Jacobian in log variables
-        q1 = pi1 * (1.0 - pi1)
-        q2 = pi2 * (1.0 - pi2)
-        q3 = pi3 * (1.0 - pi3)
-        qr = src_c * (1.0 - pir)
-        zero = np.zeros_like(bp)
-        jac = [
-            [-src_bp, zero, a1 * q1 * inv_bp + d2 * q2],
-            [flux, -flux - e.oba_injection * inv_ba, -flux * (1.0 - pi2)],
-            [qr * s_bp, qr * s_ba, -src_c - a_oc * q3 - e.oca_injection * inv_c],
-        ]
-        return (g0, g1, g2), jac
+        g, jac = self._log_rates_sparse(x, e, psi_r)
+        zero = np.zeros_like(x[0])
+        return g, [[zero if d is None else np.asarray(d + zero) for d in row] for row in jac]
 
     def _psi(self, stimulus: Stimulus, f: FloatArray) -> FloatArray | float | None:
         if stimulus is None:
@@ -503,6 +448,9 @@ class BoneCellModel:
         stop: Callable[[FloatArray, FloatArray], bool] | None = None,
     ) -> AdvanceResult:
         """Advance the state from t to t + dt (days) with error-controlled ROS2 substeps.
+
+        The integrator is :func:`bonefem.biology.integrator.integrate_ros2` applied to
+        :class:`CellProblem` (see the module docstring).
 
         Args:
             state: array (5, N) (see module docstring); not modified.
@@ -528,137 +476,147 @@ class BoneCellModel:
         if dt <= 0.0:
             raise ValueError(f"dt must be > 0 days, got {dt}")
         sig: SystemicSignals = signals if signals is not None else ConstantSignals()
-        t_end = t + dt
-        stops = [s for s in sig.milestones(t_end) if t < s < t_end - 1e-9] + [t_end]
-        rp = self.remodeling.params
-        remod = self.remodeling
-        x = np.array(state[0:3], dtype=float, copy=True)
-        f = np.array(state[3], dtype=float, copy=True)
-        m = np.array(state[4], dtype=float, copy=True)
-        h = dt if h_init is None else min(h_init, dt)
-        tc = t
-        n_acc = n_rej = 0
-        h_last = h
-        stopped = False
-        i_stop = 0
-        while tc < t_end - 1e-12 * max(1.0, abs(t_end)):
-            if n_acc + n_rej >= self.max_substeps:
-                raise SolverError(
-                    f"cell model: more than {self.max_substeps} substeps between t={t} and "
-                    f"t={t_end} days"
-                )
-            while stops[i_stop] <= tc + 1e-12:
-                i_stop += 1
-            target = stops[i_stop]
-            hs = min(h, target - tc)
-            if target - (tc + hs) < 1e-9 * max(1.0, target):
-                hs = target - tc
-            # ---- stage 1 at tc
-            e0 = sig.effects(tc)
-            psi0 = self._psi(stimulus, f)
-            g0, jac = self.log_rates_jacobian(x, e0, psi0)
-            dfa, dma, form_rel = remod.volume_rates(f, m, x[1], x[2], e0.resorption_factor)
-            gh = _GAMMA * hs
-            a00, a01, a02 = 1.0 - gh * jac[0][0], -gh * jac[0][1], -gh * jac[0][2]
-            a10, a11, a12 = -gh * jac[1][0], 1.0 - gh * jac[1][1], -gh * jac[1][2]
-            a20, a21, a22 = -gh * jac[2][0], -gh * jac[2][1], 1.0 - gh * jac[2][2]
-            c00 = a11 * a22 - a12 * a21
-            c01 = a02 * a21 - a01 * a22
-            c02 = a01 * a12 - a02 * a11
-            c10 = a12 * a20 - a10 * a22
-            c11 = a00 * a22 - a02 * a20
-            c12 = a02 * a10 - a00 * a12
-            c20 = a10 * a21 - a11 * a20
-            c21 = a01 * a20 - a00 * a21
-            c22 = a00 * a11 - a01 * a10
-            inv_det = 1.0 / (a00 * c00 + a01 * c10 + a02 * c20)
-            wm = 1.0 / (1.0 + gh * (form_rel + rp.k_sec))
+        problem = CellProblem(self, sig, stimulus)
+        event = None if stop is None else (lambda y: stop(y[IF], y[IM]))
+        try:
+            res = integrate_ros2(
+                problem,
+                np.array(state, dtype=float, copy=True),
+                t,
+                dt,
+                milestones=sig.milestones(t + dt),
+                reduce_max=reduce_max,
+                h_init=h_init,
+                stop=event,
+                max_substeps=self.max_substeps,
+            )
+        except SolverError as exc:
+            raise SolverError(f"cell model: {exc} (days)") from exc
+        if not np.all(np.isfinite(res.y)):
+            raise SolverError(f"cell model: non-finite state at t={res.t_end} days")
+        return AdvanceResult(
+            res.y, res.n_accepted, res.n_rejected, res.h_last, res.t_end, res.stopped
+        )
 
-            def solve(
-                b0: FloatArray, b1: FloatArray, b2: FloatArray
-            ) -> tuple[FloatArray, FloatArray, FloatArray]:
-                return (
-                    (c00 * b0 + c01 * b1 + c02 * b2) * inv_det,  # noqa: B023
-                    (c10 * b0 + c11 * b1 + c12 * b2) * inv_det,  # noqa: B023
-                    (c20 * b0 + c21 * b1 + c22 * b2) * inv_det,  # noqa: B023
-                )
 
-            # Time derivative of the log-rates along the explicit drivers (signals and f,
-            # through the stimulus): the non-autonomous ROS2 of Verwer et al. (1999, Eq. 2.2)
-            # needs it, or the W-method lags a moving quasi-steady state and its error
-            # estimate (LIE vs ROS2) sees that lag -- it forced substeps of ~0.3 day in the
-            # slow post-menopausal drift. One-sided difference inside the step (milestones
-            # are never inside a step, so the signals are smooth there).
-            dlt = 1.0e-3 * hs
-            gt = self._log_rates(
-                x,
-                sig.effects(tc + dlt),
-                self._psi(stimulus, np.clip(f + dlt * dfa, rp.f_min, rp.f_max)),
-            )
-            ght = _GAMMA * hs / dlt
-            gt = (ght * (gt[0] - g0[0]), ght * (gt[1] - g0[1]), ght * (gt[2] - g0[2]))
-            k1 = solve(g0[0] + gt[0], g0[1] + gt[1], g0[2] + gt[2])
-            k1f = dfa
-            k1m = dma * wm
-            # ---- stage 2 at tc + hs
-            x1 = np.stack([x[i] * np.exp(hs * k1[i]) for i in range(3)])
-            f1 = np.clip(f + hs * k1f, rp.f_min, rp.f_max)
-            m1 = m + hs * k1m
-            e1 = sig.effects(tc + hs)
-            psi1 = self._psi(stimulus, f1)
-            g1 = self._log_rates(x1, e1, psi1)
-            dfb, dmb, _ = remod.volume_rates(f1, m1, x1[1], x1[2], e1.resorption_factor)
-            k2 = solve(
-                g1[0] - 2.0 * k1[0] - gt[0],
-                g1[1] - 2.0 * k1[1] - gt[1],
-                g1[2] - 2.0 * k1[2] - gt[2],
-            )
-            k2f = dfb - 2.0 * k1f
-            k2m = (dmb - 2.0 * k1m) * wm
-            # ---- error estimate (2nd order minus linearly implicit Euler), max norm
-            hh = 0.5 * hs
-            err_c = (
-                max(float(np.max(np.abs(k1[i] + k2[i]), initial=0.0)) for i in range(3))
-                * hh
-                / self.rtol_cells
-            )
-            err_f = (
-                float(np.max(np.abs(k1f + k2f) / (self.atol_f + self.rtol_bone * f), initial=0.0))
-                * hh
-            )
-            err_m = (
-                float(np.max(np.abs(k1m + k2m) / (self.atol_m + self.rtol_bone * m), initial=0.0))
-                * hh
-            )
-            err_local = max(err_c, err_f, err_m)
-            if not math.isfinite(err_local):
-                err_local = math.inf
-            # Rounded to 2 significant digits: perturbations at round-off or solver-tolerance
-            # level (another partition, a restart) then almost never change an accept/reject
-            # decision or a step size, so runs on any number of ranks take the same substeps.
-            err = _round_sig(reduce_max(err_local))
-            if err <= 1.0:
-                x = np.stack([x[i] * np.exp(hs * (1.5 * k1[i] + 0.5 * k2[i])) for i in range(3)])
-                f = np.clip(f + hs * (1.5 * k1f + 0.5 * k2f), rp.f_min, rp.f_max)
-                m = np.clip(m + hs * (1.5 * k1m + 0.5 * k2m), 0.0, rp.m_max)
-                tc = target if hs == target - tc else tc + hs
-                n_acc += 1
-                h_last = hs
-                fac = 5.0 if err == 0.0 else min(5.0, max(0.2, 0.9 / math.sqrt(err)))
-                h = max(hs * fac, h) if hs < h else h * fac
-                if stop is not None and tc < t_end - 1e-12 * max(1.0, abs(t_end)) and stop(f, m):
-                    stopped = True
-                    break
-            else:
-                n_rej += 1
-                fac = 0.2 if not math.isfinite(err) else max(0.1, 0.9 / math.sqrt(err))
-                h = hs * fac
-                if h < 1e-10:
-                    raise SolverError(f"cell model: step size underflow at t={tc} days")
-        out = np.empty((N_STATES, x.shape[1]))
-        out[0:3] = x
-        out[3] = f
-        out[4] = m
-        if not np.all(np.isfinite(out)):
-            raise SolverError(f"cell model: non-finite state at t={tc} days")
-        return AdvanceResult(out, n_acc, n_rej, h_last, tc if stopped else t_end, stopped)
+def inverse_3x3(
+    a: list[list[Any]],
+) -> tuple[tuple[Any, ...], Any]:
+    """Cofactors (c00, c01, ..., c22 of the adjugate, row-major) and 1/det of 3x3 matrices.
+
+    The entries ``a[i][j]`` are arrays over points (or numbers); the inverse of each point's
+    matrix is ``c_ij * inv_det`` (closed form, vectorised; no pivoting -- the W matrices
+    I - gamma h J of the cell model are diagonally dominant enough for it).
+    """
+    (a00, a01, a02), (a10, a11, a12), (a20, a21, a22) = a
+    c00 = a11 * a22 - a12 * a21
+    c01 = a02 * a21 - a01 * a22
+    c02 = a01 * a12 - a02 * a11
+    c10 = a12 * a20 - a10 * a22
+    c11 = a00 * a22 - a02 * a20
+    c12 = a02 * a10 - a00 * a12
+    c20 = a10 * a21 - a11 * a20
+    c21 = a01 * a20 - a00 * a21
+    c22 = a00 * a11 - a01 * a10
+    inv_det = 1.0 / (a00 * c00 + a01 * c10 + a02 * c20)
+    return (c00, c01, c02, c10, c11, c12, c20, c21, c22), inv_det
+
+
+class CellProblem:
+    """The cell model as a :class:`~bonefem.biology.integrator.WProblem` (state (5, N)).
+
+    The cell populations are integrated in u = ln(x) (positive whatever the step: the
+    Lemaire "OBp retraction" failure cannot occur), with the 3x3 Jacobian in u of
+    :meth:`BoneCellModel.log_rates_jacobian` per point; f is explicit (W = I: its dynamics
+    are slow) and m linearly implicit with the diagonal term of its own decay. F_t is the
+    one-sided difference of the log-rates along the explicit drivers (signals, and f
+    through the stimulus) over 1e-3 of the substep: without it the W-method lags a slowly
+    moving quasi-steady state by O(h) once h >> 1/A_OCa, and its error estimate then
+    forced substeps of ~0.3 day through years of post-menopausal drift. Milestones are
+    never inside a substep, so the signals are smooth there.
+
+    Args:
+        model: the cell model.
+        signals: systemic signals.
+        stimulus: mechanical drive (see :data:`Stimulus`).
+    """
+
+    def __init__(self, model: BoneCellModel, signals: SystemicSignals, stimulus: Stimulus) -> None:
+        self.model = model
+        self.signals = signals
+        self.stimulus = stimulus
+        self.rp = model.remodeling.params
+
+    def _volume(self, y: FloatArray, e: Effects) -> tuple[FloatArray, FloatArray, FloatArray]:
+        return self.model.remodeling.volume_rates(
+            y[IF], y[IM], y[IOBA], y[IOCA], e.resorption_factor
+        )
+
+    def linearise(
+        self, t: float, y: FloatArray, gh: float
+    ) -> tuple[FloatArray, Callable[[FloatArray], FloatArray]]:
+        """F(t, y) (log-rates 1/day, df/dt, dm/dt per day) and the solver of W k = b."""
+        e = self.signals.effects(t)
+        g, jac = self.model._log_rates_sparse(y[0:3], e, self.model._psi(self.stimulus, y[IF]))
+        df, dm, form_rel = self._volume(y, e)
+        f0 = np.empty_like(y)
+        f0[0], f0[1], f0[2], f0[IF], f0[IM] = g[0], g[1], g[2], df, dm
+        w = [
+            [(1.0 if i == j else 0.0) - gh * (0.0 if d is None else d) for j, d in enumerate(r)]
+            for i, r in enumerate(jac)
+        ]
+        (c00, c01, c02, c10, c11, c12, c20, c21, c22), inv_det = inverse_3x3(w)
+        wm = 1.0 / (1.0 + gh * (form_rel + self.rp.k_sec))
+
+        def solve(b: FloatArray) -> FloatArray:
+            k = np.empty_like(b)
+            k[0] = (c00 * b[0] + c01 * b[1] + c02 * b[2]) * inv_det
+            k[1] = (c10 * b[0] + c11 * b[1] + c12 * b[2]) * inv_det
+            k[2] = (c20 * b[0] + c21 * b[1] + c22 * b[2]) * inv_det
+            k[IF] = b[IF]
+            k[IM] = b[IM] * wm
+            return k
+
+        return f0, solve
+
+    def rhs(self, t: float, y: FloatArray) -> FloatArray:
+        """F(t, y) (see :meth:`linearise`)."""
+        e = self.signals.effects(t)
+        g = self.model._log_rates(y[0:3], e, self.model._psi(self.stimulus, y[IF]))
+        df, dm, _ = self._volume(y, e)
+        out = np.empty_like(y)
+        out[0], out[1], out[2], out[IF], out[IM] = g[0], g[1], g[2], df, dm
+        return out
+
+    def time_derivative(self, t: float, y: FloatArray, f0: FloatArray, h: float) -> FloatArray:
+        """F_t of the log-rates along the explicit drivers (1/day^2); zero for f and m."""
+        dlt = 1.0e-3 * h
+        f_moved = np.clip(y[IF] + dlt * f0[IF], self.rp.f_min, self.rp.f_max)
+        g = self.model._log_rates(
+            y[0:3], self.signals.effects(t + dlt), self.model._psi(self.stimulus, f_moved)
+        )
+        ft = np.empty_like(y)
+        for i in range(3):
+            np.divide(np.subtract(g[i], f0[i], out=ft[i]), dlt, out=ft[i])
+        ft[IF:] = 0.0
+        return ft
+
+    def update(self, y: FloatArray, h: float, k: FloatArray, final: bool) -> FloatArray:
+        """Return y + h k (x exp(h k) for the cells; f and, at the end, m clipped)."""
+        out = np.empty_like(y)
+        cells = np.multiply(k[0:3], h, out=out[0:3])
+        np.multiply(y[0:3], np.exp(cells, out=cells), out=cells)
+        out[IF] = np.clip(y[IF] + h * k[IF], self.rp.f_min, self.rp.f_max)
+        m = y[IM] + h * k[IM]
+        out[IM] = np.clip(m, 0.0, self.rp.m_max) if final else m
+        return out
+
+    def error_norm(self, y: FloatArray, k_sum: FloatArray, half_h: float) -> float:
+        """Max over points of the error h/2 (k1 + k2) over its tolerance (dimensionless)."""
+        m = self.model
+        err_c = float(np.max(np.abs(k_sum[0:3]), initial=0.0)) * half_h / m.rtol_cells
+        scale_f = m.atol_f + m.rtol_bone * y[IF]
+        scale_m = m.atol_m + m.rtol_bone * y[IM]
+        err_f = float(np.max(np.abs(k_sum[IF]) / scale_f, initial=0.0)) * half_h
+        err_m = float(np.max(np.abs(k_sum[IM]) / scale_m, initial=0.0)) * half_h
+        return max(err_c, err_f, err_m)

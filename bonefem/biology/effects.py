@@ -3,7 +3,7 @@
 Every systemic signal is reduced, at each time, to one :class:`Effects` record of scalars
 (the same in every FE cell). Each field is one named term of the cell model; the mapping
 from signals to these terms is documented in ``docs/model-biology.md`` (table "signal ->
-term") and implemented in :mod:`bonefem.biology.signals`.
+term") and implemented by the hormone/drug modules of :mod:`bonefem.biology.agents`.
 
 Neutral values (``Effects()``) leave the cell model at its healthy steady state.
 """

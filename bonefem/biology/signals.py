@@ -1,32 +1,53 @@
 """Systemic signals: hormones, cytokines and therapies as functions of time.
 
-A scenario is described by :class:`ScenarioConfig` (pydantic v2, every field with unit,
-range and default; unknown keys rejected). :func:`build_signals` turns it into a
-:class:`ScenarioSignals` object, whose ``effects(t)`` gives the values of the named model
-terms (:class:`~bonefem.biology.effects.Effects`) at time t (days from the start of the
-simulation) and whose ``milestones(t_end)`` lists the times steps must not skip.
+A scenario is described by :class:`~bonefem.config.scenario.ScenarioConfig` (the schema,
+re-exported here). :func:`build_signals` turns it into a :class:`ScenarioSignals` object,
+whose ``effects(t)`` gives the values of the named model terms
+(:class:`~bonefem.biology.effects.Effects`) at time t (days from the start of the
+simulation), ``values(t)`` the signal levels written as output columns and
+``milestones(t_end)`` the times steps must not skip.
 
-Hormone levels are dimensionless, relative to the young-adult reference of the person's
-sex (1 = reference). How each signal acts on the cell model (mapping table of
-``shared/science/models.md`` Sect. 4), with sources and assumptions, is in
-``docs/model-biology.md``; the coefficients are the module constants below and the
-calibrated constants of :mod:`bonefem.biology.calibrated`.
+Each hormone, condition or drug is one module of :mod:`bonefem.biology.agents` (estrogen
+with HRT, testosterone with TRT, PTH, glucocorticoid, inflammation, metabolic, sympathetic,
+denosumab, bisphosphonate, teriparatide), found through the agent registry; this module
+only composes them. Hormone levels are dimensionless, relative to the young-adult
+reference of the person's sex (1 = reference). How each signal acts on the cell model,
+with sources and assumptions, is in ``docs/model-biology.md`` and in the agent modules;
+the calibrated constants are in :mod:`bonefem.biology.calibrated`.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Mapping, Sequence
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from bonefem.biology.agents import (
+    Agent,
+    AgentContext,
+    EffectTerms,
+    LevelFunction,
+    Levels,
+    registered_agents,
+)
 from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants
-from bonefem.biology.drugs import BisphosphonatePK, DenosumabPK, TeriparatidePK, dose_times
 from bonefem.biology.effects import Effects, merge_milestones
-from bonefem.biology.parameters import SCHEINER_2013
+from bonefem.biology.parameters import CellParameters, calibrated_parameters
+from bonefem.config.scenario import (
+    BisphosphonateConfig,
+    DenosumabConfig,
+    EstrogenConfig,
+    GlucocorticoidConfig,
+    HRTConfig,
+    InflammationConfig,
+    MetabolicConfig,
+    PTHConfig,
+    ScenarioConfig,
+    SympatheticConfig,
+    TeriparatideConfig,
+    TestosteroneConfig,
+    TRTConfig,
+)
 
 __all__ = [
     "BisphosphonateConfig",
@@ -44,552 +65,124 @@ __all__ = [
     "TeriparatideConfig",
     "TestosteroneConfig",
     "build_signals",
+    "sample",
 ]
 
-# --------------------------------------------------------------------------- coefficients
-# Estrogen deficiency d = 1 - E_eff (0 = premenopausal, 1 = no estrogen). Besides the
-# calibrated RANKL production, estrogen loss lowers OPG (Hofbauer et al. 1999,
-# Endocrinology 140:4367), prolongs osteoclast life (Nakamura et al. 2007, Cell 130:811)
-# and raises T-cell TNF-alpha / IL-1 (Pacifici 1996 JBMR 11:1043; Weitzmann & Pacifici
-# 2006 JCI 116:1186). The sizes are ASSUMPTIONS (no quantitative human data settle them).
-OPG_PER_DEFICIENCY = 0.2  # relative OPG production loss at d = 1 (ASSUMPTION)
-OC_LIFESPAN_PER_DEFICIENCY = 0.2  # relative A_OCa reduction at d = 1 (ASSUMPTION)
-CYTOKINE_PER_DEFICIENCY = 1.0  # TNF/IL-1 fold increase minus 1 at d = 1 (ASSUMPTION, ~2x)
-# Cytokine index c (fold increase of TNF-alpha / IL-1 minus 1) acts on osteoclastogenesis
-# (Lam et al. 2000 JCI 106:1481: TNF-alpha potentiates RANKL) -- ASSUMPTION sizes:
-OCP_PER_CYTOKINE = 0.1  # relative D_OCp increase per unit c
-RANK_SENSITIVITY_PER_CYTOKINE = 0.1  # relative RANKL potency increase per unit c
-# Androgens stimulate osteoblast differentiation (Manolagas et al. 2013, Nat Rev Endocrinol
-# 9:699); their bone-protective action in men is largely via aromatisation to estrogen
-# (Finkelstein et al. 2013, NEJM 369:1011). ASSUMPTION size:
-OBP_PER_TESTOSTERONE = 0.2  # relative D_OBp change per unit change of T
-# Glucocorticoids (Weinstein et al. 1998, JCI 102:274: osteoblast apoptosis; Hofbauer et
-# al. 1999: RANKL up, OPG down). Strength s = dose / (dose + GC_HALF_DOSE):
-GC_HALF_DOSE_MG = 7.5  # prednisolone-equivalent mg/day for half-maximal effect (ASSUMPTION)
-GC_OBP = 0.5  # relative D_OBp reduction at s = 1 (ASSUMPTION)
-GC_OBA_APOPTOSIS = 1.0  # relative A_OBa increase at s = 1 (ASSUMPTION)
-GC_OPG = 0.3  # relative OPG production reduction at s = 1 (ASSUMPTION)
-GC_RANKL_FRACTION = 0.1  # RANKL production at s = 1, as fraction of rankl_estrogen (ASSUMPTION)
-# Sympathetic tone (Elefteriou et al. 2005, Nature 434:514: beta2-adrenergic RANKL up):
-SYMPATHETIC_RANKL_FRACTION = 0.1  # per unit tone above reference, of rankl_estrogen (ASSUMPTION)
-# Insulin resistance / adipokines: low-grade inflammation and reduced osteoblastogenesis
-INSULIN_RESISTANCE_CYTOKINE = 0.5  # cytokine index at full insulin resistance (ASSUMPTION)
-INSULIN_RESISTANCE_OBU = 0.2  # relative D_OBu reduction at full insulin resistance (ASSUMPTION)
-# Intermittent PTH (teriparatide): anabolic action of the pulses on osteoblast
-# recruitment (Dobnig & Turner 1995) and osteoblast survival (Jilka et al. 1999, JCI
-# 104:439), per pM of pulse-averaged exposure. Not calibrated (no teriparatide data may be
-# used): ASSUMPTION, round a-priori sizes (+25 % recruitment and survival at the 20 µg/day
-# exposure of 2.5 pM). The response is strongly nonlinear in them: 0.5 / 0.2 per pM gives
-# implausible gains (>50 %/y), so keep them small unless calibrated on formation data.
-PTH_PULSE_OBU_PER_PM = 0.1  # relative D_OBu increase per pM of pulse-averaged PTH
-PTH_PULSE_OBA_SURVIVAL_PER_PM = 0.1  # relative A_OBa decrease per pM
-# Bisphosphonate PD: osteoclast apoptosis (Hughes et al. 1995, JBMR 10:1478), saturating in
-# the bone-bound amount (Calvo-Gallego et al. 2022, Front Bioeng Biotechnol 10:940620: the
-# effect saturates within weeks). ASSUMPTION sizes:
-BP_EMAX = 3.0  # maximal relative increase of A_OCa
-BP_HALF_MG = 0.5  # bone-bound alendronate for half-maximal effect (mg)
-BP_RESORPTION = 0.0  # relative reduction of resorption per osteoclast (off, see note)
-# Note: a lower resorption per osteoclast without a matching lower TGF-beta release lets the
-# coupled formation outrun resorption without bound (the mechanical disuse term then raises
-# turnover further), so bisphosphonates act through osteoclast apoptosis only.
-# Denosumab binding constant to RANKL (Martínez-Reina 2019, Table 3)
-K_DENOSUMAB_PER_PM = 0.333
 
-
-# --------------------------------------------------------------------------- config
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _Window(_Model):
-    """A time window [start_days, stop_days) of a condition or therapy."""
-
-    start_days: float = Field(
-        default=0.0, ge=0.0, description="start, days from the start of the simulation (days)"
-    )
-    stop_days: float = Field(
-        default=math.inf,
-        gt=0.0,
-        description="end (exclusive), days from the start (days); inf = never",
-    )
-
-    @model_validator(mode="after")
-    def _check_order(self) -> _Window:
-        if self.stop_days <= self.start_days:
-            raise ValueError(
-                f"stop_days ({self.stop_days}) must be after start_days ({self.start_days})"
-            )
-        return self
-
-    def active(self, t: float) -> bool:
-        """True if t (days) is inside the window."""
-        return self.start_days <= t < self.stop_days
-
-
-class EstrogenConfig(_Model):
-    """Ovarian estrogen (women)."""
-
-    menopause: Literal["none", "natural", "surgical"] = Field(
-        default="none", description="menopause type: none (premenopausal), natural, surgical (-)"
-    )
-    menopause_time_days: float = Field(
-        default=0.0,
-        ge=-36500.0,
-        le=36500.0,
-        description="final menstrual period (natural) or oophorectomy (surgical), days from "
-        "the start; negative = before the simulation (days)",
-    )
-    postmenopausal_level: float = Field(
-        default=0.15,
-        ge=0.0,
-        le=1.0,
-        description="postmenopausal estradiol relative to premenopausal (dimensionless; "
-        "ASSUMPTION 0.15, about 15 vs 100 pg/mL)",
-    )
-    transition_days: float = Field(
-        default=300.0,
-        gt=0.0,
-        le=3650.0,
-        description="logistic width of the natural transition around the FMP (days; "
-        "E2 falls mainly from 2 y before to 2 y after the FMP, Randolph et al. 2011)",
-    )
-    surgical_time_constant_days: float = Field(
-        default=1.0, gt=0.0, le=365.0, description="time constant of the fall after surgery (days)"
-    )
-
-
-class TestosteroneConfig(_Model):
-    """Testosterone (men): age-related decline (andropause) or hypogonadism."""
-
-    andropause: bool = Field(default=False, description="whether testosterone declines (-)")
-    onset_days: float = Field(default=0.0, ge=0.0, description="start of the decline (days)")
-    decline_per_year: float = Field(
-        default=0.02,
-        ge=0.0,
-        le=1.0,
-        description="fractional decline per year (1/year; free T about 2 %/y, Harman et al. "
-        "2001 JCEM 86:724)",
-    )
-    floor: float = Field(
-        default=0.3, ge=0.0, le=1.0, description="lowest level reached (dimensionless)"
-    )
-
-
-class PTHConfig(_Model):
-    """Endogenous PTH: baseline, or continuous excess (hyperparathyroidism)."""
-
-    continuous_excess_fold: float = Field(
-        default=1.0,
-        ge=1.0,
-        le=50.0,
-        description="PTH production relative to baseline (dimensionless)",
-    )
-    start_days: float = Field(default=0.0, ge=0.0, description="start of the excess (days)")
-    stop_days: float = Field(default=math.inf, gt=0.0, description="end of the excess (days)")
-
-
-class GlucocorticoidConfig(_Window):
-    """Glucocorticoid therapy (or endogenous excess) in prednisolone equivalents."""
-
-    dose_mg_per_day: float = Field(
-        default=0.0, ge=0.0, le=200.0, description="prednisolone-equivalent dose (mg/day)"
-    )
-
-
-class InflammationConfig(_Window):
-    """Systemic inflammation (e.g. rheumatoid arthritis): raised TNF-alpha / IL-1."""
-
-    cytokine_increase: float = Field(
-        default=0.0,
-        ge=0.0,
-        le=50.0,
-        description="TNF-alpha/IL-1 fold increase minus 1 (dimensionless)",
-    )
-
-
-class MetabolicConfig(_Window):
-    """Insulin resistance / adipokine imbalance."""
-
-    insulin_resistance: float = Field(
-        default=0.0, ge=0.0, le=1.0, description="insulin-resistance index, 0 none .. 1 severe (-)"
-    )
-
-
-class SympatheticConfig(_Window):
-    """Sympathetic (beta-adrenergic) tone."""
-
-    tone: float = Field(
-        default=1.0,
-        ge=0.0,
-        le=10.0,
-        description="sympathetic tone relative to reference (dimensionless)",
-    )
-
-
-class HRTConfig(_Window):
-    """Menopausal hormone therapy: estrogen with or without a progestin."""
-
-    estrogen_level: float | None = Field(
-        default=None,
-        ge=0.0,
-        le=2.0,
-        description="estrogen-equivalent level restored, relative to premenopausal "
-        "(dimensionless); default: calibrated to WHI CEE 0.625 mg + MPA",
-    )
-    progestin: bool = Field(
-        default=True, description="progestin added (no direct bone effect assumed) (-)"
-    )
-
-
-class TRTConfig(_Window):
-    """Testosterone replacement therapy."""
-
-    testosterone_level: float = Field(
-        default=1.0, ge=0.0, le=3.0, description="testosterone level on therapy (dimensionless)"
-    )
-
-
-class DenosumabConfig(_Window):
-    """Denosumab s.c. injections every interval_days from start_days until stop_days."""
-
-    dose_mg: float = Field(default=60.0, gt=0.0, le=240.0, description="dose per injection (mg)")
-    interval_days: float = Field(
-        default=183.0, gt=0.0, le=3650.0, description="dosing interval (days)"
-    )
-    body_mass_kg: float = Field(default=60.0, gt=20.0, le=250.0, description="body mass (kg)")
-
-    @model_validator(mode="after")
-    def _finite(self) -> DenosumabConfig:
-        if not math.isfinite(self.stop_days):
-            raise ValueError("denosumab stop_days must be finite (last dose before it)")
-        return self
-
-
-class BisphosphonateConfig(_Window):
-    """Oral alendronate."""
-
-    drug: Literal["alendronate"] = Field(default="alendronate", description="bisphosphonate (-)")
-    dose_mg: float = Field(default=70.0, gt=0.0, le=700.0, description="oral dose per intake (mg)")
-    interval_days: float = Field(
-        default=7.0, gt=0.0, le=365.0, description="dosing interval (days)"
-    )
-
-    @model_validator(mode="after")
-    def _finite(self) -> BisphosphonateConfig:
-        if not math.isfinite(self.stop_days):
-            raise ValueError("bisphosphonate stop_days must be finite")
-        return self
-
-
-class TeriparatideConfig(_Window):
-    """Teriparatide (PTH 1-34) s.c. injections (intermittent PTH)."""
-
-    dose_ug: float = Field(default=20.0, gt=0.0, le=200.0, description="dose per injection (µg)")
-    interval_days: float = Field(default=1.0, ge=0.5, le=7.0, description="dosing interval (days)")
-
-
-class ScenarioConfig(_Model):
-    """A 0-D / systemic scenario: person, hormone history, conditions and therapies.
-
-    All times are days from the start of the simulation.
-    """
-
-    name: str = Field(default="scenario", min_length=1, description="scenario name (-)")
-    description: str = Field(default="", description="free text (-)")
-    sex: Literal["female", "male"] = Field(default="female", description="sex (-)")
-    age_at_start_years: float = Field(
-        default=45.0, ge=0.0, le=120.0, description="age at t = 0, for documentation (years)"
-    )
-    estrogen: EstrogenConfig = Field(
-        default_factory=lambda: EstrogenConfig(), description="estrogen"
-    )
-    testosterone: TestosteroneConfig = Field(
-        default_factory=lambda: TestosteroneConfig(), description="testosterone"
-    )
-    pth: PTHConfig = Field(default_factory=lambda: PTHConfig(), description="PTH")
-    glucocorticoid: list[GlucocorticoidConfig] = Field(
-        default_factory=list, description="glucocorticoid courses"
-    )
-    inflammation: list[InflammationConfig] = Field(
-        default_factory=list, description="inflammatory episodes"
-    )
-    metabolic: list[MetabolicConfig] = Field(
-        default_factory=list, description="insulin resistance periods"
-    )
-    sympathetic: list[SympatheticConfig] = Field(
-        default_factory=list, description="periods of altered sympathetic tone"
-    )
-    hrt: list[HRTConfig] = Field(default_factory=list, description="HRT courses")
-    trt: list[TRTConfig] = Field(default_factory=list, description="TRT courses")
-    denosumab: list[DenosumabConfig] = Field(default_factory=list, description="denosumab courses")
-    bisphosphonate: list[BisphosphonateConfig] = Field(
-        default_factory=list, description="bisphosphonate courses"
-    )
-    teriparatide: list[TeriparatideConfig] = Field(
-        default_factory=list, description="teriparatide courses"
-    )
-
-    @model_validator(mode="after")
-    def _consistency(self) -> ScenarioConfig:
-        for key in (
-            "glucocorticoid",
-            "inflammation",
-            "metabolic",
-            "sympathetic",
-            "hrt",
-            "trt",
-            "denosumab",
-            "bisphosphonate",
-            "teriparatide",
-        ):
-            courses = sorted(getattr(self, key), key=lambda c: c.start_days)
-            for a, b in itertools.pairwise(courses):
-                if b.start_days < a.stop_days:
-                    raise ValueError(
-                        f"{key}: courses overlap ([{a.start_days}, {a.stop_days}) and "
-                        f"[{b.start_days}, {b.stop_days}) days); merge them or make them "
-                        "consecutive"
-                    )
-        if self.sex == "male":
-            if self.estrogen.menopause != "none":
-                raise ValueError("estrogen.menopause must be 'none' for sex = 'male'")
-            if self.hrt:
-                raise ValueError("hrt (estrogen therapy) is for sex = 'female'; use trt")
-        else:
-            if self.testosterone.andropause:
-                raise ValueError("testosterone.andropause is for sex = 'male'")
-            if self.trt:
-                raise ValueError("trt is for sex = 'male'")
-        return self
-
-
-# --------------------------------------------------------------------------- signals
-def _logistic(x: float) -> float:
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    z = math.exp(x)
-    return z / (1.0 + z)
-
-
-@dataclass
 class ScenarioSignals:
-    """Time-dependent systemic signals of one scenario (see :func:`build_signals`).
+    """Time-dependent systemic signals of one scenario, composed of its agents.
 
-    Attributes:
+    Args:
         config: the scenario.
         constants: calibrated constants in use.
+        params: cell parameter set of the run (PTH production and decay); default the
+            calibrated Scheiner 2013 set of ``constants``.
+        agents: agent classes to compose (default: every registered agent, in order).
     """
 
-    config: ScenarioConfig
-    constants: CalibratedConstants = CALIBRATED
+    def __init__(
+        self,
+        config: ScenarioConfig,
+        constants: CalibratedConstants = CALIBRATED,
+        params: CellParameters | None = None,
+        agents: Sequence[type[Agent]] | None = None,
+    ) -> None:
+        self.config = config
+        self.constants = constants
+        self.params = (
+            params if params is not None else calibrated_parameters(constants.mechano_lambda)
+        )
+        ctx = AgentContext(constants, self.params)
+        classes = registered_agents() if agents is None else sorted(agents, key=_order)
+        self.agents: list[Agent] = [cls(config, ctx) for cls in classes]
+        self._providers: dict[str, LevelFunction] = {}
+        self._terms: dict[str, list[LevelFunction]] = {}
+        self._outputs: dict[str, LevelFunction] = {}
+        self._recent: dict[float, Effects] = {}
+        for a in self.agents:
+            _merge_unique(self._providers, a.levels(), f"level of agent {a.key!r}")
+            for name, fn in a.level_terms().items():
+                self._terms.setdefault(name, []).append(fn)
+            _merge_unique(self._outputs, a.outputs(), f"output column of agent {a.key!r}")
 
-    def __post_init__(self) -> None:
-        c = self.config
-        self._den = [
-            DenosumabPK(
-                dose_times(d.start_days, d.stop_days, d.interval_days), d.dose_mg, d.body_mass_kg
-            )
-            for d in c.denosumab
-        ]
-        self._bp = [
-            BisphosphonatePK(dose_times(b.start_days, b.stop_days, b.interval_days), b.dose_mg)
-            for b in c.bisphosphonate
-        ]
-        self._tpt = [
-            (w, TeriparatidePK(dose_ug=w.dose_ug, interval_days=w.interval_days))
-            for w in c.teriparatide
-        ]
+    def levels(self, t: float) -> Levels:
+        """Every agent's levels at t (days), evaluated on demand."""
+        return Levels(t, self._providers, self._terms)
 
-    # ---- hormones (dimensionless, 1 = young-adult reference)
-    def ovarian_estrogen(self, t: float) -> float:
-        """Ovarian estrogen level (dimensionless) at t (days)."""
-        e = self.config.estrogen
-        post = e.postmenopausal_level
-        if e.menopause == "natural":
-            return post + (1.0 - post) * _logistic(-(t - e.menopause_time_days) / e.transition_days)
-        if e.menopause == "surgical":
-            if t < e.menopause_time_days:
-                return 1.0
-            return post + (1.0 - post) * math.exp(
-                -(t - e.menopause_time_days) / e.surgical_time_constant_days
-            )
-        return 1.0
-
-    def testosterone(self, t: float) -> float:
-        """Testosterone level (dimensionless) at t (days), TRT included."""
-        c = self.config
-        if c.sex == "female":
-            return 1.0
-        for w in c.trt:
-            if w.active(t):
-                return w.testosterone_level
-        tt = c.testosterone
-        if not tt.andropause or t < tt.onset_days:
-            return 1.0
-        return max(tt.floor, 1.0 - tt.decline_per_year * (t - tt.onset_days) / 365.25)
-
-    def hrt_level(self, t: float) -> float:
-        """Estrogen-equivalent level added by HRT (dimensionless) at t (days)."""
-        for w in self.config.hrt:
-            if w.active(t):
-                lvl = w.estrogen_level
-                return self.constants.hrt_estrogen_level if lvl is None else lvl
-        return 0.0
+    def level(self, name: str, t: float) -> float:
+        """One level at t (days), e.g. ``"estrogen"`` (dimensionless) or ``"denosumab_pM"``."""
+        return self.levels(t)[name]
 
     def estrogen(self, t: float) -> float:
-        """Effective estrogen level (dimensionless) at t (days).
+        """Effective estrogen level (dimensionless) at t (days)."""
+        return self.level("estrogen", t)
 
-        Women: ovarian estrogen plus HRT. Men: estrogen from aromatisation of
-        testosterone, proportional to T (ASSUMPTION: normalised so T = 1 gives 1).
-        """
-        if self.config.sex == "male":
-            return self.testosterone(t)
-        return self.ovarian_estrogen(t) + self.hrt_level(t)
-
-    def deficiency_attenuation(self, t: float) -> float:
-        """Attenuation of the estrogen-deficiency drive with time since menopause (-).
-
-        1 / (1 + max(0, t - t_m) / tau_a), tau_a calibrated (ASSUMPTION: skeletal adaptation
-        to estrogen deficiency; cf. the decaying PMO term of Martínez-Reina et al. 2019).
-        """
-        tau = self.constants.estrogen_adaptation_days
-        e = self.config.estrogen
-        if e.menopause == "none" or not math.isfinite(tau):
-            return 1.0
-        return 1.0 / (1.0 + max(0.0, t - e.menopause_time_days) / tau)
-
-    def pth_production(self, t: float) -> float:
-        """Extra PTH production from continuous excess (pM/day) at t (days)."""
-        p = self.config.pth
-        if p.continuous_excess_fold > 1.0 and p.start_days <= t < p.stop_days:
-            return (p.continuous_excess_fold - 1.0) * SCHEINER_2013.beta_PTH
-        return 0.0
-
-    def teriparatide_mean_pm(self, t: float) -> float:
-        """Pulse-averaged teriparatide concentration (pM) at t (days)."""
-        return sum(pk.mean_pm for w, pk in self._tpt if w.active(t))
-
-    def glucocorticoid_strength(self, t: float) -> float:
-        """Glucocorticoid effect strength s = dose/(dose + 7.5 mg) (dimensionless)."""
-        dose = sum(w.dose_mg_per_day for w in self.config.glucocorticoid if w.active(t))
-        return dose / (dose + GC_HALF_DOSE_MG)
-
-    def insulin_resistance(self, t: float) -> float:
-        """Insulin-resistance index (dimensionless, 0..1) at t (days)."""
-        return sum(w.insulin_resistance for w in self.config.metabolic if w.active(t))
-
-    def cytokines(self, t: float) -> float:
-        """Cytokine index c = TNF-alpha/IL-1 fold increase minus 1 (dimensionless)."""
-        d = max(0.0, 1.0 - self.estrogen(t)) * self.deficiency_attenuation(t)
-        c = CYTOKINE_PER_DEFICIENCY * d
-        c += sum(w.cytokine_increase for w in self.config.inflammation if w.active(t))
-        return c + INSULIN_RESISTANCE_CYTOKINE * self.insulin_resistance(t)
-
-    def sympathetic_tone(self, t: float) -> float:
-        """Sympathetic tone relative to reference (dimensionless)."""
-        for w in self.config.sympathetic:
-            if w.active(t):
-                return w.tone
-        return 1.0
-
-    def denosumab_pm(self, t: float) -> float:
-        """Serum denosumab concentration (pM) at t (days)."""
-        return sum(pk.concentration_pm(t) for pk in self._den)
-
-    def bisphosphonate_bound_mg(self, t: float) -> float:
-        """Bone-bound alendronate (mg) at t (days)."""
-        return sum(pk.bound_mg(t) for pk in self._bp)
-
-    # ---- the named terms
     def effects(self, t: float) -> Effects:
-        """Values of the named model terms at t (days); see the mapping table in the docs."""
-        k = self.constants
-        d = max(0.0, 1.0 - self.estrogen(t)) * self.deficiency_attenuation(t)
-        tt = self.testosterone(t)
-        s_gc = self.glucocorticoid_strength(t)
-        ir = self.insulin_resistance(t)
-        cyt = self.cytokines(t)
-        tone = self.sympathetic_tone(t)
-        tpt = self.teriparatide_mean_pm(t)
-        bp = self.bisphosphonate_bound_mg(t)
-        bp_occ = bp / (bp + BP_HALF_MG)
-        rankl = k.rankl_estrogen * (
-            d + GC_RANKL_FRACTION * s_gc + SYMPATHETIC_RANKL_FRACTION * max(0.0, tone - 1.0)
-        )
-        return Effects(
-            rankl_production=rankl,
-            opg_factor=(1.0 - OPG_PER_DEFICIENCY * d) * (1.0 - GC_OPG * s_gc),
-            pth_production=self.pth_production(t) + SCHEINER_2013.D_PTH * tpt,
-            obu_factor=(1.0 + PTH_PULSE_OBU_PER_PM * tpt) * (1.0 - INSULIN_RESISTANCE_OBU * ir),
-            obp_factor=(1.0 + OBP_PER_TESTOSTERONE * (tt - 1.0)) * (1.0 - GC_OBP * s_gc),
-            oba_apoptosis_factor=(1.0 + GC_OBA_APOPTOSIS * s_gc)
-            / (1.0 + PTH_PULSE_OBA_SURVIVAL_PER_PM * tpt),
-            ocp_factor=1.0 + OCP_PER_CYTOKINE * cyt,
-            oca_apoptosis_factor=(1.0 - OC_LIFESPAN_PER_DEFICIENCY * d) * (1.0 + BP_EMAX * bp_occ),
-            rank_sensitivity=1.0 + RANK_SENSITIVITY_PER_CYTOKINE * cyt,
-            rankl_decoy=k.denosumab_accessibility * K_DENOSUMAB_PER_PM * self.denosumab_pm(t),
-            resorption_factor=1.0 - BP_RESORPTION * bp_occ,
-        )
+        """Values of the named model terms at t (days): every agent's terms composed.
+
+        The last few results are kept (the integrator asks again for the end time of the
+        previous substep); the record is immutable and a pure function of t.
+        """
+        e = self._recent.get(t)
+        if e is None:
+            lv = self.levels(t)
+            terms = EffectTerms()
+            for a in self.agents:
+                a.contribute(lv, terms)
+            e = terms.effects()
+            if len(self._recent) >= 8:
+                self._recent.clear()
+            self._recent[t] = e
+        return e
 
     def values(self, t: float) -> dict[str, float]:
         """Signal levels at t (days) for output: hormones (dimensionless), drugs (units)."""
-        return {
-            "estrogen": self.estrogen(t),
-            "testosterone": self.testosterone(t),
-            "pth_pM": (SCHEINER_2013.beta_PTH + self.pth_production(t)) / SCHEINER_2013.D_PTH
-            + self.teriparatide_mean_pm(t),
-            "glucocorticoid_strength": self.glucocorticoid_strength(t),
-            "cytokine_index": self.cytokines(t),
-            "insulin_resistance": self.insulin_resistance(t),
-            "sympathetic_tone": self.sympathetic_tone(t),
-            "denosumab_ng_per_mL": sum(pk.concentration_ng_ml(t) for pk in self._den),
-            "alendronate_bound_mg": self.bisphosphonate_bound_mg(t),
-        }
+        lv = self.levels(t)
+        return {name: float(fn(lv)) for name, fn in self._outputs.items()}
 
     def milestones(self, t_end: float) -> list[float]:
         """Times (days) in [0, t_end] that integrator steps must not cross.
 
-        Therapy and condition starts/stops, surgical menopause, denosumab injections
-        (absorption restarts) and bisphosphonate intakes when they are at least 28 days
-        apart; daily/weekly intakes are smooth enough at the 1-10 day step scale.
+        The starts and stops of every course window, and each agent's own discontinuities
+        (surgical menopause, start/stop of a PTH excess, denosumab injections,
+        bisphosphonate intakes at least 28 days apart).
         """
-        c = self.config
-        times: list[float] = []
-        for key in (
-            "glucocorticoid",
-            "inflammation",
-            "metabolic",
-            "sympathetic",
-            "hrt",
-            "trt",
-            "denosumab",
-            "bisphosphonate",
-            "teriparatide",
-        ):
-            for w in getattr(c, key):
-                times += [w.start_days, w.stop_days]
-        if c.estrogen.menopause == "surgical":
-            times.append(c.estrogen.menopause_time_days)
-        if c.pth.continuous_excess_fold > 1.0:
-            times += [c.pth.start_days, c.pth.stop_days]
-        for pk in self._den:
-            times += pk.times_days.tolist()
-        for w, pkb in zip(c.bisphosphonate, self._bp, strict=True):
-            if w.interval_days >= 28.0:
-                times += pkb.times_days.tolist()
-        return merge_milestones([x for x in times if math.isfinite(x)], t_end)
+        times = [x for w in self.config.courses() for x in (w.start_days, w.stop_days)]
+        for a in self.agents:
+            times += a.milestones()
+        return merge_milestones([x for x in times if np.isfinite(x)], t_end)
+
+
+def _order(cls: type[Agent]) -> tuple[float, str]:
+    return (cls.order, cls.key)
+
+
+def _merge_unique(
+    into: dict[str, LevelFunction], new: Mapping[str, LevelFunction], what: str
+) -> None:
+    for name, fn in new.items():
+        if name in into:
+            raise ValueError(f"{what}: {name!r} is already provided by another agent")
+        into[name] = fn
 
 
 def build_signals(
-    config: ScenarioConfig, constants: CalibratedConstants = CALIBRATED
+    config: ScenarioConfig,
+    constants: CalibratedConstants = CALIBRATED,
+    params: CellParameters | None = None,
+    *,
+    agents: Sequence[type[Agent]] | None = None,
 ) -> ScenarioSignals:
     """Build the time-dependent signal object of a scenario.
 
     Args:
         config: validated scenario.
         constants: calibrated constants (default: :data:`~bonefem.biology.calibrated.CALIBRATED`).
+        params: the run's cell parameter set (default: calibrated Scheiner 2013); the PTH
+            production and decay rates of the signals are taken from it.
+        agents: agent classes (default: the registry, :mod:`bonefem.biology.agents`).
     """
-    return ScenarioSignals(config, constants)
+    return ScenarioSignals(config, constants, params, agents)
 
 
 def sample(signals: ScenarioSignals, times_days: np.ndarray) -> dict[str, np.ndarray]:

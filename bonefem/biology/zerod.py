@@ -33,7 +33,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants
 from bonefem.biology.cells import BoneCellModel
 from bonefem.biology.parameters import PIVONKA_2008, calibrated_parameters
-from bonefem.biology.signals import ScenarioConfig, build_signals
+from bonefem.biology.signals import build_signals
+from bonefem.config.scenario import ScenarioConfig
 from bonefem.errors import InputError, validation_to_input_error
 from bonefem.remodeling import ash_fraction
 
@@ -145,7 +146,7 @@ def run_zero_d(
     """
     run = run or RunConfig()
     mdl = model or make_model(run, constants)
-    sig = build_signals(scenario, constants)
+    sig = build_signals(scenario, constants, mdl.params)
     f0 = np.array([run.f_trabecular, run.f_cortical])
     state = mdl.healthy_state(f0)
     ash0 = ash_fraction(state[4])

@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bonefem.biology.cells import DEFAULT_RTOL_BONE, DEFAULT_RTOL_CELLS
-from bonefem.biology.signals import ScenarioConfig
+from bonefem.config.defaults import DEFAULT_RTOL_BONE, DEFAULT_RTOL_CELLS
 from bonefem.config.loading import LoadCase
+from bonefem.config.scenario import ScenarioConfig
 from bonefem.errors import FieldValueError, InputError, validation_to_input_error
 from bonefem.material import DEFAULT_LAWS, ModulusLaw
 from bonefem.mesh.config_schema import MeshConfig

@@ -55,7 +55,7 @@ def test_hrt_restores_estrogen_and_milestones() -> None:
         hrt=[HRTConfig(start_days=1000, stop_days=2000, estrogen_level=0.5)],
     )
     s = build_signals(cfg)
-    assert s.estrogen(1500.0) == pytest.approx(s.ovarian_estrogen(1500.0) + 0.5)
+    assert s.estrogen(1500.0) == pytest.approx(s.level("ovarian_estrogen", 1500.0) + 0.5)
     assert s.milestones(5000.0) == [1000.0, 2000.0]
     assert s.milestones(1500.0) == [1000.0]
 

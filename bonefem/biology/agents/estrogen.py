@@ -1,0 +1,129 @@
+"""Estrogen: ovarian estrogen (natural or surgical menopause) and menopausal hormone therapy.
+
+Levels (dimensionless, 1 = premenopausal reference):
+
+* ``ovarian_estrogen``: natural menopause, a logistic fall around the final menstrual
+  period (FMP) of width ``transition_days`` (E2 falls mainly from 2 y before to 2 y after the
+  FMP, Randolph et al. 2011, JCEM 96:746) to ``postmenopausal_level``; surgical
+  menopause, an exponential fall with ``surgical_time_constant_days``.
+* ``hrt_estrogen``: estrogen-equivalent level added by HRT (default calibrated to WHI
+  CEE 0.625 mg + MPA, :attr:`~bonefem.biology.calibrated.CalibratedConstants.hrt_estrogen_level`).
+* ``estrogen``: women, ovarian + HRT; men, from aromatisation of testosterone,
+  proportional to T (ASSUMPTION: normalised so T = 1 gives 1; Finkelstein et al. 2013,
+  NEJM 369:1011).
+* ``estrogen_attenuation``: 1 / (1 + max(0, t - t_m) / tau_a), tau_a calibrated
+  (ASSUMPTION: skeletal adaptation to estrogen deficiency; cf. the decaying PMO term of
+  Martínez-Reina et al. 2019).
+* ``estrogen_deficiency``: d = max(0, 1 - estrogen) * attenuation (0 = premenopausal,
+  1 = no estrogen) -- the one definition every deficiency term uses.
+
+Effect terms: extra RANKL production ``rankl_estrogen * d`` (pM/day, calibrated on SWAN);
+OPG production lowered by ``OPG_PER_DEFICIENCY * d`` (Hofbauer et al. 1999, Endocrinology
+140:4367); osteoclast lifespan prolonged, A_OCa lowered by ``OC_LIFESPAN_PER_DEFICIENCY * d``
+(Nakamura et al. 2007, Cell 130:811); T-cell TNF-alpha / IL-1 raised, a cytokine-index
+term ``CYTOKINE_PER_DEFICIENCY * d`` (Pacifici 1996, JBMR 11:1043; Weitzmann & Pacifici
+2006, JCI 116:1186). The sizes are ASSUMPTIONS (no quantitative human data settle them).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from bonefem.biology.agents._base import Agent, EffectTerms, LevelFunction, Levels, register
+
+__all__ = [
+    "CYTOKINE_PER_DEFICIENCY",
+    "OC_LIFESPAN_PER_DEFICIENCY",
+    "OPG_PER_DEFICIENCY",
+    "EstrogenAgent",
+]
+
+OPG_PER_DEFICIENCY = 0.2
+"""Relative OPG production loss at d = 1 (dimensionless, ASSUMPTION)."""
+OC_LIFESPAN_PER_DEFICIENCY = 0.2
+"""Relative A_OCa reduction at d = 1 (dimensionless, ASSUMPTION)."""
+CYTOKINE_PER_DEFICIENCY = 1.0
+"""TNF/IL-1 fold increase minus 1 at d = 1 (dimensionless, ASSUMPTION: about 2x)."""
+
+
+def _logistic(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
+
+
+@register
+class EstrogenAgent(Agent):
+    """Ovarian estrogen and HRT (scenario fields ``estrogen`` and ``hrt``)."""
+
+    key = "estrogen"
+    order = 10.0
+
+    def ovarian(self, t: float) -> float:
+        """Ovarian estrogen level (dimensionless) at t (days)."""
+        e = self.scenario.estrogen
+        post = e.postmenopausal_level
+        if e.menopause == "natural":
+            return post + (1.0 - post) * _logistic(-(t - e.menopause_time_days) / e.transition_days)
+        if e.menopause == "surgical":
+            if t < e.menopause_time_days:
+                return 1.0
+            return post + (1.0 - post) * math.exp(
+                -(t - e.menopause_time_days) / e.surgical_time_constant_days
+            )
+        return 1.0
+
+    def hrt(self, t: float) -> float:
+        """Estrogen-equivalent level added by HRT (dimensionless) at t (days)."""
+        for w in self.scenario.hrt:
+            if w.active(t):
+                lvl = w.estrogen_level
+                return self.ctx.constants.hrt_estrogen_level if lvl is None else lvl
+        return 0.0
+
+    def attenuation(self, t: float) -> float:
+        """Attenuation of the deficiency drive with time since menopause (dimensionless)."""
+        tau = self.ctx.constants.estrogen_adaptation_days
+        e = self.scenario.estrogen
+        if e.menopause == "none" or not math.isfinite(tau):
+            return 1.0
+        return 1.0 / (1.0 + max(0.0, t - e.menopause_time_days) / tau)
+
+    def _estrogen(self, lv: Levels) -> float:
+        if self.scenario.sex == "male":
+            return lv["testosterone"]
+        return lv["ovarian_estrogen"] + lv["hrt_estrogen"]
+
+    def levels(self) -> Mapping[str, LevelFunction]:
+        """ovarian_estrogen, hrt_estrogen, estrogen, estrogen_attenuation, _deficiency."""
+        return {
+            "ovarian_estrogen": lambda lv: self.ovarian(lv.t),
+            "hrt_estrogen": lambda lv: self.hrt(lv.t),
+            "estrogen": self._estrogen,
+            "estrogen_attenuation": lambda lv: self.attenuation(lv.t),
+            "estrogen_deficiency": lambda lv: (
+                max(0.0, 1.0 - lv["estrogen"]) * lv["estrogen_attenuation"]
+            ),
+        }
+
+    def level_terms(self) -> Mapping[str, LevelFunction]:
+        """Cytokine-index term of estrogen deficiency."""
+        return {"cytokine_index": lambda lv: CYTOKINE_PER_DEFICIENCY * lv["estrogen_deficiency"]}
+
+    def contribute(self, lv: Levels, terms: EffectTerms) -> None:
+        """RANKL production up, OPG production down, osteoclast lifespan up."""
+        d = lv["estrogen_deficiency"]
+        terms.add("rankl_production", self.ctx.constants.rankl_estrogen * d)
+        terms.scale("opg_factor", 1.0 - OPG_PER_DEFICIENCY * d)
+        terms.scale("oca_apoptosis_factor", 1.0 - OC_LIFESPAN_PER_DEFICIENCY * d)
+
+    def outputs(self) -> Mapping[str, LevelFunction]:
+        """Column ``estrogen`` (dimensionless)."""
+        return {"estrogen": lambda lv: lv["estrogen"]}
+
+    def milestones(self) -> list[float]:
+        """The time of a surgical menopause (days)."""
+        e = self.scenario.estrogen
+        return [e.menopause_time_days] if e.menopause == "surgical" else []
