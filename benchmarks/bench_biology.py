@@ -24,18 +24,19 @@ import time
 import numpy as np
 
 from bonefem.biology.cells import BoneCellModel
-from bonefem.biology.effects import ConstantSignals, Effects
+from bonefem.biology.effects import ConstantSignals, Effects, SystemicSignals
 from bonefem.biology.signals import build_signals
 from bonefem.config.scenario import EstrogenConfig, ScenarioConfig
 
 DT = 7.0
 
 
-def bench(n: int, regime: str, n_steps: int, n_warmup: int) -> dict[str, float]:
+def bench(n: int, regime: str, n_steps: int, n_warmup: int) -> dict[str, float | str]:
     model = BoneCellModel()
     rng = np.random.default_rng(0)
     state = model.healthy_state(rng.uniform(0.1, 0.9, n))
     psi = rng.uniform(1.0, 1.02, n)  # mild overload: no disuse RANKL burst
+    sig: SystemicSignals
     if regime == "menopause":
         sig = build_signals(
             ScenarioConfig(estrogen=EstrogenConfig(menopause="natural", menopause_time_days=0.0))
@@ -57,7 +58,7 @@ def bench(n: int, regime: str, n_steps: int, n_warmup: int) -> dict[str, float]:
         substeps += res.n_accepted + res.n_rejected
         t += DT
     wall = time.perf_counter() - start
-    return {
+    out: dict[str, float | str] = {
         "points": n,
         "regime": regime,
         "dt_days": DT,
@@ -67,6 +68,7 @@ def bench(n: int, regime: str, n_steps: int, n_warmup: int) -> dict[str, float]:
         "wall_s": wall,
         "point_steps_per_s": n * n_steps / wall,
     }
+    return out
 
 
 def main() -> None:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants
+from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants, fe_constants
 from bonefem.biology.cells import BoneCellModel
 from bonefem.biology.parameters import PIVONKA_2008, CellParameters, calibrated_parameters
 from bonefem.biology.signals import ScenarioSignals, build_signals
@@ -59,16 +59,6 @@ LOCAL_UPDATES: dict[str, Callable[[], LocalUpdate]] = {
     "stress": StressUpdate,
     "none": FrozenUpdate,
 }
-
-
-def for_finite_elements(constants: CalibratedConstants) -> CalibratedConstants:
-    """The constants of finite-element runs: the FE factor on the estrogen drive.
-
-    The factor was fitted to the SWAN 10-year lumbar spine loss in an FE vertebra
-    (docs/calibration.md); 0-D runs use the constants as they are.
-    """
-    c = constants
-    return replace(c, rankl_estrogen=c.rankl_estrogen * c.fe_rankl_estrogen_factor)
 
 
 @dataclass
@@ -176,7 +166,7 @@ def build(
         case: the validated case.
         bone: the mesh, read from the run folder (cell order = mesh file order).
         constants: calibrated constants (default: the shipped calibration); finite-element
-            runs apply :func:`for_finite_elements` to them.
+            runs apply :func:`~bonefem.biology.calibrated.fe_constants` to them.
         case_file: path of the case file, for messages.
         clock: clock of the solver statistics (s), e.g. ``time.process_time`` in benchmarks.
 
@@ -186,10 +176,9 @@ def build(
     check_case_against_mesh(case, bone, case_file)
     c = constants or CALIBRATED
     rc = case.remodeling
-    model = BoneCellModel(
-        PARAMETER_SETS[rc.parameters](c), rtol_cells=rc.cell_rtol, rtol_bone=rc.bone_rtol
-    )
-    signals = build_signals(case.biology, for_finite_elements(c))
+    params = PARAMETER_SETS[rc.parameters](c)
+    model = BoneCellModel(params, rtol_cells=rc.cell_rtol, rtol_bone=rc.bone_rtol)
+    signals = build_signals(case.biology, fe_constants(c), params)
     law = make_law(LawContext(rc, model, signals))
     mech = _mechanics(case, bone, clock)
     geometry = _geometry(case, bone, mech.cell_volumes)

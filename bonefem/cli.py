@@ -102,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("mesh", help="generate, import, convert and inspect bone meshes")
     add_mesh_arguments(p)
 
+    from bonefem.imaging.command import add_arguments as add_image_arguments
+
+    add_image_arguments(
+        sub.add_parser("image", help="inspect CT images, make phantoms and voxel/tet meshes")
+    )
+
     p = sub.add_parser("report", help="figures and a summary of one or more runs")
     p.add_argument("runs", nargs="+", help="run folders")
     p.add_argument("--output", "-o", help="report folder (default: <first run>/report)")
@@ -222,6 +228,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bonefem.mesh.command import run as run_mesh
 
         return run_mesh(args)
+    if args.command == "image":
+        from bonefem.imaging.command import run as run_image
+
+        return run_image(args)
     if args.command == "biology":
         from bonefem.biology.zerod import cli_main
 
