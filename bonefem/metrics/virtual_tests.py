@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from bonefem.config.loading import Force
 from bonefem.metrics import columns as C
 from bonefem.metrics.evaluator import MetricContext, Row, register_metric
 from bonefem.metrics.failure import failure_estimate
@@ -49,6 +50,10 @@ class VirtualTests:
         self.stiffness = case.metrics.stiffness_test
         self.fracture = case.metrics.fracture
         self.yield_strain = context.material.yield_strain()
+        self.applied = 0.0  # magnitude of the fracture load case's resultant force (N)
+        if self.fracture is not None:
+            forces = [ld.force for ld in self.fracture.load_case.loads if isinstance(ld, Force)]
+            self.applied = float(np.linalg.norm(np.sum(forces, axis=0)))
         self.tests_every = case.metrics.tests_every_days
         self.metrics_every = case.output.metrics_every_days
         self.end = case.run.duration_days
@@ -80,15 +85,13 @@ class VirtualTests:
         if self.fracture is not None:
             lc = self.fracture.load_case
             self.mech.solve(lc.name, step=view.step, time=view.t)
-            forces = [ld.force for ld in lc.loads if ld.type == "force"]
-            applied = float(np.linalg.norm(np.sum(forces, axis=0)))
             est = failure_estimate(
                 self.comm,
                 self.mech.strain_energy_density(lc.name),
                 E,
                 self.yield_strain,
                 view.state.f * view.geometry.volumes,
-                applied,
+                self.applied,
                 self.fracture.critical_fraction,
             )
             row[C.FAILURE_LOAD] = est.failure_load
