@@ -10,7 +10,9 @@ Subcommands::
     bonefem biology SCENARIO [--output DIR]                     0-D biology run (no mesh)
     bonefem version                                             versions of the stack
 
-Exit codes: 0 success, 2 bad input (case, mesh, parameters, folders), 1 failed run.
+Exit codes: 0 success, 2 bad input (case, mesh, parameters, folders), 1 failed run,
+128 + signal number for a run stopped cleanly on a signal after a checkpoint (143 SIGTERM,
+130 SIGINT, 138 SIGUSR1; :mod:`bonefem.coupling.stop`).
 Only rank 0 logs unless ``--log-all-ranks``; bad input is reported as one paragraph
 without traceback.
 """
@@ -27,6 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bonefem._version import __version__
+from bonefem.coupling.stop import RunStopped
 from bonefem.errors import BonefemError, InputError, SolverError
 
 logger = logging.getLogger("bonefem")
@@ -238,6 +241,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     try:
         return commands[args.command](args)
+    except RunStopped as exc:
+        _print_error(exc, prefix="stopped")
+        return exc.exit_code
     except InputError as exc:
         _print_error(exc)
         return 2

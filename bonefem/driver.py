@@ -10,6 +10,7 @@ progress reporting; record provenance in ``manifest.json``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from bonefem.biology.calibrated import CalibratedConstants
 from bonefem.build import build
 from bonefem.config.case import Case, case_to_toml_dict, load_case
 from bonefem.coupling.loop import CoupledRun, RunHooks
+from bonefem.coupling.stop import SignalStop
 from bonefem.errors import BonefemError, InputError
 from bonefem.mesh.bonemesh import BoneMesh
 from bonefem.output.checkpoint import CheckpointStore
@@ -160,9 +162,27 @@ def run_case(
     Raises:
         InputError: bad case, mesh or folder.
         SolverError: a solver failed (a checkpoint was saved and the manifest says so).
+        RunStopped: SIGTERM, SIGINT or SIGUSR1 arrived; the run stopped at the next step
+            boundary after a checkpoint (manifest status "stopped").
     """
+    with SignalStop() as stop:
+        hooks = hooks or RunHooks()
+        if hooks.stop_requested is None:
+            hooks = dataclasses.replace(hooks, stop_requested=stop.poll)
+        return _run_case(case_path, output, restart, overwrite, comm, progress, hooks, constants)
+
+
+def _run_case(
+    case_path: str | Path,
+    output: str | Path | None,
+    restart: bool,
+    overwrite: bool,
+    comm: MPI.Intracomm | None,
+    progress: bool,
+    hooks: RunHooks,
+    constants: CalibratedConstants | None,
+) -> Path:
     comm = comm or MPI.COMM_WORLD
-    hooks = hooks or RunHooks()
     t0 = hooks.clock()
     case_path = Path(case_path)
     case: Case = load_case(case_path)

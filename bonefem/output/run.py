@@ -123,6 +123,13 @@ class RunOutput:
         """Record a finished run."""
         self.progress(loop, timers, status="finished")
 
+    def stopped(self, loop: LoopState, timers: Mapping[str, float], signum: int) -> None:
+        """Record a run stopped on a signal (after its checkpoint)."""
+        import signal
+
+        name = signal.Signals(signum).name
+        self.progress(loop, timers, status="stopped", stopped_by=name)
+
     def failed(self, loop: LoopState, timers: Mapping[str, float], exc: BaseException) -> None:
         """Record a failed run (the error message) in the manifest."""
         self.progress(loop, timers, status="failed", error=f"{type(exc).__name__}: {exc}")
