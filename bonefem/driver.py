@@ -14,6 +14,7 @@ import dataclasses
 import json
 import logging
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -70,12 +71,19 @@ def _prepare_folder(
     output: str | Path | None,
     restart: bool,
     overwrite: bool,
+    cleanup: ExitStack,
 ) -> Path:
-    """Choose the run folder, check a restart's case, write case.toml and case_resolved.json."""
-    folder: Path = _collective(
-        comm,
-        lambda: choose_run_folder(output, case.run.name, restart=restart, overwrite=overwrite),
-    )
+    """Choose and lock the run folder, check a restart's case, write the case files.
+
+    The lock (rank 0) is released by ``cleanup`` when the run ends, however it ends.
+    """
+
+    def claim() -> Path:
+        path, lock = choose_run_folder(output, case.run.name, restart=restart, overwrite=overwrite)
+        cleanup.callback(lock.release)  # rank 0 only: the lock stays in this process
+        return path
+
+    folder: Path = _collective(comm, claim)
     resolved = case_to_toml_dict(case)
     if restart:
 
@@ -165,28 +173,31 @@ def run_case(
         RunStopped: SIGTERM, SIGINT or SIGUSR1 arrived; the run stopped at the next step
             boundary after a checkpoint (manifest status "stopped").
     """
-    with SignalStop() as stop:
+    with SignalStop() as stop, ExitStack() as cleanup:
         hooks = hooks or RunHooks()
         if hooks.stop_requested is None:
             hooks = dataclasses.replace(hooks, stop_requested=stop.poll)
-        return _run_case(case_path, output, restart, overwrite, comm, progress, hooks, constants)
+        return _run_case(
+            case_path, output, (restart, overwrite), comm, progress, hooks, constants, cleanup
+        )
 
 
 def _run_case(
     case_path: str | Path,
     output: str | Path | None,
-    restart: bool,
-    overwrite: bool,
+    mode: tuple[bool, bool],
     comm: MPI.Intracomm | None,
     progress: bool,
     hooks: RunHooks,
     constants: CalibratedConstants | None,
+    cleanup: ExitStack,
 ) -> Path:
+    restart, overwrite = mode
     comm = comm or MPI.COMM_WORLD
     t0 = hooks.clock()
     case_path = Path(case_path)
     case: Case = load_case(case_path)
-    folder = _prepare_folder(case, case_path, comm, output, restart, overwrite)
+    folder = _prepare_folder(case, case_path, comm, output, restart, overwrite, cleanup)
     t_mesh = hooks.clock()
     bone = _mesh(case, case_path, folder, comm, restart)
     t_mesh = hooks.clock() - t_mesh
