@@ -135,7 +135,7 @@ def _checkpoint(folder: Path, bone: BoneMesh) -> tuple[dict[str, Any], dict[str,
         bone.mesh.topology.original_cell_index[:n],
         bone.num_cells_global,
     )
-    latest = store.latest()
+    latest = store.newest_valid()
     if latest is None:
         raise InputError("no checkpoint to restart from", file=folder)
     meta, cells = store.load(latest)
