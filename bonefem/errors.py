@@ -159,7 +159,13 @@ def validation_to_input_error(
     errors = exc.errors()
     err = errors[0]
     skip = set(drop)
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in skip))
+    raw = tuple(err["loc"])
+    # a union tag follows the list index of its item; a field of the same name is kept
+    loc = tuple(
+        p
+        for i, p in enumerate(raw)
+        if not (isinstance(p, str) and p in skip and i > 0 and isinstance(raw[i - 1], int))
+    )
     field = ".".join(str(p) for p in ((prefix,) if prefix else ()) + loc) or None
     more = f" ({len(errors) - 1} more error(s))" if len(errors) > 1 else ""
     cause = (err.get("ctx") or {}).get("error")
