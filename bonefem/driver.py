@@ -24,7 +24,7 @@ from bonefem.build import build
 from bonefem.config.case import Case, case_to_toml_dict, load_case
 from bonefem.coupling.loop import CoupledRun, RunHooks
 from bonefem.coupling.stop import SignalStop
-from bonefem.errors import BonefemError, InputError
+from bonefem.errors import BonefemError, InputError, OutputWriteError
 from bonefem.mesh.bonemesh import BoneMesh
 from bonefem.output.checkpoint import CheckpointStore
 from bonefem.output.run import RunOutput
@@ -98,9 +98,18 @@ def _prepare_folder(
                 )
 
         _collective(comm, check_same)
-    if comm.rank == 0:
-        (folder / "case.toml").write_text(case_path.read_text(encoding="utf-8"), encoding="utf-8")
-        (folder / "case_resolved.json").write_text(json.dumps(resolved, indent=1) + "\n")
+
+    def write_case_files() -> None:
+        try:
+            (folder / "case.toml").write_bytes(case_path.read_bytes())
+            (folder / "case_resolved.json").write_text(json.dumps(resolved, indent=1) + "\n")
+        except OSError as exc:
+            raise OutputWriteError(
+                f"cannot write the run's case files ({exc.strerror or exc})",
+                file=exc.filename or folder,
+            ) from None
+
+    _collective(comm, write_case_files)
     logger.info("run folder: %s", folder)
     return folder
 

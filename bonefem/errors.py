@@ -58,6 +58,15 @@ class InputError(BonefemError, ValueError):
         super().__init__(prefix + message)
 
 
+class OutputWriteError(InputError):
+    """A file of the run could not be written (full disk, quota, I/O error); exit 2.
+
+    Raised on every rank at once (the failure of one rank is shared), so that no rank
+    waits for the others in a collective call; the run records "failed" in its manifest
+    when it still can.
+    """
+
+
 class FieldValueError(ValueError):
     """A cross-field check failed in a pydantic validator; names the offending field.
 

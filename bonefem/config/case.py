@@ -550,8 +550,16 @@ def load_case(path: str | Path) -> Case:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError("case file not found", file=path) from None
+    except IsADirectoryError:
+        raise InputError("the case file is a folder; give a TOML file", file=path) from None
     except OSError as exc:
         raise InputError(f"cannot read the case file: {exc.strerror}", file=path) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"the case file is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+            f"{exc.start}); save it as UTF-8",
+            file=path,
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

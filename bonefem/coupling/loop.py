@@ -39,7 +39,7 @@ import numpy.typing as npt
 from bonefem._dolfinx import MPI
 from bonefem.coupling.stop import RunStopped
 from bonefem.coupling.timers import Timers
-from bonefem.errors import BonefemError, SolverError
+from bonefem.errors import BonefemError, OutputWriteError, SolverError
 from bonefem.metrics.evaluator import Row, add_percent_changes
 from bonefem.state import LoopState, RunState, RunView
 
@@ -238,7 +238,17 @@ class CoupledRun:
 
         Raises:
             SolverError: a solver failed; a checkpoint of the last good state was written.
+            OutputWriteError: a file could not be written (full disk); the manifest says
+                "failed" if it could still be written.
+            RunStopped: a stop signal arrived (checkpoint written, manifest "stopped").
         """
+        try:
+            return self._run(progress)
+        except OutputWriteError as exc:
+            self._output_failed(exc)
+            raise
+
+    def _run(self, progress: ProgressSink | None) -> Row:
         sched = self.model.schedule
         lp = self.state.loop
         last: Row = {}
@@ -321,6 +331,17 @@ class CoupledRun:
         if self.output is not None:
             self.output.stopped(lp, self.timers.seconds, signum)
         raise RunStopped(signum, None if path is None else path.name)
+
+    def _output_failed(self, exc: OutputWriteError) -> None:
+        """A write failed on some rank (all ranks know): record "failed" if still possible."""
+        lp = self.state.loop
+        logger.error("run stopped at step %d, t = %g days: %s", lp.step, lp.t, exc)
+        if self.output is None:
+            return
+        try:
+            self.output.failed(lp, self.timers.seconds, exc)
+        except OutputWriteError as again:
+            logger.error("the manifest could not record the failure either: %s", again)
 
     def _fail(self, exc: BaseException) -> None:
         """Save a checkpoint of the last good state and record the failure."""

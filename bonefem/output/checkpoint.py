@@ -27,7 +27,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -108,10 +108,7 @@ class CheckpointStore:
         ncol = int(sum(columns))
         final = self.folder / f"step_{step:06d}"
         tmp = self.folder / f".step_{step:06d}.tmp"
-        if self.comm.rank == 0:
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
-        self.comm.Barrier()
+        self._on_root(lambda: _fresh_folder(tmp))
 
         row = MPI.DOUBLE.Create_contiguous(ncol).Commit()
         displacements = self.original[self.order]
@@ -125,29 +122,52 @@ class CheckpointStore:
         filetype.Free()
         row.Free()
 
-        if self.comm.rank == 0:
-            meta = {
-                "format": FORMAT,
-                "step": int(step),
-                "time_days": float(time),
-                "num_cells": self.n_global,
-                "fields": [{"name": n, "columns": c} for n, c in zip(names, columns, strict=True)],
-                "ranks": self.comm.size,
-                "state": dict(state or {}),
-                "files": {
-                    "cells.bin": {
-                        "bytes": (tmp / "cells.bin").stat().st_size,
-                        "sha256": sha256_of(tmp / "cells.bin"),
-                    }
-                },
-            }
-            _write_json(tmp / "meta.json", meta)
-            shutil.rmtree(final, ignore_errors=True)
-            os.replace(tmp, final)
-            write_text_atomic(self.folder / LATEST, final.name)
-            self._prune()
-        self.comm.Barrier()
+        self._on_root(lambda: self._finish(tmp, final, step, time, names, columns, state))
         return final
+
+    def _on_root(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on rank 0; its OSError is raised on every rank (no rank left waiting)."""
+        error: OSError | None = None
+        if self.comm.rank == 0:
+            try:
+                fn()
+            except OSError as exc:
+                error = exc
+        error = self.comm.bcast(error, root=0)
+        if error is not None:
+            raise error
+
+    def _finish(
+        self,
+        tmp: Path,
+        final: Path,
+        step: int,
+        time: float,
+        names: list[str],
+        columns: list[int],
+        state: Mapping[str, Any] | None,
+    ) -> None:
+        """Rank 0: meta.json with the checksum, rename into place, LATEST, prune."""
+        meta = {
+            "format": FORMAT,
+            "step": int(step),
+            "time_days": float(time),
+            "num_cells": self.n_global,
+            "fields": [{"name": n, "columns": c} for n, c in zip(names, columns, strict=True)],
+            "ranks": self.comm.size,
+            "state": dict(state or {}),
+            "files": {
+                "cells.bin": {
+                    "bytes": (tmp / "cells.bin").stat().st_size,
+                    "sha256": sha256_of(tmp / "cells.bin"),
+                }
+            },
+        }
+        _write_json(tmp / "meta.json", meta)
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+        write_text_atomic(self.folder / LATEST, final.name)
+        self._prune()
 
     def _prune(self) -> None:
         done = sorted(p for p in self.folder.glob("step_*") if p.is_dir())
@@ -277,6 +297,11 @@ class CheckpointStore:
                 found.remove(latest)
                 found.insert(0, latest)
         return found
+
+
+def _fresh_folder(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
 
 
 def _write_json(path: Path, obj: Any) -> None:
