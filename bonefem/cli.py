@@ -160,7 +160,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
         return 0
     from bonefem._dolfinx import MPI
     from bonefem.mesh import load_bone_mesh
+    from bonefem.mesh.validate import precheck_case_mesh
 
+    precheck_case_mesh(case.mesh, path.parent, MPI.COMM_WORLD)
     bone = load_bone_mesh(case.mesh, MPI.COMM_WORLD, base_dir=path.parent, file=str(path))
     from bonefem.build import check_case_against_mesh
 

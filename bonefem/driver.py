@@ -119,9 +119,11 @@ def _mesh(
 ) -> BoneMesh:
     """The run's mesh: generated or imported into the run folder, always read back from it."""
     from bonefem.mesh import load_bone_mesh, read_mesh, write_mesh
+    from bonefem.mesh.validate import precheck_case_mesh
 
     mesh_file = folder / "mesh" / "mesh.xdmf"
     if not restart:
+        precheck_case_mesh(case.mesh, case_path.parent, comm)  # before DOLFINx sees it
         generated = load_bone_mesh(case.mesh, comm, base_dir=case_path.parent, file=str(case_path))
         write_mesh(generated, mesh_file)
         del generated
