@@ -189,3 +189,22 @@ def test_every_default_solver_option_is_allowed() -> None:
     for name, value in DEFAULT_PETSC_OPTIONS.items():
         assert check_option(name, value) is None, name
     assert all("view" not in name and "monitor" not in name for name in ALLOWED)
+
+
+def test_readme_larger_mesh_recipe_is_valid() -> None:
+    """Issue 16, item 11: the README's recipe is one the schema accepts."""
+    from bonefem.mesh.generators import FemurParameters
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    recipe = 'with `generator = "femur"` and `parameters = { refine = 3 }`'
+    assert recipe in " ".join(readme.split())
+    data = {
+        "run": {"duration_days": 10.0},
+        "mesh": {"generator": "femur", "parameters": {"refine": 3}},
+        "load_cases": [{"name": "c", "supports": [{"type": "fixed", "surface": "bottom"}]}],
+    }
+    assert parse_case(data).mesh.parameters == {"refine": 3}
+    assert FemurParameters(refine=3).refine == 3
+    data["mesh"]["settings"] = "femur.toml"  # the old recipe: rejected with a clear line
+    with pytest.raises(InputError, match="give exactly one of 'generator', 'file' or 'settings'"):
+        parse_case(data)
