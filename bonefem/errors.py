@@ -25,6 +25,15 @@ class BonefemError(Exception):
     """Base class of every error bonefem raises on purpose."""
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(32), 127]}
+_CONTROL.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
+
+
+def _one_line(text: str) -> str:
+    """``text`` with control characters escaped (user keys and values may hold any)."""
+    return text.translate(_CONTROL)
+
+
 class InputError(BonefemError, ValueError):
     """Invalid user input.
 
@@ -53,9 +62,10 @@ class InputError(BonefemError, ValueError):
         if field is not None:
             parts.append(f"field '{field}'")
         if value is not None:
-            parts.append(f"value {value!r}")
+            text = repr(value)
+            parts.append(f"value {text if len(text) <= 120 else text[:100] + '...'}")
         prefix = ": ".join([", ".join(parts)]) + ": " if parts else ""
-        super().__init__(prefix + message)
+        super().__init__(_one_line(prefix + message))
 
 
 class OutputWriteError(InputError):
