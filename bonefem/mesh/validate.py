@@ -135,26 +135,60 @@ def check_mesh_file(path: str | Path, *, file_format: str | None = None) -> None
     check_cell_array(m.points, np.vstack(blocks), source=str(path))
 
 
+#: The repository's meshes/ folder (settings files are also looked up there).
+MESHES_DIR = Path(__file__).resolve().parents[2] / "meshes"
+
+
+def _resolve(path: str, base: Path, settings: bool) -> Path:
+    p = Path(path).expanduser()
+    if p.is_absolute():
+        return p
+    candidates = [base / p, Path.cwd() / p]
+    if settings:
+        candidates += [MESHES_DIR / p, MESHES_DIR / p.name]
+    return next((c for c in candidates if c.exists()), candidates[0])
+
+
+def _imported_file(mesh: Any, base_dir: Path) -> Path | None:
+    """The mesh file a [mesh] table imports, following settings files (None: generated)."""
+    import tomllib
+
+    file, settings, base = getattr(mesh, "file", None), getattr(mesh, "settings", None), base_dir
+    for _ in range(5):
+        if file:
+            return _resolve(str(file), base, settings=False)
+        if not settings:
+            return None
+        path = _resolve(str(settings), base, settings=True)
+        try:
+            table = tomllib.loads(path.read_text(encoding="utf-8")).get("mesh")
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return None  # the mesh loader reports it
+        if not isinstance(table, dict):
+            return None
+        file, settings, base = table.get("file"), table.get("settings"), path.parent
+    return None
+
+
 def precheck_case_mesh(mesh: Any, base_dir: str | Path, comm: Any) -> None:
     """Check the file a case's ``[mesh]`` table imports, on rank 0 (collective).
 
     Args:
         mesh: the case's :class:`~bonefem.mesh.config_schema.MeshConfig`.
         base_dir: the case file's folder (relative paths are resolved against it, then
-            against the working folder, as the importer does).
+            against the working folder, as the importer does; settings files are
+            followed).
         comm: communicator; every rank raises the same InputError.
 
-    Generated meshes and ``settings`` files are not pre-checked (gmsh output is valid;
-    the importer's own checks apply to the rest).
+    Generated meshes are not pre-checked (gmsh output is valid; the importer's own checks
+    apply after the mesh is built).
     """
     error: InputError | None = None
-    if comm.rank == 0 and getattr(mesh, "file", None):
-        p = Path(mesh.file).expanduser()
-        if not p.is_absolute():
-            p = next((c for c in (Path(base_dir) / p, Path.cwd() / p) if c.exists()), p)
+    if comm.rank == 0:
         try:
-            if p.is_file():
-                check_mesh_file(p)
+            path = _imported_file(mesh, Path(base_dir))
+            if path is not None and path.is_file():
+                check_mesh_file(path)
         except InputError as exc:
             error = exc
     error = comm.bcast(error, root=0)

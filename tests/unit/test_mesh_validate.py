@@ -129,3 +129,20 @@ def test_run_with_a_collapsed_tetrahedron_exits_2_on_every_rank(tmp_path, nprocs
         )
         assert proc.returncode == 2, proc.stderr
         assert "repeat a vertex" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.serial
+def test_check_follows_settings_files_to_the_mesh_file(capsys, tmp_path) -> None:
+    pts, cells = cube()
+    pts[2, 0] = np.nan
+    (tmp_path / "meshes").mkdir()
+    _write_vtu(tmp_path / "meshes" / "nan.vtu", pts, cells)
+    (tmp_path / "meshes" / "bone.toml").write_text('[mesh]\nfile = "nan.vtu"\n')
+    case = write_case(tmp_path, "via_settings")
+    text = case.read_text()
+    start, end = text.index("[mesh]"), text.index("[material")
+    case.write_text(text[:start] + '[mesh]\nsettings = "meshes/bone.toml"\n\n' + text[end:])
+    code = main(["-q", "check", str(case)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "nan.vtu" in err and "not finite" in err and len(err.strip().splitlines()) == 1
