@@ -93,12 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--restart", action="store_true", help="resume the run folder's last checkpoint")
     g.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     p.add_argument("--no-progress", action="store_true", help="no progress bar / progress lines")
+    _add_size_limit(p)
 
     p = sub.add_parser("check", help="validate a case file without running it")
     p.add_argument("case", help="case file (TOML) or the name of a bundled case")
     p.add_argument(
         "--no-mesh", action="store_true", help="skip building the mesh (schema checks only)"
     )
+    _add_size_limit(p)
 
     from bonefem.mesh.command import add_arguments as add_mesh_arguments
 
@@ -124,6 +126,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_size_limit(p: argparse.ArgumentParser) -> None:
+    from bonefem.mesh.estimate import DEFAULT_MAX_CELLS
+
+    p.add_argument(
+        "--max-cells",
+        type=float,
+        default=DEFAULT_MAX_CELLS,
+        help=f"refuse generated meshes estimated above this many cells (default "
+        f"{DEFAULT_MAX_CELLS:,}; about 5 kB of memory per cell)",
+    )
+    p.add_argument("--force", action="store_true", help="build the mesh whatever its size")
+
+
+def _max_cells(args: argparse.Namespace) -> float | None:
+    return None if args.force else float(args.max_cells)
+
+
 def resolve_case(name: str) -> Path:
     """A case path: the file itself, or a bundled case by name (with or without .toml)."""
     path = Path(name)
@@ -145,6 +164,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         restart=args.restart,
         overwrite=args.overwrite,
         progress=not (args.no_progress or args.quiet),
+        max_cells=_max_cells(args),
     )
     logger.info("finished: %s (metrics.csv, fields.pvd, manifest.json)", folder)
     return 0
@@ -156,6 +176,11 @@ def _cmd_check(args: argparse.Namespace) -> int:
     path = resolve_case(args.case)
     case = load_case(path)
     logger.info("%s: schema OK (run '%s', %g days)", path, case.run.name, case.run.duration_days)
+    from bonefem.mesh.estimate import require_affordable
+
+    estimate = require_affordable(case.mesh, path.parent, _max_cells(args), file=str(path))
+    if estimate is not None:
+        logger.info("%s: mesh estimate: %s", path, estimate.describe())
     if args.no_mesh:
         return 0
     from bonefem._dolfinx import MPI

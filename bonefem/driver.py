@@ -164,6 +164,7 @@ def run_case(
     progress: bool = True,
     hooks: RunHooks | None = None,
     constants: CalibratedConstants | None = None,
+    max_cells: float | None = None,
 ) -> Path:
     """Run a case; returns the run folder.
 
@@ -177,6 +178,8 @@ def run_case(
         hooks: clock and step hook of the loop (benchmarks, fault injection in tests).
         constants: calibrated constants (default: the shipped calibration; the FE
             calibration passes its trial values).
+        max_cells: refuse a generated mesh estimated above this many cells before
+            building it (:mod:`bonefem.mesh.estimate`); None: no limit.
 
     Raises:
         InputError: bad case, mesh or folder.
@@ -188,6 +191,11 @@ def run_case(
         hooks = hooks or RunHooks()
         if hooks.stop_requested is None:
             hooks = dataclasses.replace(hooks, stop_requested=stop.poll)
+        if max_cells is not None and not restart:
+            from bonefem.mesh.estimate import require_affordable
+
+            path = Path(case_path)
+            require_affordable(load_case(path).mesh, path.parent, max_cells, file=str(path))
         return _run_case(
             case_path, output, (restart, overwrite), comm, progress, hooks, constants, cleanup
         )

@@ -149,24 +149,41 @@ def _resolve(path: str, base: Path, settings: bool) -> Path:
     return next((c for c in candidates if c.exists()), candidates[0])
 
 
-def _imported_file(mesh: Any, base_dir: Path) -> Path | None:
-    """The mesh file a [mesh] table imports, following settings files (None: generated)."""
+def final_mesh_table(mesh: Any, base_dir: str | Path) -> dict[str, Any] | None:
+    """The ``[mesh]`` table a case ends up with, following ``settings`` files.
+
+    Returns ``{"file": Path}`` for an imported file (resolved as the importer does),
+    ``{"generator": name, "parameters": {...}}`` for a generated mesh, or None when a
+    settings file cannot be read (the mesh loader reports that).
+    """
     import tomllib
 
-    file, settings, base = getattr(mesh, "file", None), getattr(mesh, "settings", None), base_dir
+    table: dict[str, Any] = {
+        "file": getattr(mesh, "file", None),
+        "settings": getattr(mesh, "settings", None),
+        "generator": getattr(mesh, "generator", None),
+        "parameters": dict(getattr(mesh, "parameters", {}) or {}),
+    }
+    base = Path(base_dir)
     for _ in range(5):
-        if file:
-            return _resolve(str(file), base, settings=False)
-        if not settings:
+        if table.get("file"):
+            return {"file": _resolve(str(table["file"]), base, settings=False)}
+        if table.get("generator"):
+            params = table.get("parameters")
+            return {
+                "generator": str(table["generator"]),
+                "parameters": params if isinstance(params, dict) else {},
+            }
+        if not table.get("settings"):
             return None
-        path = _resolve(str(settings), base, settings=True)
+        path = _resolve(str(table["settings"]), base, settings=True)
         try:
-            table = tomllib.loads(path.read_text(encoding="utf-8")).get("mesh")
+            new = tomllib.loads(path.read_text(encoding="utf-8")).get("mesh")
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-            return None  # the mesh loader reports it
-        if not isinstance(table, dict):
             return None
-        file, settings, base = table.get("file"), table.get("settings"), path.parent
+        if not isinstance(new, dict):
+            return None
+        table, base = new, path.parent
     return None
 
 
@@ -186,7 +203,8 @@ def precheck_case_mesh(mesh: Any, base_dir: str | Path, comm: Any) -> None:
     error: InputError | None = None
     if comm.rank == 0:
         try:
-            path = _imported_file(mesh, Path(base_dir))
+            table = final_mesh_table(mesh, base_dir)
+            path = None if table is None else table.get("file")
             if path is not None and path.is_file():
                 check_mesh_file(path)
         except InputError as exc:
