@@ -10,7 +10,9 @@ Subcommands::
     bonefem biology SCENARIO [--output DIR]                     0-D biology run (no mesh)
     bonefem version                                             versions of the stack
 
-Exit codes: 0 success, 2 bad input (case, mesh, parameters, folders), 1 failed run.
+Exit codes: 0 success, 2 bad input (case, mesh, parameters, folders), 1 failed run,
+128 + signal number for a run stopped cleanly on a signal after a checkpoint (143 SIGTERM,
+130 SIGINT, 138 SIGUSR1; :mod:`bonefem.coupling.stop`).
 Only rank 0 logs unless ``--log-all-ranks``; bad input is reported as one paragraph
 without traceback.
 """
@@ -27,6 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bonefem._version import __version__
+from bonefem.coupling.stop import RunStopped
 from bonefem.errors import BonefemError, InputError, SolverError
 
 logger = logging.getLogger("bonefem")
@@ -90,12 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--restart", action="store_true", help="resume the run folder's last checkpoint")
     g.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     p.add_argument("--no-progress", action="store_true", help="no progress bar / progress lines")
+    _add_size_limit(p)
 
     p = sub.add_parser("check", help="validate a case file without running it")
     p.add_argument("case", help="case file (TOML) or the name of a bundled case")
     p.add_argument(
         "--no-mesh", action="store_true", help="skip building the mesh (schema checks only)"
     )
+    _add_size_limit(p)
 
     from bonefem.mesh.command import add_arguments as add_mesh_arguments
 
@@ -127,6 +132,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_size_limit(p: argparse.ArgumentParser) -> None:
+    from bonefem.mesh.estimate import DEFAULT_MAX_CELLS
+
+    p.add_argument(
+        "--max-cells",
+        type=float,
+        default=DEFAULT_MAX_CELLS,
+        help=f"refuse generated meshes estimated above this many cells (default "
+        f"{DEFAULT_MAX_CELLS:,}; about 5 kB of memory per cell)",
+    )
+    p.add_argument("--force", action="store_true", help="build the mesh whatever its size")
+
+
+def _max_cells(args: argparse.Namespace) -> float | None:
+    return None if args.force else float(args.max_cells)
+
+
 def resolve_case(name: str) -> Path:
     """A case path: the file itself, or a bundled case by name (with or without .toml)."""
     path = Path(name)
@@ -148,6 +170,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         restart=args.restart,
         overwrite=args.overwrite,
         progress=not (args.no_progress or args.quiet),
+        max_cells=_max_cells(args),
     )
     logger.info("finished: %s (metrics.csv, fields.pvd, manifest.json)", folder)
     return 0
@@ -159,11 +182,18 @@ def _cmd_check(args: argparse.Namespace) -> int:
     path = resolve_case(args.case)
     case = load_case(path)
     logger.info("%s: schema OK (run '%s', %g days)", path, case.run.name, case.run.duration_days)
+    from bonefem.mesh.estimate import require_affordable
+
+    estimate = require_affordable(case.mesh, path.parent, _max_cells(args), file=str(path))
+    if estimate is not None:
+        logger.info("%s: mesh estimate: %s", path, estimate.describe())
     if args.no_mesh:
         return 0
     from bonefem._dolfinx import MPI
     from bonefem.mesh import load_bone_mesh
+    from bonefem.mesh.validate import precheck_case_mesh
 
+    precheck_case_mesh(case.mesh, path.parent, MPI.COMM_WORLD)
     bone = load_bone_mesh(case.mesh, MPI.COMM_WORLD, base_dir=path.parent, file=str(path))
     from bonefem.build import check_case_against_mesh
 
@@ -248,6 +278,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     try:
         return commands[args.command](args)
+    except RunStopped as exc:
+        _print_error(exc, prefix="stopped")
+        return exc.exit_code
     except InputError as exc:
         _print_error(exc)
         return 2

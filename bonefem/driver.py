@@ -10,9 +10,11 @@ progress reporting; record provenance in ``manifest.json``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,8 @@ from bonefem.biology.calibrated import CalibratedConstants
 from bonefem.build import build
 from bonefem.config.case import Case, case_to_toml_dict, load_case
 from bonefem.coupling.loop import CoupledRun, RunHooks
-from bonefem.errors import BonefemError, InputError
+from bonefem.coupling.stop import SignalStop
+from bonefem.errors import BonefemError, InputError, OutputWriteError
 from bonefem.mesh.bonemesh import BoneMesh
 from bonefem.output.checkpoint import CheckpointStore
 from bonefem.output.run import RunOutput
@@ -68,12 +71,19 @@ def _prepare_folder(
     output: str | Path | None,
     restart: bool,
     overwrite: bool,
+    cleanup: ExitStack,
 ) -> Path:
-    """Choose the run folder, check a restart's case, write case.toml and case_resolved.json."""
-    folder: Path = _collective(
-        comm,
-        lambda: choose_run_folder(output, case.run.name, restart=restart, overwrite=overwrite),
-    )
+    """Choose and lock the run folder, check a restart's case, write the case files.
+
+    The lock (rank 0) is released by ``cleanup`` when the run ends, however it ends.
+    """
+
+    def claim() -> Path:
+        path, lock = choose_run_folder(output, case.run.name, restart=restart, overwrite=overwrite)
+        cleanup.callback(lock.release)  # rank 0 only: the lock stays in this process
+        return path
+
+    folder: Path = _collective(comm, claim)
     resolved = case_to_toml_dict(case)
     if restart:
 
@@ -88,9 +98,18 @@ def _prepare_folder(
                 )
 
         _collective(comm, check_same)
-    if comm.rank == 0:
-        (folder / "case.toml").write_text(case_path.read_text(encoding="utf-8"), encoding="utf-8")
-        (folder / "case_resolved.json").write_text(json.dumps(resolved, indent=1) + "\n")
+
+    def write_case_files() -> None:
+        try:
+            (folder / "case.toml").write_bytes(case_path.read_bytes())
+            (folder / "case_resolved.json").write_text(json.dumps(resolved, indent=1) + "\n")
+        except OSError as exc:
+            raise OutputWriteError(
+                f"cannot write the run's case files ({exc.strerror or exc})",
+                file=exc.filename or folder,
+            ) from None
+
+    _collective(comm, write_case_files)
     logger.info("run folder: %s", folder)
     return folder
 
@@ -100,9 +119,11 @@ def _mesh(
 ) -> BoneMesh:
     """The run's mesh: generated or imported into the run folder, always read back from it."""
     from bonefem.mesh import load_bone_mesh, read_mesh, write_mesh
+    from bonefem.mesh.validate import precheck_case_mesh
 
     mesh_file = folder / "mesh" / "mesh.xdmf"
     if not restart:
+        precheck_case_mesh(case.mesh, case_path.parent, comm)  # before DOLFINx sees it
         generated = load_bone_mesh(case.mesh, comm, base_dir=case_path.parent, file=str(case_path))
         write_mesh(generated, mesh_file)
         del generated
@@ -125,7 +146,7 @@ def _checkpoint(folder: Path, bone: BoneMesh) -> tuple[dict[str, Any], dict[str,
         bone.mesh.topology.original_cell_index[:n],
         bone.num_cells_global,
     )
-    latest = store.latest()
+    latest = store.newest_valid()
     if latest is None:
         raise InputError("no checkpoint to restart from", file=folder)
     meta, cells = store.load(latest)
@@ -143,6 +164,7 @@ def run_case(
     progress: bool = True,
     hooks: RunHooks | None = None,
     constants: CalibratedConstants | None = None,
+    max_cells: float | None = None,
 ) -> Path:
     """Run a case; returns the run folder.
 
@@ -156,17 +178,45 @@ def run_case(
         hooks: clock and step hook of the loop (benchmarks, fault injection in tests).
         constants: calibrated constants (default: the shipped calibration; the FE
             calibration passes its trial values).
+        max_cells: refuse a generated mesh estimated above this many cells before
+            building it (:mod:`bonefem.mesh.estimate`); None: no limit.
 
     Raises:
         InputError: bad case, mesh or folder.
         SolverError: a solver failed (a checkpoint was saved and the manifest says so).
+        RunStopped: SIGTERM, SIGINT or SIGUSR1 arrived; the run stopped at the next step
+            boundary after a checkpoint (manifest status "stopped").
     """
+    with SignalStop() as stop, ExitStack() as cleanup:
+        hooks = hooks or RunHooks()
+        if hooks.stop_requested is None:
+            hooks = dataclasses.replace(hooks, stop_requested=stop.poll)
+        if max_cells is not None and not restart:
+            from bonefem.mesh.estimate import require_affordable
+
+            path = Path(case_path)
+            require_affordable(load_case(path).mesh, path.parent, max_cells, file=str(path))
+        return _run_case(
+            case_path, output, (restart, overwrite), comm, progress, hooks, constants, cleanup
+        )
+
+
+def _run_case(
+    case_path: str | Path,
+    output: str | Path | None,
+    mode: tuple[bool, bool],
+    comm: MPI.Intracomm | None,
+    progress: bool,
+    hooks: RunHooks,
+    constants: CalibratedConstants | None,
+    cleanup: ExitStack,
+) -> Path:
+    restart, overwrite = mode
     comm = comm or MPI.COMM_WORLD
-    hooks = hooks or RunHooks()
     t0 = hooks.clock()
     case_path = Path(case_path)
     case: Case = load_case(case_path)
-    folder = _prepare_folder(case, case_path, comm, output, restart, overwrite)
+    folder = _prepare_folder(case, case_path, comm, output, restart, overwrite, cleanup)
     t_mesh = hooks.clock()
     bone = _mesh(case, case_path, folder, comm, restart)
     t_mesh = hooks.clock() - t_mesh

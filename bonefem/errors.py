@@ -25,6 +25,15 @@ class BonefemError(Exception):
     """Base class of every error bonefem raises on purpose."""
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(32), 127]}
+_CONTROL.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
+
+
+def _one_line(text: str) -> str:
+    """``text`` with control characters escaped (user keys and values may hold any)."""
+    return text.translate(_CONTROL)
+
+
 class InputError(BonefemError, ValueError):
     """Invalid user input.
 
@@ -53,9 +62,19 @@ class InputError(BonefemError, ValueError):
         if field is not None:
             parts.append(f"field '{field}'")
         if value is not None:
-            parts.append(f"value {value!r}")
+            text = repr(value)
+            parts.append(f"value {text if len(text) <= 120 else text[:100] + '...'}")
         prefix = ": ".join([", ".join(parts)]) + ": " if parts else ""
-        super().__init__(prefix + message)
+        super().__init__(_one_line(prefix + message))
+
+
+class OutputWriteError(InputError):
+    """A file of the run could not be written (full disk, quota, I/O error); exit 2.
+
+    Raised on every rank at once (the failure of one rank is shared), so that no rank
+    waits for the others in a collective call; the run records "failed" in its manifest
+    when it still can.
+    """
 
 
 class FieldValueError(ValueError):
@@ -159,7 +178,13 @@ def validation_to_input_error(
     errors = exc.errors()
     err = errors[0]
     skip = set(drop)
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in skip))
+    raw = tuple(err["loc"])
+    # a union tag follows the list index of its item; a field of the same name is kept
+    loc = tuple(
+        p
+        for i, p in enumerate(raw)
+        if not (isinstance(p, str) and p in skip and i > 0 and isinstance(raw[i - 1], int))
+    )
     field = ".".join(str(p) for p in ((prefix,) if prefix else ()) + loc) or None
     more = f" ({len(errors) - 1} more error(s))" if len(errors) > 1 else ""
     cause = (err.get("ctx") or {}).get("error")

@@ -63,6 +63,25 @@ class RunSettings(_Section):
         "with error control, and therapy starts/stops and output times are never skipped.",
     )
 
+    @model_validator(mode="after")
+    def _safe_name(self) -> RunSettings:
+        """The name becomes a folder name: short, not hidden, not an option, not '..'."""
+        if len(self.name) > 100:
+            raise FieldValueError(
+                f"is {len(self.name)} characters long; at most 100 are allowed (it names "
+                "the run folder)",
+                field="name",
+                value=self.name[:40] + "...",
+            )
+        if self.name[0] in ".-":
+            raise FieldValueError(
+                "must not start with '.' or '-' (it names the run folder: no hidden folders, "
+                "no '..', nothing that reads as a command-line option)",
+                field="name",
+                value=self.name,
+            )
+        return self
+
 
 class ActivityPeriod(_Section):
     """A period of changed physical activity: the habitual loads scaled by a factor."""
@@ -306,6 +325,17 @@ class SolverSettings(_Section):
         "{ pc_gamg_threshold = 0.02 } (see docs/model-mechanics.md for the defaults).",
     )
 
+    @model_validator(mode="after")
+    def _allowed_petsc_options(self) -> SolverSettings:
+        """Only the solver options of bonefem.config.petsc_options, with valid values."""
+        from bonefem.config.petsc_options import check_option
+
+        for name, value in self.petsc_options.items():
+            problem = check_option(name, value)
+            if problem is not None:
+                raise FieldValueError(problem, field=f"petsc_options.{name}", value=value)
+        return self
+
 
 if TYPE_CHECKING:
     FieldName = str
@@ -370,6 +400,19 @@ class Case(_Section):
     solver: SolverSettings = Field(default_factory=SolverSettings, description="Linear solver.")
     output: OutputSettings = Field(default_factory=OutputSettings, description="Outputs.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nan(cls, data: Any) -> Any:
+        """NaN is never a valid setting (TOML allows it): reject it wherever it is."""
+        found = _find_nan(data, ())
+        if found is not None:
+            raise FieldValueError(
+                "nan (not a number) is not allowed here; give a finite number",
+                field=".".join(str(p) for p in found),
+                value=math.nan,
+            )
+        return data
+
     @model_validator(mode="after")
     def _consistency(self) -> Case:
         names = [lc.name for lc in self.load_cases]
@@ -392,6 +435,7 @@ class Case(_Section):
             raise ValueError(
                 "metrics.stiffness_test needs a 'displacement' support (a virtual test)"
             )
+        self._check_stiffness_test_moves()
         if self.metrics.fracture is not None and not any(
             load.type == "force" for load in self.metrics.fracture.load_case.loads
         ):
@@ -400,6 +444,25 @@ class Case(_Section):
             )
         self._check_tests_every()
         return self
+
+    def _check_stiffness_test_moves(self) -> None:
+        """A stiffness test whose imposed displacements are all zero measures nothing."""
+        test = self.metrics.stiffness_test
+        if test is None:
+            return
+        moves = [
+            d
+            for d in test.displacement_supports()
+            if any(v != 0.0 for v in d.vector()) or any(any(r) for r in d.gradient or [])
+        ]
+        if not moves:
+            raise FieldValueError(
+                "the virtual test imposes zero displacement everywhere, so its apparent "
+                "stiffness would be 0/0; give a non-zero displacement value (mm), e.g. "
+                "[0.0, 0.0, -0.05]",
+                field="metrics.stiffness_test.supports",
+                value=[list(d.vector()) for d in test.displacement_supports()],
+            )
 
     def _check_tests_every(self) -> None:
         """``metrics.tests_every_days`` must be a multiple of ``output.metrics_every_days``."""
@@ -447,6 +510,23 @@ class Case(_Section):
         return out
 
 
+def _find_nan(data: Any, path: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
+    """The location of the first NaN in nested dicts/lists, or None."""
+    if isinstance(data, float) and math.isnan(data):
+        return path
+    if isinstance(data, dict):
+        items: Any = data.items()
+    elif isinstance(data, list | tuple):
+        items = enumerate(data)
+    else:
+        return None
+    for key, value in items:
+        found = _find_nan(value, (*path, key))
+        if found is not None:
+            return found
+    return None
+
+
 # ---------------------------------------------------------------------------- loading
 #: Discriminator tags pydantic puts into error locations of support/load unions.
 _UNION_TAGS = ("fixed", "displacement", "traction", "pressure", "force")
@@ -470,8 +550,16 @@ def load_case(path: str | Path) -> Case:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError("case file not found", file=path) from None
+    except IsADirectoryError:
+        raise InputError("the case file is a folder; give a TOML file", file=path) from None
     except OSError as exc:
         raise InputError(f"cannot read the case file: {exc.strerror}", file=path) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"the case file is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+            f"{exc.start}); save it as UTF-8",
+            file=path,
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -482,7 +570,8 @@ def load_case(path: str | Path) -> Case:
 def parse_case(data: dict[str, Any], *, file: str | Path | None = None) -> Case:
     """Validate a case given as a dictionary (as read from TOML)."""
     try:
-        return Case.model_validate(data)
+        # strict: "14" is not taken as 14 (TOML has numbers; a quoted one is a mistake)
+        return Case.model_validate(data, strict=True)
     except ValidationError as exc:
         raise validation_to_input_error(exc, file, Case, drop=_UNION_TAGS) from None
 

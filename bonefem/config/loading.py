@@ -25,7 +25,8 @@ Vector3 = Annotated[list[float], Field(min_length=3, max_length=3)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # finite numbers only: a force of [0, 0, nan] or inf must not reach the solver
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Fixed(_Strict):

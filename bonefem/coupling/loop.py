@@ -37,8 +37,9 @@ import numpy as np
 import numpy.typing as npt
 
 from bonefem._dolfinx import MPI
+from bonefem.coupling.stop import RunStopped
 from bonefem.coupling.timers import Timers
-from bonefem.errors import BonefemError, SolverError
+from bonefem.errors import BonefemError, OutputWriteError, SolverError
 from bonefem.metrics.evaluator import Row, add_percent_changes
 from bonefem.state import LoopState, RunState, RunView
 
@@ -67,10 +68,15 @@ class RunHooks:
         clock: clock of the phase timers (s).
         before_step: called with the number of the step about to run (1, 2, ...); tests
             use it to kill a run at a given step.
+        stop_requested: asked at every safe point (between steps) on every rank; returns a
+            signal number (0: go on). If any rank asks, all ranks write a checkpoint, the
+            manifest says "stopped" and :class:`~bonefem.coupling.stop.RunStopped` is
+            raised (:class:`~bonefem.coupling.stop.SignalStop` provides it).
     """
 
     clock: Callable[[], float] = time.perf_counter
     before_step: Callable[[int], None] | None = None
+    stop_requested: Callable[[], int] | None = None
 
 
 class CoupledRun:
@@ -232,7 +238,17 @@ class CoupledRun:
 
         Raises:
             SolverError: a solver failed; a checkpoint of the last good state was written.
+            OutputWriteError: a file could not be written (full disk); the manifest says
+                "failed" if it could still be written.
+            RunStopped: a stop signal arrived (checkpoint written, manifest "stopped").
         """
+        try:
+            return self._run(progress)
+        except OutputWriteError as exc:
+            self._output_failed(exc)
+            raise
+
+    def _run(self, progress: ProgressSink | None) -> Row:
         sched = self.model.schedule
         lp = self.state.loop
         last: Row = {}
@@ -243,6 +259,7 @@ class CoupledRun:
             lp = self.state.loop
             if self.hooks.before_step is not None:
                 self.hooks.before_step(lp.step + 1)
+            self._stop_if_requested()
             t_next = sched.next_stop(lp.t, lp.next_metrics, lp.next_fields, lp.next_checkpoint)
             try:
                 self.advance(t_next - lp.t)
@@ -300,6 +317,31 @@ class CoupledRun:
     def loop(self) -> LoopState:
         """The loop scalars (time, step, counters)."""
         return self.state.loop
+
+    def _stop_if_requested(self) -> None:
+        """A safe point: if a stop signal reached any rank, checkpoint and stop (collective)."""
+        if self.hooks.stop_requested is None:
+            return
+        signum = int(self.comm.allreduce(int(self.hooks.stop_requested()), op=MPI.MAX))
+        if not signum:
+            return
+        lp = self.state.loop
+        logger.warning("stopping at step %d, t = %g days (signal %d)", lp.step, lp.t, signum)
+        path = self.checkpoint()
+        if self.output is not None:
+            self.output.stopped(lp, self.timers.seconds, signum)
+        raise RunStopped(signum, None if path is None else path.name)
+
+    def _output_failed(self, exc: OutputWriteError) -> None:
+        """A write failed on some rank (all ranks know): record "failed" if still possible."""
+        lp = self.state.loop
+        logger.error("run stopped at step %d, t = %g days: %s", lp.step, lp.t, exc)
+        if self.output is None:
+            return
+        try:
+            self.output.failed(lp, self.timers.seconds, exc)
+        except OutputWriteError as again:
+            logger.error("the manifest could not record the failure either: %s", again)
 
     def _fail(self, exc: BaseException) -> None:
         """Save a checkpoint of the last good state and record the failure."""

@@ -8,6 +8,10 @@ A checkpoint is a folder ``checkpoints/step_NNNNNN/`` holding
 * ``meta.json``: step, time (days), field names and column counts, number of cells, and
   any JSON state of the run (systemic signals, counters, RNG-free).
 
+``meta.json`` also records the size and SHA-256 of ``cells.bin``; a restart verifies them
+(:meth:`CheckpointStore.newest_valid`) and falls back to the previous checkpoint, with a
+log message, when the newest one is truncated or corrupt.
+
 The folder is written under a temporary name and renamed when complete; the ``LATEST``
 pointer file is replaced atomically afterwards. A run killed at any moment therefore
 leaves the previous checkpoint intact. A restart on M ranks reads the rows of the cells it
@@ -18,10 +22,12 @@ from __future__ import annotations
 
 from mpi4py import MPI
 
+import hashlib
 import json
+import logging
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +38,18 @@ from bonefem.errors import InputError
 from bonefem.output.atomic import write_text_atomic
 
 LATEST = "LATEST"
+FORMAT = "bonefem-checkpoint-1"
+
+logger = logging.getLogger(__name__)
+
+
+def sha256_of(path: Path) -> str:
+    """SHA-256 (hex) of a file, read in 16 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 24):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class CheckpointStore:
@@ -90,10 +108,7 @@ class CheckpointStore:
         ncol = int(sum(columns))
         final = self.folder / f"step_{step:06d}"
         tmp = self.folder / f".step_{step:06d}.tmp"
-        if self.comm.rank == 0:
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir(parents=True)
-        self.comm.Barrier()
+        self._on_root(lambda: _fresh_folder(tmp))
 
         row = MPI.DOUBLE.Create_contiguous(ncol).Commit()
         displacements = self.original[self.order]
@@ -107,23 +122,52 @@ class CheckpointStore:
         filetype.Free()
         row.Free()
 
-        if self.comm.rank == 0:
-            meta = {
-                "format": "bonefem-checkpoint-1",
-                "step": int(step),
-                "time_days": float(time),
-                "num_cells": self.n_global,
-                "fields": [{"name": n, "columns": c} for n, c in zip(names, columns, strict=True)],
-                "ranks": self.comm.size,
-                "state": dict(state or {}),
-            }
-            _write_json(tmp / "meta.json", meta)
-            shutil.rmtree(final, ignore_errors=True)
-            os.replace(tmp, final)
-            write_text_atomic(self.folder / LATEST, final.name)
-            self._prune()
-        self.comm.Barrier()
+        self._on_root(lambda: self._finish(tmp, final, step, time, names, columns, state))
         return final
+
+    def _on_root(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on rank 0; its OSError is raised on every rank (no rank left waiting)."""
+        error: OSError | None = None
+        if self.comm.rank == 0:
+            try:
+                fn()
+            except OSError as exc:
+                error = exc
+        error = self.comm.bcast(error, root=0)
+        if error is not None:
+            raise error
+
+    def _finish(
+        self,
+        tmp: Path,
+        final: Path,
+        step: int,
+        time: float,
+        names: list[str],
+        columns: list[int],
+        state: Mapping[str, Any] | None,
+    ) -> None:
+        """Rank 0: meta.json with the checksum, rename into place, LATEST, prune."""
+        meta = {
+            "format": FORMAT,
+            "step": int(step),
+            "time_days": float(time),
+            "num_cells": self.n_global,
+            "fields": [{"name": n, "columns": c} for n, c in zip(names, columns, strict=True)],
+            "ranks": self.comm.size,
+            "state": dict(state or {}),
+            "files": {
+                "cells.bin": {
+                    "bytes": (tmp / "cells.bin").stat().st_size,
+                    "sha256": sha256_of(tmp / "cells.bin"),
+                }
+            },
+        }
+        _write_json(tmp / "meta.json", meta)
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+        write_text_atomic(self.folder / LATEST, final.name)
+        self._prune()
 
     def _prune(self) -> None:
         done = sorted(p for p in self.folder.glob("step_*") if p.is_dir())
@@ -146,15 +190,11 @@ class CheckpointStore:
     def load(self, path: str | Path) -> tuple[dict[str, Any], dict[str, npt.NDArray[np.float64]]]:
         """Read a checkpoint: (meta, name -> per owned cell values in local order)."""
         path = Path(path)
-        meta: dict[str, Any] = json.loads((path / "meta.json").read_text())
-        if meta.get("format") != "bonefem-checkpoint-1":
-            raise InputError("not a bonefem checkpoint", file=path, value=meta.get("format"))
-        if meta["num_cells"] != self.n_global:
-            raise InputError(
-                f"checkpoint has {meta['num_cells']} cells but the mesh has {self.n_global}; "
-                "restart with the run's own mesh",
-                file=path,
-            )
+        meta, problem = self._read_meta(path)
+        if problem is None:
+            problem = self._size_problem(path, meta)
+        if problem is not None:
+            raise InputError(problem, file=path)
         ncol = sum(f["columns"] for f in meta["fields"])
         table = np.memmap(
             path / "cells.bin", dtype=np.float64, mode="r", shape=(self.n_global, ncol)
@@ -167,6 +207,101 @@ class CheckpointStore:
             out[f["name"]] = block[:, 0].copy() if f["columns"] == 1 else block.copy()
             col += f["columns"]
         return meta, out
+
+    # ------------------------------------------------------------- integrity
+    def _read_meta(self, path: Path) -> tuple[dict[str, Any], str | None]:
+        """meta.json of a checkpoint and what is wrong with it (None: usable)."""
+        try:
+            meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+                return {}, "not a bonefem checkpoint (meta.json has no bonefem format)"
+            ncol = sum(int(f["columns"]) for f in meta["fields"])
+            n = int(meta["num_cells"])
+            float(meta["time_days"])
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+            return {}, f"meta.json is unreadable or incomplete ({type(exc).__name__}: {exc})"
+        if n != self.n_global:
+            return meta, (
+                f"checkpoint has {n} cells but the mesh has {self.n_global}; "
+                "restart with the run's own mesh"
+            )
+        if ncol < 0:
+            return meta, "meta.json lists a negative column count"
+        return meta, None
+
+    def _size_problem(self, path: Path, meta: dict[str, Any]) -> str | None:
+        ncol = sum(int(f["columns"]) for f in meta["fields"])
+        want = self.n_global * ncol * 8
+        try:
+            have = (path / "cells.bin").stat().st_size
+        except OSError:
+            return "cells.bin is missing"
+        if have != want:
+            return f"cells.bin has {have} bytes, expected {want} (truncated or damaged)"
+        return None
+
+    def problem(self, path: str | Path) -> str | None:
+        """What is wrong with a checkpoint (meta, size, SHA-256), or None if it is usable.
+
+        Checkpoints written before checksums were recorded are checked by size only.
+        Reads the whole of cells.bin: call on one rank.
+        """
+        path = Path(path)
+        meta, problem = self._read_meta(path)
+        if problem is None:
+            problem = self._size_problem(path, meta)
+        if problem is not None:
+            return problem
+        expected = (meta.get("files") or {}).get("cells.bin", {}).get("sha256")
+        if expected is not None and sha256_of(path / "cells.bin") != expected:
+            return "cells.bin does not match its SHA-256 in meta.json (corrupt)"
+        return None
+
+    def newest_valid(self) -> Path | None:
+        """The newest checkpoint that passes :meth:`problem` (collective), or None.
+
+        ``LATEST`` first, then the other ``step_*`` folders from the newest; every damaged
+        one is logged with the reason and the checkpoint tried next.
+
+        Raises:
+            InputError: there are checkpoints but none is usable (all reasons listed).
+        """
+        chosen: str | None = None
+        reasons: list[str] = []
+        if self.comm.rank == 0:
+            for candidate in self._candidates():
+                problem = self.problem(candidate)
+                if problem is None:
+                    chosen = str(candidate)
+                    break
+                reasons.append(f"{candidate.name}: {problem}")
+                logger.warning(
+                    "checkpoint %s is not usable (%s); trying the previous one",
+                    candidate.name,
+                    problem,
+                )
+        chosen, reasons = self.comm.bcast((chosen, reasons), root=0)
+        if chosen is None and reasons:
+            raise InputError(
+                "no usable checkpoint to restart from: " + "; ".join(reasons),
+                file=self.folder,
+            )
+        return None if chosen is None else Path(chosen)
+
+    def _candidates(self) -> list[Path]:
+        found = sorted((p for p in self.folder.glob("step_*") if p.is_dir()), reverse=True)
+        pointer = self.folder / LATEST
+        if pointer.exists():
+            latest = self.folder / pointer.read_text().strip()
+            if latest in found:
+                found.remove(latest)
+                found.insert(0, latest)
+        return found
+
+
+def _fresh_folder(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
 
 
 def _write_json(path: Path, obj: Any) -> None:

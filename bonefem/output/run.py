@@ -9,12 +9,15 @@ the :class:`~bonefem.state.RunState` of a checkpoint.
 
 from __future__ import annotations
 
+from mpi4py import MPI
+
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bonefem._version import __version__
+from bonefem.errors import OutputWriteError
 from bonefem.output.checkpoint import CheckpointStore
 from bonefem.output.fields import BY_NAME
 from bonefem.output.run_folder import Manifest, MetricsLog, read_metrics
@@ -23,6 +26,13 @@ from bonefem.state import LoopState, RunState, RunView
 
 if TYPE_CHECKING:
     from bonefem.mesh.bonemesh import BoneMesh
+
+
+def _describe(exc: BaseException, what: Path) -> tuple[str, str]:
+    """(path, reason) of a failed write."""
+    path = getattr(exc, "filename", None) or str(what)
+    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return str(path), str(reason)
 
 
 class RunOutput:
@@ -45,6 +55,28 @@ class RunOutput:
         self.manifest = Manifest.load(self.folder) if comm.rank == 0 else None
         self.t_start = time.time()
 
+    def _io[T](self, what: Path, fn: Callable[[], T]) -> T:
+        """Run the write ``fn`` on this rank; share its failure with every rank.
+
+        An OSError (or MPI-IO error) on any rank becomes an :class:`OutputWriteError`
+        on every rank (collective), naming the path and the reason.
+        """
+        error: tuple[str, str] | None = None
+        result: Any = None
+        try:
+            result = fn()
+        except (OSError, MPI.Exception) as exc:
+            error = _describe(exc, what)
+        errors = [e for e in self.comm.allgather(error) if e is not None]
+        if errors:
+            path, reason = errors[0]
+            raise OutputWriteError(
+                f"cannot write the run's output ({reason}); the run stopped. Free space (or "
+                "fix the file system), then resume with --restart",
+                file=path,
+            )
+        return result
+
     # ------------------------------------------------------------------ setup
     def attach(self, bone: BoneMesh) -> None:
         """Create the field series and checkpoint store for a run on ``bone``."""
@@ -64,11 +96,15 @@ class RunOutput:
     # ---------------------------------------------------------------- outputs
     def metrics_row(self, row: dict[str, float]) -> None:
         """Append a row to metrics.csv (rank 0)."""
-        if self.comm.rank != 0:
-            return
-        if self.log is None:
-            self.log = MetricsLog(self.folder, list(row))
-        self.log.append(row)
+
+        def write() -> None:
+            if self.comm.rank != 0:
+                return
+            if self.log is None:
+                self.log = MetricsLog(self.folder, list(row))
+            self.log.append(row)
+
+        self._io(self.folder / "metrics.csv", write)
 
     def fields(self, view: RunView, names: Sequence[str]) -> None:
         """Write the ParaView fields ``names`` of the registry at the view's time (collective)."""
@@ -76,13 +112,21 @@ class RunOutput:
         specs = [BY_NAME[name] for name in names]
         cell = {sp.label: sp.value(view) for sp in specs if sp.location == "cell"}
         point = {sp.label: sp.value(view) for sp in specs if sp.location == "point"}
-        self.series.write(view.t, point_data=point, cell_data=cell)
+        series = self.series
+        self._io(
+            self.folder / "fields.pvd",
+            lambda: series.write(view.t, point_data=point, cell_data=cell),
+        )
 
     def checkpoint(self, state: RunState, timers: Mapping[str, float]) -> Path:
         """Write a checkpoint of ``state`` (collective) and record it in the manifest."""
         assert self.store is not None
         lp = state.loop
-        path = self.store.save(lp.step, lp.t, state.checkpoint_arrays(), state.checkpoint_meta())
+        store = self.store
+        path: Path = self._io(
+            store.folder,
+            lambda: store.save(lp.step, lp.t, state.checkpoint_arrays(), state.checkpoint_meta()),
+        )
         self.progress(lp, timers, status="running", last_checkpoint=path.name)
         return path
 
@@ -94,6 +138,9 @@ class RunOutput:
     # --------------------------------------------------------------- manifest
     def start(self, **items: Any) -> None:
         """Record the start of a run in the manifest (rank 0)."""
+        self._io(self.folder / "manifest.json", lambda: self._start(items))
+
+    def _start(self, items: dict[str, Any]) -> None:
         if self.manifest is not None:
             runs = list(self.manifest.data.get("sessions", []))
             runs.append(
@@ -108,6 +155,9 @@ class RunOutput:
     def progress(self, loop: LoopState, timers: Mapping[str, float], **items: Any) -> None:
         """Update timing and counters in the manifest (phase times reduced: max over ranks)."""
         timings = {k: self.comm.allreduce(v, op=_max()) for k, v in timers.items()}
+        self._io(self.folder / "manifest.json", lambda: self._progress(loop, timings, items))
+
+    def _progress(self, loop: LoopState, timings: dict[str, float], items: dict[str, Any]) -> None:
         if self.manifest is not None:
             self.manifest.update(
                 time_days=loop.t,
@@ -122,6 +172,13 @@ class RunOutput:
     def finished(self, loop: LoopState, timers: Mapping[str, float]) -> None:
         """Record a finished run."""
         self.progress(loop, timers, status="finished")
+
+    def stopped(self, loop: LoopState, timers: Mapping[str, float], signum: int) -> None:
+        """Record a run stopped on a signal (after its checkpoint)."""
+        import signal
+
+        name = signal.Signals(signum).name
+        self.progress(loop, timers, status="stopped", stopped_by=name)
 
     def failed(self, loop: LoopState, timers: Mapping[str, float], exc: BaseException) -> None:
         """Record a failed run (the error message) in the manifest."""

@@ -10,6 +10,7 @@ Layout of ``runs/<name>/``::
     mesh/mesh.xdmf|h5|json   the mesh the run used (restarts read it back)
     checkpoints/step_*/  restart checkpoints
     figures/             created by ``bonefem report``
+    .bonefem.lock        host and PID of the run using the folder (:mod:`bonefem.output.lock`)
 
 Only rank 0 touches these files (except the collective mesh, field and checkpoint
 writers). Every file is replaced atomically, and ``metrics.csv`` is appended line by line
@@ -33,6 +34,7 @@ from typing import Any
 
 from bonefem.errors import InputError
 from bonefem.output.atomic import write_text_atomic
+from bonefem.output.lock import LOCK_NAME, RunLock
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.csv"
@@ -45,45 +47,84 @@ def choose_run_folder(
     restart: bool = False,
     overwrite: bool = False,
     base: str | Path = "runs",
-) -> Path:
-    """Pick the run folder (rank 0 only; broadcast the result).
+) -> tuple[Path, RunLock]:
+    """Pick the run folder and lock it (rank 0 only; broadcast the path).
 
     * ``requested`` given: it must be new or empty, unless ``restart`` (resume it) or
-      ``overwrite`` (delete it first).
+      ``overwrite`` (delete its contents first).
     * not given: ``<base>/<name>``; if that exists, ``restart`` resumes it, ``overwrite``
       replaces it, otherwise the first free ``<base>/<name>-2``, ``-3``, ... is used.
 
+    The folder's :class:`~bonefem.output.lock.RunLock` is taken before anything in it is
+    read or deleted; the caller releases it when the run ends.
+
     Raises:
-        InputError: the folder exists and is not empty (and no ``restart``/``overwrite``),
-            ``restart`` of a folder without checkpoint, or the folder is not writable.
+        InputError: the folder is in use by a live run; it exists and is not empty (and no
+            ``restart``/``overwrite``); ``restart`` of a folder without checkpoint;
+            ``overwrite`` of a folder bonefem did not make; it is a file or not writable.
     """
     if requested is not None:
         folder = Path(requested)
-        nonempty = folder.exists() and any(folder.iterdir())
-        if nonempty and not (restart or overwrite):
-            raise InputError(
-                "the output folder exists and is not empty; a run never overwrites another "
-                "run. Use --restart to resume it, --overwrite to replace it, or another --output",
-                file=folder,
-            )
     else:
         folder = Path(base) / name
-        if folder.exists() and any(folder.iterdir()) and not (restart or overwrite):
+        if _nonempty(folder) and not (restart or overwrite):
             n = 2
             while (Path(base) / f"{name}-{n}").exists():
                 n += 1
             folder = Path(base) / f"{name}-{n}"
-    if restart and not (folder / "checkpoints" / "LATEST").exists():
-        raise InputError("--restart: the run folder has no checkpoint to resume from", file=folder)
-    if overwrite and folder.exists() and not restart:
-        if not (folder / MANIFEST).exists() and any(folder.iterdir()):
-            raise InputError(
-                "--overwrite only replaces bonefem run folders (this one has no manifest.json)",
-                file=folder,
-            )
-        shutil.rmtree(folder)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(
+            "the output folder is a file, not a folder; give a folder with --output", file=folder
+        )
     try:
         folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"the output folder is not writable (cannot create it): {exc.strerror}", file=folder
+        ) from None
+    lock = RunLock(folder).acquire()
+    try:
+        _check_folder(folder, restart=restart, overwrite=overwrite)
+    except BaseException:
+        lock.release()
+        raise
+    return folder, lock
+
+
+def _nonempty(folder: Path) -> bool:
+    return folder.is_dir() and any(p.name != LOCK_NAME for p in folder.iterdir())
+
+
+def _check_folder(folder: Path, *, restart: bool, overwrite: bool) -> None:
+    """Refuse, resume or clear a locked run folder (see :func:`choose_run_folder`)."""
+    if _nonempty(folder) and not (restart or overwrite):
+        raise InputError(
+            "the output folder exists and is not empty; a run never overwrites another "
+            "run. Use --restart to resume it, --overwrite to replace it, or another --output",
+            file=folder,
+        )
+    if restart and not (folder / "checkpoints" / "LATEST").exists():
+        raise InputError(
+            "--restart: the run folder has no checkpoint to resume from (the run did not get "
+            "past its set-up); start it again with --overwrite",
+            file=folder,
+        )
+    if overwrite and not restart and _nonempty(folder):
+        made_by_bonefem = any((folder / f).exists() for f in (MANIFEST, "case_resolved.json"))
+        if not made_by_bonefem:
+            raise InputError(
+                "--overwrite only replaces bonefem run folders (this one has neither "
+                "manifest.json nor case_resolved.json)",
+                file=folder,
+            )
+        for child in folder.iterdir():
+            if child.name == LOCK_NAME:
+                continue
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    try:
         probe = folder / ".write-test"
         probe.write_text("ok")
         probe.unlink()
@@ -91,7 +132,6 @@ def choose_run_folder(
         raise InputError(
             f"the output folder is not writable: {exc.strerror}", file=folder
         ) from None
-    return folder
 
 
 def git_revision(path: Path) -> str | None:
