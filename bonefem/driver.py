@@ -64,6 +64,24 @@ def _comparable(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _differences(old: Any, new: Any, path: str = "") -> list[str]:
+    """Fields of the resolved case ``old`` whose value differs in ``new`` ("field: a -> b").
+
+    Fields only ``new`` has (options added by a later bonefem version, at their defaults)
+    are not differences, so a run folder of an older version restarts; neither are the
+    settings of a remodelling law the case does not use (their defaults may change).
+    """
+    if not (isinstance(old, dict) and isinstance(new, dict)):
+        return [] if old == new else [f"{path}: {old!r} -> {new!r}"]
+    out: list[str] = []
+    for key, value in old.items():
+        sub = f"{path}.{key}" if path else key
+        if path == "remodeling" and isinstance(value, dict) and key != old.get("law"):
+            continue
+        out += _differences(value, new.get(key), sub) if key in new else [f"{sub}: removed"]
+    return out
+
+
 def _prepare_folder(
     case: Case,
     case_path: Path,
@@ -89,11 +107,13 @@ def _prepare_folder(
 
         def check_same() -> None:
             old = json.loads((folder / "case_resolved.json").read_text())
-            if _comparable(old) != _comparable(resolved):
+            changed = _differences(_comparable(old), _comparable(resolved))
+            if changed:
                 raise InputError(
                     "--restart needs the case the run was started with (only run.duration_days, "
-                    "metrics.tests_every_days and [output] may change); compare with "
-                    "case_resolved.json in the run folder",
+                    "metrics.tests_every_days and [output] may change); changed: "
+                    + "; ".join(changed[:5])
+                    + " (compare with case_resolved.json in the run folder)",
                     file=case_path,
                 )
 

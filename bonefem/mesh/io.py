@@ -61,6 +61,7 @@ from bonefem.mesh.meshfile import (
     read_bonefem,
 )
 from bonefem.mesh.quality import check_cells
+from bonefem.mesh.validate import check_cell_array
 
 logger = logging.getLogger(__name__)
 
@@ -118,13 +119,20 @@ def _cells_from_arrays(
     import basix.ufl
     import ufl
 
-    head = None
+    head, error = None, None
     if comm.rank == 0:
         assert data is not None
         points, cells, cell_values, facets, facet_values, cell_type, regions, surfaces = data
         head = (cell_type, cells.shape[1], 0 if facets is None else facets.shape[1], regions,
                 surfaces)  # fmt: skip
-    cell_type, npc, npf, regions, surfaces = comm.bcast(head, root=0)
+        try:  # before DOLFINx sees the cells: a bad cell corrupts memory there
+            check_cell_array(points, cells, source=source)
+        except InputError as exc:
+            error = exc
+    head, error = comm.bcast((head, error), root=0)
+    if error is not None:
+        raise error
+    cell_type, npc, npf, regions, surfaces = head
     ctype = dolfinx.mesh.CellType[cell_type]
     if comm.rank == 0:
         used, inverse = np.unique(cells, return_inverse=True)
