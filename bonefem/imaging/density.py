@@ -326,6 +326,99 @@ def _hex_shape(pts: FloatArray) -> tuple[FloatArray, FloatArray]:
     return shape, d
 
 
+def _cell_points(
+    xc: FloatArray,
+    cell_type: str,
+    ref: FloatArray,
+    wref: FloatArray,
+    hex_shape: tuple[FloatArray, FloatArray] | None,
+) -> tuple[FloatArray, FloatArray]:
+    """Physical sub-sampling points and their weights on a batch of cells.
+
+    Args:
+        xc: node coordinates of the batch's cells (mm), shape (B, nv, 3).
+        cell_type: ``"tetrahedron"`` or ``"hexahedron"``.
+        ref: reference points (P, 3) from :func:`reference_points`.
+        wref: reference weights (P,).
+        hex_shape: trilinear shape functions and derivatives at ``ref``
+            (:func:`_hex_shape`); None for tetrahedra.
+
+    Returns:
+        (points (B, P, 3) in mm, weights (B, P): the reference weights on tetrahedra,
+        times |det J| (mm³) on hexahedra).
+    """
+    if cell_type == "tetrahedron":
+        jac = xc[:, 1:, :] - xc[:, :1, :]  # (B, 3, 3): rows = edges
+        pts = xc[:, :1, :] + np.einsum("pk,bkd->bpd", ref, jac)
+        wts = np.broadcast_to(wref, (xc.shape[0], ref.shape[0])).copy()
+        return pts, wts
+    assert hex_shape is not None
+    shape, dshape = hex_shape
+    pts = np.einsum("pa,bad->bpd", shape, xc)
+    jm = np.einsum("pak,bad->bpdk", dshape, xc)
+    return pts, np.abs(np.linalg.det(jm)) * wref
+
+
+def _voxel_of(
+    pts: FloatArray, image: Image
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], Any]:
+    """The voxel holding each point (mm): (i, j, k) clipped to the image, and inside-ness.
+
+    Returns:
+        (i, j, k, inside), each shaped like ``pts[..., 0]``; ``inside`` is False where the
+        point lies outside the image box (its indices are then clipped to the nearest voxel).
+    """
+    nz, ny, nx = image.shape
+    origin, sp, dmat = np.asarray(image.origin), np.asarray(image.spacing), image.direction
+    idx = np.rint(((pts - origin) @ dmat) / sp).astype(np.int64)  # (B, P, 3) = i, j, k
+    i, j, k = idx[..., 0], idx[..., 1], idx[..., 2]
+    inside = (i >= 0) & (i < nx) & (j >= 0) & (j < ny) & (k >= 0) & (k < nz)
+    i, j, k = np.clip(i, 0, nx - 1), np.clip(j, 0, ny - 1), np.clip(k, 0, nz - 1)
+    return i, j, k, inside
+
+
+def _batch_means(
+    pts: FloatArray,
+    wts: FloatArray,
+    image: Image,
+    vals: FloatArray,
+    mask: npt.NDArray[np.bool_] | None,
+    start: int,
+) -> tuple[FloatArray, FloatArray]:
+    """Weighted mean of the voxel field over each cell of a batch, and its bone fraction.
+
+    Args:
+        pts: sub-sampling points (B, P, 3), mm.
+        wts: their weights (B, P).
+        image: the image grid.
+        vals: the voxel field (z, y, x), e.g. ρ_QCT (g/cm³).
+        mask: bone voxels, or None (every point counts).
+        start: index of the batch's first cell (for the message).
+
+    Returns:
+        (mean per cell (NaN where no point is in bone), bone fraction per cell).
+
+    Raises:
+        InputError: a cell lies wholly outside the image.
+    """
+    i, j, k, inside = _voxel_of(pts, image)
+    w_all = np.where(inside, wts, 0.0)
+    w = w_all if mask is None else np.where(mask[k, j, i], w_all, 0.0)
+    total = w_all.sum(axis=1)
+    if np.any(total <= 0):
+        bad = int(np.flatnonzero(total <= 0)[0]) + start
+        raise InputError(
+            f"cell {bad} lies outside the image box; the mesh and the image must overlap "
+            "(same coordinate frame, mm)",
+            file=image.source,
+            field="mesh",
+        )
+    ws = w.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (w * vals[k, j, i]).sum(axis=1) / ws
+    return mean, ws / total
+
+
 def integrate_cells(
     nodes: npt.ArrayLike,
     cells: npt.ArrayLike,
@@ -366,42 +459,14 @@ def integrate_cells(
         )
     m = None if mask is None else np.asarray(mask, dtype=bool)
     ref, wref = reference_points(cell_type, n)
-    if cell_type == "hexahedron":
-        shape, dshape = _hex_shape(ref)
-    nz, ny, nx = image.shape
+    hex_shape = _hex_shape(ref) if cell_type == "hexahedron" else None
     out = np.empty(c.shape[0])
     frac = np.empty(c.shape[0])
-    origin, sp, dmat = np.asarray(image.origin), np.asarray(image.spacing), image.direction
     for start in range(0, c.shape[0], chunk):
-        cc = c[start : start + chunk]
-        xc = x[cc]  # (B, nv, 3)
-        if cell_type == "tetrahedron":
-            jac = xc[:, 1:, :] - xc[:, :1, :]  # (B, 3, 3): rows = edges
-            pts = xc[:, :1, :] + np.einsum("pk,bkd->bpd", ref, jac)
-            wts = np.broadcast_to(wref, (cc.shape[0], ref.shape[0])).copy()
-        else:
-            pts = np.einsum("pa,bad->bpd", shape, xc)
-            jm = np.einsum("pak,bad->bpdk", dshape, xc)
-            wts = np.abs(np.linalg.det(jm)) * wref
-        idx = np.rint(((pts - origin) @ dmat) / sp).astype(np.int64)  # (B, P, 3) = i, j, k
-        i, j, k = idx[..., 0], idx[..., 1], idx[..., 2]
-        inside = (i >= 0) & (i < nx) & (j >= 0) & (j < ny) & (k >= 0) & (k < nz)
-        i, j, k = np.clip(i, 0, nx - 1), np.clip(j, 0, ny - 1), np.clip(k, 0, nz - 1)
-        w_all = np.where(inside, wts, 0.0)
-        w = w_all if m is None else np.where(m[k, j, i], w_all, 0.0)
-        total = w_all.sum(axis=1)
-        if np.any(total <= 0):
-            bad = int(np.flatnonzero(total <= 0)[0]) + start
-            raise InputError(
-                f"cell {bad} lies outside the image box; the mesh and the image must overlap "
-                "(same coordinate frame, mm)",
-                file=image.source,
-                field="mesh",
-            )
-        ws = w.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[start : start + cc.shape[0]] = (w * vals[k, j, i]).sum(axis=1) / ws
-        frac[start : start + cc.shape[0]] = ws / total
+        xc = x[c[start : start + chunk]]  # (B, nv, 3)
+        pts, wts = _cell_points(xc, cell_type, ref, wref, hex_shape)
+        stop = start + xc.shape[0]
+        out[start:stop], frac[start:stop] = _batch_means(pts, wts, image, vals, m, start)
     empty = frac <= 0
     if np.any(empty):
         assert m is not None

@@ -24,11 +24,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bonefem.errors import InputError
+
+if TYPE_CHECKING:
+    from bonefem.imaging.image import Image
+    from bonefem.imaging.segment import Segmentation
 
 __all__ = ["ImageMeshSource", "load_bone_mesh", "load_image_mesh"]
 
@@ -96,6 +100,83 @@ def _resolve(path: str, base: Path | None) -> Path:
     return p if p.is_absolute() else (base or Path.cwd()) / p
 
 
+def _validated(source: ImageMeshSource | Mapping[str, Any], file: str | None) -> ImageMeshSource:
+    """The source as an :class:`ImageMeshSource` (a table is validated, errors as InputError)."""
+    from pydantic import ValidationError
+
+    from bonefem.errors import validation_to_input_error
+
+    if isinstance(source, ImageMeshSource):
+        return source
+    try:
+        return ImageMeshSource.model_validate(dict(source))
+    except ValidationError as exc:
+        raise validation_to_input_error(exc, file, ImageMeshSource, prefix="mesh.image") from None
+
+
+def _read_and_segment(source: ImageMeshSource, base: Path | None) -> tuple[Image, Segmentation]:
+    """Read the image and segment it by its label image or threshold (rank 0).
+
+    Returns:
+        (the :class:`~bonefem.imaging.image.Image` (voxel size in mm), the
+        :class:`~bonefem.imaging.segment.Segmentation`).
+
+    Raises:
+        InputError: an unreadable image, or a label image on another grid.
+    """
+    from bonefem.imaging.image import read_image
+    from bonefem.imaging.segment import Segmentation, from_labels, threshold_mask
+
+    image = read_image(_resolve(source.file, base), spacing=source.spacing)
+    if source.labels is not None:
+        lab_path = _resolve(source.labels, base)
+        lab = read_image(lab_path, spacing=source.spacing)
+        if lab.shape != image.shape:
+            raise InputError(
+                f"the label image has {lab.size} voxels, the image {image.size}",
+                file=lab_path,
+                field="mesh.image.labels",
+            )
+        return image, from_labels(lab.array, source.regions or None, source=str(lab_path))
+    assert source.threshold is not None
+    lo = source.threshold[0]
+    hi = source.threshold[1] if len(source.threshold) > 1 else float("inf")
+    mask = threshold_mask(image.array, lo, hi, fill=source.fill_holes,
+                          source=image.source)  # fmt: skip
+    return image, Segmentation(mask.astype("int32"), {"bone": 1}, source=image.source)
+
+
+def _grid_on_every_rank(comm: Any, image: Image | None) -> Image:
+    """The image on rank 0; elsewhere its grid (spacing mm, origin, direction) with 1 voxel."""
+    import numpy as np
+
+    from bonefem.imaging.image import Image
+
+    grid = None
+    if image is not None:
+        grid = Image(np.zeros((1, 1, 1)), image.spacing, image.origin, image.direction,
+                     image.source)  # fmt: skip
+    grid = comm.bcast(grid, root=0)
+    on_rank = image if image is not None else grid
+    assert on_rank is not None
+    return on_rank
+
+
+def _mesh_of(comm: Any, image: Image, seg: Segmentation | None, source: ImageMeshSource) -> Any:
+    """The distributed voxel (or tetrahedral) BoneMesh of the segmentation on rank 0."""
+    if source.element == "tetrahedron":
+        from bonefem.imaging.tetmesh import tet_mesh
+
+        bone, _ = tet_mesh(comm, image, seg, max_size=source.max_size,
+                           smoothing_iterations=source.smoothing_iterations)  # fmt: skip
+        return bone
+    from bonefem.imaging.voxelmesh import voxel_mesh
+
+    bone, _ = voxel_mesh(comm, image, seg, coarsen=source.coarsen,
+                         min_fraction=source.min_fraction)  # fmt: skip
+    return bone
+
+
 def load_image_mesh(
     source: ImageMeshSource | Mapping[str, Any],
     comm: Any = None,
@@ -115,69 +196,23 @@ def load_image_mesh(
         The distributed voxel mesh (regions from the labels or ``bone``; surfaces
         ``xmin`` ... ``zmax`` and ``surface``).
     """
-    from pydantic import ValidationError
-
     from bonefem._dolfinx import MPI
-    from bonefem.errors import validation_to_input_error
-    from bonefem.imaging.image import Image, read_image
-    from bonefem.imaging.segment import Segmentation, from_labels, threshold_mask
-    from bonefem.imaging.voxelmesh import voxel_mesh
 
     comm = comm or MPI.COMM_WORLD
-    if not isinstance(source, ImageMeshSource):
-        try:
-            source = ImageMeshSource.model_validate(dict(source))
-        except ValidationError as exc:
-            raise validation_to_input_error(
-                exc, file, ImageMeshSource, prefix="mesh.image"
-            ) from None
+    source = _validated(source, file)
     base = Path(base_dir) if base_dir is not None else None
     image: Image | None = None
     seg: Segmentation | None = None
     error: InputError | None = None
     if comm.rank == 0:
         try:
-            image = read_image(_resolve(source.file, base), spacing=source.spacing)
-            if source.labels is not None:
-                lab_path = _resolve(source.labels, base)
-                lab = read_image(lab_path, spacing=source.spacing)
-                if lab.shape != image.shape:
-                    raise InputError(
-                        f"the label image has {lab.size} voxels, the image {image.size}",
-                        file=lab_path,
-                        field="mesh.image.labels",
-                    )
-                seg = from_labels(lab.array, source.regions or None, source=str(lab_path))
-            else:
-                assert source.threshold is not None
-                lo = source.threshold[0]
-                hi = source.threshold[1] if len(source.threshold) > 1 else float("inf")
-                mask = threshold_mask(image.array, lo, hi, fill=source.fill_holes,
-                                      source=image.source)  # fmt: skip
-                seg = Segmentation(mask.astype("int32"), {"bone": 1}, source=image.source)
+            image, seg = _read_and_segment(source, base)
         except InputError as exc:
             error = exc
     error = comm.bcast(error, root=0)
     if error is not None:
         raise error
-    import numpy as np
-
-    grid = None
-    if image is not None:
-        grid = Image(np.zeros((1, 1, 1)), image.spacing, image.origin, image.direction,
-                     image.source)  # fmt: skip
-    grid = comm.bcast(grid, root=0)
-    on_rank = image if image is not None else grid
-    assert on_rank is not None
-    if source.element == "tetrahedron":
-        from bonefem.imaging.tetmesh import tet_mesh
-
-        bone, _ = tet_mesh(comm, on_rank, seg, max_size=source.max_size,
-                           smoothing_iterations=source.smoothing_iterations)  # fmt: skip
-        return bone
-    bone, _ = voxel_mesh(comm, on_rank, seg, coarsen=source.coarsen,
-                         min_fraction=source.min_fraction)  # fmt: skip
-    return bone
+    return _mesh_of(comm, _grid_on_every_rank(comm, image), seg, source)
 
 
 def load_bone_mesh(

@@ -126,42 +126,35 @@ def mask_surface(
     return points, tri, volume
 
 
-def tet_mesh_arrays(
-    image: Image,
-    segmentation: Segmentation | npt.ArrayLike,
-    *,
-    max_size: float | None = None,
-    smoothing_iterations: int = 20,
-    reduction: float = 0.0,
-) -> TetMeshArrays:
-    """Tetrahedral mesh arrays of a segmentation (see the module docstring).
-
-    Args:
-        image: the image grid.
-        segmentation: :class:`Segmentation` or mask / label array (z, y, x).
-        max_size: largest element size inside (mm); default 4 voxel sizes.
-        smoothing_iterations: Taubin smoothing iterations of the surface (0: none).
-        reduction: fraction of surface triangles removed by decimation (0: none).
-
-    Returns:
-        The :class:`TetMeshArrays`.
-    """
-    import gmsh
-    from scipy import ndimage
-
-    labels, regions = _labels_of(segmentation)
-    if labels.shape != image.shape:
-        raise InputError(
-            f"the segmentation has shape {labels.shape}, the image {image.shape}",
-            field="segmentation",
-        )
+def _element_size(image: Image, max_size: float | None) -> float:
+    """Largest element size inside (mm): ``max_size``, by default 4 voxel sizes."""
     h = float(min(image.spacing))
     size = 4.0 * h if max_size is None else float(max_size)
     if not np.isfinite(size) or size <= 0:
         raise InputError("max_size must be a positive length (mm)", field="max_size", value=size)
-    pts, tri, surf_volume = mask_surface(
-        image, labels != 0, smoothing_iterations=smoothing_iterations, reduction=reduction
-    )
+    return size
+
+
+def _gmsh_volume(
+    pts: npt.NDArray[np.float64], tri: npt.NDArray[np.int64], size: float, source: str | None
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Mesh the volume a closed triangulated surface bounds with gmsh.
+
+    Args:
+        pts: surface points (mm), (n, 3).
+        tri: surface triangles (m, 3).
+        size: ``Mesh.MeshSizeMax`` (mm).
+        source: image file, for messages.
+
+    Returns:
+        (node coordinates (mm) (N, 3), tetrahedra (C, 4), boundary triangles (F, 3)), the
+        node indices 0-based rows of the coordinates.
+
+    Raises:
+        InputError: gmsh fails.
+    """
+    import gmsh
+
     owns = not gmsh.isInitialized()
     if owns:
         gmsh.initialize(readConfigFiles=False, interruptible=False)
@@ -182,7 +175,7 @@ def tet_mesh_arrays(
         _, _, tri_nodes = gmsh.model.mesh.getElements(2, 1)
         gmsh.model.remove()
     except Exception as exc:
-        raise InputError(f"gmsh could not mesh the bone volume: {exc}", file=image.source) from None
+        raise InputError(f"gmsh could not mesh the bone volume: {exc}", file=source) from None
     finally:
         if owns:
             gmsh.finalize()
@@ -192,20 +185,78 @@ def tet_mesh_arrays(
     points = np.asarray(coords, dtype=np.float64).reshape(-1, 3)
     cells = lookup[np.asarray(tet_nodes[0], dtype=np.int64).reshape(-1, 4)]
     facets = lookup[np.asarray(tri_nodes[0], dtype=np.int64).reshape(-1, 3)]
-    # regions: label at each centroid, else of the nearest bone voxel
+    return points, cells, facets
+
+
+def _cell_labels(
+    image: Image,
+    labels: npt.NDArray[np.int32],
+    points: npt.NDArray[np.float64],
+    cells: npt.NDArray[np.int64],
+) -> npt.NDArray[np.int32]:
+    """Label of the voxel at each tetrahedron's centroid, else of the nearest bone voxel."""
+    from scipy import ndimage
+
     _, nearest = ndimage.distance_transform_edt(labels == 0, sampling=image.spacing[::-1],
                                                 return_indices=True)  # fmt: skip
     idx = np.rint(image.physical_to_index(points[cells].mean(axis=1))).astype(np.int64)
     nz, ny, nx = image.shape
     i, j, k = (np.clip(idx[:, a], 0, n - 1) for a, n in enumerate((nx, ny, nz)))
     cell_values = labels[nearest[0][k, j, i], nearest[1][k, j, i], nearest[2][k, j, i]]
-    # surfaces: triangles on the faces of the image box (index -0.5 or n - 0.5)
+    return np.asarray(cell_values.astype(np.int32))
+
+
+def _facet_tags(
+    image: Image, points: npt.NDArray[np.float64], facets: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int32]:
+    """Surface tag of each boundary triangle (7 = ``surface`` unless on the image box).
+
+    A triangle whose three nodes lie on a face of the padded image box (continuous index
+    −0.5 or n − 0.5) takes that face's tag, 1-6 = ``xmin`` ... ``zmax``.
+    """
+    nz, ny, nx = image.shape
     fidx = image.physical_to_index(points[facets].reshape(-1, 3)).reshape(-1, 3, 3)
     facet_values = np.full(facets.shape[0], 7, dtype=np.int32)
     for axis, n in enumerate((nx, ny, nz)):
         for side, plane in enumerate((-0.5, n - 0.5)):
             on = np.all(np.abs(fidx[:, :, axis] - plane) < 1e-6, axis=1)
             facet_values[on] = 2 * axis + side + 1
+    return facet_values
+
+
+def tet_mesh_arrays(
+    image: Image,
+    segmentation: Segmentation | npt.ArrayLike,
+    *,
+    max_size: float | None = None,
+    smoothing_iterations: int = 20,
+    reduction: float = 0.0,
+) -> TetMeshArrays:
+    """Tetrahedral mesh arrays of a segmentation (see the module docstring).
+
+    Args:
+        image: the image grid.
+        segmentation: :class:`Segmentation` or mask / label array (z, y, x).
+        max_size: largest element size inside (mm); default 4 voxel sizes.
+        smoothing_iterations: Taubin smoothing iterations of the surface (0: none).
+        reduction: fraction of surface triangles removed by decimation (0: none).
+
+    Returns:
+        The :class:`TetMeshArrays`.
+    """
+    labels, regions = _labels_of(segmentation)
+    if labels.shape != image.shape:
+        raise InputError(
+            f"the segmentation has shape {labels.shape}, the image {image.shape}",
+            field="segmentation",
+        )
+    size = _element_size(image, max_size)
+    pts, tri, surf_volume = mask_surface(
+        image, labels != 0, smoothing_iterations=smoothing_iterations, reduction=reduction
+    )
+    points, cells, facets = _gmsh_volume(pts, tri, size, image.source)
+    cell_values = _cell_labels(image, labels, points, cells)
+    facet_values = _facet_tags(image, points, facets)
     present = set(np.unique(cell_values).tolist())
     regions = {name: t for name, t in regions.items() if t in present}
     names = {n: i + 1 for i, n in enumerate(BOX_FACES)} | {SURFACE: 7}
@@ -213,7 +264,7 @@ def tet_mesh_arrays(
     return TetMeshArrays(
         points=points,
         cells=cells,
-        cell_values=cell_values.astype(np.int32),
+        cell_values=cell_values,
         facets=facets,
         facet_values=facet_values,
         regions=regions,

@@ -56,6 +56,8 @@ BOX_FACES = ("xmin", "xmax", "ymin", "ymax", "zmin", "zmax")
 #: Name of the other exterior faces (the bone surface inside the image), tag 7.
 SURFACE = "surface"
 
+IntArray = npt.NDArray[np.int64]
+
 # Corner offsets (dz, dy, dx) of a hexahedron in VTK order.
 _VTK = np.array(
     [[0, 0, 0], [0, 0, 1], [0, 1, 1], [0, 1, 0], [1, 0, 0], [1, 0, 1], [1, 1, 1], [1, 1, 0]]
@@ -119,6 +121,94 @@ def _labels_of(seg: Segmentation | npt.ArrayLike) -> tuple[npt.NDArray[np.int32]
     return s.labels, regions
 
 
+def _check_grid(
+    image: Image, labels: npt.NDArray[np.int32], coarsen: int, min_fraction: float
+) -> int:
+    """Check the segmentation's grid and the coarsening; returns k = int(coarsen)."""
+    if labels.shape != image.shape:
+        raise InputError(
+            f"the segmentation has shape {labels.shape}, the image {image.shape}",
+            file=image.source,
+            field="segmentation",
+        )
+    k = int(coarsen)
+    if k < 1:
+        raise InputError(
+            "the coarsening factor must be an integer ≥ 1", field="coarsen", value=coarsen
+        )
+    if not 0.0 < min_fraction <= 1.0:
+        raise InputError(
+            "the minimum bone fraction of an element must be in (0, 1]",
+            field="min_fraction",
+            value=min_fraction,
+        )
+    return k
+
+
+def _block_sums(voxels: npt.NDArray[np.bool_], gshape: tuple[int, ...], k: int) -> IntArray:
+    """Number of True voxels in each k x k x k block of a padded array (block grid shape)."""
+    blocks6 = (gshape[0], k, gshape[1], k, gshape[2], k)
+    return np.asarray(voxels.reshape(blocks6).sum(axis=(1, 3, 5)))
+
+
+def _block_labels(
+    lab: npt.NDArray[np.int32], gshape: tuple[int, ...], k: int, tags: list[int]
+) -> npt.NDArray[np.int32]:
+    """Majority label of each block's bone voxels (lowest label on ties), block grid shape."""
+    if len(tags) == 1:
+        return np.full(gshape, tags[0], dtype=np.int32)
+    counts = np.stack([_block_sums(lab == t, gshape, k) for t in tags])
+    return np.asarray(tags, dtype=np.int32)[np.argmax(counts, axis=0)]
+
+
+def _node_id(corner: IntArray, nn: IntArray) -> IntArray:
+    """Flat index of grid corners (a, b, c) (z, y, x) in a node grid of shape ``nn``."""
+    return (corner[..., 0] * nn[1] + corner[..., 1]) * nn[2] + corner[..., 2]
+
+
+def _exterior_faces(
+    blocks: IntArray, keep: npt.NDArray[np.bool_], gshape: tuple[int, ...], nn: IntArray
+) -> tuple[IntArray, npt.NDArray[np.int32]]:
+    """Element faces with no kept neighbour: (node-grid corners (F, 4), surface tags).
+
+    A face on the element-grid box takes its box-face tag (1-6), every other one 7.
+    """
+    kp = np.pad(keep, 1)
+    facet_list, value_list = [], []
+    for axis, side, tag, corners in _FACES:
+        step = np.zeros(3, np.int64)
+        step[axis] = 1 if side else -1
+        nb = blocks + 1 + step
+        exterior = ~kp[nb[:, 0], nb[:, 1], nb[:, 2]]
+        b = blocks[exterior]
+        on_box = b[:, axis] == (gshape[axis] - 1 if side else 0)
+        facet_list.append(_node_id(b[:, None, :] + np.asarray(corners)[None, :, :], nn))
+        value_list.append(np.where(on_box, tag, 7).astype(np.int32))
+    return np.concatenate(facet_list), np.concatenate(value_list)
+
+
+def _compact_nodes(
+    image: Image, k: int, nn: IntArray, cells_grid: IntArray, facets_grid: IntArray
+) -> tuple[npt.NDArray[np.float64], IntArray, IntArray]:
+    """Number the used grid corners 0..N-1 and place them (see the module docstring).
+
+    Returns:
+        (node coordinates (mm) (N, 3), cells (C, 8), facets (F, 4)) in the new numbering;
+        in a mirrored frame the cells are reordered to keep them positive.
+    """
+    used, inverse = np.unique(np.concatenate([cells_grid.ravel(), facets_grid.ravel()]),
+                              return_inverse=True)  # fmt: skip
+    cells = inverse[: cells_grid.size].reshape(cells_grid.shape)
+    facets = inverse[cells_grid.size :].reshape(facets_grid.shape)
+    a, rem = np.divmod(used, nn[1] * nn[2])
+    b_, c_ = np.divmod(rem, nn[2])
+    ijk = np.column_stack([c_ * k - 0.5, b_ * k - 0.5, a * k - 0.5])
+    points = image.index_to_physical(ijk)
+    if np.linalg.det(image.direction) < 0:  # a mirrored frame: keep the cells positive
+        cells = cells[:, [0, 3, 2, 1, 4, 7, 6, 5]]
+    return points, cells.astype(np.int64), facets.astype(np.int64)
+
+
 def voxel_mesh_arrays(
     image: Image,
     segmentation: Segmentation | npt.ArrayLike,
@@ -142,28 +232,10 @@ def voxel_mesh_arrays(
         InputError: empty segmentation, no block kept, bad k, grid mismatch.
     """
     labels, regions = _labels_of(segmentation)
-    if labels.shape != image.shape:
-        raise InputError(
-            f"the segmentation has shape {labels.shape}, the image {image.shape}",
-            file=image.source,
-            field="segmentation",
-        )
-    k = int(coarsen)
-    if k < 1:
-        raise InputError(
-            "the coarsening factor must be an integer ≥ 1", field="coarsen", value=coarsen
-        )
-    if not 0.0 < min_fraction <= 1.0:
-        raise InputError(
-            "the minimum bone fraction of an element must be in (0, 1]",
-            field="min_fraction",
-            value=min_fraction,
-        )
-    pad = [(0, (-s) % k) for s in labels.shape]
-    lab = np.pad(labels, pad)
+    k = _check_grid(image, labels, coarsen, min_fraction)
+    lab = np.pad(labels, [(0, (-s) % k) for s in labels.shape])
     gshape = tuple(s // k for s in lab.shape)
-    blocks6 = (gshape[0], k, gshape[1], k, gshape[2], k)
-    bone = (lab != 0).reshape(blocks6).sum(axis=(1, 3, 5))
+    bone = _block_sums(lab != 0, gshape, k)
     keep = bone > 0 if k == 1 else bone >= min_fraction * k**3 - 1e-9
     if not np.any(keep):
         raise InputError(
@@ -173,62 +245,29 @@ def voxel_mesh_arrays(
             field="min_fraction",
             value=min_fraction,
         )
-    tags = sorted(regions.values())
-    if len(tags) == 1:
-        cv_grid = np.full(gshape, tags[0], dtype=np.int32)
-    else:
-        counts = np.stack([(lab == t).reshape(blocks6).sum(axis=(1, 3, 5)) for t in tags])
-        cv_grid = np.asarray(tags, dtype=np.int32)[np.argmax(counts, axis=0)]
+    cv_grid = _block_labels(lab, gshape, k, sorted(regions.values()))
     blocks = np.argwhere(keep).astype(np.int64)  # (C, 3), C order
     cell_values = cv_grid[keep].astype(np.int32)
     present = set(np.unique(cell_values).tolist())
     regions = {n: t for n, t in regions.items() if t in present}
-
     nn = np.array(gshape) + 1  # node grid (z, y, x)
-
-    def node_id(corner: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-        return (corner[..., 0] * nn[1] + corner[..., 1]) * nn[2] + corner[..., 2]
-
-    cells_grid = node_id(blocks[:, None, :] + _VTK[None, :, :])  # (C, 8)
-    # exterior faces
-    kp = np.pad(keep, 1)
-    facet_list, value_list = [], []
-    for axis, side, tag, corners in _FACES:
-        step = np.zeros(3, np.int64)
-        step[axis] = 1 if side else -1
-        nb = blocks + 1 + step
-        exterior = ~kp[nb[:, 0], nb[:, 1], nb[:, 2]]
-        b = blocks[exterior]
-        on_box = b[:, axis] == (gshape[axis] - 1 if side else 0)
-        facet_list.append(node_id(b[:, None, :] + np.asarray(corners)[None, :, :]))
-        value_list.append(np.where(on_box, tag, 7).astype(np.int32))
-    facets_grid = np.concatenate(facet_list)
-    facet_values = np.concatenate(value_list)
-    used, inverse = np.unique(np.concatenate([cells_grid.ravel(), facets_grid.ravel()]),
-                              return_inverse=True)  # fmt: skip
-    cells = inverse[: cells_grid.size].reshape(cells_grid.shape)
-    facets = inverse[cells_grid.size :].reshape(facets_grid.shape)
-    a, rem = np.divmod(used, nn[1] * nn[2])
-    b_, c_ = np.divmod(rem, nn[2])
-    ijk = np.column_stack([c_ * k - 0.5, b_ * k - 0.5, a * k - 0.5])
-    points = image.index_to_physical(ijk)
-    if np.linalg.det(image.direction) < 0:  # a mirrored frame: keep the cells positive
-        cells = cells[:, [0, 3, 2, 1, 4, 7, 6, 5]]
+    cells_grid = _node_id(blocks[:, None, :] + _VTK[None, :, :], nn)  # (C, 8)
+    facets_grid, facet_values = _exterior_faces(blocks, keep, gshape, nn)
+    points, cells, facets = _compact_nodes(image, k, nn, cells_grid, facets_grid)
     surfaces = {n: i + 1 for i, n in enumerate(BOX_FACES)} | {SURFACE: 7}
     present_f = set(np.unique(facet_values).tolist())
     surfaces = {n: t for n, t in surfaces.items() if t in present_f}
-    covered = int((lab != 0).reshape(blocks6).sum(axis=(1, 3, 5))[keep].sum())
     return VoxelMeshArrays(
         points=points,
-        cells=cells.astype(np.int64),
+        cells=cells,
         cell_values=cell_values,
-        facets=facets.astype(np.int64),
+        facets=facets,
         facet_values=facet_values,
         blocks=blocks,
         regions=regions,
         surfaces=surfaces,
         coarsen=k,
-        voxels_covered=covered,
+        voxels_covered=int(bone[keep].sum()),
         element_volume=image.voxel_volume * k**3,
     )
 
