@@ -25,6 +25,17 @@ from bonefem.state import RunView
 from tests.helpers.cases import write_case
 
 
+def _on_root_case(folder: Path, name: str, extra: str = "", **kw: float) -> Path:
+    """write_case on rank 0 (plus ``extra`` TOML text), then every rank reads it."""
+    comm = MPI.COMM_WORLD
+    path = folder / f"{name}.toml"
+    if comm.rank == 0:
+        path = write_case(folder, name, **kw)
+        path.write_text(path.read_text() + extra)
+    comm.Barrier()
+    return path
+
+
 def _model(case_path: Path):  # type: ignore[no-untyped-def]
     case = load_case(case_path)
     bone = load_bone_mesh(case.mesh, MPI.COMM_WORLD, base_dir=case_path.parent)
@@ -45,7 +56,7 @@ class BoneVolume:
 @pytest.mark.mpi
 def test_a_registered_metric_adds_its_column(mpi_tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setitem(evaluator._METRICS, "bone_volume", (25, BoneVolume))
-    case_path = write_case(mpi_tmp_path, "metric", duration=14.0)
+    case_path = _on_root_case(mpi_tmp_path, "metric", duration=14.0)
     _, model = _model(case_path)
     row = CoupledRun(model).metrics_row()
     keys = list(row)
@@ -57,11 +68,13 @@ def test_a_registered_metric_adds_its_column(mpi_tmp_path: Path, monkeypatch) ->
 def test_every_registered_field_is_written_under_its_label(mpi_tmp_path: Path) -> None:
     import xml.etree.ElementTree as ET
 
-    case_path = write_case(mpi_tmp_path, "fields", duration=14.0)
-    text = case_path.read_text().replace(
-        "[output]", f"[output]\nfields = {list(FIELD_NAMES)!r}".replace("'", '"'), 1
-    )
-    case_path.write_text(text)
+    names = ", ".join(f'"{name}"' for name in FIELD_NAMES)
+    comm = MPI.COMM_WORLD
+    case_path = mpi_tmp_path / "fields.toml"
+    if comm.rank == 0:
+        text = write_case(mpi_tmp_path, "fields", duration=14.0).read_text()
+        case_path.write_text(text.replace("[output]", f"[output]\nfields = [{names}]", 1))
+    comm.Barrier()
     from bonefem.driver import run_case
 
     folder = run_case(case_path, output=mpi_tmp_path / "run", progress=False)
@@ -72,13 +85,11 @@ def test_every_registered_field_is_written_under_its_label(mpi_tmp_path: Path) -
 
 
 def _huiskes_case(folder: Path, name: str, scale: float) -> Path:
-    path = write_case(folder, name, duration=182.625, step=14.0)
-    path.write_text(
-        path.read_text()
-        + '\n[remodeling]\nlaw = "huiskes"\n'
+    extra = (
+        '\n[remodeling]\nlaw = "huiskes"\n'
         + f"\n[[activity]]\nstart_days = 0.0\nstop_days = 1e9\nload_scale = {scale}\n"
     )
-    return path
+    return _on_root_case(folder, name, extra, duration=182.625, step=14.0)
 
 
 @pytest.mark.mpi

@@ -206,5 +206,7 @@ def test_readme_larger_mesh_recipe_is_valid() -> None:
     assert parse_case(data).mesh.parameters == {"refine": 3}
     assert FemurParameters(refine=3).refine == 3
     data["mesh"]["settings"] = "femur.toml"  # the old recipe: rejected with a clear line
-    with pytest.raises(InputError, match="give exactly one of 'generator', 'file' or 'settings'"):
+    with pytest.raises(
+        InputError, match="give exactly one of 'generator', 'file', 'settings' or 'image'"
+    ):
         parse_case(data)
