@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--restart", action="store_true", help="resume the run folder's last checkpoint")
     g.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     p.add_argument("--no-progress", action="store_true", help="no progress bar / progress lines")
+    _add_set(p)
     _add_size_limit(p)
 
     p = sub.add_parser("check", help="validate a case file without running it")
@@ -100,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-mesh", action="store_true", help="skip building the mesh (schema checks only)"
     )
+    _add_set(p)
     _add_size_limit(p)
 
     from bonefem.mesh.command import add_arguments as add_mesh_arguments
@@ -161,6 +163,19 @@ def resolve_case(name: str) -> Path:
     raise InputError(f"case file not found; bundled cases: {available}", file=path)
 
 
+def _add_set(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change a case field, e.g. --set run.duration_days=730.5 --set "
+        "biology.denosumab.0.start_days=365.25 (TOML value; repeatable; validated like "
+        "the file, recorded in case_resolved.json)",
+    )
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from bonefem.driver import run_case
 
@@ -171,6 +186,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=not (args.no_progress or args.quiet),
         max_cells=_max_cells(args),
+        overrides=args.overrides,
     )
     logger.info("finished: %s (metrics.csv, fields.pvd, manifest.json)", folder)
     return 0
@@ -180,7 +196,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from bonefem.config.case import load_case
 
     path = resolve_case(args.case)
-    case = load_case(path)
+    case = load_case(path, args.overrides)
     logger.info("%s: schema OK (run '%s', %g days)", path, case.run.name, case.run.duration_days)
     from bonefem.mesh.estimate import require_affordable
 

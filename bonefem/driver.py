@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -185,6 +185,7 @@ def run_case(
     hooks: RunHooks | None = None,
     constants: CalibratedConstants | None = None,
     max_cells: float | None = None,
+    overrides: Sequence[str] = (),
 ) -> Path:
     """Run a case; returns the run folder.
 
@@ -200,6 +201,9 @@ def run_case(
             calibration passes its trial values).
         max_cells: refuse a generated mesh estimated above this many cells before
             building it (:mod:`bonefem.mesh.estimate`); None: no limit.
+        overrides: ``key=value`` changes of case fields (``--set``,
+            :mod:`bonefem.config.overrides`), validated with the file and recorded in
+            ``case_resolved.json`` and the manifest.
 
     Raises:
         InputError: bad case, mesh or folder.
@@ -211,18 +215,26 @@ def run_case(
         hooks = hooks or RunHooks()
         if hooks.stop_requested is None:
             hooks = dataclasses.replace(hooks, stop_requested=stop.poll)
+        path = Path(case_path)
+        case = load_case(path, overrides)
         if max_cells is not None and not restart:
             from bonefem.mesh.estimate import require_affordable
 
-            path = Path(case_path)
-            require_affordable(load_case(path).mesh, path.parent, max_cells, file=str(path))
+            require_affordable(case.mesh, path.parent, max_cells, file=str(path))
         return _run_case(
-            case_path, output, (restart, overwrite), comm, progress, hooks, constants, cleanup
+            (path, case, list(overrides)),
+            output,
+            (restart, overwrite),
+            comm,
+            progress,
+            hooks,
+            constants,
+            cleanup,
         )
 
 
 def _run_case(
-    case_path: str | Path,
+    source: tuple[Path, Case, list[str]],
     output: str | Path | None,
     mode: tuple[bool, bool],
     comm: MPI.Intracomm | None,
@@ -234,8 +246,7 @@ def _run_case(
     restart, overwrite = mode
     comm = comm or MPI.COMM_WORLD
     t0 = hooks.clock()
-    case_path = Path(case_path)
-    case: Case = load_case(case_path)
+    case_path, case, overrides = source
     folder = _prepare_folder(case, case_path, comm, output, restart, overwrite, cleanup)
     t_mesh = hooks.clock()
     bone = _mesh(case, case_path, folder, comm, restart)
@@ -257,6 +268,7 @@ def _run_case(
     out.start(
         case=case.run.name,
         case_file=str(case_path),
+        overrides=overrides,
         versions=versions(),
         git_revision=git_revision(Path(__file__).parent),
         ranks=comm.size,

@@ -21,6 +21,7 @@ import math
 import tomllib
 import types
 import typing
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -28,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from bonefem.config.defaults import DEFAULT_RTOL_BONE, DEFAULT_RTOL_CELLS
 from bonefem.config.loading import LoadCase
+from bonefem.config.overrides import apply_overrides
 from bonefem.config.scenario import ScenarioConfig
 from bonefem.errors import FieldValueError, InputError, validation_to_input_error
 from bonefem.material import DEFAULT_LAWS, ModulusLaw
@@ -532,11 +534,13 @@ def _find_nan(data: Any, path: tuple[str | int, ...]) -> tuple[str | int, ...] |
 _UNION_TAGS = ("fixed", "displacement", "traction", "pressure", "force")
 
 
-def load_case(path: str | Path) -> Case:
+def load_case(path: str | Path, overrides: Sequence[str] = ()) -> Case:
     """Read and validate a case file.
 
     Args:
         path: the TOML case file.
+        overrides: ``key=value`` changes applied before validation (``bonefem run --set``;
+            :mod:`bonefem.config.overrides`).
 
     Returns:
         The validated :class:`Case`.
@@ -564,6 +568,11 @@ def load_case(path: str | Path) -> Case:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"TOML syntax error: {exc}", file=path) from None
+    if overrides:
+        try:
+            apply_overrides(data, overrides)
+        except InputError as exc:
+            raise InputError(exc.reason, file=path, field=exc.field, value=exc.value) from None
     return parse_case(data, file=path)
 
 
