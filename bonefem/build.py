@@ -187,8 +187,7 @@ def build(
     material = BoneMaterial(
         law.params, geometry.region_index, [materials[name].modulus for name in names]
     )
-    f0 = np.array([materials[name].bvtv for name in names])[geometry.region_index]
-    f0 = law.initial_state(f0)[3].copy()
+    f0 = np.array([materials[name].bvtv for name in names], dtype=float)[geometry.region_index]
     cp = case.coupling
     ell = cp.stimulus_filter_mm
     stimulus = StimulusModel(

@@ -278,10 +278,14 @@ class CoupledRun:
                 progress.update(lp.t, lp.step, row or None)
         return last
 
-    def metrics_row(self) -> Row:
-        """The metrics row now (percent changes from the run's first row)."""
+    def metrics_row(self, view: RunView | None = None) -> Row:
+        """The metrics row now (percent changes from the run's first row).
+
+        Args:
+            view: the view of the run now, if the caller has it (else it is made here).
+        """
         with self.timers.timed("metrics"):
-            raw = self.model.metrics.evaluate(self.view())
+            raw = self.model.metrics.evaluate(view or self.view())
         lp = self.state.loop
         if not lp.baseline:
             lp.baseline = {k: float(v) for k, v in raw.items()}
@@ -289,20 +293,24 @@ class CoupledRun:
 
     def _record(self, initial: bool = False) -> Row:
         sched, lp = self.model.schedule, self.state.loop
+        metrics_due = initial or sched.due(sched.metrics, lp.next_metrics, lp.t)
+        fields_due = initial or sched.due(sched.fields, lp.next_fields, lp.t)
+        # one view for both (the virtual tests of the metrics change no field of it)
+        view = self.view() if metrics_due or fields_due else None
         row: Row = {}
-        if initial or sched.due(sched.metrics, lp.next_metrics, lp.t):
-            row = self.metrics_row()
+        if metrics_due:
+            row = self.metrics_row(view)
             if not initial:
                 lp.next_metrics += 1
             if self.output is not None:
                 with self.timers.timed("output"):
                     self.output.metrics_row(row)
-        if initial or sched.due(sched.fields, lp.next_fields, lp.t):
+        if fields_due:
             if not initial:
                 lp.next_fields += 1
-            if self.output is not None:
+            if self.output is not None and view is not None:
                 with self.timers.timed("output"):
-                    self.output.fields(self.view(), self.model.fields)
+                    self.output.fields(view, self.model.fields)
         return row
 
     # -------------------------------------------------------------- checkpoint
