@@ -21,6 +21,19 @@ the hormone/drug terms of :class:`~bonefem.biology.effects.Effects`::
 with pi_act(c, K) = c / (c + K) and pi_rep(c, K) = K / (c + K) (Pivonka Eqs. (4)-(5)),
 each hormone/drug factor multiplying the rate it names (D_OBu by ``obu_factor``, ...).
 
+External sources inj_X (pM/day; the injection/retraction experiments of Lemaire et al.
+2004, J Theor Biol 229:293, and Pivonka et al. 2008, Sect. 3.2) enter as given when
+positive. A negative source (a *retraction*, cells removed at a constant rate) would drive
+the population through zero in finite time, where the published models have no meaning
+and a log-state integrator stalls (issue 13 item 10). It is taken with first-order
+kinetics at low populations (ASSUMPTION, regularisation; no published value)::
+
+    inj_X,eff = inj_X * X / (X + X_ret)     if inj_X < 0,   X_ret = 1e-7 pM
+
+(:data:`RETRACTION_HALF_PM`, 0.1 % of the smallest steady state, Scheiner's OCa 1e-4 pM),
+so the removal is unchanged to 0.1 % while cells are present and the population settles at
+X ~ X_ret P / (|inj_X| - P) > 0 (P its own production) instead of crossing zero.
+
 The cell populations may be plain arrays (rates, derived fields) or
 :class:`~bonefem.biology.dual.LogDual` values seeded with their log-derivatives, in which
 case every output carries its derivatives with respect to u = ln(OBp, OBa, OCa): the
@@ -36,10 +49,20 @@ from typing import Any
 from bonefem.biology.effects import Effects
 from bonefem.biology.parameters import CellParameters
 
-__all__ = ["SignallingChain", "signalling_chain"]
+__all__ = ["RETRACTION_HALF_PM", "SignallingChain", "signalling_chain"]
 
 Per = Any
 """A per-point quantity: array over points (FloatArray), number, or LogDual."""
+
+RETRACTION_HALF_PM = 1.0e-7
+"""X_ret (pM): population at which a negative external source (retraction) is halved."""
+
+
+def _source(inj: float, x: Per) -> Per:
+    """External source of population x (pM/day): inj, or inj x / (x + X_ret) if inj < 0."""
+    if inj >= 0.0:
+        return inj
+    return inj * x / (x + RETRACTION_HALF_PM)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,13 +145,17 @@ def signalling_chain(
     pi_rankl = rr / (rr + p.K_RANKL / e.rank_sensitivity)
     # populations (Pivonka Eqs. 1-3, Scheiner Eq. 2)
     diff_obp = (p.D_OBp * e.obp_factor) * obp * pi2
-    dobp = ((1.0 - obu_fraction) * p.D_OBu * e.obu_factor) * pi1 - diff_obp + e.obp_injection
+    dobp = (
+        ((1.0 - obu_fraction) * p.D_OBu * e.obu_factor) * pi1
+        - diff_obp
+        + _source(e.obp_injection, obp)
+    )
     if obp_proliferation:
         dobp = dobp + obp_proliferation * pi_mech * obp
-    doba = diff_obp - (p.A_OBa * e.oba_apoptosis_factor) * oba + e.oba_injection
+    doba = diff_obp - (p.A_OBa * e.oba_apoptosis_factor) * oba + _source(e.oba_injection, oba)
     doca = (
         (p.D_OCp * e.ocp_factor) * pi_rankl
         - (p.A_OCa * e.oca_apoptosis_factor) * oca * pi3
-        + e.oca_injection
+        + _source(e.oca_injection, oca)
     )
     return SignallingChain(tgf, pth, opg, rr / k_rank, rr, pi_rankl, dobp, doba, doca)
