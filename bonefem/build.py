@@ -46,7 +46,7 @@ FloatArray = npt.NDArray[np.float64]
 
 #: ``remodeling.parameters`` -> the cell parameter set, given the calibrated constants
 PARAMETER_SETS: dict[str, Callable[[CalibratedConstants], CellParameters]] = {
-    "scheiner2013": lambda c: calibrated_parameters(c.mechano_lambda),
+    "scheiner2013": lambda c: calibrated_parameters(c.mechano_lambda, c.mechano_rankl_max),
     "pivonka2008": lambda c: PIVONKA_2008,
 }
 #: ``coupling.stimulus`` -> what the cells sense

@@ -18,7 +18,20 @@ on the 0-D-calibrated RANKL production at full estrogen deficiency
 (``CalibratedConstants.fe_rankl_estrogen_factor``), by the secant method on the log of
 the factor.
 
-Run: ``python -m bonefem.calibration_fe [--quick]`` (about 10 runs of ~1 min).
+Second target, the saturation of the disuse drive (issue 13 item 4;
+``CalibratedConstants.mechano_rankl_max``, P_max in pM/day): bed-rest hip loss. LeBlanc et al.
+(1990, J Bone Miner Res 5:843) measured -3.6 % (femoral neck) and -4.6 % (trochanter) areal
+BMD after 17 weeks of bed rest; we fit the bundled disuse femur (habitual loads at 30 %,
+``cases/disuse_femur.toml``) to their mean, -4.1 % total-hip aBMD at 119 days, by the secant
+method on ln P_max. Spaceflight rates (LeBlanc et al. 2000, J Musculoskelet Neuronal
+Interact 1:157: neck -1.15, trochanter -1.56 %/month) are the upper end of the published
+range. ASSUMPTION: bed rest reduces the habitual hip stress to about 30 % (no weight
+bearing; muscle forces remain). P_max is fitted first (the disuse femur has healthy
+hormones), then the estrogen factor (the FE vertebra's trabecular bone is under-stimulated
+in menopause, so P_max acts there too).
+
+Run: ``python -m bonefem.calibration_fe [--target swan|disuse|both]`` (about 10 runs of
+~1 min for each target).
 """
 
 from __future__ import annotations
@@ -94,6 +107,63 @@ def loss_for(factor: float, folder: Path, step: float = 14.0) -> float:
     return float(rows[-1]["abmd_pct_change"])
 
 
+#: Bed-rest hip aBMD change at 17 weeks (%): mean of neck -3.6 and trochanter -4.6
+#: (LeBlanc et al. 1990).
+BEDREST_HIP_17WK = -4.1
+BEDREST_DAYS = 119.0
+
+
+def disuse_loss_for(rankl_max: float, folder: Path, constants: object = None) -> float:
+    """Total-hip aBMD change (%) after 119 days of the bundled disuse femur with P_max."""
+    from bonefem.driver import run_case
+    from bonefem.output.run_folder import read_metrics
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "cases" / "disuse_femur.toml").read_text(encoding="utf-8")
+    text = text.replace('settings = "femur.toml"', f'settings = "{root / "meshes" / "femur.toml"}"')
+    case = folder / f"disuse_{rankl_max:.1f}.toml"
+    case.write_text(text, encoding="utf-8")
+    base = constants if constants is not None else CALIBRATED
+    k = dataclasses.replace(base, mechano_rankl_max=rankl_max)  # type: ignore[type-var]
+    out = run_case(
+        case,
+        output=folder / f"disuse_{rankl_max:.1f}",
+        overwrite=True,
+        progress=False,
+        constants=k,
+        overrides=[f"run.duration_days={BEDREST_DAYS}", "output.metrics_every_days=59.5"],
+    )
+    rows = read_metrics(out / "metrics.csv")
+    return float(rows[-1]["abmd_pct_change"])
+
+
+def calibrate_disuse(
+    folder: Path, tol: float = 0.05, start: tuple[float, float] = (1.0e4, 3.0e3)
+) -> dict[str, float]:
+    """Secant iteration on ln(P_max) (pM/day) until the 17-week hip loss is on target.
+
+    Stops when within ``tol`` percentage points of :data:`BEDREST_HIP_17WK`.
+    """
+    x0, x1 = math.log(start[0]), math.log(start[1])
+    f0 = disuse_loss_for(math.exp(x0), folder) - BEDREST_HIP_17WK
+    f1 = disuse_loss_for(math.exp(x1), folder) - BEDREST_HIP_17WK
+    history = [(math.exp(x0), f0 + BEDREST_HIP_17WK), (math.exp(x1), f1 + BEDREST_HIP_17WK)]
+    for _ in range(12):
+        if abs(f1) < tol or f1 == f0:
+            break
+        x2 = x1 - f1 * (x1 - x0) / (f1 - f0)
+        x0, f0, x1 = x1, f1, max(min(x2, x1 + 2.0), x1 - 2.0)
+        f1 = disuse_loss_for(math.exp(x1), folder) - BEDREST_HIP_17WK
+        history.append((math.exp(x1), f1 + BEDREST_HIP_17WK))
+        print(f"P_max {math.exp(x1):.1f} pM/day: 17-week hip aBMD {f1 + BEDREST_HIP_17WK:+.3f} %")
+    return {
+        "mechano_rankl_max": math.exp(x1),
+        "abmd_change_17wk_pct": f1 + BEDREST_HIP_17WK,
+        "target_pct": BEDREST_HIP_17WK,
+        "history": history,  # type: ignore[dict-item]
+    }
+
+
 def calibrate(
     folder: Path, step: float = 14.0, tol: float = 0.05, start: tuple[float, float] = (1.0, 0.4)
 ) -> dict[str, float]:
@@ -128,10 +198,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--start", type=float, nargs=2, default=(1.0, 0.4), help="first two factors to try"
     )
+    parser.add_argument("--target", choices=("swan", "disuse"), default="swan", help="what to fit")
     args = parser.parse_args(argv)
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bonefem-fe-cal-"))
     work.mkdir(parents=True, exist_ok=True)
-    result = calibrate(work, args.step, start=(args.start[0], args.start[1]))
+    if args.target == "disuse":
+        result = calibrate_disuse(work)
+    else:
+        result = calibrate(work, args.step, start=(args.start[0], args.start[1]))
     json.dump(result, sys.stdout, indent=1)
     print()
     return 0

@@ -40,6 +40,12 @@ class CalibratedConstants:
             the FMP, -10.6 % (Greendale et al. 2012), reproduced by the DXA-like areal BMD
             of the bundled L3 vertebral body (``python -m bonefem.calibration_fe``; the FE
             mechanics brakes the loss less than the 0-D surrogate, see that module).
+        mechano_rankl_max: P_max, saturation of the mechanically induced RANKL production
+            under disuse (pM/day; Scheiner 2013 has none, i.e. inf). Target: bed-rest hip
+            loss, -4.1 % total-hip aBMD after 17 weeks (LeBlanc et al. 1990, J Bone Miner
+            Res 5:843: neck -3.6 %, trochanter -4.6 %), reproduced by the bundled disuse
+            femur at 30 % load (``python -m bonefem.calibration_fe --target disuse``;
+            -4.13 % at the fitted value, about 8.6 x beta_RANKL).
     """
 
     rankl_estrogen: float = 991.5786559951437
@@ -48,6 +54,7 @@ class CalibratedConstants:
     mechano_lambda: float = 1.2421070652159856
     denosumab_accessibility: float = 0.9985231964990167
     fe_rankl_estrogen_factor: float = 0.3656831025252543
+    mechano_rankl_max: float = 1447.7501884462943
 
 
 CALIBRATED = CalibratedConstants()

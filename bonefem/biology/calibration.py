@@ -51,7 +51,9 @@ RTOL_BONE = 1.0e-5
 
 def _run(cfg: ScenarioConfig, t_end: float, k: CalibratedConstants) -> ZeroDResult:
     model = BoneCellModel(
-        calibrated_parameters(k.mechano_lambda), rtol_cells=RTOL_CELLS, rtol_bone=RTOL_BONE
+        calibrated_parameters(k.mechano_lambda, k.mechano_rankl_max),
+        rtol_cells=RTOL_CELLS,
+        rtol_bone=RTOL_BONE,
     )
     return run_zero_d(cfg, t_end, run=RUN, constants=k, model=model)
 

@@ -31,7 +31,8 @@ Mechanical regulation (Scheiner 2013): with Psi_r = Psi / Psi_ss (local strain e
 density relative to its homeostatic value, dimensionless)::
 
     Pi_mech = min(1, Pi_ss (1 + lambda (Psi_r - 1)))  if Psi_r > 1,  Pi_ss otherwise
-    P_RANKL,mech = kappa (1 - Psi_r)                  if Psi_r < 1,  0 otherwise
+    P_RANKL,mech = kappa d / (1 + kappa d / P_max),   d = 1 - Psi_r  if Psi_r < 1,  0 otherwise
+                   (Scheiner's linear kappa d for P_max = inf; saturating, issue 13 item 4)
     P_OBp = a D_OBu pi_act(TGFb_ss) / (OBp_ss Pi_ss)          (steady state preserved)
 
 Integrator
@@ -97,7 +98,7 @@ IOBP, IOBA, IOCA, IF, IM = 0, 1, 2, 3, 4
 N_STATES = 5
 STATE_NAMES = ("OBp", "OBa", "OCa", "f", "m")
 
-DEFAULT_PARAMETERS = calibrated_parameters(CALIBRATED.mechano_lambda)
+DEFAULT_PARAMETERS = calibrated_parameters(CALIBRATED.mechano_lambda, CALIBRATED.mechano_rankl_max)
 """Default cell parameters: Scheiner 2013 with the calibrated mechanical slope lambda."""
 
 
@@ -194,7 +195,8 @@ class BoneCellModel:
         pi = np.where(
             psi > 1.0, np.minimum(1.0, mech.pi_ss * (1.0 + mech.lam * (psi - 1.0))), mech.pi_ss
         )
-        prod = mech.kappa_rankl * np.maximum(0.0, 1.0 - psi)
+        linear = mech.kappa_rankl * np.maximum(0.0, 1.0 - psi)
+        prod = linear / (1.0 + linear / mech.rankl_mech_max)
         return pi, prod
 
     def chain(

@@ -25,6 +25,7 @@ beta_RANKL = 1.684195714712206e2 pM/day in both sets and treat 1.684e4 as a type
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 __all__ = [
@@ -49,6 +50,12 @@ class MechanoParameters:
             Scheiner 2013: 1.25).
         kappa_rankl: kappa, mechanically induced RANKL production per unit relative
             under-stimulus (pM/day, Scheiner 2013 Eq. (5): 1e5).
+        rankl_mech_max: P_max, saturation of the mechanically induced RANKL production
+            (pM/day; inf = Scheiner's linear term). The production is
+            kappa d / (1 + kappa d / P_max) with d = 1 - Psi/Psi_ss > 0: slope kappa at the
+            homeostatic stimulus, P_max under complete unloading (issue 13 item 4: the
+            linear term gave 540 x beta_RANKL at 30 % load and a disuse loss 2-3 times the
+            bed-rest rates; P_max is calibrated on bed-rest data, docs/calibration.md).
     """
 
     enabled: bool = True
@@ -56,6 +63,7 @@ class MechanoParameters:
     pi_ss: float = 0.5
     lam: float = 1.25
     kappa_rankl: float = 1.0e5
+    rankl_mech_max: float = math.inf
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -163,11 +171,15 @@ SCHEINER_2013 = CellParameters(
 """Scheiner et al. (2013) recalibrated parameters with mechanical regulation (published)."""
 
 
-def calibrated_parameters(mechano_lambda: float) -> CellParameters:
-    """Scheiner 2013 set with the mechanical slope lambda replaced (dimensionless).
+def calibrated_parameters(
+    mechano_lambda: float, rankl_mech_max: float = math.inf
+) -> CellParameters:
+    """Scheiner 2013 set with calibrated lambda (dimensionless) and P_max (pM/day).
 
-    bonefem's default set is ``calibrated_parameters(CALIBRATED.mechano_lambda)`` (see
+    The mechanical slope lambda and the saturation of the disuse RANKL production P_max
+    replace Scheiner's values. bonefem's default set is ``calibrated_parameters(
+    CALIBRATED.mechano_lambda, CALIBRATED.mechano_rankl_max)`` (see
     :data:`bonefem.biology.cells.DEFAULT_PARAMETERS`); the steady state is unchanged.
     """
-    mech = replace(SCHEINER_2013.mechano, lam=mechano_lambda)
+    mech = replace(SCHEINER_2013.mechano, lam=mechano_lambda, rankl_mech_max=rankl_mech_max)
     return replace(SCHEINER_2013, name="bonefem-calibrated", mechano=mech)

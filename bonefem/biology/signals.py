@@ -90,7 +90,9 @@ class ScenarioSignals:
         self.config = config
         self.constants = constants
         self.params = (
-            params if params is not None else calibrated_parameters(constants.mechano_lambda)
+            params
+            if params is not None
+            else calibrated_parameters(constants.mechano_lambda, constants.mechano_rankl_max)
         )
         ctx = AgentContext(constants, self.params)
         classes = registered_agents() if agents is None else sorted(agents, key=_order)

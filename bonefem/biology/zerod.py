@@ -8,7 +8,10 @@ writes it as CSV and as a figure. :func:`load_zero_d_case` reads ``cases/biology
 Mechanical feedback without a mesh (ASSUMPTION, ``run.mechanical_feedback = "stress"``):
 the habitual stress is constant, so the strain energy density scales as 1/E, and with the
 Hernandez et al. (2001) law E ~ f^2.58 * ash^2.74 (used by Martínez-Reina et al. 2019)
-Psi/Psi_ss = (f0/f)^2.58 * (ash0/ash)^2.74 per point.
+Psi/Psi_ss = (f0/f)^2.58 * (ash0/ash)^2.74 per point. Periods of changed activity
+(``[[activity]]`` tables, as in the FE case files) scale the habitual stress by their
+``load_scale`` s, so the stimulus by s^2: Psi/Psi_ss = s^2 (f0/f)^2.58 (ash0/ash)^2.74
+(disuse in 0-D; the output steps are split at every activity change).
 
 Areal BMD (DXA) change of a site is the change of mineral mass f * m, weighted between the
 trabecular and cortical compartment by their share of the site's mineral at baseline
@@ -34,6 +37,7 @@ from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants
 from bonefem.biology.cells import BoneCellModel
 from bonefem.biology.parameters import PIVONKA_2008, calibrated_parameters
 from bonefem.biology.signals import build_signals
+from bonefem.config.case import ActivityPeriod
 from bonefem.config.scenario import ScenarioConfig
 from bonefem.errors import InputError, validation_to_input_error
 from bonefem.remodeling import ash_fraction
@@ -92,6 +96,10 @@ class ZeroDCase(BaseModel):
         default_factory=lambda: ScenarioConfig(), description="scenario"
     )
     run: RunConfig = Field(default_factory=lambda: RunConfig(), description="run settings")
+    activity: list[ActivityPeriod] = Field(
+        default_factory=list,
+        description="periods of changed activity: habitual stress x load_scale (-), days",
+    )
 
 
 @dataclass
@@ -117,7 +125,9 @@ class ZeroDResult:
 def make_model(run: RunConfig, constants: CalibratedConstants = CALIBRATED) -> BoneCellModel:
     """Cell model for a run: Scheiner 2013 with the calibrated lambda, or Pivonka 2008."""
     if run.parameters == "scheiner2013":
-        return BoneCellModel(calibrated_parameters(constants.mechano_lambda))
+        return BoneCellModel(
+            calibrated_parameters(constants.mechano_lambda, constants.mechano_rankl_max)
+        )
     return BoneCellModel(PIVONKA_2008)
 
 
@@ -128,6 +138,7 @@ def run_zero_d(
     run: RunConfig | None = None,
     constants: CalibratedConstants = CALIBRATED,
     model: BoneCellModel | None = None,
+    activity: Sequence[ActivityPeriod] = (),
 ) -> ZeroDResult:
     """Run a scenario at one trabecular and one cortical point (no mesh).
 
@@ -137,6 +148,7 @@ def run_zero_d(
         run: run settings (points, step, feedback); default :class:`RunConfig`.
         constants: calibrated constants to use.
         model: cell model to use (default from ``run.parameters``).
+        activity: periods of changed activity (habitual stress x ``load_scale``; disuse).
 
     Returns:
         :class:`ZeroDResult` with columns ``time_days``, ``time_years``, per point
@@ -151,22 +163,21 @@ def run_zero_d(
     state = mdl.healthy_state(f0)
     ash0 = ash_fraction(state[4])
 
-    def stimulus(f: FloatArray, m: FloatArray) -> FloatArray:
+    def stimulus(f: FloatArray, m: FloatArray, scale: float) -> FloatArray:
         return np.asarray(
-            (f0 / f) ** HERNANDEZ_F_EXP * (ash0 / ash_fraction(m)) ** HERNANDEZ_ASH_EXP
+            scale**2 * (f0 / f) ** HERNANDEZ_F_EXP * (ash0 / ash_fraction(m)) ** HERNANDEZ_ASH_EXP
         )
 
-    n_out = math.ceil(t_end_days / run.step_days - 1e-9)
-    times = np.minimum(np.arange(n_out + 1) * run.step_days, t_end_days)
-    states = np.empty((n_out + 1, *state.shape))
+    times = _output_times(t_end_days, run.step_days, activity)
+    states = np.empty((times.size, *state.shape))
     states[0] = state
-    for k in range(n_out):
+    for k in range(times.size - 1):
         t, t1 = float(times[k]), float(times[k + 1])
         if run.mechanical_feedback == "stress":
-            m_now = state[4].copy()
+            m_now, scale = state[4].copy(), _load_scale(activity, t)
 
-            def stim(f: FloatArray, m_now: FloatArray = m_now) -> FloatArray:
-                return stimulus(f, m_now)
+            def stim(f: FloatArray, m_now: FloatArray = m_now, s: float = scale) -> FloatArray:
+                return stimulus(f, m_now, s)
 
             res = mdl.advance(state, t, t1 - t, sig, stim)
         else:
@@ -174,6 +185,27 @@ def run_zero_d(
         state = res.state
         states[k + 1] = state
     return _tabulate(mdl, sig, times, states, f0, scenario.name, run)
+
+
+def _load_scale(activity: Sequence[ActivityPeriod], t: float) -> float:
+    """Habitual load factor at time t (days): the first period containing t, else 1."""
+    for p in activity:
+        if p.start_days <= t < p.stop_days:
+            return p.load_scale
+    return 1.0
+
+
+def _output_times(t_end: float, step: float, activity: Sequence[ActivityPeriod]) -> FloatArray:
+    """Output times 0, step, ... t_end (days) with every activity change inserted."""
+    n_out = math.ceil(t_end / step - 1e-9)
+    times = np.minimum(np.arange(n_out + 1) * step, t_end)
+    changes = [
+        c
+        for p in activity
+        for c in (p.start_days, p.stop_days)
+        if 0.0 < c < t_end and np.min(np.abs(times - c)) > 1e-9
+    ]
+    return np.unique(np.concatenate([times, np.asarray(changes, dtype=float)]))
 
 
 def _tabulate(
@@ -336,7 +368,7 @@ def cli_main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}")
         return 2
     years = args.years if args.years is not None else case.run.duration_years
-    result = run_zero_d(case.scenario, years * 365.25, run=case.run)
+    result = run_zero_d(case.scenario, years * 365.25, run=case.run, activity=case.activity)
     csv_path, png_path = write_outputs(result, args.output)
     c = result.columns
     print(f"{case.scenario.name}: {years:g} years")
