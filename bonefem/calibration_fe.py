@@ -44,7 +44,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bonefem.biology.calibrated import CALIBRATED
+from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants
 
 #: SWAN lumbar-spine aBMD change over 10 years around the FMP (%), Greendale et al. 2012.
 SWAN_LS_10Y = -10.6
@@ -113,7 +113,9 @@ BEDREST_HIP_17WK = -4.1
 BEDREST_DAYS = 119.0
 
 
-def disuse_loss_for(rankl_max: float, folder: Path, constants: object = None) -> float:
+def disuse_loss_for(
+    rankl_max: float, folder: Path, constants: CalibratedConstants | None = None
+) -> float:
     """Total-hip aBMD change (%) after 119 days of the bundled disuse femur with P_max."""
     from bonefem.driver import run_case
     from bonefem.output.run_folder import read_metrics
@@ -124,7 +126,7 @@ def disuse_loss_for(rankl_max: float, folder: Path, constants: object = None) ->
     case = folder / f"disuse_{rankl_max:.1f}.toml"
     case.write_text(text, encoding="utf-8")
     base = constants if constants is not None else CALIBRATED
-    k = dataclasses.replace(base, mechano_rankl_max=rankl_max)  # type: ignore[type-var]
+    k = dataclasses.replace(base, mechano_rankl_max=rankl_max)
     out = run_case(
         case,
         output=folder / f"disuse_{rankl_max:.1f}",
