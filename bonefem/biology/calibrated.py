@@ -46,6 +46,12 @@ class CalibratedConstants:
             Res 5:843: neck -3.6 %, trochanter -4.6 %), reproduced by the bundled disuse
             femur at 30 % load (``python -m bonefem.calibration_fe --target disuse``;
             -4.13 % at the fitted value, about 8.6 x beta_RANKL).
+        pth_modelling_formation: modelling-based formation per unit bone surface per pM of
+            anabolic teriparatide exposure (mm/(day*pM)). Target (mechanistic, not a BMD
+            endpoint): cancellous bone formation rate per bone surface twice placebo after
+            ~40 days of 20 µg/day (Cosman et al. 2016, J Clin Endocrinol Metab 101:1498),
+            0-D trabecular point of a woman 20 years past menopause
+            (:func:`bonefem.biology.calibration.fit_mbf`).
     """
 
     rankl_estrogen: float = 991.5786559951437
@@ -55,6 +61,7 @@ class CalibratedConstants:
     denosumab_accessibility: float = 0.9985231964990167
     fe_rankl_estrogen_factor: float = 0.3656831025252543
     mechano_rankl_max: float = 1447.7501884462943
+    pth_modelling_formation: float = 4.002617948269626e-05
 
 
 CALIBRATED = CalibratedConstants()

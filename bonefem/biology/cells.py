@@ -274,7 +274,7 @@ class BoneCellModel:
         out = np.empty_like(state)
         out[0], out[1], out[2] = self.cell_rates(state[0], state[1], state[2], e, psi_r)
         out[3], out[4], _ = self.remodeling.volume_rates(
-            state[3], state[4], state[1], state[2], e.resorption_factor
+            state[3], state[4], state[1], state[2], e.resorption_factor, e.modelling_formation
         )
         return out
 
@@ -360,7 +360,7 @@ class BoneCellModel:
         pi_mech, rankl_mech = self._mech(psi_r)
         out = self.signalling(state[0], state[1], state[2], e, psi_r)
         form, res = self.remodeling.formation_resorption(
-            state[3], state[1], state[2], e.resorption_factor
+            state[3], state[1], state[2], e.resorption_factor, e.modelling_formation
         )
         out["formation"] = form
         out["resorption"] = res
@@ -551,7 +551,7 @@ class CellProblem:
 
     def _volume(self, y: FloatArray, e: Effects) -> tuple[FloatArray, FloatArray, FloatArray]:
         return self.model.remodeling.volume_rates(
-            y[IF], y[IM], y[IOBA], y[IOCA], e.resorption_factor
+            y[IF], y[IM], y[IOBA], y[IOCA], e.resorption_factor, e.modelling_formation
         )
 
     def linearise(

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 from scipy.integrate import solve_ivp
+from scipy.optimize import brentq
 
 __all__ = ["BisphosphonatePK", "DenosumabPK", "TeriparatidePK", "dose_times"]
 
@@ -209,6 +210,27 @@ class TeriparatidePK:
         ka, ke = self.k_a, self.k_e
         tmax = math.log(ka / ke) / (ka - ke)
         return self.c0_pm * ka / (ka - ke) * (math.exp(-ke * tmax) - math.exp(-ka * tmax))
+
+    def concentration_pm(self, t_h: float) -> float:
+        """Concentration t_h hours after one dose (pM), Bateman function."""
+        ka, ke = self.k_a, self.k_e
+        return self.c0_pm * ka / (ka - ke) * (math.exp(-ke * t_h) - math.exp(-ka * t_h))
+
+    def hours_above(self, threshold_pm: float) -> float:
+        """Hours per dose during which the concentration exceeds ``threshold_pm`` (pM).
+
+        The receptor-exposure duration of one pulse (single-dose Bateman curve; with
+        k_e = 0.693/h the accumulation between daily doses is below 1e-7 of the peak).
+        0 if the peak stays below the threshold.
+        """
+        ka, ke = self.k_a, self.k_e
+        tmax = math.log(ka / ke) / (ka - ke)
+        if self.peak_pm <= threshold_pm:
+            return 0.0
+        late = tmax + 50.0 / ke
+        t1 = brentq(lambda t: self.concentration_pm(t) - threshold_pm, 0.0, tmax, xtol=1e-9)
+        t2 = brentq(lambda t: self.concentration_pm(t) - threshold_pm, tmax, late, xtol=1e-9)
+        return float(t2 - t1)
 
     @property
     def pulse_duration_h(self) -> float:

@@ -45,6 +45,11 @@ class Effects:
             chi * K_den * C_den (denosumab).
         resorption_factor: multiplier of the bone volume resorbed per osteoclast
             (dimensionless; bisphosphonates).
+        modelling_formation: bone apposition on quiescent surfaces, independent of
+            resorption (mm/day: mineral apposition rate x fraction of the surface
+            activated; intermittent PTH, modelling-based formation). Added to the
+            remodelling formation per unit bone surface in
+            :class:`~bonefem.remodeling.bone.CellDrivenRemodeling`.
         obp_injection: external OBp source (pM/day; Lemaire/Pivonka test injections).
         oba_injection: external OBa source (pM/day).
         oca_injection: external OCa source (pM/day).
@@ -62,6 +67,7 @@ class Effects:
     rank_sensitivity: float = 1.0
     rankl_decoy: float = 0.0
     resorption_factor: float = 1.0
+    modelling_formation: float = 0.0
     obp_injection: float = 0.0
     oba_injection: float = 0.0
     oca_injection: float = 0.0

@@ -15,14 +15,16 @@ activity into bone volume and mineral:
 
 Equations (units: days, pM, mm; f and m dimensionless)::
 
-    F = S_V(f) * k_form * OBa * g_form(f)          formed bone volume per total volume and day
+    F = S_V(f) * (k_form * OBa + F_mod) * g_form(f)   formed bone volume per total volume and day
     R = S_V(f) * k_res  * OCa * g_res(f)           resorbed bone volume per total volume and day
     df/dt = F - R                                  (Scheiner 2013 Eq. (1) in volume fractions,
                                                     with the surface scaling of Lerebours 2016)
     dm/dt = (F/f) * (m_prim - m) + k_sec * (m_max - m)     (mean-field mineralisation)
 
-``g_form`` and ``g_res`` switch formation off linearly within ``bound_width`` of ``f_max``
-and resorption off within ``bound_width`` of ``f_min`` so that f stays in [f_min, f_max].
+``F_mod`` (mm/day) is modelling-based formation on quiescent surfaces, independent of
+resorption (intermittent PTH; ``Effects.modelling_formation``, 0 otherwise). ``g_form``
+and ``g_res`` switch formation off linearly within ``bound_width`` of ``f_max`` and
+resorption off within ``bound_width`` of ``f_min`` so that f stays in [f_min, f_max].
 k_form is set by the cell model from its steady state (k_form OBa_ss = k_res OCa_ss), so
 every f is an equilibrium of the healthy model.
 
@@ -155,7 +157,12 @@ class CellDrivenRemodeling:
         return g_form, g_res
 
     def formation_resorption(
-        self, f: FloatArray, OBa: FloatArray, OCa: FloatArray, resorption_factor: float = 1.0
+        self,
+        f: FloatArray,
+        OBa: FloatArray,
+        OCa: FloatArray,
+        resorption_factor: float = 1.0,
+        modelling: float = 0.0,
     ) -> tuple[FloatArray, FloatArray]:
         """Bone volume formed and resorbed per total volume and day (1/day).
 
@@ -165,10 +172,11 @@ class CellDrivenRemodeling:
             OCa: active osteoclasts (pM).
             resorption_factor: multiplier of the resorption per osteoclast (dimensionless;
                 bisphosphonates can lower it; 1 = untreated).
+            modelling: modelling-based formation per unit bone surface F_mod (mm/day).
         """
         sv = specific_surface(f)
         g_form, g_res = self.bound_factors(f)
-        form = sv * self.k_form * OBa * g_form
+        form = sv * (self.k_form * OBa + modelling) * g_form
         res = sv * (self.params.k_res * resorption_factor) * OCa * g_res
         return form, res
 
@@ -179,9 +187,13 @@ class CellDrivenRemodeling:
         OBa: FloatArray,
         OCa: FloatArray,
         resorption_factor: float = 1.0,
+        modelling: float = 0.0,
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """Return (df/dt, dm/dt, F/f) in 1/day for the given cells and bone state."""
-        form, res = self.formation_resorption(f, OBa, OCa, resorption_factor)
+        """Return (df/dt, dm/dt, F/f) in 1/day for the given cells and bone state.
+
+        ``modelling`` is the modelling-based formation per unit surface (mm/day).
+        """
+        form, res = self.formation_resorption(f, OBa, OCa, resorption_factor, modelling)
         p = self.params
         form_rel = form / f
         dm = form_rel * (p.m_primary - m) + p.k_sec * (p.m_max - m)

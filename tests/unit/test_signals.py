@@ -167,4 +167,11 @@ def test_pth_continuous_vs_intermittent_terms() -> None:
     assert cont.pth_production == pytest.approx(500.0)
     assert cont.obu_factor == 1.0  # no anabolic drive without pulses
     assert inter.obu_factor > 1.0 and inter.oba_apoptosis_factor < 1.0
-    assert np.isclose(inter.pth_production, 86.0 * TeriparatidePK().mean_pm)
+    # the catabolic path sees the pulses weighted by their receptor exposure (Frolik 2003):
+    # 4.08 h above the endogenous 2.9 pM per 20 ug dose -> w_cat = (4.08 - 2) / 4 = 0.52
+    pk = TeriparatidePK()
+    exposure = pk.hours_above(250.0 / 86.0)
+    assert exposure == pytest.approx(4.084, abs=2e-3)
+    w_cat = (exposure - 2.0) / 4.0
+    assert np.isclose(inter.pth_production, 86.0 * pk.mean_pm * w_cat)
+    assert inter.modelling_formation > 0.0 and cont.modelling_formation == 0.0

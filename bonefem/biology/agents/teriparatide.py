@@ -2,19 +2,41 @@
 
 Level ``teriparatide_pM``: pulse-averaged concentration (AUC per dosing interval /
 interval, pM) of the active courses (:class:`~bonefem.biology.drugs.TeriparatidePK`;
-Martonova et al. 2023 after the Forteo label). Effect terms: the exposure adds
-D_PTH * C to the PTH production (pM/day, so the PTH concentration rises by C), and the
-pulses act anabolically on osteoblast recruitment (Dobnig & Turner 1995), D_OBu times
-1 + ``PTH_PULSE_OBU_PER_PM`` C, and on osteoblast survival (Jilka et al. 1999, JCI
-104:439), A_OBa divided by 1 + ``PTH_PULSE_OBA_SURVIVAL_PER_PM`` C. Not calibrated (no
-teriparatide data may be used): ASSUMPTION, round a-priori sizes (+25 % recruitment and
-survival at the 20 µg/day exposure of 2.5 pM). The response is strongly nonlinear in them:
-0.5 / 0.2 per pM give implausible gains (> 50 %/y), so keep them small unless calibrated
-on formation data.
+Martonova et al. 2023 after the Forteo label). ``teriparatide_exposure_h``: hours per
+pulse above the endogenous PTH level beta_PTH/D_PTH (2.9 pM), the receptor-exposure
+measure below (4.1 h for 20 µg).
+
+Whether PTH builds or removes bone depends on how long the PTH1 receptor sees it each
+day, not on the mean concentration (Frolik et al. 2003, Bone 33:372: in rats, the same
+daily dose of hPTH(1-34) was anabolic when the serum level returned to baseline within
+about 2 h and catabolic when it stayed raised for 6 h or more). The catabolic weight is
+therefore (ASSUMPTION: linear between Frolik's two durations)::
+
+    w_cat = clip((T_exp - 2 h) / (6 h - 2 h), 0, 1)
+
+Effect terms (C = pulse-averaged concentration, pM):
+
+* catabolic path: the PTH production rises by D_PTH * w_cat * C (pM/day), i.e. the
+  RANKL/OPG response sees w_cat C, not C (continuous PTH excess is the w_cat = 1 limit,
+  :mod:`bonefem.biology.agents.pth`);
+* remodelling-based anabolic action of the pulses (weight 1 - w_cat): osteoblast
+  recruitment (Dobnig & Turner 1995), D_OBu times 1 + ``PTH_PULSE_OBU_PER_PM`` C_a, and
+  survival (Jilka et al. 1999, JCI 104:439), A_OBa divided by
+  1 + ``PTH_PULSE_OBA_SURVIVAL_PER_PM`` C_a, with C_a = (1 - w_cat) C. ASSUMPTION, round
+  a-priori sizes (no teriparatide BMD data may be fitted);
+* modelling-based formation on quiescent surfaces, independent of resorption (Lindsay et
+  al. 2006, J Bone Miner Res 21:366; Ma et al. 2006, J Bone Miner Res 21:855):
+  F_mod = k_mod C_a exp(-t_on / tau_w) (mm/day per unit bone surface; t_on days since the
+  course started, tau_w = ``ANABOLIC_WINDOW_DAYS``: the anabolic window), k_mod =
+  ``CalibratedConstants.pth_modelling_formation`` (mm/(day*pM)), calibrated on a mechanistic
+  datum, not a BMD endpoint: bone formation rate per bone surface in cancellous bone
+  twice that of placebo after about 40 days of 20 µg/day (Cosman et al. 2016, J Clin
+  Endocrinol Metab 101:1498, femoral-neck biopsies; docs/calibration.md).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from bonefem.biology.agents._base import (
@@ -28,12 +50,34 @@ from bonefem.biology.agents._base import (
 from bonefem.biology.drugs import TeriparatidePK
 from bonefem.config.scenario import ScenarioConfig
 
-__all__ = ["PTH_PULSE_OBA_SURVIVAL_PER_PM", "PTH_PULSE_OBU_PER_PM", "TeriparatideAgent"]
+__all__ = [
+    "ANABOLIC_HOURS",
+    "ANABOLIC_WINDOW_DAYS",
+    "CATABOLIC_HOURS",
+    "PTH_PULSE_OBA_SURVIVAL_PER_PM",
+    "PTH_PULSE_OBU_PER_PM",
+    "TeriparatideAgent",
+    "catabolic_weight",
+]
 
 PTH_PULSE_OBU_PER_PM = 0.1
-"""Relative D_OBu increase per pM of pulse-averaged PTH (1/pM, ASSUMPTION)."""
+"""Relative D_OBu increase per pM of anabolic pulse exposure (1/pM, ASSUMPTION)."""
 PTH_PULSE_OBA_SURVIVAL_PER_PM = 0.1
-"""Relative A_OBa decrease (survival) per pM of pulse-averaged PTH (1/pM, ASSUMPTION)."""
+"""Relative A_OBa decrease (survival) per pM of anabolic pulse exposure (1/pM, ASSUMPTION)."""
+ANABOLIC_HOURS = 2.0
+"""Daily exposure up to which PTH is purely anabolic (hours; Frolik et al. 2003)."""
+CATABOLIC_HOURS = 6.0
+"""Daily exposure from which PTH is purely catabolic (hours; Frolik et al. 2003)."""
+ANABOLIC_WINDOW_DAYS = 365.25
+"""tau_w, time constant of the waning of modelling-based formation on continued treatment
+(days; ASSUMPTION: formation markers peak within the first 6-12 months of teriparatide and
+fall back towards baseline over the second year, e.g. Glover et al. 2009, Bone 45:1053)."""
+
+
+def catabolic_weight(exposure_h: float) -> float:
+    """w_cat (dimensionless) for a daily receptor exposure of ``exposure_h`` hours."""
+    w = (exposure_h - ANABOLIC_HOURS) / (CATABOLIC_HOURS - ANABOLIC_HOURS)
+    return min(1.0, max(0.0, w))
 
 
 @register
@@ -45,20 +89,34 @@ class TeriparatideAgent(Agent):
 
     def __init__(self, scenario: ScenarioConfig, ctx: AgentContext) -> None:
         super().__init__(scenario, ctx)
-        self.pk = [
-            (w, TeriparatidePK(dose_ug=w.dose_ug, interval_days=w.interval_days))
-            for w in scenario.teriparatide
-        ]
+        baseline = ctx.params.beta_PTH / ctx.params.D_PTH
+        self.pk = []
+        for w in scenario.teriparatide:
+            pk = TeriparatidePK(dose_ug=w.dose_ug, interval_days=w.interval_days)
+            exposure = pk.hours_above(baseline) / w.interval_days  # hours per day
+            self.pk.append((w, pk, catabolic_weight(exposure)))
 
     def levels(self) -> Mapping[str, LevelFunction]:
-        """``teriparatide_pM`` (pulse-averaged, pM)."""
+        """``teriparatide_pM`` (pulse-averaged, pM) and its catabolic part (pM)."""
         return {
-            "teriparatide_pM": lambda lv: sum(pk.mean_pm for w, pk in self.pk if w.active(lv.t))
+            "teriparatide_pM": lambda lv: sum(pk.mean_pm for w, pk, _ in self.pk if w.active(lv.t)),
+            "teriparatide_catabolic_pM": lambda lv: sum(
+                pk.mean_pm * wc for w, pk, wc in self.pk if w.active(lv.t)
+            ),
+            "teriparatide_modelling_pM": lambda lv: sum(
+                pk.mean_pm * (1.0 - wc) * math.exp(-(lv.t - w.start_days) / ANABOLIC_WINDOW_DAYS)
+                for w, pk, wc in self.pk
+                if w.active(lv.t)
+            ),
         }
 
     def contribute(self, lv: Levels, terms: EffectTerms) -> None:
-        """PTH exposure, osteoblast recruitment and survival."""
+        """Catabolic PTH exposure; osteoblast recruitment, survival, modelling formation."""
         c = lv["teriparatide_pM"]
-        terms.add("pth_production", self.ctx.params.D_PTH * c)
-        terms.scale("obu_factor", 1.0 + PTH_PULSE_OBU_PER_PM * c)
-        terms.divide("oba_apoptosis_factor", 1.0 + PTH_PULSE_OBA_SURVIVAL_PER_PM * c)
+        c_cat = lv["teriparatide_catabolic_pM"]
+        c_ana = c - c_cat
+        terms.add("pth_production", self.ctx.params.D_PTH * c_cat)
+        terms.scale("obu_factor", 1.0 + PTH_PULSE_OBU_PER_PM * c_ana)
+        terms.divide("oba_apoptosis_factor", 1.0 + PTH_PULSE_OBA_SURVIVAL_PER_PM * c_ana)
+        c_mod = lv["teriparatide_modelling_pM"]
+        terms.add("modelling_formation", self.ctx.constants.pth_modelling_formation * c_mod)
