@@ -51,7 +51,11 @@ class CalibratedConstants:
             endpoint): cancellous bone formation rate per bone surface twice placebo after
             ~40 days of 20 µg/day (Cosman et al. 2016, J Clin Endocrinol Metab 101:1498),
             0-D trabecular point of a woman 20 years past menopause
-            (:func:`bonefem.biology.calibration.fit_mbf`).
+            (:func:`bonefem.biology.calibration_mechanistic.fit_mbf`).
+        age_oba_apoptosis: c_age, relative increase of osteoblast apoptosis at 80 years
+            (dimensionless; quadratic from 50, :mod:`bonefem.biology.agents.aging`).
+            Target: FREEDOM placebo total hip -1.4 % at 36 months (Cummings et al. 2009),
+            women 21 years past menopause (:func:`bonefem.biology.calibration.fit`).
     """
 
     rankl_estrogen: float = 991.5786559951437
@@ -62,6 +66,7 @@ class CalibratedConstants:
     fe_rankl_estrogen_factor: float = 0.3656831025252543
     mechano_rankl_max: float = 1447.7501884462943
     pth_modelling_formation: float = 4.002617948269626e-05
+    age_oba_apoptosis: float = 0.1
 
 
 CALIBRATED = CalibratedConstants()

@@ -92,6 +92,8 @@ TARGETS = {
     "freedom_th_24_diff": (4.4 + 0.7, "TH Dmab - placebo 24 mo (%)", "Cummings 2009"),
     "freedom_th_36_diff": (5.0 + 1.4, "TH Dmab - placebo 36 mo (%)", "Cummings 2009"),
     "freedom_ls_36_diff": (8.8, "LS Dmab - placebo 36 mo (%)", "Prolia label"),
+    "freedom_th_36_placebo": (-1.4, "TH placebo 36 mo, age 72 (%)", "Cummings 2009"),
+    "whi_th_3y_placebo": (0.14, "TH placebo 3 y, age 63 (%)", "Cauley 2003"),
 }
 """Calibration targets: key -> (value, description, source)."""
 
@@ -142,8 +144,12 @@ def whi(k: CalibratedConstants) -> dict[str, float]:
     return {"whi_th_3y_diff": th_t - th_p, "whi_th_3y": th_t, "whi_th_3y_placebo": th_p}
 
 
-def freedom(k: CalibratedConstants) -> dict[str, float]:
+def freedom(k: CalibratedConstants, *, placebo_only: bool = False) -> dict[str, float]:
     """FREEDOM quantities (denosumab 60 mg every 6 months for 3 years)."""
+    if placebo_only:
+        pl = _run(_menopause(), FREEDOM_START + 3 * YEAR + 1.0, k)
+        t36 = FREEDOM_START + 3 * YEAR
+        return {"freedom_th_36_placebo": _change(pl, "total_hip", FREEDOM_START, t36)}
     dmab = DenosumabConfig(start_days=FREEDOM_START, stop_days=FREEDOM_START + 3 * YEAR)
     tr, pl = _treated_vs_placebo(k, _menopause(denosumab=[dmab]), FREEDOM_START, [3.0])
     out: dict[str, float] = {}
@@ -174,6 +180,18 @@ def _residuals(vals: dict[str, float], keys: Sequence[str]) -> np.ndarray:
     return np.array([vals[key] - TARGETS[key][0] for key in keys])
 
 
+def fit_age(k: CalibratedConstants, max_nfev: int = 40) -> CalibratedConstants:
+    """Fit the age-related loss c_age to the FREEDOM placebo total hip at 36 months."""
+    target = TARGETS["freedom_th_36_placebo"][0]
+
+    def gap(c: float) -> float:
+        kk = dataclasses.replace(k, age_oba_apoptosis=c)
+        return freedom(kk, placebo_only=True)["freedom_th_36_placebo"] - target
+
+    c = brentq(gap, 0.0, 2.0, xtol=1e-4, maxiter=max_nfev)
+    return dataclasses.replace(k, age_oba_apoptosis=float(c))
+
+
 def fit(start: CalibratedConstants = CALIBRATED, *, max_nfev: int = 40) -> CalibratedConstants:
     """Fit the constants sequentially (SWAN, then WHI, then FREEDOM); return them."""
     swan_keys = ["swan_rate_pre", "swan_rate_post", "swan_rate_late", "swan_total_10y"]
@@ -201,6 +219,7 @@ def fit(start: CalibratedConstants = CALIBRATED, *, max_nfev: int = 40) -> Calib
         estrogen_adaptation_days=float(math.exp(sol.x[1])),
         mechano_lambda=float(math.exp(sol.x[2])),
     )
+    k = fit_age(k, max_nfev)
     target_h = TARGETS["whi_th_3y_diff"][0]
     e_hrt = brentq(
         lambda e: whi(dataclasses.replace(k, hrt_estrogen_level=e))["whi_th_3y_diff"] - target_h,

@@ -243,7 +243,11 @@ class ScenarioConfig(_Model):
     description: str = Field(default="", description="free text (-)")
     sex: Literal["female", "male"] = Field(default="female", description="sex (-)")
     age_at_start_years: float = Field(
-        default=45.0, ge=0.0, le=120.0, description="age at t = 0, for documentation (years)"
+        default=45.0,
+        ge=0.0,
+        le=120.0,
+        description="age at t = 0 (years); the age-related, non-hormonal loss acts from 50 "
+        "years (bonefem.biology.agents.aging)",
     )
     estrogen: EstrogenConfig = Field(
         default_factory=lambda: EstrogenConfig(), description="estrogen"

@@ -39,9 +39,24 @@ def menopause():
 
 
 def test_healthy_no_drift_30_years() -> None:
-    r = run_zero_d(ScenarioConfig(), 30 * YEAR, run=RunConfig(step_days=60.0))
+    """The healthy adult stays at steady state for decades (calibration-data.md): 20 to 50
+    years of age, before the age-related loss (bonefem.biology.agents.aging) begins."""
+    r = run_zero_d(
+        ScenarioConfig(age_at_start_years=20.0), 30 * YEAR, run=RunConfig(step_days=60.0)
+    )
     assert abs(r[LS][-1]) < 0.1
     assert abs(r["bvtv_change_pct_trab"][-1]) < 0.1
+
+
+@pytest.mark.parametrize("sex", ["female", "male"])
+def test_age_related_loss_after_fifty(sex: str) -> None:
+    """Premenopausal hormones (or T = 1) from 50 to 80: bone is lost, faster with age."""
+    r = run_zero_d(
+        ScenarioConfig(sex=sex, age_at_start_years=50.0), 30 * YEAR, run=RunConfig(step_days=60.0)
+    )
+    hip = "abmd_change_pct_total_hip"
+    first, last = r.at(hip, 10 * YEAR), r.at(hip, 30 * YEAR) - r.at(hip, 20 * YEAR)
+    assert first < 0.0 and last < 2.0 * first  # losing, and at least twice as fast at 70-80
 
 
 def test_estrogen_loss_causes_loss(menopause) -> None:

@@ -8,9 +8,11 @@ Levels (dimensionless, 1 = premenopausal reference):
   menopause, an exponential fall with ``surgical_time_constant_days``.
 * ``hrt_estrogen``: estrogen-equivalent level added by HRT (default calibrated to WHI
   CEE 0.625 mg + MPA, :attr:`~bonefem.biology.calibrated.CalibratedConstants.hrt_estrogen_level`).
-* ``estrogen``: women, ovarian + HRT; men, from aromatisation of testosterone,
-  proportional to T (ASSUMPTION: normalised so T = 1 gives 1; Finkelstein et al. 2013,
-  NEJM 369:1011).
+* ``estrogen``: women, ovarian + HRT; men, bioavailable estradiol from aromatised
+  testosterone, the main skeletal sex steroid of men (Finkelstein et al. 2013, NEJM
+  369:1011; Khosla et al. 1998, JCEM 83:2266): E = 1 - ``BIO_E2_PER_BIO_T`` (1 - T), i.e.
+  bioavailable E2 falls 0.73 times as fast as bioavailable T (Khosla 1998: -47 % and
+  -64 % from age 25 to 85 in men; normalised so T = 1 gives 1).
 * ``estrogen_attenuation``: 1 / (1 + max(0, t - t_m) / tau_a), tau_a calibrated
   (ASSUMPTION: skeletal adaptation to estrogen deficiency; cf. the decaying PMO term of
   Martínez-Reina et al. 2019).
@@ -33,12 +35,16 @@ from collections.abc import Mapping
 from bonefem.biology.agents._base import Agent, EffectTerms, LevelFunction, Levels, register
 
 __all__ = [
+    "BIO_E2_PER_BIO_T",
     "CYTOKINE_PER_DEFICIENCY",
     "OC_LIFESPAN_PER_DEFICIENCY",
     "OPG_PER_DEFICIENCY",
     "EstrogenAgent",
 ]
 
+BIO_E2_PER_BIO_T = 0.47 / 0.64
+"""Relative fall of bioavailable E2 per relative fall of bioavailable T in men
+(dimensionless; Khosla et al. 1998, JCEM 83:2266)."""
 OPG_PER_DEFICIENCY = 0.2
 """Relative OPG production loss at d = 1 (dimensionless, ASSUMPTION)."""
 OC_LIFESPAN_PER_DEFICIENCY = 0.2
@@ -93,7 +99,7 @@ class EstrogenAgent(Agent):
 
     def _estrogen(self, lv: Levels) -> float:
         if self.scenario.sex == "male":
-            return lv["testosterone"]
+            return 1.0 - BIO_E2_PER_BIO_T * (1.0 - lv["testosterone"])
         return lv["ovarian_estrogen"] + lv["hrt_estrogen"]
 
     def levels(self) -> Mapping[str, LevelFunction]:
