@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants, fe_constants
 from bonefem.biology.cells import BoneCellModel
+from bonefem.biology.history import CohortHistory
 from bonefem.biology.parameters import PIVONKA_2008, CellParameters, calibrated_parameters
 from bonefem.biology.signals import ScenarioSignals, build_signals
 from bonefem.config.case import Case
@@ -123,6 +124,15 @@ def _geometry(case: Case, bone: BoneMesh, volumes: FloatArray) -> CellGeometry:
     return CellGeometry(n, index, list(bone.region_names), volumes, tags)
 
 
+def _history(case: Case, model: BoneCellModel, signals: ScenarioSignals) -> CohortHistory | None:
+    """The cohort history of the case (at each region's BV/TV), or None (healthy start)."""
+    b = case.biology
+    if b.history_from_age_years is None:
+        return None
+    f0 = np.array([r.bvtv for r in case.material.regions.values()], dtype=float)
+    return CohortHistory.run(model, signals, f0, b.age_at_start_years - b.history_from_age_years)
+
+
 def _mechanics(case: Case, bone: BoneMesh, clock: Callable[[], float]) -> ElasticityProblem:
     materials = case.material.regions
     poisson = {name: materials[name].modulus.poisson_ratio for name in bone.region_names}
@@ -179,7 +189,7 @@ def build(
     params = PARAMETER_SETS[rc.parameters](c)
     model = BoneCellModel(params, rtol_cells=rc.cell_rtol, rtol_bone=rc.bone_rtol)
     signals = build_signals(case.biology, fe_constants(c), params)
-    law = make_law(LawContext(rc, model, signals))
+    law = make_law(LawContext(rc, model, signals, _history(case, model, signals)))
     mech = _mechanics(case, bone, clock)
     geometry = _geometry(case, bone, mech.cell_volumes)
     materials = case.material.regions

@@ -8,7 +8,10 @@ writes it as CSV and as a figure. :func:`load_zero_d_case` reads ``cases/biology
 Mechanical feedback without a mesh (ASSUMPTION, ``run.mechanical_feedback = "stress"``):
 the habitual stress is constant, so the strain energy density scales as 1/E, and with the
 Hernandez et al. (2001) law E ~ f^2.58 * ash^2.74 (used by Martínez-Reina et al. 2019)
-Psi/Psi_ss = (f0/f)^2.58 * (ash0/ash)^2.74 per point. Periods of changed activity
+Psi/Psi_ss = (f0/f)^2.58 * (ash0/ash)^2.74 per point
+(:func:`bonefem.biology.history.stress_feedback`). With ``history_from_age_years`` the run
+starts from the state a 0-D history reached at t = 0 (:mod:`bonefem.biology.history`);
+changes are relative to t = 0. Periods of changed activity
 (``[[activity]]`` tables, as in the FE case files) scale the habitual stress by their
 ``load_scale`` s, so the stimulus by s^2: Psi/Psi_ss = s^2 (f0/f)^2.58 (ash0/ash)^2.74
 (disuse in 0-D; the output steps are split at every activity change).
@@ -35,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants
 from bonefem.biology.cells import BoneCellModel
+from bonefem.biology.history import CohortHistory, stress_feedback
 from bonefem.biology.parameters import PIVONKA_2008, calibrated_parameters
 from bonefem.biology.signals import build_signals
 from bonefem.config.case import ActivityPeriod
@@ -59,9 +63,6 @@ SITE_TRABECULAR_SHARE = {"lumbar_spine": 0.5, "total_hip": 0.3, "femoral_neck": 
 """Share of the site's baseline mineral in trabecular bone, for the DXA mapping
 (ASSUMPTION; vertebral body trabecular bone plus cortical shell and posterior elements
 for the lumbar spine; cortex-dominated proximal femur)."""
-
-HERNANDEZ_F_EXP = 2.58
-HERNANDEZ_ASH_EXP = 2.74
 
 
 class RunConfig(BaseModel):
@@ -160,13 +161,12 @@ def run_zero_d(
     mdl = model or make_model(run, constants)
     sig = build_signals(scenario, constants, mdl.params)
     f0 = np.array([run.f_trabecular, run.f_cortical])
-    state = mdl.healthy_state(f0)
-    ash0 = ash_fraction(state[4])
-
-    def stimulus(f: FloatArray, m: FloatArray, scale: float) -> FloatArray:
-        return np.asarray(
-            scale**2 * (f0 / f) ** HERNANDEZ_F_EXP * (ash0 / ash_fraction(m)) ** HERNANDEZ_ASH_EXP
-        )
+    ash0 = ash_fraction(mdl.healthy_state(f0)[4])
+    if scenario.history_from_age_years is None:
+        state = mdl.healthy_state(f0)
+    else:
+        years = scenario.age_at_start_years - scenario.history_from_age_years
+        state = CohortHistory.run(mdl, sig, f0, years).state(f0)
 
     times = _output_times(t_end_days, run.step_days, activity)
     states = np.empty((times.size, *state.shape))
@@ -177,7 +177,7 @@ def run_zero_d(
             m_now, scale = state[4].copy(), _load_scale(activity, t)
 
             def stim(f: FloatArray, m_now: FloatArray = m_now, s: float = scale) -> FloatArray:
-                return stimulus(f, m_now, s)
+                return stress_feedback(f0, ash0, f, m_now, s)
 
             res = mdl.advance(state, t, t1 - t, sig, stim)
         else:
@@ -236,7 +236,7 @@ def _tabulate(
         cols[f"OPG_pM_{suffix}"] = opg[:, j]
         cols[f"bvtv_{suffix}"] = states[:, 3, j]
         cols[f"mineral_{suffix}"] = states[:, 4, j]
-        cols[f"bvtv_change_pct_{suffix}"] = 100.0 * (states[:, 3, j] / f0[j] - 1.0)
+        cols[f"bvtv_change_pct_{suffix}"] = 100.0 * (states[:, 3, j] / states[0, 3, j] - 1.0)
         cols[f"mineral_mass_change_pct_{suffix}"] = 100.0 * mineral_change[:, j]
     for site, w in SITE_TRABECULAR_SHARE.items():
         cols[f"abmd_change_pct_{site}"] = 100.0 * (

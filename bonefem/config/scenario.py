@@ -249,6 +249,15 @@ class ScenarioConfig(_Model):
         description="age at t = 0 (years); the age-related, non-hormonal loss acts from 50 "
         "years (bonefem.biology.agents.aging)",
     )
+    history_from_age_years: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=120.0,
+        description="start the run from a 0-D history of this scenario's signals (menopause "
+        "before t = 0, ageing) that begins at this age at the healthy steady state, instead "
+        "of from the healthy state at t = 0 (years; cohorts at any age, "
+        "bonefem.biology.history); the region BV/TV are then the young-adult values",
+    )
     estrogen: EstrogenConfig = Field(
         default_factory=lambda: EstrogenConfig(), description="estrogen"
     )
@@ -307,6 +316,12 @@ class ScenarioConfig(_Model):
                         f"[{b.start_days}, {b.stop_days}) days); merge them or make them "
                         "consecutive"
                     )
+        h = self.history_from_age_years
+        if h is not None and h >= self.age_at_start_years:
+            raise ValueError(
+                f"history_from_age_years ({h}) must be below age_at_start_years "
+                f"({self.age_at_start_years})"
+            )
         if self.sex == "male":
             if self.estrogen.menopause != "none":
                 raise ValueError("estrogen.menopause must be 'none' for sex = 'male'")

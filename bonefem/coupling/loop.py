@@ -128,6 +128,10 @@ class CoupledRun:
         )
         s.psi_solved = self.solve_habitual(s)
         s.psi_ss = np.maximum(s.psi_solved, 1e-12 * self._global_max(s.psi_solved))
+        carried = m.law.initial_ratio(m.f0)
+        if carried is not None:  # cohort history: the first solve sees the history's Ψ/Ψ_ss
+            per_unit = m.stimulus.definition.at_solve(np.ones_like(carried), m.f0, cells[3])
+            s.psi_ss = s.psi_ss * per_unit / carried
         s.ratio_solved = self._relative_stimulus(s)
         return s
 

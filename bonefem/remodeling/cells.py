@@ -4,7 +4,8 @@ Pivonka et al. (2008, J Theor Biol 254:1099) with the mechanical regulation of S
 et al. (2013, CMAME 254:181): osteoblasts and osteoclasts, driven by the systemic signals
 (hormones, drugs) and the relative mechanical stimulus Ψ/Ψ_ss, resorb and form bone
 (:mod:`bonefem.remodeling.bone`). Integrated by the cell model's Rosenbrock W-method with
-error control; the loop's stop event is an event of that integrator.
+error control; the loop's stop event is an event of that integrator. A cohort history
+(:mod:`bonefem.biology.history`) may give the state at t = 0.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 from bonefem.biology.cells import BoneCellModel
 from bonefem.biology.effects import SystemicSignals
+from bonefem.biology.history import CohortHistory
 from bonefem.remodeling.bone import RemodelingParameters
 from bonefem.remodeling.law import (
     Drive,
@@ -37,6 +39,7 @@ class CellDrivenLaw:
 
     model: BoneCellModel
     signals: SystemicSignals
+    history: CohortHistory | None = None
 
     @property
     def params(self) -> RemodelingParameters:
@@ -44,8 +47,17 @@ class CellDrivenLaw:
         return self.model.remodeling.params
 
     def initial_state(self, f0: FloatArray) -> FloatArray:
-        """Healthy steady state (5, n) at BV/TV f0 (homeostatic stimulus Ψ/Ψ_ss = 1)."""
+        """State (5, n) at t = 0 of points with (young-adult) BV/TV f0.
+
+        The healthy steady state (homeostatic Ψ/Ψ_ss = 1), or the end of the cohort history.
+        """
+        if self.history is not None:
+            return self.history.state(f0)
         return self.model.healthy_state(f0)
+
+    def initial_ratio(self, f0: FloatArray) -> FloatArray | None:
+        """Ψ/Ψ_ss at the end of the cohort history (-), or None (homeostatic start)."""
+        return None if self.history is None else self.history.stimulus_ratio(f0)
 
     def advance(
         self,
@@ -80,4 +92,4 @@ class CellDrivenLaw:
 
 @register_law("cells")
 def _cells(context: LawContext) -> CellDrivenLaw:
-    return CellDrivenLaw(context.cell_model, context.signals)
+    return CellDrivenLaw(context.cell_model, context.signals, context.history)

@@ -67,6 +67,10 @@ class HuiskesLaw:
         """State (5, n) at BV/TV f0: cell rows from the cell model, m at its steady state."""
         return np.asarray(self.initial_cells(f0))
 
+    def initial_ratio(self, f0: FloatArray) -> FloatArray | None:
+        """None: the Huiskes law starts at its reference stimulus (no cohort history)."""
+        return None
+
     def advance(
         self,
         cells: FloatArray,

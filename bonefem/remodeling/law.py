@@ -27,6 +27,7 @@ from bonefem.remodeling.bone import RemodelingParameters
 if TYPE_CHECKING:
     from bonefem.biology.cells import BoneCellModel
     from bonefem.biology.effects import SystemicSignals
+    from bonefem.biology.history import CohortHistory
     from bonefem.config.case import RemodelingSettings
 
 FloatArray = npt.NDArray[np.float64]
@@ -80,7 +81,14 @@ class RemodelingLaw(Protocol):
         ...
 
     def initial_state(self, f0: FloatArray) -> FloatArray:
-        """The equilibrium state (5, n) for initial BV/TV ``f0`` (healthy, homeostatic load)."""
+        """The state (5, n) at t = 0 for initial BV/TV ``f0``.
+
+        The healthy equilibrium under homeostatic load, or the end of a cohort history.
+        """
+        ...
+
+    def initial_ratio(self, f0: FloatArray) -> FloatArray | None:
+        """Ψ/Ψ_ss the cells carry at t = 0 (-), or None for the homeostatic Ψ/Ψ_ss = 1."""
         ...
 
     def advance(
@@ -111,11 +119,13 @@ class LawContext:
         cell_model: the bone cell model of the chosen parameter set (its remodelling
             parameters give the bone composition of every law).
         signals: the systemic signals (hormones, drugs) over time.
+        history: the cohort history giving the state at t = 0, or None (healthy start).
     """
 
     settings: RemodelingSettings
     cell_model: BoneCellModel
     signals: SystemicSignals
+    history: CohortHistory | None = None
 
 
 LawFactory = Callable[[LawContext], RemodelingLaw]
