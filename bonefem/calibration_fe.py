@@ -133,7 +133,7 @@ def disuse_loss_for(
         overwrite=True,
         progress=False,
         constants=k,
-        overrides=[f"run.duration_days={BEDREST_DAYS}", "output.metrics_every_days=59.5"],
+        overrides=[f"run.duration_days={BEDREST_DAYS}"],
     )
     rows = read_metrics(out / "metrics.csv")
     return float(rows[-1]["abmd_pct_change"])

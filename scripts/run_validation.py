@@ -110,6 +110,15 @@ REFERENCE = {
             "Neer et al. 2001, 20 µg/day",
             "validation",
         ),
+        (
+            "LS aBMD gain at 12 months (therapy from FMP+5 y)",
+            "abmd",
+            1826.25,
+            2191.5,
+            6.2,
+            "DATA study, teriparatide arm (Tsai et al. 2013, Lancet 382:50)",
+            "validation",
+        ),
     ],
     "glucocorticoid_vertebra": [
         (
@@ -134,6 +143,15 @@ REFERENCE = {
         ),
     ],
     "disuse_femur": [
+        (
+            "total hip aBMD after 17 weeks at 30 % load",
+            "abmd",
+            0.0,
+            119.0,
+            -4.1,
+            "bed rest 17 weeks: neck −3.6 %, trochanter −4.6 % (LeBlanc et al. 1990)",
+            "FE calibration target (disuse saturation P_max)",
+        ),
         (
             "total hip aBMD after 1 year at 30 % load",
             "abmd",
