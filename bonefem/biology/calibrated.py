@@ -58,15 +58,15 @@ class CalibratedConstants:
             women 21 years past menopause (:func:`bonefem.biology.calibration.fit`).
     """
 
-    rankl_estrogen: float = 991.5786559951437
-    estrogen_adaptation_days: float = 10214.398794963601
-    hrt_estrogen_level: float = 0.775093942939747
-    mechano_lambda: float = 1.2421070652159856
-    denosumab_accessibility: float = 0.9985231964990167
+    rankl_estrogen: float = 976.5317794994047
+    estrogen_adaptation_days: float = 9621.114344088515
+    hrt_estrogen_level: float = 0.788530700121422
+    mechano_lambda: float = 1.2656044601530143
+    denosumab_accessibility: float = 0.36548485003526515
     fe_rankl_estrogen_factor: float = 0.3656831025252543
     mechano_rankl_max: float = 1447.7501884462943
-    pth_modelling_formation: float = 4.002617948269626e-05
-    age_oba_apoptosis: float = 0.1
+    pth_modelling_formation: float = 3.9450149014096706e-05
+    age_oba_apoptosis: float = 0.12152009459915199
 
 
 CALIBRATED = CalibratedConstants()
