@@ -184,7 +184,15 @@ def run_zero_d(
             res = mdl.advance(state, t, t1 - t, sig)
         state = res.state
         states[k + 1] = state
-    return _tabulate(mdl, sig, times, states, f0, scenario.name, run)
+    ratios = None
+    if run.mechanical_feedback == "stress":
+        ratios = np.array(
+            [
+                stress_feedback(f0, ash0, s[3], s[4], _load_scale(activity, float(t)))
+                for t, s in zip(times, states, strict=True)
+            ]
+        )
+    return _tabulate(mdl, sig, times, states, f0, scenario.name, run, ratios)
 
 
 def _load_scale(activity: Sequence[ActivityPeriod], t: float) -> float:
@@ -216,7 +224,13 @@ def _tabulate(
     f0: FloatArray,
     name: str,
     run: RunConfig,
+    ratios: FloatArray | None = None,
 ) -> ZeroDResult:
+    """The result table.
+
+    ``ratios`` (n_times, 2) is Ψ/Ψ_ss at each output (None: no mechanical feedback), so
+    the RANKL column includes the disuse production.
+    """
     from bonefem.biology.signals import ScenarioSignals
 
     assert isinstance(sig, ScenarioSignals)
@@ -224,7 +238,8 @@ def _tabulate(
     rankl = np.empty((times.size, 2))
     opg = np.empty((times.size, 2))
     for k, t in enumerate(times):
-        d = mdl.signalling(states[k, 0], states[k, 1], states[k, 2], sig.effects(float(t)))
+        psi = None if ratios is None else ratios[k]
+        d = mdl.signalling(states[k, 0], states[k, 1], states[k, 2], sig.effects(float(t)), psi)
         rankl[k], opg[k] = d["RANKL"], d["OPG"]
     mineral = states[:, 3, :] * states[:, 4, :]
     mineral_change = mineral / mineral[0] - 1.0
