@@ -12,8 +12,9 @@ on the same SWAN target with the FE model itself.
 Target (calibration data only): SWAN lumbar-spine areal BMD change over the 10 years
 around the final menstrual period, −10.6 % (Greendale et al. 2012, J Bone Miner Res
 27:111), from 2 years before to 8 years after the FMP. Model output: the DXA-like areal
-BMD (antero-posterior projection) of the bundled L3 vertebral body on a coarse mesh,
-natural menopause with the FMP at 2 years, 10 years. One parameter is fitted: the factor
+BMD (antero-posterior projection) of the bundled case ``cases/menopause_vertebra.toml``
+itself (natural menopause with the FMP at 2 years, 10 years; fields written once). One
+parameter is fitted: the factor
 on the 0-D-calibrated RANKL production at full estrogen deficiency
 (``CalibratedConstants.fe_rankl_estrogen_factor``), by the secant method on the log of
 the factor.
@@ -49,52 +50,25 @@ from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants
 #: SWAN lumbar-spine aBMD change over 10 years around the FMP (%), Greendale et al. 2012.
 SWAN_LS_10Y = -10.6
 
-CASE = """
-[run]
-name = "fe_calibration"
-duration_days = 3652.5
-biology_step_days = {step}
 
-[mesh]
-generator = "vertebra"
-parameters = {{ mesh_size = 8.0, cortical_mesh_size = 2.5 }}
-
-[material.regions.trabecular]
-bvtv = 0.15
-modulus = {{ preset = "morgan2003_vertebra", yield_strain = 0.0077 }}
-
-[material.regions.cortical]
-bvtv = 0.95
-modulus = {{ preset = "carter_hayes1977", yield_strain = 0.0081 }}
-
-[[load_cases]]
-name = "daily_compression"
-cycles_per_day = 5000.0
-supports = [{{ type = "fixed", surface = "caudal_endplate" }}]
-loads = [{{ type = "force", surface = "cranial_endplate", force = [0.0, 0.0, -800.0] }}]
-
-[biology]
-sex = "female"
-estrogen = {{ menopause = "natural", menopause_time_days = 730.5 }}
-
-[metrics.dxa]
-axis = "y"
-
-[output]
-fields_every_days = 3652.5
-metrics_every_days = 365.25
-checkpoint_every_days = 3652.5
-fields = ["density"]
-"""
+def _bundled(name: str, folder: Path) -> Path:
+    """Copy of ``cases/<name>.toml`` in ``folder`` with its mesh settings path made absolute."""
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "cases" / f"{name}.toml").read_text(encoding="utf-8")
+    start = text.index('settings = "') + len('settings = "')
+    end = text.index('"', start)
+    text = text[:start] + str(root / "meshes" / text[start:end]) + text[end:]
+    path = folder / f"{name}.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def loss_for(factor: float, folder: Path, step: float = 14.0) -> float:
-    """10-year aBMD change (%) of the calibration case with the given factor."""
+    """10-year aBMD change (%) of the bundled menopause vertebra with the given factor."""
     from bonefem.driver import run_case
     from bonefem.output.run_folder import read_metrics
 
-    case = folder / f"case_{factor:.6f}.toml"
-    case.write_text(CASE.format(step=step))
+    case = _bundled("menopause_vertebra", folder)
     constants = dataclasses.replace(CALIBRATED, fe_rankl_estrogen_factor=factor)
     out = run_case(
         case,
@@ -102,6 +76,7 @@ def loss_for(factor: float, folder: Path, step: float = 14.0) -> float:
         overwrite=True,
         progress=False,
         constants=constants,
+        overrides=[f"run.biology_step_days={step}", "output.fields_every_days=3652.5"],
     )
     rows = read_metrics(out / "metrics.csv")
     return float(rows[-1]["abmd_pct_change"])
@@ -120,11 +95,7 @@ def disuse_loss_for(
     from bonefem.driver import run_case
     from bonefem.output.run_folder import read_metrics
 
-    root = Path(__file__).resolve().parents[1]
-    text = (root / "cases" / "disuse_femur.toml").read_text(encoding="utf-8")
-    text = text.replace('settings = "femur.toml"', f'settings = "{root / "meshes" / "femur.toml"}"')
-    case = folder / f"disuse_{rankl_max:.1f}.toml"
-    case.write_text(text, encoding="utf-8")
+    case = _bundled("disuse_femur", folder)
     base = constants if constants is not None else CALIBRATED
     k = dataclasses.replace(base, mechano_rankl_max=rankl_max)
     out = run_case(
