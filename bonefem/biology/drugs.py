@@ -11,7 +11,11 @@
   binds to bone and the rest is excreted within days (Khan et al. 1997, JBMR 12:1700:
   ~50 % of an i.v. dose excreted in 5 days); of the bound part 17/50 = 34 % is released over
   the following 6 months (Khan 1997; ASSUMPTION: time constant 60 days) and the rest with a
-  terminal half-life of about 10 years (Khan 1997: "> 10 years").
+  terminal half-life of about 10 years (Khan 1997: "> 10 years"). Zoledronate
+  (:data:`ZOLEDRONATE_PK`): intravenous, bioavailability 1; about 60 % of the dose is
+  retained in the skeleton, the rest excreted in the urine within 24 h (Chen et al. 2002,
+  J Clin Pharmacol 42:1228: 39 +- 16 % renal excretion in 24 h); release as alendronate
+  (ASSUMPTION: the same bone-surface binding and resorption-driven release).
 * :class:`TeriparatidePK` -- one-compartment model with first-order absorption for daily
   subcutaneous teriparatide (k_a 4.38 /h, k_e 0.693 /h, V 110 L, F 0.95; Martonova et al.
   2023 after the Forteo label). Returns the pulse-averaged exposure (AUC per dosing
@@ -140,6 +144,14 @@ class BisphosphonatePKParameters:
     fast_fraction: float = 0.34
     fast_time_constant_days: float = 60.0
     slow_half_life_days: float = 3650.0
+
+
+ALENDRONATE_PK = BisphosphonatePKParameters()
+"""Oral alendronate (see the module docstring)."""
+ZOLEDRONATE_PK = BisphosphonatePKParameters(bioavailability=1.0, bone_uptake=0.6)
+"""Intravenous zoledronate: all of the dose reaches the circulation, 60 % binds to bone
+(Chen et al. 2002)."""
+BISPHOSPHONATE_PK = {"alendronate": ALENDRONATE_PK, "zoledronate": ZOLEDRONATE_PK}
 
 
 @dataclass

@@ -210,14 +210,44 @@ class DenosumabConfig(Window):
         return self
 
 
-class BisphosphonateConfig(Window):
-    """Oral alendronate."""
+#: Default dose (mg) and dosing interval (days) of each bisphosphonate: oral alendronate
+#: 70 mg weekly (FIT, Black et al. 1996), intravenous zoledronate 5 mg yearly (HORIZON-PFT,
+#: Black et al. 2007).
+BISPHOSPHONATE_DEFAULTS = {"alendronate": (70.0, 7.0), "zoledronate": (5.0, 365.25)}
 
-    drug: Literal["alendronate"] = Field(default="alendronate", description="bisphosphonate (-)")
-    dose_mg: float = Field(default=70.0, gt=0.0, le=700.0, description="oral dose per intake (mg)")
-    interval_days: float = Field(
-        default=7.0, gt=0.0, le=365.0, description="dosing interval (days)"
+
+class BisphosphonateConfig(Window):
+    """Oral alendronate or intravenous zoledronate."""
+
+    drug: Literal["alendronate", "zoledronate"] = Field(
+        default="alendronate",
+        description="bisphosphonate: alendronate (oral) or zoledronate (intravenous) (-)",
     )
+    dose_mg: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=700.0,
+        description="dose per intake (mg); default 70 (alendronate, oral) or 5 (zoledronate, "
+        "intravenous)",
+    )
+    interval_days: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=730.5,
+        description="dosing interval (days); default 7 (alendronate) or 365.25 (zoledronate)",
+    )
+
+    @property
+    def dose(self) -> float:
+        """Dose per intake (mg), the drug's default if not given."""
+        return self.dose_mg if self.dose_mg is not None else BISPHOSPHONATE_DEFAULTS[self.drug][0]
+
+    @property
+    def interval(self) -> float:
+        """Dosing interval (days), the drug's default if not given."""
+        if self.interval_days is not None:
+            return self.interval_days
+        return BISPHOSPHONATE_DEFAULTS[self.drug][1]
 
     @model_validator(mode="after")
     def _finite(self) -> BisphosphonateConfig:

@@ -100,6 +100,7 @@ def test_output_columns_keep_their_names_and_order() -> None:
         "sympathetic_tone",
         "denosumab_ng_per_mL",
         "alendronate_bound_mg",
+        "zoledronate_bound_mg",
         "age_years",
     ]
 

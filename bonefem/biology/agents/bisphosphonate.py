@@ -1,15 +1,20 @@
-"""Bisphosphonate (oral alendronate): skeletal retention and osteoclast apoptosis.
+"""Bisphosphonates (oral alendronate, intravenous zoledronate): retention, OC apoptosis.
 
-Level ``alendronate_bound_mg``: drug bound to the skeleton
-(:class:`~bonefem.biology.drugs.BisphosphonatePK`; Gertz et al. 1995, Khan et al. 1997).
-Effect terms: osteoclast apoptosis (Hughes et al. 1995, JBMR 10:1478), saturating in the
-bound amount (Calvo-Gallego et al. 2022, Front Bioeng Biotechnol 10:940620: the effect
-saturates within weeks): with occupancy b / (b + ``BP_HALF_MG``), A_OCa times
-1 + ``BP_EMAX`` occupancy, and the resorption per osteoclast times 1 - ``BP_RESORPTION``
-occupancy (off: a lower resorption per osteoclast without a matching lower TGF-beta
-release lets the coupled formation outrun resorption without bound, the mechanical disuse
-term then raising turnover further). Sizes are ASSUMPTIONS. Milestones: intakes at least
-28 days apart (daily or weekly intakes are smooth at the 1-10 day step scale).
+Levels ``alendronate_bound_mg`` and ``zoledronate_bound_mg``: drug bound to the skeleton
+(:class:`~bonefem.biology.drugs.BisphosphonatePK`; alendronate: Gertz et al. 1995, Khan et
+al. 1997; zoledronate: Chen et al. 2002). Their antiresorptive action is added in
+alendronate-equivalent mg, b = b_ALN + ``ZOLEDRONATE_POTENCY`` b_ZOL: zoledronate inhibits
+the osteoclast's farnesyl pyrophosphate synthase at an about 15-fold lower concentration
+(Dunford et al. 2001, J Pharmacol Exp Ther 296:235; ASSUMPTION: the potency ratio carries
+over to bone-bound drug). Effect terms: osteoclast apoptosis (Hughes et al. 1995, JBMR
+10:1478), saturating in the bound amount (Calvo-Gallego et al. 2022, Front Bioeng
+Biotechnol 10:940620: the effect saturates within weeks): with occupancy b / (b +
+``BP_HALF_MG``), A_OCa times 1 + ``BP_EMAX`` occupancy, and the resorption per osteoclast
+times 1 - ``BP_RESORPTION`` occupancy (off: a lower resorption per osteoclast without a
+matching lower TGF-beta release lets the coupled formation outrun resorption without
+bound, the mechanical disuse term then raising turnover further). Sizes are ASSUMPTIONS.
+Milestones: intakes at least 28 days apart (daily or weekly intakes are smooth at the
+1-10 day step scale; a yearly infusion is a milestone).
 """
 
 from __future__ import annotations
@@ -24,10 +29,16 @@ from bonefem.biology.agents._base import (
     Levels,
     register,
 )
-from bonefem.biology.drugs import BisphosphonatePK, dose_times
+from bonefem.biology.drugs import BISPHOSPHONATE_PK, BisphosphonatePK, dose_times
 from bonefem.config.scenario import ScenarioConfig
 
-__all__ = ["BP_EMAX", "BP_HALF_MG", "BP_RESORPTION", "BisphosphonateAgent"]
+__all__ = [
+    "BP_EMAX",
+    "BP_HALF_MG",
+    "BP_RESORPTION",
+    "ZOLEDRONATE_POTENCY",
+    "BisphosphonateAgent",
+]
 
 BP_EMAX = 3.0
 """Maximal relative increase of A_OCa (dimensionless, ASSUMPTION)."""
@@ -35,6 +46,8 @@ BP_HALF_MG = 0.5
 """Bone-bound alendronate for half-maximal effect (mg, ASSUMPTION)."""
 BP_RESORPTION = 0.0
 """Relative reduction of the resorption per osteoclast at saturation (off, see module)."""
+ZOLEDRONATE_POTENCY = 15.0
+"""Alendronate-equivalent mg per bound mg of zoledronate (dimensionless; Dunford 2001)."""
 
 
 @register
@@ -47,30 +60,46 @@ class BisphosphonateAgent(Agent):
     def __init__(self, scenario: ScenarioConfig, ctx: AgentContext) -> None:
         super().__init__(scenario, ctx)
         self.pk = [
-            BisphosphonatePK(dose_times(b.start_days, b.stop_days, b.interval_days), b.dose_mg)
+            (
+                b.drug,
+                BisphosphonatePK(
+                    dose_times(b.start_days, b.stop_days, b.interval),
+                    b.dose,
+                    BISPHOSPHONATE_PK[b.drug],
+                ),
+            )
             for b in scenario.bisphosphonate
         ]
 
+    def _bound(self, drug: str, t: float) -> float:
+        return sum(pk.bound_mg(t) for d, pk in self.pk if d == drug)
+
     def levels(self) -> Mapping[str, LevelFunction]:
-        """``alendronate_bound_mg`` (mg)."""
-        return {"alendronate_bound_mg": lambda lv: sum(pk.bound_mg(lv.t) for pk in self.pk)}
+        """``alendronate_bound_mg`` and ``zoledronate_bound_mg`` (mg)."""
+        return {
+            "alendronate_bound_mg": lambda lv: self._bound("alendronate", lv.t),
+            "zoledronate_bound_mg": lambda lv: self._bound("zoledronate", lv.t),
+        }
 
     def contribute(self, lv: Levels, terms: EffectTerms) -> None:
         """Osteoclast apoptosis (and resorption per osteoclast, off)."""
-        b = lv["alendronate_bound_mg"]
+        b = lv["alendronate_bound_mg"] + ZOLEDRONATE_POTENCY * lv["zoledronate_bound_mg"]
         occupancy = b / (b + BP_HALF_MG)
         terms.scale("oca_apoptosis_factor", 1.0 + BP_EMAX * occupancy)
         terms.scale("resorption_factor", 1.0 - BP_RESORPTION * occupancy)
 
     def outputs(self) -> Mapping[str, LevelFunction]:
-        """Column ``alendronate_bound_mg`` (mg)."""
-        return {"alendronate_bound_mg": lambda lv: lv["alendronate_bound_mg"]}
+        """Columns ``alendronate_bound_mg`` and ``zoledronate_bound_mg`` (mg)."""
+        return {
+            "alendronate_bound_mg": lambda lv: lv["alendronate_bound_mg"],
+            "zoledronate_bound_mg": lambda lv: lv["zoledronate_bound_mg"],
+        }
 
     def milestones(self) -> list[float]:
         """Intake times of courses with intakes at least 28 days apart (days)."""
         return [
             x
-            for w, pk in zip(self.scenario.bisphosphonate, self.pk, strict=True)
-            if w.interval_days >= 28.0
+            for w, (_, pk) in zip(self.scenario.bisphosphonate, self.pk, strict=True)
+            if w.interval >= 28.0
             for x in pk.times_days.tolist()
         ]
