@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -49,7 +50,7 @@ def test_healthy_no_drift_30_years() -> None:
 
 
 @pytest.mark.parametrize("sex", ["female", "male"])
-def test_age_related_loss_after_fifty(sex: str) -> None:
+def test_age_related_loss_after_fifty(sex: Literal["female", "male"]) -> None:
     """Premenopausal hormones (or T = 1) from 50 to 80: bone is lost, faster with age."""
     r = run_zero_d(
         ScenarioConfig(sex=sex, age_at_start_years=50.0), 30 * YEAR, run=RunConfig(step_days=60.0)
