@@ -5,6 +5,11 @@ t = 0) with its checkpoint at 365.25 days; ``full_metrics.csv`` is the uninterru
 2-year run. Restarting the old folder with the 2-year case must reproduce it: 1e-7
 relative (the virtual tests' Krylov solves start from another initial guess after a
 restart: failure load 1e-8 in 0.1); ``ksp_iterations`` counts differ for the same reason.
+
+The restart uses the calibrated constants of 0.1 with the terms of issue 13 switched off
+(linear disuse RANKL, no age-related loss; the specimen is a woman of 45 on no drug, so
+teriparatide, zoledronate and the men's estradiol do not enter): the new model must reduce
+to the old one exactly where its new terms are off.
 """
 
 from __future__ import annotations
@@ -15,9 +20,22 @@ from pathlib import Path
 
 import pytest
 
+from bonefem.biology.calibrated import CalibratedConstants
 from tests.regression.short_cases import ROOT, read_rows
 
 DATA = ROOT / "tests" / "data" / "legacy_v0.1"
+
+#: bonefem 0.1's calibrated constants, with the issue-13 terms off
+CONSTANTS_V0_1 = CalibratedConstants(
+    rankl_estrogen=991.5786559951437,
+    estrogen_adaptation_days=10214.398794963601,
+    hrt_estrogen_level=0.775093942939747,
+    mechano_lambda=1.2421070652159856,
+    denosumab_accessibility=0.9985231964990167,
+    fe_rankl_estrogen_factor=0.3656831025252543,
+    mechano_rankl_max=math.inf,
+    age_oba_apoptosis=0.0,
+)
 
 
 @pytest.mark.serial
@@ -28,7 +46,7 @@ def test_checkpoint_of_version_0_1_restarts(tmp_path: Path) -> None:
     shutil.copytree(DATA / "run", folder)
     case = tmp_path / "legacy.toml"
     shutil.copy(DATA / "legacy_730.toml", case)
-    run_case(case, output=folder, restart=True, progress=False)
+    run_case(case, output=folder, restart=True, progress=False, constants=CONSTANTS_V0_1)
     got = read_rows(folder / "metrics.csv")
     ref = read_rows(DATA / "full_metrics.csv")
     assert [r["time_days"] for r in got] == [r["time_days"] for r in ref]
