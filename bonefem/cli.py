@@ -6,7 +6,7 @@ Subcommands::
     bonefem check CASE [--no-mesh]                              validate a case without running
     bonefem mesh ...                                            generate / import / inspect meshes
     bonefem sweep CASE --set KEY=V1,V2 ... --output DIR [--jobs N | --slurm]   parameter sweep
-    bonefem report RUN [RUN ...] [--output DIR]                 figures and summary of runs
+    bonefem report RUN [RUN ...] [--output DIR] [--align A]     figures and summary of runs
     bonefem cases [list | copy NAME [DEST]]                     the bundled cases
     bonefem biology SCENARIO [--output DIR]                     0-D biology run (no mesh)
     bonefem version                                             versions of the stack
@@ -122,6 +122,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", help="run folders")
     p.add_argument("--output", "-o", help="report folder (default: <first run>/report)")
     p.add_argument("--no-render", action="store_true", help="skip the 3-D renders")
+    p.add_argument(
+        "--align",
+        choices=["time", "age", "menopause", "therapy"],
+        default="time",
+        help="common x axis: time from each run's start (default), age, years from menopause, "
+        "or years from the first therapy course",
+    )
+    p.add_argument(
+        "--no-anchor",
+        action="store_true",
+        help="do not chain runs that start later on the common axis onto the earliest run",
+    )
+    p.add_argument(
+        "--label", action="append", default=None, help="legend label of each run, in order"
+    )
 
     p = sub.add_parser("cases", help="list the bundled cases or copy one to edit")
     p.add_argument("action", nargs="?", choices=["list", "copy"], default="list")
@@ -316,7 +331,14 @@ def _cmd_cases(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from bonefem.report import make_report
 
-    out = make_report([Path(r) for r in args.runs], args.output, render=not args.no_render)
+    out = make_report(
+        [Path(r) for r in args.runs],
+        args.output,
+        render=not args.no_render,
+        align=args.align,
+        anchor=False if args.no_anchor else None,
+        labels=args.label,
+    )
     logger.info("report written to %s", out)
     return 0
 

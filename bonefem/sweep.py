@@ -389,7 +389,7 @@ def report(sw: Sweep) -> Path:
     if not done:
         raise InputError("no point of the sweep has finished yet", file=sw.folder)
     logger.info("sweep summary: %s", table)
-    return make_report(done, sw.folder / "report", render=False)
+    return make_report(done, sw.folder / "report", render=False, labels=[d.name for d in done])
 
 
 def run_sweep(
