@@ -236,6 +236,7 @@ class RunResult:
             "case_resolved": "case_resolved.json",
             "fields": "fields.pvd",
             "mesh": "mesh/mesh.xdmf",
+            "paraview_script": "open_fields.py",
         }
         return {k: self.folder / v for k, v in names.items() if (self.folder / v).exists()}
 
