@@ -122,3 +122,13 @@ def test_run_from_a_file_on_every_rank(mpi_tmp_path: Path) -> None:
     assert cells.attrs["units"]["density"] == "g/cm^3"
     assert result.fields.times_days == (0.0, 91.3125)
     comm.Barrier()
+
+
+def test_run_from_a_validated_case_object(tmp_path: Path) -> None:
+    from bonefem.config import load_case
+
+    case = load_case(write_case(tmp_path, "obj", duration=30.4375, step=30.4375))
+    result = bonefem.run(case, output=tmp_path / "run", overrides=["run.name=renamed"])
+    assert result.case["run"]["name"] == "renamed" and result.status == "finished"
+    assert result.metrics["time_days"].iloc[-1] == 30.4375
+    assert "[run]" in (result.folder / "case.toml").read_text()  # the case as TOML
