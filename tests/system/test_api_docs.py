@@ -29,6 +29,7 @@ def test_the_api_page_has_examples() -> None:
         assert name in text
 
 
+@pytest.mark.slow
 def test_the_examples_of_docs_api_md_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {"__name__": "__api_md__"}

@@ -70,6 +70,7 @@ def test_bad_settings_exit_2_with_one_line(
     assert __import__("re").search(message, err), err
 
 
+@pytest.mark.slow
 def test_a_sweep_of_three_values_runs_locally(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
