@@ -143,7 +143,8 @@ class FieldSeries:
         Columns are the field names without units (``density``, ``bvtv``, ...; vector fields
         get ``_0``, ``_1``, ... suffixes); units are in ``df.attrs["units"]`` and the time
         (days) in ``df.attrs["time_days"]``. Rows are in file order (the pieces of the ranks
-        that wrote the run, in turn), the same at every output time of one run.
+        that wrote the run, in turn); a run restarted on another number of ranks writes its
+        later outputs in another order.
         """
         import numpy as np
         import pandas as pd

@@ -213,6 +213,7 @@ def _add_sweep(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--output", "-o", required=True, help="sweep folder")
     p.add_argument("--jobs", "-j", type=int, default=1, help="local runs at the same time")
+    p.add_argument("--ranks", type=int, default=1, help="MPI ranks of each local run")
     p.add_argument(
         "--zip",
         action="store_true",
@@ -235,8 +236,9 @@ def _add_sweep(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from bonefem import sweep
 
-    if args.jobs < 1:
-        raise InputError("--jobs must be at least 1", field="--jobs", value=args.jobs)
+    for name in ("jobs", "ranks"):
+        if getattr(args, name) < 1:
+            raise InputError("must be at least 1", field=f"--{name}", value=getattr(args, name))
     if args.summary or args.report:
         sw = sweep.prepare(args.case, args.overrides, args.output, args.zip)
         out = sweep.report(sw) if args.report else sweep.summary(sw.folder, sw.points)
@@ -246,6 +248,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             args.overrides,
             args.output,
             jobs=args.jobs,
+            ranks=args.ranks,
             zip_lists=args.zip,
             slurm=args.slurm,
             max_parallel=args.max_parallel,

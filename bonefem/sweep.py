@@ -282,11 +282,23 @@ def summary(sweep_folder: Path, points: Sequence[Point]) -> Path:
     return path
 
 
-def run_local(sw: Sweep, jobs: int) -> dict[int, int]:
-    """Run the unfinished points as processes (at most ``jobs`` at a time); exit code each."""
+def _mpiexec() -> str:
+    """The mpiexec beside this Python (the venv's MPICH), else the one on PATH."""
+    import shutil
+
+    here = Path(sys.executable).parent / "mpiexec"
+    return str(here) if here.exists() else (shutil.which("mpiexec") or "mpiexec")
+
+
+def run_local(sw: Sweep, jobs: int, ranks: int = 1) -> dict[int, int]:
+    """Run the unfinished points as processes; the exit code of each.
+
+    At most ``jobs`` run at a time, each on ``ranks`` MPI ranks (``mpiexec -n``).
+    """
     logs = sw.folder / "logs"
     logs.mkdir(exist_ok=True)
-    base = [sys.executable, "-m", "bonefem.cli", "-q", *sw.command()]
+    launcher = [_mpiexec(), "-n", str(ranks)] if ranks > 1 else []
+    base = [*launcher, sys.executable, "-m", "bonefem.cli", "-q", *sw.command()]
     pending = [p for p in sw.points if _status(sw.folder / p.folder) != "finished"]
     if len(pending) < len(sw.points):
         logger.info("%d of %d points had finished", len(sw.points) - len(pending), len(sw.points))
@@ -398,6 +410,7 @@ def run_sweep(
     output: str | Path,
     *,
     jobs: int = 1,
+    ranks: int = 1,
     zip_lists: bool = False,
     slurm: bool = False,
     max_parallel: int | None = None,
@@ -410,7 +423,8 @@ def run_sweep(
         case: the case file or bundled case name.
         sets: ``key=v1,v2,...`` settings (TOML values); lists of several values are swept.
         output: the sweep folder.
-        jobs: local processes at the same time.
+        jobs: local runs at the same time.
+        ranks: MPI ranks of each local run (``mpiexec -n ranks``).
         zip_lists: pair the lists value by value instead of crossing them.
         slurm: write the SLURM scripts instead of running.
         max_parallel: SLURM array tasks at the same time (``%N``); None: no limit.
@@ -440,7 +454,7 @@ def run_sweep(
             summary(sw.folder, sw.points)
         return sw.folder / SUMMARY
     logger.info("sweep: %d points, %d at a time, into %s", len(sw.points), jobs, sw.folder)
-    codes = run_local(sw, jobs)
+    codes = run_local(sw, jobs, ranks)
     table = summary(sw.folder, sw.points)
     failed = [sw.points[i].folder for i, code in sorted(codes.items()) if code != 0]
     if failed:

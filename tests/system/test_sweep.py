@@ -127,3 +127,14 @@ def test_the_slurm_script_runs_each_point_through_the_same_command(tmp_path: Pat
     proc = subprocess.run(["bash", str(report)], env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "001_biology_step_days=30.0" in (out / "report" / "summary.md").read_text()  # label
+
+
+@pytest.mark.slow
+def test_local_points_run_on_several_ranks(tmp_path: Path) -> None:
+    case = write_case(tmp_path, duration=30.4375, step=30.4375, metrics_every=30.4375)
+    out = tmp_path / "sw"
+    args = ["sweep", str(case), "--set", "run.biology_step_days=30.0", "--output", str(out)]
+    assert main([*args, "--ranks", "2"]) == 0
+    table = pd.read_csv(out / "sweep.csv")
+    assert list(table["status"]) == ["finished"]
+    assert '"ranks": 2' in (out / table["folder"][0] / "manifest.json").read_text()
