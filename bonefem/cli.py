@@ -132,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-anchor",
         action="store_true",
-        help="do not chain runs that start later on the common axis onto the earliest run",
+        help="with --align menopause: do not chain runs that start later on the common axis "
+        "onto the earliest (untreated) run's curve",
     )
     p.add_argument(
         "--label", action="append", default=None, help="legend label of each run, in order"

@@ -143,7 +143,8 @@ def _prepare(data: list[RunData], align: str, anchor: bool, labels: list[str] | 
         therapy.append(min(firsts) / A.DAYS_PER_YEAR - d.origin if firsts else np.inf)
     ref = A.reference_run(starts, therapy)
     for i, d in enumerate(data):
-        if i != ref and starts[i] > starts[ref] + 1e-9:
+        # only onto a history without therapy up to the run's start
+        if i != ref and starts[i] > starts[ref] + 1e-9 and therapy[ref] >= starts[i] - 1e-9:
             d.anchor = ref
 
 
@@ -318,7 +319,7 @@ def make_report(
         align: common x axis: ``time``, ``age``, ``menopause`` or ``therapy``
             (:mod:`bonefem.report_align`).
         anchor: chain later-starting runs onto the reference run at their start (default:
-            for every alignment but ``time``).
+            when aligned by menopause, where the runs share the event at x = 0).
         labels: legend labels, one per run (default: descriptions, names or folders).
 
     Raises:
@@ -331,7 +332,7 @@ def make_report(
     import matplotlib.pyplot as plt
 
     data = [_load(Path(r)) for r in runs]
-    _prepare(data, align, align != "time" if anchor is None else anchor, labels)
+    _prepare(data, align, align == "menopause" if anchor is None else anchor, labels)
     out = Path(output) if output else Path(runs[0]) / "report"
     out.mkdir(parents=True, exist_ok=True)
     ctx = {

@@ -13,14 +13,16 @@ Runs are compared on a common x axis (years), chosen with ``--align``:
 (``menopause_vertebra`` 2 years before the FMP, ``denosumab_vertebra`` at the FMP). Every
 run starts from the same healthy steady state, so a run that starts later would start at
 0 % while the run that started earlier has already lost bone by then; plotted as they are,
-the later run seems to lose bone faster. With anchoring (the default for every alignment
-but ``time``) a later-starting run is chained onto the reference run (the one that starts
-first; of those, the one whose first therapy starts last, i.e. untreated longest) at its
-first time: each of its series is multiplied by the factor that puts its first point on the
+the later run seems to lose bone faster. With anchoring (the default when aligned by
+menopause, where every run has its menopause at x = 0) a later-starting run is chained onto
+the reference run (the one that starts first; of those, the one whose first therapy starts
+last, i.e. untreated longest) at its first time, provided the reference is untreated until
+then: each of its series is multiplied by the factor that puts its first point on the
 reference curve (for a % change, on 1 + change/100). This assumes the later run's subject
 had the reference's history until its start, which holds for runs of one scenario family
-(same bone, same loads) that differ after that point; the report says which runs were
-anchored, and the series CSV keeps the values of the run next to the plotted ones.
+(same bone, same loads, same event at x = 0) that differ after that point; the report says
+which runs were anchored, and the series CSV keeps the values of the run next to the
+plotted ones.
 
 Events: the menopause (vertical line) and every course of ``[[biology.<name>]]``
 (shaded span), read from the run's ``case_resolved.json``. Labels: ``run.description`` of

@@ -149,3 +149,11 @@ def test_y_range_fits_the_data() -> None:
     lo, hi = ax.get_ylim()
     assert 0.29 < lo < 0.30 and 0.32 < hi < 0.33
     plt.close(fig)
+
+
+def test_no_anchoring_onto_a_treated_history(runs: list[Path], tmp_path: Path) -> None:
+    hrt = _run(tmp_path, "hrt", 2 * Y, 49.0, [0.0] * 13, hrt=[{"start_days": 0.0}])
+    out = make_report([hrt, runs[1]], tmp_path / "rep", render=False, align="menopause")
+    df = _series(out)
+    assert (df["anchor_factor"] == 1.0).all() and (df["y"] == df["y_run"]).all()
+    assert "anchored" not in (out / "summary.md").read_text()
