@@ -17,9 +17,10 @@ therapy courses: shaded spans) and legend labels from the cases' ``run.descripti
 Every figure's plotted series are written next to it as ``<figure>.csv`` (one row per
 point: panel, run label and folder, x, the plotted y, the run's own y, unit, anchoring
 factor), so figures can be redrawn or checked without the run folders. The y ranges fit the
-data. ``summary.md`` tabulates, per run, the final changes, the mean change per year and the
-wall time. Reads only the run folders (metrics.csv, manifest.json, case_resolved.json,
-fields.pvd).
+data. ``summary.md`` (and the same as a one-page ``summary.html`` with the figures) says how the
+runs were aligned and anchored and lists their events, and tabulates, per run, the final
+changes, the mean change per year and the wall time. Reads only the run folders
+(metrics.csv, manifest.json, case_resolved.json, fields.pvd).
 """
 
 from __future__ import annotations
@@ -346,7 +347,9 @@ def make_report(
         from bonefem.report_render import render_runs
 
         written += render_runs([d.folder for d in data], [d.label for d in data], out)
-    (out / "summary.md").write_text(_summary(data, written, out, ctx))
+    summary = _summary(data, written, out, ctx)
+    (out / "summary.md").write_text(summary)
+    (out / "summary.html").write_text(markdown_page(summary, "bonefem report"))
     return out
 
 
@@ -404,3 +407,62 @@ def _summary(data: list[RunData], written: list[Path], out: Path, ctx: dict[str,
             lines.append(f"![{p.stem}]({p.relative_to(out)})")
     lines += ["", "Plotted series: " + ", ".join(p.name for p in written if p.suffix == ".csv")]
     return "\n".join(lines) + "\n"
+
+
+def _inline(text: str) -> str:
+    """HTML of one line of the summary's Markdown (escaping, *emphasis*, **strong**)."""
+    import html
+    import re
+
+    text = html.escape(text)
+    text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
+    return re.sub(r"\*(.+?)\*", r"<em>\1</em>", text)
+
+
+def _block(body: list[str], kind: str) -> None:
+    """Open or close the ``<table>``/``<ul>`` around rows and list items as ``kind`` needs."""
+    current = {"<tr>": "table", "<li>": "ul"}.get(body[-1][:4], "") if body else ""
+    if current and current != kind:
+        body.append(f"</{current}>")
+    if kind and current != kind:
+        body.append(f"<{kind}>")
+
+
+def markdown_page(markdown: str, title: str) -> str:
+    """A one-page HTML document of the summary (headings, lists, the table, the figures)."""
+    import html
+    import re
+
+    body: list[str] = []
+    for line in markdown.splitlines():
+        if line.startswith("|---"):
+            continue
+        figure = re.fullmatch(r"!\[(.*)\]\((.*)\)", line)
+        kind = "table" if line.startswith("|") else "ul" if line.startswith("- ") else ""
+        header = kind == "table" and not (body and body[-1].startswith("<tr>"))
+        _block(body, kind)
+        if figure:
+            alt, src = (html.escape(g, quote=True) for g in figure.groups())
+            caption = f"<figcaption>{alt}</figcaption>"
+            body.append(f'<figure><img src="{src}" alt="{alt}">{caption}</figure>')
+        elif line.startswith("#"):
+            level = len(line) - len(line.lstrip("#"))
+            body.append(f"<h{level}>{_inline(line.lstrip('#').strip())}</h{level}>")
+        elif kind == "table":
+            tag = "th" if header else "td"
+            cells = [_inline(c.strip()) for c in line.strip("|").split("|")]
+            body.append("<tr>" + "".join(f"<{tag}>{c}</{tag}>" for c in cells) + "</tr>")
+        elif kind == "ul":
+            body.append(f"<li>{_inline(line[2:])}</li>")
+        elif line.strip():
+            body.append(f"<p>{_inline(line)}</p>")
+    _block(body, "")
+    style = (
+        "body{font-family:sans-serif;max-width:1200px;margin:2em auto}"
+        "table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:3px 6px}"
+        "img{max-width:100%}"
+    )
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )

@@ -93,6 +93,9 @@ def test_aligned_by_menopause_a_later_run_starts_on_the_earlier_curve(
     summary = (out / "summary.md").read_text()
     assert "aligned by **menopause**" in summary and "anchored on *untreated described*" in summary
     assert "denosumab +0.50 y" in summary and "menopause +0.00 y" in summary
+    page = (out / "summary.html").read_text()
+    assert page.count("<table>") == 1 and '<img src="bmd_change.png"' in page
+    assert "<em>untreated described</em>" in page and page.count("<ul>") == 1
 
 
 def test_without_anchoring_and_by_time_the_runs_keep_their_own_values(
