@@ -298,7 +298,7 @@ def run_local(sw: Sweep, jobs: int, ranks: int = 1) -> dict[int, int]:
     logs = sw.folder / "logs"
     logs.mkdir(exist_ok=True)
     launcher = [_mpiexec(), "-n", str(ranks)] if ranks > 1 else []
-    base = [*launcher, sys.executable, "-m", "bonefem.cli", "-q", *sw.command()]
+    base = [*launcher, sys.executable, "-m", "bonefem.cli", *sw.command()]
     pending = [p for p in sw.points if _status(sw.folder / p.folder) != "finished"]
     if len(pending) < len(sw.points):
         logger.info("%d of %d points had finished", len(sw.points) - len(pending), len(sw.points))
