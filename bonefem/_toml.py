@@ -26,11 +26,14 @@ def value(v: Any) -> str:
     Raises:
         TypeError: a value TOML cannot hold (None, objects).
     """
+    if hasattr(v, "item") and hasattr(v, "dtype"):  # numpy scalars
+        v = v.item()
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, int):
-        return str(v)
+        return str(int(v))
     if isinstance(v, float):
+        v = float(v)
         if math.isnan(v):
             return "nan"
         if math.isinf(v):
@@ -43,8 +46,6 @@ def value(v: Any) -> str:
         return "{ " + ", ".join(f"{_key(str(k))} = {value(x)}" for k, x in v.items()) + " }"
     if isinstance(v, list | tuple):
         return "[" + ", ".join(value(x) for x in v) + "]"
-    if hasattr(v, "item"):  # numpy scalars
-        return value(v.item())
     raise TypeError(f"cannot write a {type(v).__name__} as TOML: {v!r}")
 
 
@@ -80,5 +81,8 @@ def dumps(doc: dict[str, Any]) -> str:
     out: list[str] = []
     _write_table(out, [], doc)
     text = "\n".join(out).lstrip("\n") + "\n"
-    tomllib.loads(text)  # a writer bug would show here, not in the case validation
+    try:
+        tomllib.loads(text)  # a writer bug would show here, not in the case validation
+    except tomllib.TOMLDecodeError as exc:  # pragma: no cover - a writer bug
+        raise TypeError(f"the TOML written does not read back: {exc}") from None
     return text

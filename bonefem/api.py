@@ -25,7 +25,9 @@ the files, and every rank gets the same :class:`RunResult`.
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 import shutil
 import tempfile
 import xml.etree.ElementTree as ET
@@ -282,7 +284,7 @@ def override_strings(overrides: Mapping[str, Any] | Sequence[str] | None) -> lis
 
 def _absolute_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
     """Mesh file, settings and image paths relative to ``base`` made absolute (copy)."""
-    data = json.loads(json.dumps(data, default=str))  # a deep copy, inf/nan preserved
+    data = copy.deepcopy(data)
     mesh = data.get("mesh")
     if isinstance(mesh, dict):
         targets = [(mesh, "file"), (mesh, "settings")]
@@ -316,7 +318,7 @@ def _write_case(data: dict[str, Any], where: Path, base: Path) -> Path:
     """Write a case dictionary as TOML into a new temporary folder under ``where`` (rank 0)."""
     from bonefem import _toml
 
-    name = str((data.get("run") or {}).get("name") or "case")
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", str((data.get("run") or {}).get("name") or "case"))
     try:
         text = _toml.dumps(_absolute_paths(data, base))
     except TypeError as exc:

@@ -132,3 +132,23 @@ def test_run_from_a_validated_case_object(tmp_path: Path) -> None:
     assert result.case["run"]["name"] == "renamed" and result.status == "finished"
     assert result.metrics["time_days"].iloc[-1] == 30.4375
     assert "[run]" in (result.folder / "case.toml").read_text()  # the case as TOML
+
+
+def test_case_dictionaries_with_numpy_values_are_written_as_toml() -> None:
+    import tomllib
+
+    import numpy as np
+
+    from bonefem import _toml
+
+    doc = {
+        "run": {"name": "n", "duration_days": np.float64(10.5), "steps": np.int64(3)},
+        "output": {"fields": ("density", "bvtv")},
+        "load_cases": [{"name": "a", "force": [0.0, np.float32(-1.5)]}],
+        "biology": {"hrt": [{"start_days": 0.0, "stop_days": float("inf")}]},
+    }
+    back = tomllib.loads(_toml.dumps(doc))
+    assert back["run"] == {"name": "n", "duration_days": 10.5, "steps": 3}
+    assert back["output"]["fields"] == ["density", "bvtv"]
+    assert back["load_cases"][0]["force"] == [0.0, -1.5]
+    assert back["biology"]["hrt"][0]["stop_days"] == float("inf")
