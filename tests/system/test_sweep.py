@@ -4,6 +4,7 @@ the SLURM job-array script (run here with a stand-in srun), and clear errors."""
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -106,6 +107,10 @@ def test_the_slurm_script_runs_each_point_through_the_same_command(tmp_path: Pat
     text = script.read_text()
     assert "#SBATCH --array=0-1%4" in text
     assert "--index" in text and "sweep" in text
+    if shutil.which("shellcheck"):
+        for name in ("sweep.sbatch", "sweep-report.sbatch"):
+            lint = subprocess.run(["shellcheck", str(out / name)], capture_output=True, text=True)
+            assert lint.returncode == 0, lint.stdout
     # a stand-in srun (drops its --mpi option) and SLURM's array index: task 1 runs point 1
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
