@@ -1,5 +1,16 @@
 """bonefem: MPI-parallel finite-element simulation of bone adaptation under hormones and drugs.
 
+The Python API (``docs/api.md``)::
+
+    import bonefem
+    result = bonefem.run("menopause_vertebra", overrides={"run.duration_days": 730.5})
+    result.metrics            # pandas DataFrame, units in result.metrics.attrs["units"]
+    bonefem.load_run(result.folder).fields.cell_data(-1)
+
+* :func:`bonefem.run`, :func:`bonefem.load_run`, :class:`bonefem.RunResult` -- run cases and
+  read run folders (:mod:`bonefem.api`);
+* :func:`bonefem.run_sweep` -- parameter studies (:mod:`bonefem.sweep`).
+
 The package is layered (see ``docs/architecture.md``):
 
 * :mod:`bonefem.config` -- the case-file schema (no runtime code);
@@ -17,11 +28,47 @@ The package is layered (see ``docs/architecture.md``):
 
 Units throughout: mm, N, MPa, days, g/cm³, pM.
 
-Importing :mod:`bonefem` itself is cheap and does not import DOLFINx; the sub-modules that
-need it import it through :mod:`bonefem._dolfinx`.
+Importing :mod:`bonefem` itself is cheap and does not import DOLFINx, pandas or the
+runtime: the API functions are imported on first use.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from bonefem._version import __version__
 from bonefem.errors import BonefemError, InputError, SolverError
 
-__all__ = ["BonefemError", "InputError", "SolverError", "__version__"]
+if TYPE_CHECKING:
+    from bonefem.api import FieldSeries, RunResult, load_run, run
+    from bonefem.sweep import run_sweep
+
+#: Lazily imported names: attribute → module.
+_LAZY = {
+    "run": "bonefem.api",
+    "load_run": "bonefem.api",
+    "RunResult": "bonefem.api",
+    "FieldSeries": "bonefem.api",
+    "run_sweep": "bonefem.sweep",
+}
+
+__all__ = [
+    "BonefemError",
+    "FieldSeries",
+    "InputError",
+    "RunResult",
+    "SolverError",
+    "__version__",
+    "load_run",
+    "run",
+    "run_sweep",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the API functions on first use (``import bonefem`` stays light)."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'bonefem' has no attribute {name!r}")

@@ -5,7 +5,8 @@ Subcommands::
     bonefem run CASE [--output DIR] [--restart | --overwrite]   run a case (also under mpiexec)
     bonefem check CASE [--no-mesh]                              validate a case without running
     bonefem mesh ...                                            generate / import / inspect meshes
-    bonefem report RUN [RUN ...] [--output DIR]                 figures and summary of runs
+    bonefem sweep CASE --set KEY=V1,V2 ... --output DIR [--jobs N | --slurm]   parameter sweep
+    bonefem report RUN [RUN ...] [--output DIR] [--align A]     figures and summary of runs
     bonefem cases [list | copy NAME [DEST]]                     the bundled cases
     bonefem biology SCENARIO [--output DIR]                     0-D biology run (no mesh)
     bonefem version                                             versions of the stack
@@ -115,10 +116,28 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_parser("image", help="inspect CT images, make phantoms and voxel/tet meshes")
     )
 
+    _add_sweep(sub)
+
     p = sub.add_parser("report", help="figures and a summary of one or more runs")
     p.add_argument("runs", nargs="+", help="run folders")
     p.add_argument("--output", "-o", help="report folder (default: <first run>/report)")
     p.add_argument("--no-render", action="store_true", help="skip the 3-D renders")
+    p.add_argument(
+        "--align",
+        choices=["time", "age", "menopause", "therapy"],
+        default="time",
+        help="common x axis: time from each run's start (default), age, years from menopause, "
+        "or years from the first therapy course",
+    )
+    p.add_argument(
+        "--no-anchor",
+        action="store_true",
+        help="with --align menopause: do not chain runs that start later on the common axis "
+        "onto the earliest (untreated) run's curve",
+    )
+    p.add_argument(
+        "--label", action="append", default=None, help="legend label of each run, in order"
+    )
 
     p = sub.add_parser("cases", help="list the bundled cases or copy one to edit")
     p.add_argument("action", nargs="?", choices=["list", "copy"], default="list")
@@ -174,6 +193,71 @@ def _add_set(p: argparse.ArgumentParser) -> None:
         "biology.denosumab.0.start_days=365.25 (TOML value; repeatable; validated like "
         "the file, recorded in case_resolved.json)",
     )
+
+
+def _add_sweep(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "sweep",
+        help="parameter sweep: the cartesian product of --set values, one run folder each",
+        description="Run a case for every combination of the values of the --set options "
+        "(KEY=V1,V2,V3 sweeps KEY; KEY=V applies to every point): local parallel processes, "
+        "or a SLURM job array (--slurm). DIR/sweep.csv summarises the final metrics.",
+    )
+    p.add_argument("case", help="case file (TOML) or the name of a bundled case")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2,...",
+        help="a case field and its values (TOML, comma-separated; repeatable)",
+    )
+    p.add_argument("--output", "-o", required=True, help="sweep folder")
+    p.add_argument("--jobs", "-j", type=int, default=1, help="local runs at the same time")
+    p.add_argument("--ranks", type=int, default=1, help="MPI ranks of each local run")
+    p.add_argument(
+        "--zip",
+        action="store_true",
+        help="pair the value lists element by element (same lengths) instead of crossing them",
+    )
+    p.add_argument(
+        "--slurm", action="store_true", help="write DIR/sweep.sbatch (job array), run nothing"
+    )
+    p.add_argument("--max-parallel", type=int, help="SLURM array tasks at the same time")
+    p.add_argument("--index", type=int, help="run only point INDEX here (SLURM task, worker)")
+    p.add_argument("--summary", action="store_true", help="only rewrite DIR/sweep.csv")
+    p.add_argument(
+        "--report",
+        action="store_true",
+        help="only rewrite DIR/sweep.csv and `bonefem report` the finished points (DIR/report)",
+    )
+    p.add_argument("--no-summary", action="store_true", help=argparse.SUPPRESS)
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from bonefem import sweep
+
+    for name in ("jobs", "ranks"):
+        if getattr(args, name) < 1:
+            raise InputError("must be at least 1", field=f"--{name}", value=getattr(args, name))
+    if args.summary or args.report:
+        sw = sweep.prepare(args.case, args.overrides, args.output, args.zip)
+        out = sweep.report(sw) if args.report else sweep.summary(sw.folder, sw.points)
+    else:
+        out = sweep.run_sweep(
+            args.case,
+            args.overrides,
+            args.output,
+            jobs=args.jobs,
+            ranks=args.ranks,
+            zip_lists=args.zip,
+            slurm=args.slurm,
+            max_parallel=args.max_parallel,
+            index=args.index,
+            write_summary=not args.no_summary,
+        )
+    logger.info("sweep: %s", out)
+    return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -251,7 +335,14 @@ def _cmd_cases(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from bonefem.report import make_report
 
-    out = make_report([Path(r) for r in args.runs], args.output, render=not args.no_render)
+    out = make_report(
+        [Path(r) for r in args.runs],
+        args.output,
+        render=not args.no_render,
+        align=args.align,
+        anchor=False if args.no_anchor else None,
+        labels=args.label,
+    )
     logger.info("report written to %s", out)
     return 0
 
@@ -290,6 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check": _cmd_check,
         "cases": _cmd_cases,
         "report": _cmd_report,
+        "sweep": _cmd_sweep,
         "version": _cmd_version,
     }
     try:

@@ -174,6 +174,16 @@ def _checkpoint(folder: Path, bone: BoneMesh) -> tuple[dict[str, Any], dict[str,
     return meta, cells
 
 
+def _write_paraview_script(folder: Path) -> None:
+    """``open_fields.py``: opens the run's fields in ParaView with colour maps (rank 0)."""
+    from bonefem.output.paraview import write_open_script
+
+    try:
+        write_open_script(folder)
+    except OSError as exc:  # the run's own files report a full disk; this one is a helper
+        logger.warning("could not write %s: %s", folder / "open_fields.py", exc)
+
+
 def run_case(
     case_path: str | Path,
     *,
@@ -280,6 +290,8 @@ def _run_case(
             "displacement_dofs": model.mechanics.num_dofs_global,
         },
     )
+    if comm.rank == 0:
+        _write_paraview_script(folder)
     with Progress(
         case.run.duration_days, enabled=progress and comm.rank == 0, t_start=run.loop.t
     ) as bar:

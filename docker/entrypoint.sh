@@ -30,6 +30,6 @@ fi
 
 case "${1:-}" in
     "") exec bonefem --help ;;
-    -* | run | check | mesh | report | cases | biology | image | version) exec bonefem "$@" ;;
+    -* | run | check | mesh | sweep | report | cases | biology | image | version) exec bonefem "$@" ;;
     *) exec "$@" ;;
 esac

@@ -47,3 +47,56 @@ def pct(name: str) -> str:
 def regional(name: str, region: str) -> str:
     """The column of metric ``name`` in region ``region``."""
     return f"{name}_{region}"
+
+
+#: Unit of each base column (``"-"``: dimensionless; ``"1"``: a count). Regional columns
+#: (``<name>_<region>``) have the unit of their metric, ``<metric>_pct_change`` columns
+#: ``"%"``; see :func:`unit`.
+UNITS: dict[str, str] = {
+    TIME_DAYS: "days",
+    TIME_YEARS: "years",
+    STEP: "1",
+    BMD_VOL: "g/cm^3",
+    BVTV: "-",
+    DENSITY_APP: "g/cm^3",
+    MODULUS: "MPa",
+    OBA: "pM",
+    OCA: "pM",
+    BMC: "g",
+    PROJECTED_AREA: "cm^2",
+    ABMD: "g/cm^2",
+    STIFFNESS: "N/mm",
+    FAILURE_LOAD: "N",
+    RISK_INDEX: "-",
+    TESTS_EVALUATED: "1",
+    MECHANICS_SOLVES: "1",
+    KSP_ITERATIONS: "1",
+}
+
+#: Units of ``signal_*`` columns named by their suffix (the agents put units in the names);
+#: other signal levels are relative (dimensionless, 1 = healthy premenopausal reference).
+SIGNAL_UNIT_SUFFIXES: dict[str, str] = {"_pM": "pM", "_ng_per_mL": "ng/mL", "_mg": "mg"}
+
+#: Metrics with per-region columns ``<name>_<region>``.
+REGIONAL_KEYS = (BMD_VOL, BVTV, DENSITY_APP, MODULUS, OBA, OCA)
+
+
+def unit(column: str) -> str:
+    """The unit of a metrics.csv column (``""`` for a column this module does not know).
+
+    ``time_days`` → ``"days"``, ``bmd_vol_mean_trabecular`` → ``"g/cm^3"``,
+    ``abmd_pct_change`` → ``"%"``, ``signal_pth_pM`` → ``"pM"``, ``signal_estrogen`` → ``"-"``.
+    """
+    if column.endswith(PCT_SUFFIX):
+        return "%"
+    if column in UNITS:
+        return UNITS[column]
+    if column.startswith(SIGNAL_PREFIX):
+        for suffix, text in SIGNAL_UNIT_SUFFIXES.items():
+            if column.endswith(suffix):
+                return text
+        return "-"
+    for name in REGIONAL_KEYS:
+        if column.startswith(name + "_"):
+            return UNITS[name]
+    return ""

@@ -1,31 +1,36 @@
 #!/usr/bin/env bash
-# A parameter sweep as a SLURM job array: one case per value of one field of a template case,
-# each run by an array task, then one `bonefem report` over the finished runs.
+# A parameter sweep as a SLURM job array, with `bonefem sweep` (the same implementation as a
+# local sweep): one run folder per point, a summary sweep.csv and one report over the runs.
 #
-# Usage: docker/slurm/sweep.sh [options] TEMPLATE FIELD VALUE... [-- SBATCH_OPTIONS...]
+# Usage: docker/slurm/sweep.sh [options] CASE --set KEY=V1,V2,... [--set ...] [-- SBATCH_OPTIONS...]
 #
-#   # denosumab started 1 to 7 years after the FMP, 3-year courses, 16 ranks per run:
-#   docker/slurm/sweep.sh --set 'biology.denosumab.0.stop_days=$v + 1095.75' \
-#       cases/denosumab_vertebra.toml biology.denosumab.0.start_days \
-#       365.25 730.5 1095.75 1461 1826.25 2191.5 2556.75 -- --ntasks=16 --time=08:00:00
+#   # denosumab started 1, 3 and 5 years after the FMP, 3-year courses, 16 ranks per run:
+#   docker/slurm/sweep.sh --zip cases/denosumab_vertebra.toml \
+#       --set biology.denosumab.0.start_days=365.25,1095.75,1826.25 \
+#       --set biology.denosumab.0.stop_days=1461,2191.5,2922 -- --ntasks=16 --time=08:00:00
 #
 # Options:
-#   --dir DIR          sweep folder (default sweeps/<template name>_<field's last part>)
-#   --set FIELD=EXPR   another change for every case; $v is the swept value (repeatable)
-#   --name NAME        run-name prefix (default: the template's run.name)
+#   --dir DIR          sweep folder (default sweeps/<case name>)
+#   --set KEY=V1,...   a case field and its values (TOML, comma-separated; repeatable); keys
+#                      with several values are swept (cartesian product), one value: every point
+#   --zip              pair the value lists element by element instead of crossing them
 #   --max-parallel N   at most N array tasks at the same time
-#   --local            no SLURM: run the tasks one after another here (BONEFEM_NP ranks each)
-#   --dry-run          write and check the cases, print the sbatch commands, submit nothing
+#   --local            no SLURM: run the points here (--jobs at a time), then the report
+#   --jobs N           local runs at the same time (with --local; default 1)
+#   --dry-run          check the case with every point's overrides and write the job scripts,
+#                      print the sbatch commands, submit nothing
 #
-# What it does: writes DIR/cases/NNN_<name>.toml and DIR/sweep.tsv (index, value, case, run
-# folder) with docker/slurm/sweep_cases.py, checks every case (bonefem check --no-mesh), then
-# submits three jobs of docker/slurm/run.sbatch: `bonefem check` of the first case (builds the
-# mesh once into the mesh cache, so the tasks do not all mesh at the same time), the array
-# (afterok), and the report (afterany: a failed task leaves the others in the report) into
-# DIR/report/. Logs go to DIR/logs/. Resubmitting the same sweep resumes unfinished runs.
+# What it does: `bonefem sweep CASE --set ... --output DIR --slurm` checks every point and
+# writes DIR/sweep.json, DIR/sweep.sbatch (the array: task I runs `bonefem sweep ... --index I`)
+# and DIR/sweep-report.sbatch (sweep.csv + `bonefem report` of the finished runs into
+# DIR/report/). Then three jobs: `bonefem check CASE` through run.sbatch (builds the mesh once
+# into the mesh cache, so the tasks do not all mesh at the same time), the array (afterok) and
+# the report (afterany: a failed task leaves the others in the report). Logs go to DIR/logs/.
+# Submitting the same sweep again resumes: finished points are skipped, stopped ones restart
+# from their checkpoints.
 #
-# Environment: BONEFEM_IMAGE (default ./bonefem.sif; "none" = the bonefem and python on PATH),
-# and every setting of run.sbatch (BONEFEM_SRUN_MPI, APPTAINER_OPTS, ...).
+# Environment: BONEFEM_IMAGE (default ./bonefem.sif; "none" = the bonefem on PATH), and every
+# setting of run.sbatch (BONEFEM_SRUN_MPI, APPTAINER_OPTS, ...).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -39,85 +44,57 @@ usage() {
     exit 2
 }
 
-dir="" name="" max_parallel="" mode=submit
-sets=()
+dir="" max_parallel="" mode=submit jobs=1 case_=""
+sweep_opts=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --dir) dir="$2"; shift 2 ;;
-        --set) sets+=(--set "$2"); shift 2 ;;
-        --name) name="$2"; shift 2 ;;
+        --set) sweep_opts+=(--set "$2"); shift 2 ;;
+        --zip) sweep_opts+=(--zip); shift ;;
         --max-parallel) max_parallel="$2"; shift 2 ;;
+        --jobs) jobs="$2"; shift 2 ;;
         --local) mode=local; shift ;;
         --dry-run) mode=dry-run; shift ;;
         -h | --help) usage ;;
-        --) break ;;
+        --) shift; break ;;
         -*) die "unknown option $1" ;;
-        *) break ;;
+        *)
+            [[ -z "$case_" ]] || die "one case only (got $case_ and $1)"
+            case_="$1"
+            shift
+            ;;
     esac
 done
-[[ $# -ge 3 ]] || usage
-template="$1" field="$2"
-shift 2
-values=()
-while [[ $# -gt 0 && "$1" != -- ]]; do
-    values+=("$1")
-    shift
-done
-sbatch_opts=()
-if [[ $# -gt 0 ]]; then
-    shift
-    sbatch_opts=("$@")
-fi
-((${#values[@]} > 0)) || die "no values to sweep"
-[[ -f "$template" ]] || die "no template case $template"
+sbatch_opts=("$@")
+[[ -n "$case_" ]] || usage
+((${#sweep_opts[@]} > 0)) || die "no --set to sweep"
 
 image="${BONEFEM_IMAGE:-$PWD/bonefem.sif}"
 export BONEFEM_IMAGE="$image"
 if [[ "$image" == none ]]; then
-    in_image=()
-    script="$here/sweep_cases.py"
-    python=$(command -v python || command -v python3) || die "no python on PATH"
+    bonefem=(bonefem)
 else
     command -v apptainer >/dev/null 2>&1 || die "apptainer not found (or BONEFEM_IMAGE=none)"
     [[ -f "$image" ]] || die "no image $image (apptainer build bonefem.sif docker/bonefem.def)"
     read -r -a apptainer_opts <<<"${APPTAINER_OPTS:-}"
-    in_image=(apptainer run "${apptainer_opts[@]}" "$image")
-    script=/opt/bonefem/docker/slurm/sweep_cases.py
-    python=python
+    bonefem=(apptainer run "${apptainer_opts[@]}" "$image" bonefem)
 fi
 
-leaf="${field##*.}"
-dir="${dir:-sweeps/$(basename "$template" .toml)_$leaf}"
+dir="${dir:-sweeps/$(basename "$case_" .toml)}"
 mkdir -p "$dir/logs"
 dir=$(cd "$dir" && pwd)
-table="$dir/sweep.tsv"
-name_opt=()
-[[ -z "$name" ]] || name_opt=(--name "$name")
-
-"${in_image[@]}" "$python" "$script" "$template" "$dir" --field "$field" --values "${values[@]}" \
-    "${sets[@]}" "${name_opt[@]}"
-n=$(($(wc -l <"$table") - 1))
-mapfile -t cases < <(tail -n +2 "$table" | cut -f3)
-"${in_image[@]}" bonefem -q check --no-mesh "${cases[@]:0:1}" || die "the first case is not valid"
-for c in "${cases[@]:1}"; do
-    "${in_image[@]}" bonefem -q check --no-mesh "$c" || die "case $c is not valid"
-done
-say "$n cases in $dir/cases (table: $table)"
+sweep=("${bonefem[@]}" sweep "$case_" --output "$dir" "${sweep_opts[@]}")
 
 if [[ "$mode" == local ]]; then
-    export SWEEP_TABLE="$table"
-    unset SLURM_JOB_ID SLURM_ARRAY_TASK_ID
-    for ((i = 0; i < n; i++)); do
-        SLURM_ARRAY_TASK_ID=$i bash "$here/run.sbatch" >"$dir/logs/task-$i.out" 2>&1 \
-            || say "task $i failed: see $dir/logs/task-$i.out"
-    done
-    BONEFEM_COMMAND=report bash "$here/run.sbatch" 2>&1 | tee "$dir/logs/report.out"
+    "${sweep[@]}" --jobs "$jobs" || say "some points failed: see $dir/logs/"
+    "${sweep[@]}" --report 2>&1 | tee "$dir/logs/report.out"
     exit "${PIPESTATUS[0]}"
 fi
 
-array="0-$((n - 1))${max_parallel:+%$max_parallel}"
-env_common="ALL,BONEFEM_IMAGE=$image,SWEEP_TABLE=$table"
-first_case="${cases[0]}"
+"${sweep[@]}" --slurm ${max_parallel:+--max-parallel "$max_parallel"} \
+    || die "the sweep is not valid (see above)"
+say "$(grep -c '"index":' "$dir/sweep.json") points in $dir (sweep.sbatch, sweep-report.sbatch)"
+
 submit() {
     if [[ "$mode" == dry-run ]]; then
         printf 'sbatch' >&2
@@ -128,13 +105,12 @@ submit() {
         sbatch --parsable "$@" | cut -d';' -f1
     fi
 }
+# the job scripts start bonefem with $BONEFEM (exported with the rest of the environment)
+export BONEFEM="${bonefem[*]}"
 mesh_job=$(submit --job-name=bonefem-mesh --ntasks=1 --output="$dir/logs/mesh-%j.out" \
-    --export="ALL,BONEFEM_IMAGE=$image,BONEFEM_COMMAND=check,CASE=$first_case" \
-    "$here/run.sbatch")
-array_job=$(submit --job-name=bonefem-sweep --array="$array" --dependency="afterok:$mesh_job" \
-    --output="$dir/logs/task-%a-%A.out" --export="$env_common,BONEFEM_COMMAND=run" \
-    "${sbatch_opts[@]}" "$here/run.sbatch")
-report_job=$(submit --job-name=bonefem-report --ntasks=1 --dependency="afterany:$array_job" \
-    --output="$dir/logs/report-%j.out" --export="$env_common,BONEFEM_COMMAND=report" \
-    "$here/run.sbatch")
-say "submitted: mesh $mesh_job, array $array_job ($array), report $report_job -> $dir/report"
+    --export="ALL,BONEFEM_IMAGE=$image,BONEFEM_COMMAND=check,CASE=$case_" "$here/run.sbatch")
+array_job=$(submit --dependency="afterok:$mesh_job" --export=ALL \
+    "${sbatch_opts[@]}" "$dir/sweep.sbatch")
+report_job=$(submit --dependency="afterany:$array_job" --export=ALL \
+    "$dir/sweep-report.sbatch")
+say "submitted: mesh $mesh_job, array $array_job, report $report_job -> $dir/report"

@@ -22,7 +22,6 @@ import sys
 import tomllib
 from fnmatch import fnmatch
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -110,17 +109,6 @@ def _lock_python_minor() -> str:
     m = re.search(r"with Python (\d+\.\d+)", LOCK.read_text())
     assert m, "the lock's header does not name the Python it was made with"
     return m.group(1)
-
-
-def _sweep_cases() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "sweep_cases", DOCKER / "slurm" / "sweep_cases.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["sweep_cases"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 # ------------------------------------------------------------------------------------------
@@ -321,58 +309,8 @@ def test_entrypoint_dispatch(tmp_path: Path) -> None:
 # sweeps and SLURM scripts
 
 
-def test_sweep_writer_round_trips_every_bundled_case() -> None:
-    sc = _sweep_cases()
-    for path in sorted((ROOT / "cases").glob("**/*.toml")):
-        doc = tomllib.loads(path.read_text())
-        assert tomllib.loads(sc.dumps(doc)) == doc, path
-
-
-def test_sweep_values_and_fields() -> None:
-    sc = _sweep_cases()
-    assert sc.parse_value("365.25") == 365.25
-    assert sc.parse_value("inf") == float("inf")
-    assert sc.parse_value('"surgical"') == "surgical"
-    assert sc.parse_value("surgical") == "surgical"
-    assert sc.parse_value("$v + 1095.75", swept=365.25) == 1461.0
-    assert sc.parse_value("($v - 1) * 2", swept=3) == 4
-    with pytest.raises(ValueError):
-        sc.parse_value("$v + os.system(1)", swept=1.0)
-    doc = {"biology": {"denosumab": [{"start_days": 1.0}]}}
-    sc.set_field(doc, "biology.denosumab.0.start_days", 2.0)
-    assert doc["biology"]["denosumab"][0]["start_days"] == 2.0
-    for bad in ("biology.denosumab.1.start_days", "biology.hrt.0.start_days", "run.name"):
-        with pytest.raises(KeyError):
-            sc.set_field(doc, bad, 0.0)
-
-
-def test_sweep_cases_are_valid_cases(tmp_path: Path) -> None:
-    from bonefem.config.case import load_case
-
-    sc = _sweep_cases()
-    template = ROOT / "cases" / "denosumab_vertebra.toml"
-    paths = sc.write_sweep(
-        template,
-        tmp_path,
-        "biology.denosumab.0.start_days",
-        ["365.25", "1095.75"],
-        ["biology.denosumab.0.stop_days=$v + 1095.75"],
-    )
-    assert [p.name for p in paths] == [
-        "000_denosumab_vertebra_start_days_365.25.toml",
-        "001_denosumab_vertebra_start_days_1095.75.toml",
-    ]
-    for path, start in zip(paths, (365.25, 1095.75), strict=True):
-        case = load_case(path)
-        course = case.biology.denosumab[0]
-        assert (course.start_days, course.stop_days) == (start, start + 1095.75)
-        assert case.run.name == path.stem[4:]
-    rows = (tmp_path / "sweep.tsv").read_text().splitlines()
-    assert rows[0] == "index\tvalue\tcase\trun" and rows[2].startswith("1\t1095.75\t")
-
-
-def test_sweep_local_runs_tasks_and_report(tmp_path: Path) -> None:
-    """sweep.sh --local: the array tasks and the report through run.sbatch, with the venv."""
+def test_sweep_local_runs_the_points_and_the_report(tmp_path: Path) -> None:
+    """sweep.sh --local: `bonefem sweep` runs the points, then the report, with the venv."""
     biology = MENOPAUSE + (
         "\n[[biology.denosumab]]\nstart_days = 50.0\nstop_days = 200.0\n"
         "dose_mg = 60.0\ninterval_days = 183.0"
@@ -382,36 +320,40 @@ def test_sweep_local_runs_tasks_and_report(tmp_path: Path) -> None:
     env = _env(
         BONEFEM_IMAGE="none", BONEFEM_MESH_CACHE=str(tmp_path / "cache"), OMP_NUM_THREADS="1"
     )
-    args = ["bash", str(DOCKER / "slurm" / "sweep.sh"), "--dir", str(tmp_path / "sw"),
-            "--set", "biology.denosumab.0.stop_days=$v + 150", "--local",
-            str(template), "biology.denosumab.0.start_days", "30", "90"]  # fmt: skip
+    args = ["bash", str(DOCKER / "slurm" / "sweep.sh"), "--dir", str(tmp_path / "sw"), "--zip",
+            "--set", "biology.denosumab.0.start_days=30.0,90.0",
+            "--set", "biology.denosumab.0.stop_days=180.0,240.0", "--local", "--jobs", "2",
+            str(template)]  # fmt: skip
     _run(args, env=env, cwd=tmp_path, timeout=600)
     sw = tmp_path / "sw"
-    for name in ("tiny_start_days_30", "tiny_start_days_90"):
-        assert '"status": "finished"' in (sw / "runs" / name / "manifest.json").read_text()
-    summary = (sw / "report" / "summary.md").read_text()
-    assert "tiny_start_days_30" in summary and "tiny_start_days_90" in summary
-    # submitting again resumes: finished runs are left alone
-    _run(args, env=env, cwd=tmp_path, timeout=600)
-    assert "finished already" in (sw / "logs" / "task-1.out").read_text()
+    names = ["000_start_days=30.0_stop_days=180.0", "001_start_days=90.0_stop_days=240.0"]
+    for name in names:
+        assert '"status": "finished"' in (sw / name / "manifest.json").read_text()
+    assert "finished,000_start_days=30.0" in (sw / "sweep.csv").read_text()
+    assert (sw / "report" / "summary.md").is_file()
+    # running it again resumes: finished runs are left alone
+    proc = _run(args, env=env, cwd=tmp_path, timeout=600)
+    assert "2 of 2 points had finished" in proc.stderr
 
 
 def test_sweep_dry_run_submits_three_dependent_jobs(tmp_path: Path) -> None:
     template = write_case(tmp_path, "tiny", biology=MENOPAUSE)
     proc = _run(
         ["bash", str(DOCKER / "slurm" / "sweep.sh"), "--dry-run", "--max-parallel", "2",
-         str(template), "run.duration_days", "100", "200", "300", "--", "--ntasks=8"],
+         str(template), "--set", "run.duration_days=100.0,200.0,300.0", "--", "--ntasks=8"],
         env=_env(BONEFEM_IMAGE="none"),
         cwd=tmp_path,
     )  # fmt: skip
     sbatch = [ln for ln in proc.stderr.splitlines() if ln.startswith("sbatch ")]
     assert len(sbatch) == 3, proc.stderr
-    assert "BONEFEM_COMMAND=check" in sbatch[0]
-    assert "--array=0-2%2" in sbatch[1] and "--dependency=afterok:" in sbatch[1]
-    assert "--ntasks=8" in sbatch[1] and "BONEFEM_COMMAND=run" in sbatch[1]
-    assert "--dependency=afterany:" in sbatch[2] and "BONEFEM_COMMAND=report" in sbatch[2]
-    assert all(ln.rstrip().endswith("docker/slurm/run.sbatch") for ln in sbatch)
-    assert len(list((tmp_path / "sweeps" / "tiny_duration_days" / "cases").glob("*.toml"))) == 3
+    assert "BONEFEM_COMMAND=check" in sbatch[0] and sbatch[0].endswith("docker/slurm/run.sbatch")
+    assert "--dependency=afterok:" in sbatch[1] and "--ntasks=8" in sbatch[1]
+    assert sbatch[1].endswith("sweep.sbatch")
+    assert "--dependency=afterany:" in sbatch[2] and sbatch[2].endswith("sweep-report.sbatch")
+    folder = tmp_path / "sweeps" / "tiny"
+    script = (folder / "sweep.sbatch").read_text()
+    assert "#SBATCH --array=0-2%2" in script and "--index" in script
+    assert "3 points" in proc.stderr
 
 
 # ------------------------------------------------------------------------------------------
