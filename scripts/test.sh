@@ -41,8 +41,16 @@ else
     missing_linter shellcheck "apt-get install shellcheck"
 fi
 step "hadolint"
-hadolint=$(command -v hadolint 2>/dev/null \
-    || echo "${BONEFEM_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/bonefem/tools}/bin/hadolint")
+# $BONEFEM_HADOLINT (set by .ci/run to the pinned install), else the pinned install of
+# docker/install-lint-tools.sh, else one on PATH
+pinned="${BONEFEM_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/bonefem/tools}/bin/hadolint"
+if [[ -n "${BONEFEM_HADOLINT:-}" ]]; then
+    hadolint="$BONEFEM_HADOLINT"
+elif [[ -x "$pinned" ]]; then
+    hadolint="$pinned"
+else
+    hadolint=$(command -v hadolint 2>/dev/null || echo "$pinned")
+fi
 if [[ -x "$hadolint" ]]; then
     "$hadolint" docker/Dockerfile
     echo "docker/Dockerfile clean"

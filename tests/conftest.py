@@ -22,14 +22,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _comm():  # type: ignore[no-untyped-def]
+def _comm():
     from bonefem._dolfinx import MPI
 
     return MPI.COMM_WORLD
 
 
 @pytest.fixture(scope="session")
-def comm():  # type: ignore[no-untyped-def]
+def comm():
     return _comm()
 
 

@@ -23,7 +23,7 @@ PARAMS = {
 }
 
 
-def measures(bone) -> dict:  # type: ignore[no-untyped-def]
+def measures(bone) -> dict:
     from bonefem.mesh import summarize
 
     s = summarize(bone)
@@ -37,7 +37,7 @@ def measures(bone) -> dict:  # type: ignore[no-untyped-def]
     }
 
 
-def centroids(bone) -> list | None:  # type: ignore[no-untyped-def]
+def centroids(bone) -> list | None:
     m, n = bone.mesh, bone.num_cells_local
     x = m.geometry.x[m.geometry.dofmaps[0][:n]].mean(axis=1)
     parts = bone.comm.gather((np.asarray(m.topology.original_cell_index[:n]), x), root=0)

@@ -115,7 +115,7 @@ def test_version(capsys) -> None:
 # ------------------------------------------------------------------------ bad input
 
 
-def bad_case(tmp_path: Path, edit) -> Path:  # type: ignore[no-untyped-def]
+def bad_case(tmp_path: Path, edit) -> Path:
     path = write_case(tmp_path, "bad")
     path.write_text(edit(path.read_text()))
     return path

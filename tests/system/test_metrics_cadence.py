@@ -142,7 +142,7 @@ def test_a_restart_may_change_the_test_interval(tmp_path: Path) -> None:
     from bonefem.config.case import case_to_toml_dict, load_case
     from bonefem.driver import _comparable
 
-    def resolved(folder: str, **kw) -> dict:  # type: ignore[no-untyped-def]
+    def resolved(folder: str, **kw) -> dict:
         (tmp_path / folder).mkdir()
         return _comparable(case_to_toml_dict(load_case(write_case(tmp_path / folder, **kw))))
 

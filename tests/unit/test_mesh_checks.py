@@ -92,7 +92,7 @@ def test_default_mesh_settings(name: str, mpi_tmp_path: Path) -> None:
     assert settings["mesh"]["generator"] == name
 
 
-def _solve(bone: BoneMesh, cases: list) -> object:  # type: ignore[type-arg]
+def _solve(bone: BoneMesh, cases: list) -> object:
     from bonefem.mechanics import ElasticityProblem
 
     problem = ElasticityProblem(bone, cases, options_prefix=f"meshtest_{len(cases)}_")

@@ -167,14 +167,15 @@ def test_femur_landmarks_patches_and_cortex(defaults: dict[str, BoneMesh]) -> No
     assert lm["stance_load_direction"][2] < -0.9
     assert lm["fall_load_direction"][0] < -0.9
     # the 1-mm head cortex is covered by cortical cells at mid-thickness
-    polar, azim = np.meshgrid(np.radians([0, 20, 40, 60]), np.radians(range(0, 360, 45)))
-    polar, azim = polar.ravel(), azim.ravel()
+    grid = np.meshgrid(np.radians([0, 20, 40, 60]), np.radians(range(0, 360, 45)))
+    polar, azim = grid[0].ravel(), grid[1].ravel()
     dirs = np.stack(
         [np.sin(polar) * np.cos(azim), np.sin(polar) * np.sin(azim), np.cos(polar)], axis=1
     )
     regions = region_at_points(bone, c + (r - 0.5) * dirs)
     assert all(x == "cortical" for x in regions)
-    assert region_at_points(bone, [c, lm["neck_centre"]]) == ["trabecular", "trabecular"]
+    centres = np.array([c, lm["neck_centre"]], dtype=float)
+    assert region_at_points(bone, centres) == ["trabecular", "trabecular"]
 
 
 @pytest.mark.serial

@@ -69,7 +69,7 @@ def cube(n: int = 4, kind: str = "tetra") -> dict:
     }
 
 
-def write_on_root(path: Path, writer) -> Path:  # type: ignore[no-untyped-def]
+def write_on_root(path: Path, writer) -> Path:
     comm = MPI.COMM_WORLD
     if comm.rank == 0:
         writer(path)
@@ -77,7 +77,7 @@ def write_on_root(path: Path, writer) -> Path:  # type: ignore[no-untyped-def]
     return path
 
 
-def meshio_mesh(c: dict, key: str = "regions", **extra):  # type: ignore[no-untyped-def]
+def meshio_mesh(c: dict, key: str = "regions", **extra):
     import meshio
 
     cell_data = {key: [c["cvals"], c["fvals"]]}
@@ -89,7 +89,7 @@ def meshio_mesh(c: dict, key: str = "regions", **extra):  # type: ignore[no-unty
     )
 
 
-def assert_cube(bone, regions=("region_1", "region_2"), surfaces=("surface_3", "surface_4")):  # type: ignore[no-untyped-def]
+def assert_cube(bone, regions=("region_1", "region_2"), surfaces=("surface_3", "surface_4")):
     assert sorted(bone.regions) == sorted(regions)
     assert sorted(bone.surfaces) == sorted(surfaces)
     for r in sorted(regions):
@@ -262,12 +262,12 @@ def test_bonefem_file_round_trip(mpi_tmp_path: Path) -> None:
     # the original cell index survives: same cell centroids for the same index
     a, b = cell_centroids_by_original_index(bone), cell_centroids_by_original_index(back)
     if comm.rank == 0:
-        assert np.array_equal(a, b)
+        assert a is not None and b is not None and np.array_equal(a, b)
     renamed = read_mesh(path, comm, regions={"cortex": 1})
     assert sorted(renamed.regions) == ["cortex", "trabecular"]
 
 
-def cell_centroids_by_original_index(bone) -> np.ndarray | None:  # type: ignore[no-untyped-def]
+def cell_centroids_by_original_index(bone) -> np.ndarray | None:
     """Cell centroids (mm) ordered by original cell index, on rank 0."""
     m = bone.mesh
     n = bone.num_cells_local

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from bonefem._dolfinx import MPI, dolfinx
-from bonefem.config.loading import LoadCase
 from bonefem.mechanics import ElasticityProblem
 from bonefem.mesh import box
 from bonefem.metrics import (
@@ -21,6 +20,7 @@ from bonefem.metrics import (
     weighted_upper_quantile,
 )
 from bonefem.metrics.dxa import exterior_facets
+from tests.helpers.loadcase import load_case
 
 pytestmark = pytest.mark.mpi
 
@@ -37,7 +37,8 @@ def test_weighted_means_per_region(comm) -> None:
     v = np.array([1.0, 2.0, 3.0, 4.0, 10.0])
     w = np.array([1.0, 1.0, 2.0, 2.0, 4.0])
     r = np.array([0, 0, 1, 1, -1])
-    out = weighted_means(comm, *split(comm, v, w, r), ["a", "b"])
+    v_own, w_own, r_own = split(comm, v, w, r)
+    out = weighted_means(comm, v_own, w_own, r_own, ["a", "b"])
     assert out["a"] == pytest.approx(1.5)
     assert out["b"] == pytest.approx(3.5)
     assert out[""] == pytest.approx((1 + 2 + 6 + 8 + 40) / 10)
@@ -47,7 +48,8 @@ def test_weighted_upper_quantile_matches_sorting(comm) -> None:
     rng = np.random.default_rng(0)
     x = rng.lognormal(size=2001)
     w = rng.uniform(0.5, 1.5, size=2001)
-    q = weighted_upper_quantile(comm, *split(comm, x, w), 0.02)
+    x_own, w_own = split(comm, x, w)
+    q = weighted_upper_quantile(comm, x_own, w_own, 0.02)
     order = np.argsort(x)[::-1]
     cum = np.cumsum(w[order])
     # the smallest value whose exceedance weight is <= 2 % of the total
@@ -98,7 +100,7 @@ def test_areal_bmd_of_uniform_slab_is_density_times_thickness(comm, cell_type) -
 def test_failure_load_of_uniform_bar_is_E_A_yield_strain(comm) -> None:
     L, W, H, E, F = 10.0, 2.0, 3.0, 1200.0, 50.0
     bone = box(comm, (L, W, H), (10, 3, 3))
-    lc = LoadCase(
+    lc = load_case(
         name="compress",
         supports=[
             {"type": "fixed", "surface": "xmin", "component": "x"},
