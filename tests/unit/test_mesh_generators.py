@@ -24,8 +24,8 @@ EXPECTED = {
 
 
 @pytest.fixture(scope="module")
-def defaults() -> dict[str, BoneMesh]:
-    return {name: generate(name, MPI.COMM_WORLD) for name in GENERATORS}
+def defaults(bone_mesh) -> dict[str, BoneMesh]:
+    return {name: bone_mesh(name) for name in GENERATORS}
 
 
 def polygon_error(h: float, r: float) -> float:
@@ -179,9 +179,10 @@ def test_femur_landmarks_patches_and_cortex(defaults: dict[str, BoneMesh]) -> No
 
 
 @pytest.mark.serial
-def test_generation_is_deterministic() -> None:
-    a = generate("vertebra", MPI.COMM_SELF, {"mesh_size": 5.0, "cortical_mesh_size": 2.5})
-    b = generate("vertebra", MPI.COMM_SELF, {"mesh_size": 5.0, "cortical_mesh_size": 2.5})
+def test_generation_is_deterministic(bone_mesh) -> None:
+    # a: generated earlier in the session (or now) on COMM_WORLD, one rank in a serial run
+    a = bone_mesh("vertebra", mesh_size=5.0, cortical_mesh_size=2.0)
+    b = generate("vertebra", MPI.COMM_SELF, {"mesh_size": 5.0, "cortical_mesh_size": 2.0})
     assert np.array_equal(a.mesh.geometry.x, b.mesh.geometry.x)
     assert np.array_equal(a.mesh.geometry.dofmaps[0], b.mesh.geometry.dofmaps[0])
     assert np.array_equal(a.cell_tags.values, b.cell_tags.values)

@@ -244,9 +244,9 @@ def test_hexahedra_round_trip(mpi_tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- bonefem file
-def test_bonefem_file_round_trip(mpi_tmp_path: Path) -> None:
+def test_bonefem_file_round_trip(mpi_tmp_path: Path, bone_mesh) -> None:
     comm = MPI.COMM_WORLD
-    bone = generate("femur", comm, {"mesh_size": 10.0, "cortical_mesh_size": 4.0})
+    bone = bone_mesh("femur", mesh_size=10.0, cortical_mesh_size=4.0)
     path = write_mesh(bone, mpi_tmp_path / "femur.xdmf")
     meta = json.loads((mpi_tmp_path / "femur.bonefem.json").read_text())
     assert meta["format"] == "bonefem-mesh" and meta["num_cells"] == bone.num_cells_global
@@ -281,8 +281,8 @@ def cell_centroids_by_original_index(bone) -> np.ndarray | None:
     return out
 
 
-def test_bonefem_file_errors(mpi_tmp_path: Path) -> None:
-    bone = generate("specimen", MPI.COMM_WORLD, {"mesh_size": 2.0})
+def test_bonefem_file_errors(mpi_tmp_path: Path, bone_mesh) -> None:
+    bone = bone_mesh("specimen", mesh_size=2.0)
     path = write_mesh(bone, mpi_tmp_path / "s.xdmf")
     write_on_root(mpi_tmp_path / "s.bonefem.json", lambda p: p.write_text("{not json"))
     with pytest.raises(InputError, match="unreadable sidecar"):
