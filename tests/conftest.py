@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: a test taking longer than this (s, setup + call) belongs under the ``slow`` marker
+#: a test whose call takes longer than this (s) belongs under the ``slow`` marker
 SLOW_SECONDS = 20.0
 #: a ``slow`` test faster than this (s) is marked wrongly (the marker would hide a cheap test)
 FAST_SECONDS = 2.0
@@ -93,9 +93,10 @@ _durations: dict[str, float] = {}
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """Add up setup and call times per test (for the ``slow`` marker audit)."""
-    if report.when in ("setup", "call"):
-        _durations[report.nodeid] = _durations.get(report.nodeid, 0.0) + report.duration
+    """Call time per test, for the ``slow`` marker audit (set-up time is left out: a
+    module- or session-scoped fixture is paid by whichever test runs first)."""
+    if report.when == "call":
+        _durations[report.nodeid] = report.duration
 
 
 def _marker_audit(items: list[pytest.Item]) -> tuple[list[str], list[str]]:

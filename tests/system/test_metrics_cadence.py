@@ -75,6 +75,7 @@ def test_tests_every_two_rows_skip_only_the_test_columns(tmp_path: Path) -> None
         np.testing.assert_array_equal(b[key], a[key], err_msg=key)
 
 
+@pytest.mark.slow
 @pytest.mark.serial
 def test_restart_on_two_ranks_gives_the_same_test_rows(tmp_path: Path) -> None:
     """Killed after the checkpoint at 3 quarters (a row without tests follows a row with

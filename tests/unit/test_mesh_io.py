@@ -221,7 +221,7 @@ def test_dolfinx_xdmf_with_meshtags(mpi_tmp_path: Path) -> None:
 
 
 def test_med_via_meshio(mpi_tmp_path: Path) -> None:
-    pytest.importorskip("h5py")
+    """A MED file (Salome, Code_Aster) through meshio; h5py is a dependency (in the lock)."""
     import meshio
 
     c = cube()
