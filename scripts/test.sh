@@ -3,7 +3,14 @@
 #   ruff (lint + format check), mypy, shellcheck/hadolint when installed,
 #   pytest serially (all tests), and pytest under `mpiexec -n 2` (tests marked `mpi`).
 # Extra arguments are passed to both pytest runs (e.g. -x, -k name).
+# --quick (first argument): leave out the tests marked slow (pytest -m "not slow"), for a fast
+# loop while developing; CI runs everything.
 set -euo pipefail
+quick=()
+if [[ "${1:-}" == "--quick" ]]; then
+    shift
+    quick=(-m "not slow")
+fi
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bash "$root/scripts/setup-env.sh"
 cd "$root"
@@ -41,8 +48,16 @@ else
     missing_linter shellcheck "apt-get install shellcheck"
 fi
 step "hadolint"
-hadolint=$(command -v hadolint 2>/dev/null \
-    || echo "${BONEFEM_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/bonefem/tools}/bin/hadolint")
+# $BONEFEM_HADOLINT (set by .ci/run to the pinned install), else the pinned install of
+# docker/install-lint-tools.sh, else one on PATH
+pinned="${BONEFEM_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/bonefem/tools}/bin/hadolint"
+if [[ -n "${BONEFEM_HADOLINT:-}" ]]; then
+    hadolint="$BONEFEM_HADOLINT"
+elif [[ -x "$pinned" ]]; then
+    hadolint="$pinned"
+else
+    hadolint=$(command -v hadolint 2>/dev/null || echo "$pinned")
+fi
 if [[ -x "$hadolint" ]]; then
     "$hadolint" docker/Dockerfile
     echo "docker/Dockerfile clean"
@@ -50,7 +65,11 @@ else
     missing_linter hadolint "bash docker/install-lint-tools.sh"
 fi
 step "pytest (serial)"
-"$venv/python" -m pytest tests "$@"
+"$venv/python" -m pytest tests "${quick[@]}" "$@"
 step "pytest (mpiexec -n 2, marker mpi)"
-"$venv/mpiexec" -n 2 "$venv/python" scripts/mpi_pytest.py tests -m mpi -q "$@"
+if [[ ${#quick[@]} -gt 0 ]]; then
+    "$venv/mpiexec" -n 2 "$venv/python" scripts/mpi_pytest.py tests -m "mpi and not slow" -q "$@"
+else
+    "$venv/mpiexec" -n 2 "$venv/python" scripts/mpi_pytest.py tests -m mpi -q "$@"
+fi
 step "all checks passed"

@@ -14,22 +14,31 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+if TYPE_CHECKING:
+    from bonefem.mesh import BoneMesh
+
 ROOT = Path(__file__).resolve().parents[1]
 
+#: a test whose call takes longer than this (s) belongs under the ``slow`` marker
+SLOW_SECONDS = 20.0
+#: a ``slow`` test faster than this (s) is marked wrongly (the marker would hide a cheap test)
+FAST_SECONDS = 2.0
 
-def _comm():  # type: ignore[no-untyped-def]
+
+def _comm():
     from bonefem._dolfinx import MPI
 
     return MPI.COMM_WORLD
 
 
 @pytest.fixture(scope="session")
-def comm():  # type: ignore[no-untyped-def]
+def comm():
     return _comm()
 
 
@@ -46,17 +55,87 @@ def mpi_tmp_path(request: pytest.FixtureRequest) -> Iterator[Path]:
 
 
 @pytest.fixture(autouse=True)
-def _collect_and_sync() -> Iterator[None]:
-    """Under mpiexec, collect garbage collectively after each test (PETSc objects are
-    collective); a serial run needs neither (saves about 0.08 s per test)."""
+def _collect_and_sync(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Under mpiexec, after each ``mpi`` test, collect garbage collectively (PETSc objects
+    are collective) and synchronise; serial runs and other tests need neither (about 0.08 s
+    per test)."""
     yield
-    if "mpi4py.MPI" in sys.modules and sys.modules["mpi4py.MPI"].COMM_WORLD.size > 1:
+    mpi = sys.modules.get("mpi4py.MPI")
+    if mpi is not None and mpi.COMM_WORLD.size > 1 and request.node.get_closest_marker("mpi"):
         gc.collect()
-        sys.modules["mpi4py.MPI"].COMM_WORLD.Barrier()
+        mpi.COMM_WORLD.Barrier()
+
+
+@pytest.fixture(scope="session")
+def bone_mesh() -> Callable[..., BoneMesh]:
+    """``bone_mesh(name, **parameters)``: a generated mesh on COMM_WORLD, made once per
+    test session and shared by every test asking for the same geometry and parameters.
+
+    The meshes are read-only for the tests (a test that changes one makes its own with
+    :func:`bonefem.mesh.generate`). Every rank requests them in the same order (tests run
+    in the same order on all ranks), so the collective generation stays matched.
+    """
+    from bonefem._dolfinx import MPI
+    from bonefem.mesh import generate
+
+    cache: dict[tuple[str, tuple[tuple[str, Any], ...]], BoneMesh] = {}
+
+    def get(name: str, **parameters: Any) -> BoneMesh:
+        key = (name, tuple(sorted(parameters.items())))
+        if key not in cache:
+            cache[key] = generate(name, MPI.COMM_WORLD, parameters)
+        return cache[key]
+
+    return get
+
+
+_durations: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Call time per test, for the ``slow`` marker audit (set-up time is left out: a
+    module- or session-scoped fixture is paid by whichever test runs first)."""
+    if report.when == "call":
+        _durations[report.nodeid] = report.duration
+
+
+def _marker_audit(items: list[pytest.Item]) -> tuple[list[str], list[str]]:
+    """Tests slower than SLOW_SECONDS without ``slow``, and ``slow`` tests that are fast."""
+    unmarked, wrongly = [], []
+    for item in items:
+        took = _durations.get(item.nodeid)
+        if took is None:
+            continue
+        slow = item.get_closest_marker("slow") is not None
+        if took > SLOW_SECONDS and not slow:
+            unmarked.append(f"{item.nodeid} ({took:.1f} s)")
+        elif slow and took < FAST_SECONDS:
+            wrongly.append(f"{item.nodeid} ({took:.1f} s)")
+    return unmarked, wrongly
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Report tests whose duration contradicts their ``slow`` marker.
+
+    ``-m "not slow"`` (``scripts/test.sh --quick``) is the fast loop while developing; it
+    is only useful when the marker is right. Durations depend on the machine's load, so
+    this is reported, not failed.
+    """
+    items = getattr(terminalreporter.config, "_bonefem_items", [])
+    unmarked, wrongly = _marker_audit(items)
+    if unmarked or wrongly:
+        terminalreporter.section("slow marker audit")
+        for line in unmarked:
+            terminalreporter.write_line(
+                f"slower than {SLOW_SECONDS:.0f} s, not marked slow: {line}"
+            )
+        for line in wrongly:
+            terminalreporter.write_line(f"marked slow, took < {FAST_SECONDS:.0f} s: {line}")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under mpiexec, skip tests marked ``serial``."""
+    config._bonefem_items = items  # type: ignore[attr-defined]
     if "mpi4py.MPI" not in sys.modules and os.environ.get("PMI_SIZE", "1") == "1":
         return
     size = _comm().size

@@ -11,7 +11,7 @@ from bonefem.mesh import box
 from bonefem.output.checkpoint import CheckpointStore
 
 
-def fields_of(bone) -> dict[str, np.ndarray]:  # type: ignore[no-untyped-def]
+def fields_of(bone) -> dict[str, np.ndarray]:
     n = bone.num_cells_local
     mid = dolfinx.mesh.compute_midpoints(bone.mesh, 3, np.arange(n, dtype=np.int32))
     return {
@@ -20,7 +20,7 @@ def fields_of(bone) -> dict[str, np.ndarray]:  # type: ignore[no-untyped-def]
     }
 
 
-def store_for(folder: str, comm: MPI.Intracomm):  # type: ignore[no-untyped-def]
+def store_for(folder: str, comm: MPI.Intracomm):
     bone = box(comm, (3.0, 2.0, 1.0), (6, 4, 3))
     n = bone.num_cells_local
     original = bone.mesh.topology.original_cell_index[:n]

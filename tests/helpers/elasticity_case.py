@@ -12,9 +12,9 @@ import sys
 import numpy as np
 
 from bonefem._dolfinx import MPI, dolfinx
-from bonefem.config.loading import LoadCase
 from bonefem.mechanics import ElasticityProblem
 from bonefem.mesh import box
+from tests.helpers.loadcase import load_case
 
 
 def run(comm: MPI.Intracomm, cell_type: str = "tetrahedron") -> dict[str, float]:
@@ -27,14 +27,14 @@ def run(comm: MPI.Intracomm, cell_type: str = "tetrahedron") -> dict[str, float]
         region_of=lambda x: np.where((np.abs(x[1] - 2) < 1.4) & (np.abs(x[2] - 2) < 1.4), 2, 1),
     )
     cases = [
-        LoadCase(
+        load_case(
             name="compression",
             supports=[
                 {"type": "fixed", "surface": "xmin"},
                 {"type": "displacement", "surface": "xmax", "value": -0.02, "component": "x"},
             ],
         ),
-        LoadCase(
+        load_case(
             name="bending",
             supports=[{"type": "fixed", "surface": "xmin"}],
             loads=[{"type": "force", "surface": "xmax", "force": [0.0, 30.0, -50.0]}],

@@ -5,15 +5,15 @@ from __future__ import annotations
 import sys
 
 from bonefem._dolfinx import MPI
-from bonefem.config.loading import LoadCase
 from bonefem.mechanics import ElasticityProblem
 from bonefem.mesh import box
 from bonefem.output.vtk import ParaViewSeries
+from tests.helpers.loadcase import load_case
 
 
 def write(folder: str, cell_type: str, comm: MPI.Intracomm = MPI.COMM_WORLD) -> int:
     bone = box(comm, (10.0, 2.0, 2.0), (10, 2, 2), cell_type=cell_type)
-    lc = LoadCase(
+    lc = load_case(
         name="pull",
         supports=[
             {"type": "fixed", "surface": "xmin"},

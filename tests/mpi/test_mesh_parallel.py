@@ -23,7 +23,7 @@ PARAMS = {
 }
 
 
-def measures(bone) -> dict:  # type: ignore[no-untyped-def]
+def measures(bone) -> dict:
     from bonefem.mesh import summarize
 
     s = summarize(bone)
@@ -37,7 +37,7 @@ def measures(bone) -> dict:  # type: ignore[no-untyped-def]
     }
 
 
-def centroids(bone) -> list | None:  # type: ignore[no-untyped-def]
+def centroids(bone) -> list | None:
     m, n = bone.mesh, bone.num_cells_local
     x = m.geometry.x[m.geometry.dofmaps[0][:n]].mean(axis=1)
     parts = bone.comm.gather((np.asarray(m.topology.original_cell_index[:n]), x), root=0)
@@ -95,8 +95,9 @@ def approx_equal(a: dict, b: dict) -> None:
 
 @pytest.mark.serial
 @pytest.mark.parametrize("name", ["vertebra", "femur"])
-def test_same_mesh_on_one_and_two_ranks(name: str) -> None:
-    approx_equal(run_here(["generate", name]), run_two(["generate", name]))
+def test_same_mesh_on_one_and_two_ranks(name: str, bone_mesh) -> None:
+    # the 1-rank mesh from the session's cache (serial test: COMM_WORLD is one rank)
+    approx_equal(measures(bone_mesh(name, **PARAMS[name])), run_two(["generate", name]))
 
 
 @pytest.mark.serial
@@ -112,11 +113,11 @@ def test_bonefem_file_written_on_two_ranks_reads_on_one(tmp_path: Path) -> None:
 
 
 @pytest.mark.mpi
-def test_file_round_trip_under_mpi(mpi_tmp_path: Path) -> None:
+def test_file_round_trip_under_mpi(mpi_tmp_path: Path, bone_mesh) -> None:
     """Under ``mpiexec -n 2`` this writes and reads on two ranks; serially on one."""
-    from bonefem.mesh import generate, read_mesh, write_mesh
+    from bonefem.mesh import read_mesh, write_mesh
 
-    bone = generate("vertebra", MPI.COMM_WORLD, PARAMS["vertebra"])
+    bone = bone_mesh("vertebra", **PARAMS["vertebra"])
     back = read_mesh(write_mesh(bone, mpi_tmp_path / "v.xdmf"), MPI.COMM_WORLD)
     approx_equal(measures(bone), measures(back))
     a, b = centroids(bone), centroids(back)

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -25,7 +26,7 @@ from bonefem.state import RunView
 from tests.helpers.cases import write_case
 
 
-def _on_root_case(folder: Path, name: str, extra: str = "", **kw: float) -> Path:
+def _on_root_case(folder: Path, name: str, extra: str = "", **kw: Any) -> Path:
     """write_case on rank 0 (plus ``extra`` TOML text), then every rank reads it."""
     comm = MPI.COMM_WORLD
     path = folder / f"{name}.toml"
@@ -36,7 +37,7 @@ def _on_root_case(folder: Path, name: str, extra: str = "", **kw: float) -> Path
     return path
 
 
-def _model(case_path: Path):  # type: ignore[no-untyped-def]
+def _model(case_path: Path):
     case = load_case(case_path)
     bone = load_bone_mesh(case.mesh, MPI.COMM_WORLD, base_dir=case_path.parent)
     return case, build(case, bone)
@@ -80,8 +81,8 @@ def test_every_registered_field_is_written_under_its_label(mpi_tmp_path: Path) -
     folder = run_case(case_path, output=mpi_tmp_path / "run", progress=False)
     if MPI.COMM_WORLD.rank == 0:
         pvtu = sorted(folder.glob("fields_*.pvtu"))[-1]
-        names = {e.get("Name") for e in ET.parse(pvtu).iter() if e.get("Name")}
-        assert {spec.label for spec in FIELDS} <= names
+        labels = {e.get("Name") for e in ET.parse(pvtu).iter() if e.get("Name")}
+        assert {spec.label for spec in FIELDS} <= labels
 
 
 def _huiskes_case(folder: Path, name: str, scale: float) -> Path:

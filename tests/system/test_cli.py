@@ -11,6 +11,7 @@ import os
 import stat
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bonefem.cli import main
@@ -57,7 +58,42 @@ def test_run_never_overwrites_a_run(capsys, finished_run: Path) -> None:
     assert "not empty" in err and "--restart" in err and "Traceback" not in err
 
 
-def test_report_makes_labelled_figures(capsys, finished_run: Path, tmp_path: Path) -> None:
+def _columns(run: Path) -> dict[str, np.ndarray]:
+    with open(run / "metrics.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    return {k: np.array([float(r[k]) for r in rows]) for k in rows[0] if k != "case"}
+
+
+def _line_data(ax) -> list[tuple[np.ndarray, np.ndarray]]:
+    return [(np.asarray(ln.get_xdata(), float), np.asarray(ln.get_ydata(), float))
+            for ln in ax.get_lines() if ln.get_label() == "cli_run"]  # fmt: skip
+
+
+def _assert_plots(ax, x: np.ndarray, y: np.ndarray, ylabel: str) -> None:
+    """The axes' one run line is y(x) from metrics.csv (exactly), with the axis labels."""
+    assert ax.get_xlabel() == "time (years)"
+    assert ax.get_ylabel() == ylabel
+    (line,) = _line_data(ax)
+    np.testing.assert_array_equal(line[0], x)
+    np.testing.assert_allclose(line[1], y, rtol=1e-12, atol=0)
+    assert np.ptp(y) > 0  # the run changed the quantity: a flat line would prove less
+
+
+def test_report_makes_labelled_figures(
+    capsys, finished_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The figures' content through matplotlib: titles, axis labels with units, and the
+    plotted data equal to the columns of metrics.csv (the report reads nothing else)."""
+    import bonefem.report
+
+    figures: dict[str, object] = {}
+    save = bonefem.report._save
+
+    def keep(fig, out: Path, stem: str) -> list[Path]:
+        figures[stem] = fig
+        return save(fig, out, stem)
+
+    monkeypatch.setattr(bonefem.report, "_save", keep)
     code, _, _ = run_cli(capsys, "report", str(finished_run), "--output", str(tmp_path))
     assert code == 0
     for stem in ("bmd_change", "stiffness_change", "fracture_risk"):
@@ -66,6 +102,28 @@ def test_report_makes_labelled_figures(capsys, finished_run: Path, tmp_path: Pat
     assert (tmp_path / f"density_change_{finished_run.name}.png").exists()
     summary = (tmp_path / "summary.md").read_text()
     assert "aBMD" in summary and "cli_run" in summary
+
+    c = _columns(finished_run)
+    years = c["time_years"]
+    np.testing.assert_allclose(years, c["time_days"] / 365.25, rtol=1e-12)
+    pct = "change from baseline (%)"
+    bmd = figures["bmd_change"].axes  # type: ignore[attr-defined]
+    assert [ax.get_title() for ax in bmd] == [
+        "Areal BMD (DXA-like projection)",
+        "Volumetric BMD, trabecular",
+    ]
+    _assert_plots(bmd[0], years, c["abmd_pct_change"], pct)
+    _assert_plots(bmd[1], years, c["bmd_vol_mean_trabecular_pct_change"], pct)
+    (stiff,) = figures["stiffness_change"].axes  # type: ignore[attr-defined]
+    _assert_plots(stiff, years, c["apparent_stiffness_pct_change"], pct)
+    risk, load = figures["fracture_risk"].axes  # type: ignore[attr-defined]
+    _assert_plots(risk, years, c["fracture_risk_index"], "factor of risk (-)")
+    _assert_plots(load, years, c["failure_load"] / 1000.0, "failure load (kN)")
+    # the plotted percent change is the column's own change from its first row; metrics.csv
+    # holds 10 significant digits, so the ratio is known to ~1e-9: 1e-6 percentage points
+    np.testing.assert_allclose(
+        c["abmd_pct_change"], 100.0 * (c["abmd"] / c["abmd"][0] - 1.0), rtol=0, atol=1e-6
+    )
 
 
 def test_check_validates_schema_and_mesh(capsys, tmp_path: Path) -> None:
@@ -115,7 +173,7 @@ def test_version(capsys) -> None:
 # ------------------------------------------------------------------------ bad input
 
 
-def bad_case(tmp_path: Path, edit) -> Path:  # type: ignore[no-untyped-def]
+def bad_case(tmp_path: Path, edit) -> Path:
     path = write_case(tmp_path, "bad")
     path.write_text(edit(path.read_text()))
     return path

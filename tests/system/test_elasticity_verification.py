@@ -23,6 +23,7 @@ from bonefem.config.loading import LoadCase
 from bonefem.errors import SolverError
 from bonefem.mechanics import ElasticityProblem
 from bonefem.mesh import box
+from tests.helpers.loadcase import load_case
 
 pytestmark = pytest.mark.mpi
 
@@ -31,7 +32,7 @@ DIRECT = {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "
 
 def uniaxial_case(d: float, lateral: str = "symmetric") -> LoadCase:
     """Pull the xmax face by d (mm) along x; xmin, ymin, zmin on rollers."""
-    return LoadCase(
+    return load_case(
         name="pull",
         supports=[
             {"type": "fixed", "surface": "xmin", "component": "x"},
@@ -88,7 +89,7 @@ def test_patch_test_linear_field(comm, cell_type: str) -> None:
     G = np.array([[1.0e-3, 4.0e-4, -2.0e-4], [-3.0e-4, -5.0e-4, 6.0e-4], [2.0e-4, 1.0e-4, 8.0e-4]])
     c = [0.01, -0.02, 0.005]
     faces = ["xmin", "xmax", "ymin", "ymax", "zmin", "zmax"]
-    lc = LoadCase(
+    lc = load_case(
         name="patch",
         supports=[
             {"type": "displacement", "surface": f, "value": c, "gradient": G.tolist()}
@@ -118,7 +119,7 @@ def mms_errors(comm, n: int, cell_type: str) -> tuple[float, float, float]:
     eps = ufl.sym(ufl.grad(u_ex))
     sigma = 2 * mu * eps + lmbda * ufl.tr(eps) * ufl.Identity(3)
     f = -ufl.div(sigma)
-    lc = LoadCase(
+    lc = load_case(
         name="mms",
         supports=[
             {"type": "fixed", "surface": s}
@@ -194,17 +195,17 @@ def test_load_cases_share_operator_and_superpose(comm) -> None:
     bone = box(comm, (4.0, 1.0, 1.0), (8, 2, 2))
     clamp = [{"type": "fixed", "surface": "xmin"}]
     cases = [
-        LoadCase(
+        load_case(
             name="bend",
             supports=clamp,
             loads=[{"type": "force", "surface": "xmax", "force": [0, 0, -5.0]}],
         ),
-        LoadCase(
+        load_case(
             name="axial",
             supports=clamp,
             loads=[{"type": "traction", "surface": "xmax", "traction": [2.0, 0, 0]}],
         ),
-        LoadCase(
+        load_case(
             name="both",
             supports=clamp,
             loads=[

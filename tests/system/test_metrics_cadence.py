@@ -8,6 +8,7 @@ after a restart from a checkpoint.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +76,7 @@ def test_tests_every_two_rows_skip_only_the_test_columns(tmp_path: Path) -> None
         np.testing.assert_array_equal(b[key], a[key], err_msg=key)
 
 
+@pytest.mark.slow
 @pytest.mark.serial
 def test_restart_on_two_ranks_gives_the_same_test_rows(tmp_path: Path) -> None:
     """Killed after the checkpoint at 3 quarters (a row without tests follows a row with
@@ -110,21 +112,25 @@ def test_restart_on_two_ranks_gives_the_same_test_rows(tmp_path: Path) -> None:
 
 
 @pytest.mark.mpi
-def test_test_rows_agree_with_a_serial_run(mpi_tmp_path: Path) -> None:
-    """Under ``mpiexec -n 2``: the run on all ranks against a 1-rank run (on rank 0)."""
+def test_test_rows_agree_on_one_and_two_ranks(mpi_tmp_path: Path) -> None:
+    """A 1-rank run (on rank 0) against a 2-rank run: under ``mpiexec -n 2`` the run on all
+    ranks in this process; in the serial suite ``mpiexec -n 2 bonefem run`` in a
+    subprocess (so both suites compare 1 with 2 ranks, never 1 with 1)."""
     comm = MPI.COMM_WORLD
+    case = mpi_tmp_path / "ranks.toml"
     if comm.rank == 0:
-        case = write_case(
-            mpi_tmp_path,
-            "ranks",
-            duration=DURATION,
-            biology=MENOPAUSE,
-            tests_every=2 * QUARTER,
-        )
+        write_case(mpi_tmp_path, "ranks", duration=DURATION, biology=MENOPAUSE,
+                   tests_every=2 * QUARTER)  # fmt: skip
         serial = run_case(case, output=mpi_tmp_path / "serial", comm=MPI.COMM_SELF, progress=False)
     comm.Barrier()
-    case = mpi_tmp_path / "ranks.toml"
-    parallel = run_case(case, output=mpi_tmp_path / "parallel", comm=comm, progress=False)
+    parallel = mpi_tmp_path / "parallel"
+    if comm.size == 1:
+        _bonefem(["run", str(case), "--output", str(parallel), "--no-progress"], nprocs=2)
+        manifest = json.loads((parallel / "manifest.json").read_text())
+        assert [session["ranks"] for session in manifest["sessions"]] == [2]
+    else:
+        assert comm.size == 2
+        run_case(case, output=parallel, comm=comm, progress=False)
     if comm.rank != 0:
         return
     one, many = metrics_of(serial), metrics_of(parallel)
@@ -142,7 +148,7 @@ def test_a_restart_may_change_the_test_interval(tmp_path: Path) -> None:
     from bonefem.config.case import case_to_toml_dict, load_case
     from bonefem.driver import _comparable
 
-    def resolved(folder: str, **kw) -> dict:  # type: ignore[no-untyped-def]
+    def resolved(folder: str, **kw) -> dict:
         (tmp_path / folder).mkdir()
         return _comparable(case_to_toml_dict(load_case(write_case(tmp_path / folder, **kw))))
 

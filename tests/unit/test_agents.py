@@ -138,10 +138,10 @@ def test_effect_terms_compose_additively_or_multiplicatively() -> None:
 def test_worked_example_new_drug_in_a_zero_d_run(toy_agent: type[Agent]) -> None:
     """The toy drug, added by schema entry + module only, acts in a 0-D run."""
     assert toy_agent in registered_agents()
-    meno = {"estrogen": EstrogenConfig(menopause="natural", menopause_time_days=0.0)}
+    meno = EstrogenConfig(menopause="natural", menopause_time_days=0.0)
     course = RomosozumabConfig(start_days=YEAR, stop_days=2 * YEAR)
-    treated = ToyScenario(**meno, romosozumab=[course])
-    untreated = ToyScenario(**meno)
+    treated = ToyScenario(estrogen=meno, romosozumab=[course])
+    untreated = ToyScenario(estrogen=meno)
     sig = build_signals(treated)
     # its window edges are milestones, its effect terms compose with the others'
     assert sig.milestones(3 * YEAR) == [YEAR, 2 * YEAR]

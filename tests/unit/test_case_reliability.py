@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -198,7 +199,7 @@ def test_readme_larger_mesh_recipe_is_valid() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     recipe = 'with `generator = "femur"` and `parameters = { refine = 3 }`'
     assert recipe in " ".join(readme.split())
-    data = {
+    data: dict[str, Any] = {
         "run": {"duration_days": 10.0},
         "mesh": {"generator": "femur", "parameters": {"refine": 3}},
         "load_cases": [{"name": "c", "supports": [{"type": "fixed", "surface": "bottom"}]}],

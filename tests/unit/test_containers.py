@@ -138,6 +138,7 @@ def test_lock_satisfies_pyproject() -> None:
         )
 
 
+@pytest.mark.slow
 def test_build_steps_verify_this_environment() -> None:
     """The images' check, on the venv that scripts/setup-env.sh made from the lock."""
     if importlib.util.find_spec("dolfinx_solver") is None:

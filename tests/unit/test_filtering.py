@@ -12,7 +12,7 @@ from bonefem.mesh import box
 pytestmark = pytest.mark.mpi
 
 
-def midpoints(bone):  # type: ignore[no-untyped-def]
+def midpoints(bone):
     n = bone.num_cells_local
     return dolfinx.mesh.compute_midpoints(bone.mesh, 3, np.arange(n, dtype=np.int32)).T
 

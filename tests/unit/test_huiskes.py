@@ -45,6 +45,11 @@ def _drive(psi: float, K: float) -> Drive:
     )
 
 
+def _max(x: float) -> float:
+    """The max-allreduce of the loop, on one rank."""
+    return x
+
+
 def never(f: np.ndarray, m: np.ndarray) -> bool:
     return False
 
@@ -56,7 +61,7 @@ def test_integration_matches_a_tight_ode_solve() -> None:
     rho_t = float(tissue_density(cells[4], PARAMS)[0])
     K = 2e-3
     psi = 0.2 * K * 0.25 * rho_t  # 20 % of the homeostatic S
-    step = hl.advance(cells, 0.0, 200.0, _drive(psi, K), reduce_max=max, h_init=None, stop=never)
+    step = hl.advance(cells, 0.0, 200.0, _drive(psi, K), reduce_max=_max, h_init=None, stop=never)
 
     def rhs(t: float, y: np.ndarray) -> np.ndarray:
         return B * (psi / y - (1 - S_LAZY) * K) if psi / y[0] < (1 - S_LAZY) * K else 0 * y
@@ -73,14 +78,14 @@ def test_stop_event_ends_the_advance_at_the_substep_where_it_fires() -> None:
     cells = hl.initial_state(np.array([0.25]))
     K = 2e-3
     drive = _drive(0.1 * K * 0.25 * 2.0, K)
-    full = hl.advance(cells, 0.0, 30.0, drive, reduce_max=max, h_init=None, stop=never)
+    full = hl.advance(cells, 0.0, 30.0, drive, reduce_max=_max, h_init=None, stop=never)
     loss_per_day = (0.25 - full.cells[3, 0]) / 30.0
     threshold = 0.25 - 4.5 * loss_per_day  # crossed during the 5th day
 
     def stop(f: np.ndarray, m: np.ndarray) -> bool:
         return bool(f[0] < threshold)
 
-    part = hl.advance(cells, 0.0, 30.0, drive, reduce_max=max, h_init=None, stop=stop)
+    part = hl.advance(cells, 0.0, 30.0, drive, reduce_max=_max, h_init=None, stop=stop)
     assert part.stopped and part.t_end == pytest.approx(5.0)
-    rest = hl.advance(part.cells, part.t_end, 30.0, drive, reduce_max=max, h_init=None, stop=never)
+    rest = hl.advance(part.cells, part.t_end, 30.0, drive, reduce_max=_max, h_init=None, stop=never)
     assert rest.cells[3, 0] == pytest.approx(full.cells[3, 0], rel=1e-12)

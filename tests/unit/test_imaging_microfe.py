@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bonefem.config.loading import LoadCase
 from bonefem.imaging.phantoms import rod_lattice
 from bonefem.imaging.voxelmesh import voxel_mesh
 from bonefem.mechanics import ElasticityProblem
+from tests.helpers.loadcase import load_case
 
 pytestmark = pytest.mark.mpi
 
@@ -19,9 +19,9 @@ E_TISSUE = 10000.0  # MPa, a typical trabecular tissue modulus
 OPTIONS = {"ksp_rtol": 1e-10}
 
 
-def apparent_modulus(bone, supports, height: float, area: float, nu: float) -> float:  # type: ignore[no-untyped-def]
+def apparent_modulus(bone, supports, height: float, area: float, nu: float) -> float:
     d = -0.001 * height  # 0.1 % compression
-    lc = LoadCase(
+    lc = load_case(
         name="compression",
         supports=[*supports, {"type": "displacement", "surface": "zmax", "value": d,
                               "component": "z"}],

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.mpi
 
 
 @pytest.fixture
-def phantom_files(mpi_tmp_path, comm):  # type: ignore[no-untyped-def]
+def phantom_files(mpi_tmp_path, comm):
     ph = qct_phantom()
     if comm.rank == 0:
         write_image(ph.image, mpi_tmp_path / "ph.nii.gz")
@@ -82,7 +82,7 @@ def test_mesh_table_tetrahedra_with_mapped_density(phantom_files, comm) -> None:
     q = dolfinx.fem.functionspace(bone.mesh, ("DG", 0))
     vol = dolfinx.fem.assemble_vector(dolfinx.fem.form(ufl.TestFunction(q) * ufl.dx)).array[:n]
 
-    def total(x, cells=None):  # type: ignore[no-untyped-def]
+    def total(x, cells=None):
         c = np.arange(n) if cells is None else cells[cells < n]
         return comm.allreduce(float(np.sum(x[c] * vol[c])), op=MPI.SUM)
 

@@ -100,7 +100,7 @@ def test_qct_phantom_element_mapping_within_1_percent(comm) -> None:
         [labels == 1, labels == 2], [ph.densities["cortical"], ph.densities["trabecular"]], 0.0
     )
 
-    def region_means(bone, val):  # type: ignore[no-untyped-def]
+    def region_means(bone, val):
         n = bone.num_cells_local
         out = {}
         for name in ph.densities:
@@ -133,13 +133,13 @@ def test_qct_phantom_element_mapping_within_1_percent(comm) -> None:
     assert low > 0.9  # not diluted towards 0 g/cm³ by the soft tissue
 
 
-def _rod(ph, c):  # type: ignore[no-untyped-def]
+def _rod(ph, c):
     from bonefem.imaging.density import cylinder_mask
 
     return cylinder_mask(ph.image, c, ph.rod_radius - 1.0)
 
 
-def block_mesh(comm):  # type: ignore[no-untyped-def]
+def block_mesh(comm):
     m = np.ones((6, 5, 4), bool)  # 4 x 5 x 6 voxels of 1 mm
     img = Image(np.zeros(m.shape), spacing=(1.0, 1.0, 1.0), origin=(0.5, 0.5, 0.5))
     return voxel_mesh(comm, img, m)[0]  # box [0, 4] x [0, 5] x [0, 6] mm
@@ -183,7 +183,7 @@ def _count_bottom_within(x: float, y: float, r: float) -> float:
         ("patch", lambda b: selectors.patch(b, [2, 2.5, -1], 1e-9)),
     ],
 )
-def test_selector_selecting_nothing_is_an_input_error(comm, name, call) -> None:  # type: ignore[no-untyped-def]
+def test_selector_selecting_nothing_is_an_input_error(comm, name, call) -> None:
     bone = block_mesh(comm)
     if name == "patch":
         # the nearest midpoint is (1.5|2.5, 2.5, 0): radius 1e-9 still holds it -> select 1

@@ -24,8 +24,8 @@ EXPECTED = {
 
 
 @pytest.fixture(scope="module")
-def defaults() -> dict[str, BoneMesh]:
-    return {name: generate(name, MPI.COMM_WORLD) for name in GENERATORS}
+def defaults(bone_mesh) -> dict[str, BoneMesh]:
+    return {name: bone_mesh(name) for name in GENERATORS}
 
 
 def polygon_error(h: float, r: float) -> float:
@@ -167,20 +167,22 @@ def test_femur_landmarks_patches_and_cortex(defaults: dict[str, BoneMesh]) -> No
     assert lm["stance_load_direction"][2] < -0.9
     assert lm["fall_load_direction"][0] < -0.9
     # the 1-mm head cortex is covered by cortical cells at mid-thickness
-    polar, azim = np.meshgrid(np.radians([0, 20, 40, 60]), np.radians(range(0, 360, 45)))
-    polar, azim = polar.ravel(), azim.ravel()
+    grid = np.meshgrid(np.radians([0, 20, 40, 60]), np.radians(range(0, 360, 45)))
+    polar, azim = grid[0].ravel(), grid[1].ravel()
     dirs = np.stack(
         [np.sin(polar) * np.cos(azim), np.sin(polar) * np.sin(azim), np.cos(polar)], axis=1
     )
     regions = region_at_points(bone, c + (r - 0.5) * dirs)
     assert all(x == "cortical" for x in regions)
-    assert region_at_points(bone, [c, lm["neck_centre"]]) == ["trabecular", "trabecular"]
+    centres = np.array([c, lm["neck_centre"]], dtype=float)
+    assert region_at_points(bone, centres) == ["trabecular", "trabecular"]
 
 
 @pytest.mark.serial
-def test_generation_is_deterministic() -> None:
-    a = generate("vertebra", MPI.COMM_SELF, {"mesh_size": 5.0, "cortical_mesh_size": 2.5})
-    b = generate("vertebra", MPI.COMM_SELF, {"mesh_size": 5.0, "cortical_mesh_size": 2.5})
+def test_generation_is_deterministic(bone_mesh) -> None:
+    # a: generated earlier in the session (or now) on COMM_WORLD, one rank in a serial run
+    a = bone_mesh("vertebra", mesh_size=5.0, cortical_mesh_size=2.0)
+    b = generate("vertebra", MPI.COMM_SELF, {"mesh_size": 5.0, "cortical_mesh_size": 2.0})
     assert np.array_equal(a.mesh.geometry.x, b.mesh.geometry.x)
     assert np.array_equal(a.mesh.geometry.dofmaps[0], b.mesh.geometry.dofmaps[0])
     assert np.array_equal(a.cell_tags.values, b.cell_tags.values)

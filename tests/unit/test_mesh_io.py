@@ -69,7 +69,7 @@ def cube(n: int = 4, kind: str = "tetra") -> dict:
     }
 
 
-def write_on_root(path: Path, writer) -> Path:  # type: ignore[no-untyped-def]
+def write_on_root(path: Path, writer) -> Path:
     comm = MPI.COMM_WORLD
     if comm.rank == 0:
         writer(path)
@@ -77,7 +77,7 @@ def write_on_root(path: Path, writer) -> Path:  # type: ignore[no-untyped-def]
     return path
 
 
-def meshio_mesh(c: dict, key: str = "regions", **extra):  # type: ignore[no-untyped-def]
+def meshio_mesh(c: dict, key: str = "regions", **extra):
     import meshio
 
     cell_data = {key: [c["cvals"], c["fvals"]]}
@@ -89,7 +89,7 @@ def meshio_mesh(c: dict, key: str = "regions", **extra):  # type: ignore[no-unty
     )
 
 
-def assert_cube(bone, regions=("region_1", "region_2"), surfaces=("surface_3", "surface_4")):  # type: ignore[no-untyped-def]
+def assert_cube(bone, regions=("region_1", "region_2"), surfaces=("surface_3", "surface_4")):
     assert sorted(bone.regions) == sorted(regions)
     assert sorted(bone.surfaces) == sorted(surfaces)
     for r in sorted(regions):
@@ -221,7 +221,7 @@ def test_dolfinx_xdmf_with_meshtags(mpi_tmp_path: Path) -> None:
 
 
 def test_med_via_meshio(mpi_tmp_path: Path) -> None:
-    pytest.importorskip("h5py")
+    """A MED file (Salome, Code_Aster) through meshio; h5py is a dependency (in the lock)."""
     import meshio
 
     c = cube()
@@ -244,9 +244,9 @@ def test_hexahedra_round_trip(mpi_tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- bonefem file
-def test_bonefem_file_round_trip(mpi_tmp_path: Path) -> None:
+def test_bonefem_file_round_trip(mpi_tmp_path: Path, bone_mesh) -> None:
     comm = MPI.COMM_WORLD
-    bone = generate("femur", comm, {"mesh_size": 10.0, "cortical_mesh_size": 4.0})
+    bone = bone_mesh("femur", mesh_size=10.0, cortical_mesh_size=4.0)
     path = write_mesh(bone, mpi_tmp_path / "femur.xdmf")
     meta = json.loads((mpi_tmp_path / "femur.bonefem.json").read_text())
     assert meta["format"] == "bonefem-mesh" and meta["num_cells"] == bone.num_cells_global
@@ -262,12 +262,12 @@ def test_bonefem_file_round_trip(mpi_tmp_path: Path) -> None:
     # the original cell index survives: same cell centroids for the same index
     a, b = cell_centroids_by_original_index(bone), cell_centroids_by_original_index(back)
     if comm.rank == 0:
-        assert np.array_equal(a, b)
+        assert a is not None and b is not None and np.array_equal(a, b)
     renamed = read_mesh(path, comm, regions={"cortex": 1})
     assert sorted(renamed.regions) == ["cortex", "trabecular"]
 
 
-def cell_centroids_by_original_index(bone) -> np.ndarray | None:  # type: ignore[no-untyped-def]
+def cell_centroids_by_original_index(bone) -> np.ndarray | None:
     """Cell centroids (mm) ordered by original cell index, on rank 0."""
     m = bone.mesh
     n = bone.num_cells_local
@@ -281,8 +281,8 @@ def cell_centroids_by_original_index(bone) -> np.ndarray | None:  # type: ignore
     return out
 
 
-def test_bonefem_file_errors(mpi_tmp_path: Path) -> None:
-    bone = generate("specimen", MPI.COMM_WORLD, {"mesh_size": 2.0})
+def test_bonefem_file_errors(mpi_tmp_path: Path, bone_mesh) -> None:
+    bone = bone_mesh("specimen", mesh_size=2.0)
     path = write_mesh(bone, mpi_tmp_path / "s.xdmf")
     write_on_root(mpi_tmp_path / "s.bonefem.json", lambda p: p.write_text("{not json"))
     with pytest.raises(InputError, match="unreadable sidecar"):

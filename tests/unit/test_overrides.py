@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,7 +38,7 @@ def test_values_are_read_as_toml(text: str, value: object) -> None:
 
 
 def test_paths_tables_and_array_entries() -> None:
-    data = {"run": {"name": "a"}, "biology": {"denosumab": [{"start_days": 0.0}]}}
+    data: dict[str, Any] = {"run": {"name": "a"}, "biology": {"denosumab": [{"start_days": 0.0}]}}
     apply_overrides(
         data,
         [

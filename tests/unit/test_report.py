@@ -57,8 +57,8 @@ def test_plot_drops_nan_points_so_the_line_is_continuous() -> None:
     _plot(ax, x, np.array([NAN, NAN, 2.0, NAN, NAN]))
     _plot(ax, x, 2.0 * x)
     line, single, full = ax.get_lines()
-    assert list(line.get_xdata()) == [0.0, 2.0, 4.0]
-    assert list(line.get_ydata()) == [1.0, 3.0, 5.0]
+    assert np.asarray(line.get_xdata()).tolist() == [0.0, 2.0, 4.0]
+    assert np.asarray(line.get_ydata()).tolist() == [1.0, 3.0, 5.0]
     # series with gaps show their points (a single point is visible at all)
     assert line.get_marker() == "o" and single.get_marker() == "o"
     assert full.get_marker() in (None, "None", "")
