@@ -71,7 +71,7 @@ def _line_data(ax) -> list[tuple[np.ndarray, np.ndarray]]:
 
 def _assert_plots(ax, x: np.ndarray, y: np.ndarray, ylabel: str) -> None:
     """The axes' one run line is y(x) from metrics.csv (exactly), with the axis labels."""
-    assert ax.get_xlabel() == "time (years)"
+    assert ax.get_xlabel() == "time from the start of the run (years)"
     assert ax.get_ylabel() == ylabel
     (line,) = _line_data(ax)
     np.testing.assert_array_equal(line[0], x)
@@ -84,16 +84,16 @@ def test_report_makes_labelled_figures(
 ) -> None:
     """The figures' content through matplotlib: titles, axis labels with units, and the
     plotted data equal to the columns of metrics.csv (the report reads nothing else)."""
-    import bonefem.report
+    from matplotlib.figure import Figure
 
     figures: dict[str, object] = {}
-    save = bonefem.report._save
+    savefig = Figure.savefig
 
-    def keep(fig, out: Path, stem: str) -> list[Path]:
-        figures[stem] = fig
-        return save(fig, out, stem)
+    def keep(fig: Figure, fname: Path, *args: object, **kwargs: object) -> None:
+        figures[Path(fname).stem] = fig
+        savefig(fig, fname, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(bonefem.report, "_save", keep)
+    monkeypatch.setattr(Figure, "savefig", keep)
     code, _, _ = run_cli(capsys, "report", str(finished_run), "--output", str(tmp_path))
     assert code == 0
     for stem in ("bmd_change", "stiffness_change", "fracture_risk"):
@@ -108,12 +108,11 @@ def test_report_makes_labelled_figures(
     np.testing.assert_allclose(years, c["time_days"] / 365.25, rtol=1e-12)
     pct = "change from baseline (%)"
     bmd = figures["bmd_change"].axes  # type: ignore[attr-defined]
-    assert [ax.get_title() for ax in bmd] == [
-        "Areal BMD (DXA-like projection)",
-        "Volumetric BMD, trabecular",
-    ]
-    _assert_plots(bmd[0], years, c["abmd_pct_change"], pct)
-    _assert_plots(bmd[1], years, c["bmd_vol_mean_trabecular_pct_change"], pct)
+    # this specimen's DXA ROI is the whole bone with a fixed projected area: its aBMD change
+    # repeats the vBMD change, so the report leaves the aBMD panel out and says why
+    np.testing.assert_allclose(c["abmd_pct_change"], c["bmd_vol_mean_pct_change"], atol=1e-6)
+    assert [ax.get_title() for ax in bmd] == ["Volumetric BMD, trabecular"]
+    _assert_plots(bmd[0], years, c["bmd_vol_mean_trabecular_pct_change"], pct)
     (stiff,) = figures["stiffness_change"].axes  # type: ignore[attr-defined]
     _assert_plots(stiff, years, c["apparent_stiffness_pct_change"], pct)
     risk, load = figures["fracture_risk"].axes  # type: ignore[attr-defined]
