@@ -47,6 +47,12 @@ SUPPORTS = {
     "fixed": '{ type = "fixed", surface = "caudal_endplate" }',
 }
 
+ARCH_MATERIAL = """
+[material.regions.posterior]
+bvtv = 0.55
+modulus = { preset = "carter_hayes1977", yield_strain = 0.0081 }
+"""
+
 CASE = """
 [run]
 name = "vertebra_{support}"
@@ -55,7 +61,7 @@ biology_step_days = 28.0
 [mesh]
 generator = "vertebra"
 [mesh.parameters]
-posterior_elements = true
+posterior_elements = {arch}
 mesh_size = 8.0
 cortical_mesh_size = 2.5
 posterior_mesh_size = 8.0
@@ -65,9 +71,7 @@ modulus = {{ preset = "morgan2003_vertebra", yield_strain = 0.0077 }}
 [material.regions.cortical]
 bvtv = 0.95
 modulus = {{ preset = "carter_hayes1977", yield_strain = 0.0081 }}
-[material.regions.posterior]
-bvtv = 0.55
-modulus = {{ preset = "carter_hayes1977", yield_strain = 0.0081 }}
+{arch_material}
 [[load_cases]]
 name = "daily_compression"
 cycles_per_day = 5000.0
@@ -132,11 +136,17 @@ def test_bad_arch_dimensions_are_refused(comm, values, words: str) -> None:
         generate("vertebra", comm, {"posterior_elements": True, **values})
 
 
-def _menopause_run(folder: Path, support: str) -> dict[str, float]:
+def _menopause_run(folder: Path, support: str, arch: bool) -> dict[str, float]:
     """10-year menopause run: % change of mineral per body half, aBMD, vBMD, BMC share."""
     path = folder / f"vertebra_{support}.toml"
+    text = CASE.format(
+        support=support,
+        sup=SUPPORTS[support],
+        arch=str(arch).lower(),
+        arch_material=ARCH_MATERIAL if arch else "",
+    )
     if MPI.COMM_WORLD.rank == 0:
-        path.write_text(CASE.format(support=support, sup=SUPPORTS[support]))
+        path.write_text(text)
     MPI.COMM_WORLD.barrier()
     case = load_case(path)
     bone = load_bone_mesh(case.mesh, MPI.COMM_WORLD, base_dir=folder)
@@ -159,9 +169,8 @@ def _menopause_run(folder: Path, support: str) -> dict[str, float]:
     dxa = next(m for m in model.metrics.metrics if isinstance(m, DXAMetric))
     mass = g.volumes * mineral
     bmc = bone_mineral_content(bone.comm, dxa.points, dxa.samples, mass, dxa.projection)
-    bmc_post = bone_mineral_content(
-        bone.comm, dxa.points, dxa.samples, np.where(body, 0.0, mass), dxa.projection
-    )
+    arch = np.where(body, 0.0, mass)
+    bmc_post = bone_mineral_content(bone.comm, dxa.points, dxa.samples, arch, dxa.projection)
     return {
         "upper": change(body & (z > 13.5)),
         "lower": change(body & (z < 13.5)),
@@ -174,11 +183,20 @@ def _menopause_run(folder: Path, support: str) -> dict[str, float]:
 
 @pytest.fixture(scope="module")
 def menopause() -> Iterator[dict[str, dict[str, float]]]:
-    """The 10-year menopause runs on the disc (elastic) and on a clamp (fixed)."""
+    """The 10-year menopause runs: the new case on the disc (elastic), the old one clamped.
+
+    The old case is the body alone on a clamp. (A clamp under the vertebra with posterior
+    elements also leaves the spinous process nearly strain-free, at the level of the
+    solver's round-off, where the stimulus ratio is noise and the coupling re-solves
+    often; on the disc this does not happen.)
+    """
     comm = MPI.COMM_WORLD
     path = tempfile.mkdtemp(prefix="bonefem-vertebra-") if comm.rank == 0 else None
     folder = Path(comm.bcast(path, root=0))
-    yield {support: _menopause_run(folder, support) for support in ("elastic", "fixed")}
+    yield {
+        "elastic": _menopause_run(folder, "elastic", arch=True),
+        "fixed": _menopause_run(folder, "fixed", arch=False),
+    }
     comm.Barrier()
     if comm.rank == 0:
         shutil.rmtree(folder, ignore_errors=True)
