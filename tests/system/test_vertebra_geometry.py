@@ -49,7 +49,7 @@ SUPPORTS = {
 
 ARCH_MATERIAL = """
 [material.regions.posterior]
-bvtv = 0.55
+bvtv = 0.50
 modulus = { preset = "carter_hayes1977", yield_strain = 0.0081 }
 """
 
