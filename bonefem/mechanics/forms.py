@@ -89,9 +89,8 @@ def elastic_support_form(bone: BoneMesh, V: fem.FunctionSpace, supports: list[El
     form: Any = None
     for s in supports:
         kn, kt = float(s.stiffness_N_per_mm3), float(s.shear)
-        term = (kt * ufl.inner(u, v) + (kn - kt) * ufl.inner(u, n) * ufl.inner(v, n)) * bone.ds(
-            s.surface
-        )
+        ds = bone.ds(s.surface)
+        term = (kt * ufl.inner(u, v) + (kn - kt) * ufl.inner(u, n) * ufl.inner(v, n)) * ds
         form = term if form is None else form + term
     return form
 
