@@ -123,6 +123,15 @@ def test_posterior_elements_are_their_own_region_behind_the_body(comm) -> None:
     ]
 
 
+def test_the_vertebra_with_posterior_elements_is_deterministic() -> None:
+    params = {**COARSE, "posterior_elements": True}
+    a = generate("vertebra", MPI.COMM_SELF, params)
+    b = generate("vertebra", MPI.COMM_SELF, params)
+    assert np.array_equal(a.mesh.geometry.x, b.mesh.geometry.x)
+    assert np.array_equal(a.mesh.geometry.dofmaps[0], b.mesh.geometry.dofmaps[0])
+    assert np.array_equal(a.cell_tags.values, b.cell_tags.values)
+
+
 @pytest.mark.parametrize(
     ("values", "words"),
     [
