@@ -29,8 +29,8 @@ import numpy.typing as npt
 import pytest
 
 from bonefem._dolfinx import dolfinx
-from bonefem.build import build
-from bonefem.config.case import load_case
+from bonefem.build import build, check_case_against_mesh
+from bonefem.config.case import load_case, parse_case
 from bonefem.coupling.loop import CoupledRun
 from bonefem.errors import InputError
 from bonefem.mesh import generate, load_bone_mesh
@@ -121,6 +121,22 @@ def test_posterior_elements_are_their_own_region_behind_the_body(comm) -> None:
         "trabecular",
         None,
     ]
+
+
+def test_a_case_without_material_for_the_posterior_elements_is_told_so(comm) -> None:
+    bone = generate("vertebra", comm, {**COARSE, "posterior_elements": True})
+    case = parse_case(
+        {
+            "run": {"duration_days": 10.0},
+            "mesh": {"generator": "vertebra"},
+            "load_cases": [
+                {"name": "c", "supports": [{"type": "fixed", "surface": "caudal_endplate"}]}
+            ],
+        },
+        file="case.toml",
+    )
+    with pytest.raises(InputError, match=r"regions posterior without material.*posterior"):
+        check_case_against_mesh(case, bone, "case.toml")
 
 
 def test_the_vertebra_with_posterior_elements_is_deterministic() -> None:
