@@ -135,17 +135,42 @@ def require_names(
             )
 
 
-def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The pydantic model class reached by following ``loc`` from ``model`` (best effort)."""
+def _model_at(
+    model: type[BaseModel], loc: tuple[Any, ...], tags: Iterable[str] = ()
+) -> type[BaseModel] | None:
+    """The pydantic model class reached by following ``loc`` from ``model`` (best effort).
+
+    ``loc`` may hold the tags of discriminated unions (``tags``): a tag selects the union
+    member whose ``type`` field defaults to it, instead of the first member.
+    """
+    skip = set(tags)
     current: Any = model
-    for part in loc:
-        if isinstance(part, int) or current is None:
+    for i, part in enumerate(loc):
+        is_tag = part in skip and i > 0 and isinstance(loc[i - 1], int)
+        if isinstance(part, int) or current is None or is_tag:
             continue
         fields = getattr(current, "model_fields", None)
         if fields is None or part not in fields:
             return None
-        current = _first_model(fields[part].annotation)
+        j = next((k for k in range(i + 1, len(loc)) if not isinstance(loc[k], int)), None)
+        tagged = j is not None and loc[j] in skip and isinstance(loc[j - 1], int)
+        member = _tagged_member(fields[part].annotation, loc[j]) if tagged and j else None
+        current = member or _first_model(fields[part].annotation)
     return current
+
+
+def _tagged_member(annotation: Any, tag: Any) -> Any:
+    """The model in a (nested) union annotation whose ``type`` field defaults to ``tag``."""
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        info = annotation.model_fields.get("type")
+        return annotation if info is not None and info.default == tag else None
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _tagged_member(arg, tag)
+        if found is not None:
+            return found
+    return None
 
 
 def _first_model(annotation: Any) -> Any:
@@ -192,7 +217,7 @@ def validation_to_input_error(
         full = ".".join(p for p in (field, cause.field) if p)
         return InputError(f"{cause}{more}", file=file, field=full, value=cause.value)
     if err["type"] == "extra_forbidden":
-        parent = _model_at(model, loc[:-1]) if model is not None and loc else None
+        parent = _model_at(model, raw[:-1], skip) if model is not None and loc else None
         allowed = sorted(parent.model_fields) if parent is not None else []
         hint = did_you_mean(str(loc[-1]), allowed) if loc else ""
         listing = f" Allowed keys here: {', '.join(allowed)}." if allowed else ""
@@ -202,7 +227,7 @@ def validation_to_input_error(
     msg = err["msg"]
     msg = msg[:1].lower() + msg[1:]
     if model is not None and loc:
-        owner = _model_at(model, loc[:-1])
+        owner = _model_at(model, raw[:-1], skip)
         info = owner.model_fields.get(str(loc[-1])) if owner is not None else None
         if info is not None and info.description:
             msg = f"{msg} ({info.description})"

@@ -536,7 +536,7 @@ def _find_nan(data: Any, path: tuple[str | int, ...]) -> tuple[str | int, ...] |
 
 # ---------------------------------------------------------------------------- loading
 #: Discriminator tags pydantic puts into error locations of support/load unions.
-_UNION_TAGS = ("fixed", "displacement", "traction", "pressure", "force")
+_UNION_TAGS = ("fixed", "displacement", "elastic", "traction", "pressure", "force")
 
 
 def load_case(path: str | Path, overrides: Sequence[str] = ()) -> Case:

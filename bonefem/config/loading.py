@@ -1,7 +1,9 @@
 """Load cases: supports and loads on named surfaces (pure data, no DOLFINx).
 
 A *load case* is one static loading of the bone: Dirichlet supports (``fixed`` or a
-prescribed ``displacement``, full vector or one component) and Neumann loads (``traction``
+prescribed ``displacement``, full vector or one component), elastic (Robin) supports
+(``elastic``: an elastic foundation, traction t = -k u, such as the intervertebral disc
+under an endplate) and Neumann loads (``traction``
 vector in MPa, ``pressure`` normal to the surface in MPa, or a total ``force`` in N spread
 uniformly over the surface, i.e. traction = F / area). Each load case carries the number of
 loading cycles per day it represents, so that several load cases combine into a *daily*
@@ -10,7 +12,8 @@ mechanical stimulus (Beaupré, Orr & Carter 1990, J Orthop Res 8:651, eq. 1).
 Several load cases that share the same supports (same surfaces and components) share one
 assembled operator in :mod:`bonefem.mechanics`; only the right-hand side differs.
 
-Units: displacement mm, traction and pressure MPa (N/mm²), force N, cycles per day 1/day.
+Units: displacement mm, traction and pressure MPa (N/mm²), force N, foundation stiffness
+N/mm³ (MPa per mm of displacement), cycles per day 1/day.
 """
 
 from __future__ import annotations
@@ -109,7 +112,50 @@ class Force(_Strict):
     force: Vector3 = Field(description="Total force vector in N.")
 
 
-Support = Annotated[Fixed | Displacement, Field(discriminator="type")]
+class Elastic(_Strict):
+    """An elastic foundation (Winkler layer) under a surface: a Robin support.
+
+    The layer exerts the traction t = -(k_n (u·n) n + k_t (u - (u·n) n)) on the bone (MPa,
+    u in mm, n the outward normal): a thin layer of modulus E and thickness h between the
+    surface and a fixed base has k_n = E/h and k_t = G/h (N/mm³). Intervertebral disc:
+    homogenised effective modulus 5.8-42.7 MPa (higher at higher loading rates) and
+    height 3-9 mm (T8-L5; Yang, Jekir, Davis & Keaveny 2016, J Biomech 49:1134-1140);
+    lumbar discs are about 10 mm high, so k_n of about 0.5-1 N/mm³. With k_t > 0 the
+    layer alone holds the bone against every rigid-body motion of a plane surface.
+    """
+
+    type: Literal["elastic"] = Field(
+        default="elastic", description="Support type: elastic foundation (Robin condition)."
+    )
+    surface: str = Field(description="Name of the surface (facet physical group).")
+    stiffness_N_per_mm3: float = Field(
+        gt=0.0,
+        le=1.0e6,
+        description="Normal stiffness k_n of the foundation in N/mm³ (traction in MPa per mm "
+        "of normal displacement): layer modulus / layer thickness, e.g. an intervertebral "
+        "disc of 8 MPa over 10 mm gives 0.8 (Yang et al. 2016).",
+    )
+    shear_stiffness_N_per_mm3: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=1.0e6,
+        description="Tangential stiffness k_t in N/mm³ (layer shear modulus / thickness; about "
+        "k_n / 3 for a nearly incompressible layer); default: equal to the normal stiffness.",
+    )
+
+    @property
+    def shear(self) -> float:
+        """The tangential stiffness k_t (N/mm³)."""
+        if self.shear_stiffness_N_per_mm3 is None:
+            return self.stiffness_N_per_mm3
+        return self.shear_stiffness_N_per_mm3
+
+    def signature_key(self) -> str:
+        """The operator key of this support (its stiffnesses change the operator)."""
+        return f"elastic:{self.stiffness_N_per_mm3!r}:{self.shear!r}"
+
+
+Support = Annotated[Fixed | Displacement | Elastic, Field(discriminator="type")]
 Load = Annotated[Traction | Pressure | Force, Field(discriminator="type")]
 
 
@@ -128,7 +174,9 @@ class LoadCase(_Strict):
         "stimulus (Beaupré et al. 1990).",
     )
     supports: list[Support] = Field(
-        min_length=1, description="Dirichlet supports: `fixed` or `displacement` entries."
+        min_length=1,
+        description="Supports: `fixed` or `displacement` (Dirichlet) or `elastic` (an elastic "
+        "foundation, N/mm³) entries.",
     )
     loads: list[Load] = Field(
         default_factory=list,
@@ -139,10 +187,11 @@ class LoadCase(_Strict):
     def _check_supports(self) -> LoadCase:
         seen: set[tuple[str, str | None]] = set()
         for s in self.supports:
-            key = (s.surface, s.component)
+            component = None if isinstance(s, Elastic) else s.component
+            key = (s.surface, component)
             if key in seen or (s.surface, None) in seen:
                 raise ValueError(f"surface '{s.surface}' is supported twice")
-            if s.component is None and any(k[0] == s.surface for k in seen):
+            if component is None and any(k[0] == s.surface for k in seen):
                 raise ValueError(f"surface '{s.surface}' is supported twice")
             seen.add(key)
         return self
@@ -152,11 +201,22 @@ class LoadCase(_Strict):
         return {s.surface for s in self.supports} | {f.surface for f in self.loads}
 
     def support_signature(self) -> tuple[tuple[str, str], ...]:
-        """Which (surface, component) pairs are constrained; equal signatures share an operator."""
+        """Which (surface, component) pairs are constrained; equal signatures share an operator.
+
+        An elastic support appears as (surface, ``"elastic:<k_n>:<k_t>"``): it constrains
+        no dof but changes the operator.
+        """
         pairs: list[tuple[str, str]] = []
         for s in self.supports:
-            pairs.append((s.surface, s.component or "xyz"))
+            if isinstance(s, Elastic):
+                pairs.append((s.surface, s.signature_key()))
+            else:
+                pairs.append((s.surface, s.component or "xyz"))
         return tuple(sorted(pairs))
+
+    def elastic_supports(self) -> list[Elastic]:
+        """The elastic (Robin) supports."""
+        return [s for s in self.supports if isinstance(s, Elastic)]
 
     def displacement_supports(self) -> list[Displacement]:
         """The supports with a non-zero prescribed displacement."""

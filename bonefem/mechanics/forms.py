@@ -16,7 +16,13 @@ forces ``f`` in N/mm³ and tractions ``t`` in MPa. The loads of a
 ``pressure`` p (MPa) t = −p n (against the outward normal n); ``force`` F (N) spread
 uniformly, t = F / area(Γ). Supports are Dirichlet conditions on the dofs of a named
 surface: ``fixed`` (zero), ``displacement`` (a vector, one component, or a linear field
-u(x) = value + G·(x − x₀), mm).
+u(x) = value + G·(x − x₀), mm); or ``elastic``, an elastic foundation (Winkler layer, a
+Robin condition) whose traction t = −(k_n (u·n) n + k_t (u − (u·n) n)) adds
+
+    a_Γ(u, v) = ∫_Γ k_t u·v + (k_n − k_t)(u·n)(v·n) ds      (k in N/mm³)
+
+to the operator of the load cases that have it (:func:`operator_form`), e.g. the
+intervertebral disc under an endplate (see :class:`~bonefem.config.loading.Elastic`).
 """
 
 from __future__ import annotations
@@ -29,7 +35,15 @@ import numpy.typing as npt
 import ufl
 
 from bonefem._dolfinx import MPI, PETSc, fem
-from bonefem.config.loading import COMPONENTS, Displacement, Force, LoadCase, Pressure, Traction
+from bonefem.config.loading import (
+    COMPONENTS,
+    Displacement,
+    Elastic,
+    Force,
+    LoadCase,
+    Pressure,
+    Traction,
+)
 from bonefem.errors import InputError
 from bonefem.mesh.bonemesh import BoneMesh
 
@@ -66,6 +80,30 @@ def bilinear_form(V: fem.FunctionSpace, E: fem.Function, nu: fem.Function) -> An
     """The UFL stiffness form a(u, v) = ∫ σ(u):ε(v) dx (N·mm per mm² of u·v)."""
     u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
     return ufl.inner(stress(u, E, nu), strain(v)) * ufl.dx
+
+
+def elastic_support_form(bone: BoneMesh, V: fem.FunctionSpace, supports: list[Elastic]) -> Any:
+    """The Robin terms ∫_Γ k_t u·v + (k_n − k_t)(u·n)(v·n) ds of elastic supports (N·mm)."""
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    n = ufl.FacetNormal(V.mesh)
+    form: Any = None
+    for s in supports:
+        kn, kt = float(s.stiffness_N_per_mm3), float(s.shear)
+        ds = bone.ds(s.surface)
+        term = (kt * ufl.inner(u, v) + (kn - kt) * ufl.inner(u, n) * ufl.inner(v, n)) * ds
+        form = term if form is None else form + term
+    return form
+
+
+def operator_form(
+    bone: BoneMesh, V: fem.FunctionSpace, E: fem.Function, nu: fem.Function, lc: LoadCase
+) -> Any:
+    """The UFL operator of a load case: :func:`bilinear_form` plus its elastic supports."""
+    a = bilinear_form(V, E, nu)
+    elastic = lc.elastic_supports()
+    if elastic:
+        a = a + elastic_support_form(bone, V, elastic)
+    return a
 
 
 # --------------------------------------------------------------------------- material
@@ -166,15 +204,25 @@ def surface_dofs(
 
 
 def support_dofs(bone: BoneMesh, V: fem.FunctionSpace, signature: Signature) -> SupportDofs:
-    """The constrained dofs of every support of a signature, in its order."""
+    """The constrained dofs of every support of a signature, in its order.
+
+    Elastic supports constrain no dof: their entry is an empty array.
+    """
     out: SupportDofs = []
     for surface, comps in signature:
-        if comps == "xyz":
+        if is_elastic(comps):
+            out.append((np.empty(0, dtype=np.int32), None))
+        elif comps == "xyz":
             out.append((surface_dofs(bone, V, surface, None), None))
         else:
             c = COMPONENTS[comps]
             out.append((surface_dofs(bone, V, surface, c), c))
     return out
+
+
+def is_elastic(comps: str) -> bool:
+    """Whether a signature entry's component text is that of an elastic support."""
+    return comps.startswith("elastic:")
 
 
 def linear_field(V: fem.FunctionSpace, s: Displacement) -> fem.Function:
@@ -191,6 +239,8 @@ def support_values(V: fem.FunctionSpace, lc: LoadCase) -> dict[tuple[str, str], 
     """Prescribed values (mm) per (surface, components) of a load case's supports."""
     values: dict[tuple[str, str], Any] = {}
     for s in lc.supports:
+        if isinstance(s, Elastic):
+            continue
         key = (s.surface, s.component or "xyz")
         if isinstance(s, Displacement) and s.gradient is not None:
             values[key] = linear_field(V, s)
@@ -209,6 +259,8 @@ def dirichlet_bcs(
     values = support_values(V, lc)
     bcs = []
     for (surface, comps), (sdofs, c) in zip(signature, dofs, strict=True):
+        if is_elastic(comps):
+            continue
         val = values[(surface, comps)]
         if isinstance(val, fem.Function):
             bcs.append(fem.dirichletbc(val, sdofs))

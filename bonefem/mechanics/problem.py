@@ -141,6 +141,8 @@ class ElasticityProblem:
         self._areas: dict[str, float] = {}
         self._build_spaces(degree, poisson_ratio)
         self.groups: list[OperatorGroup] = []
+        #: operator form of each group (the shared ``a``, or ``a`` + elastic supports)
+        self._group_forms: list[fem.Form] = []
         self.cases: dict[str, CaseData] = {}
         for lc in load_cases:
             self._add_load_case(lc)
@@ -173,10 +175,12 @@ class ElasticityProblem:
             gi = len(self.groups)
             prefix = f"{self.options_prefix}g{gi}_"
             dofs = forms.support_dofs(self.bone, self.V, sig)
+            a = self.a
+            if lc.elastic_supports():
+                a = fem.form(forms.operator_form(self.bone, self.V, self.E, self.nu, lc))
+            self._group_forms.append(a)
             self.groups.append(
-                create_group(
-                    self.comm, self.a, self._nullspace, self.petsc_options, prefix, sig, dofs
-                )
+                create_group(self.comm, a, self._nullspace, self.petsc_options, prefix, sig, dofs)
             )
         g = self.groups[gi]
         g.cases.append(lc.name)
@@ -252,10 +256,11 @@ class ElasticityProblem:
         clock = self.clock
         t0 = clock()
         assembled = g.dirty
+        a = self._group_forms[case.group]
         if g.dirty:
-            assemble_operator(g, self.a, self.cases[g.cases[0]].bcs)
+            assemble_operator(g, a, self.cases[g.cases[0]].bcs)
         t1 = clock()
-        bnorm = assemble_rhs(case, self.a)
+        bnorm = assemble_rhs(case, a)
         t2 = clock()
         if case.has_solution:
             case.u_previous = case.u.x.array.copy()

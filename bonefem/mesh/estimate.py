@@ -22,6 +22,9 @@ from bonefem.errors import InputError
 
 #: Cells of each generator's default mesh (gmsh 4.15; meshes/README.md).
 DEFAULT_CELLS = {"specimen": 7_600, "diaphysis": 11_200, "vertebra": 30_900, "femur": 41_100}
+#: Further cells of the vertebra's posterior elements at the default posterior_mesh_size
+#: (38,220 cells in all with ``posterior_elements = true``).
+POSTERIOR_CELLS = 7_300
 #: Peak memory of a run per cell (bytes), and of the imported stack per rank.
 BYTES_PER_CELL = 5_000
 BYTES_PER_RANK = 160e6
@@ -77,6 +80,12 @@ def estimate_generated(generator: str, parameters: dict[str, Any]) -> MeshEstima
     if refine <= 0 or scale <= 0:
         return None
     cells = DEFAULT_CELLS[generator] * refine**3 * scale**3
+    if generator == "vertebra" and parameters.get("posterior_elements") is True:
+        try:
+            h = float(parameters.get("posterior_mesh_size", defaults.posterior_mesh_size))
+            cells += POSTERIOR_CELLS * (refine * defaults.posterior_mesh_size / h) ** 3
+        except (TypeError, ValueError, ZeroDivisionError):
+            return None
     return MeshEstimate(cells, DOFS_PER_CELL * cells, BYTES_PER_CELL * cells)
 
 

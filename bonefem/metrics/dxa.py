@@ -5,6 +5,13 @@ of interest over the area of the bone's projection along the beam; Blake & Fogel
 Postgrad Med J 83:509). The ROI is a rectangle in the image plane. The projected area is
 that of the pixels the bone's boundary projects onto (computed once per geometry); the
 BMC sums the mineral mass of the cells projecting into the ROI. Units: mm, g, cm², g/cm².
+
+Every region along the beam counts, as in a scan: in the AP projection of the vertebra
+with posterior elements (region ``posterior``, meshes/vertebra_posterior.toml) the
+pedicles, laminae and spinous process overlie the body and hold about half of the BMC
+(QCT of L3: 51.4 +/- 4.2 %, Lee et al. 2009, J Bone Miner Res 24:1398-1403), so the aBMD
+change differs from the vBMD change of the body; the ROI of the bundled vertebra cases
+(the body's width + 2 mm each side) leaves the tips of the transverse processes out.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ name          regions                         surfaces
 specimen      trabecular (+ cortical)         top, bottom, side
 diaphysis     cortical (+ trabecular)         proximal, distal, periosteal (+ endosteal)
 vertebra      cortical, trabecular            cranial_endplate, caudal_endplate, periosteal
+              (+ posterior)
 femur         cortical, trabecular            head_contact, abductor_insertion, head_fall,
                                               trochanter_support, distal, periosteal
 ============  ==============================  ========================================

@@ -51,7 +51,8 @@ def quantity(
     Returns:
         The pydantic field (a ``FieldInfo``).
     """
-    text = f"{description} Unit: {unit}. Range: {_range_text(gt, ge, lt, le)}. Default: {default}."
+    allowed = "true or false" if isinstance(default, bool) else _range_text(gt, ge, lt, le)
+    text = f"{description} Unit: {unit}. Range: {allowed}. Default: {default}."
     return Field(
         default,
         gt=gt,

@@ -2,7 +2,8 @@
 
 Run from the repository root:  .venv/bin/python docs/figures/meshes/render.py
 Each figure: left, the periosteal surface coloured by named surface; right, a cut through
-the frontal plane (y = 0) coloured by region (cortical / trabecular) with the cell edges.
+the frontal plane (y = 0) coloured by region (cortical / trabecular) with the cell edges;
+the vertebra with posterior elements is cut through the pedicles (z = 16.2 mm) instead.
 """
 
 from __future__ import annotations
@@ -25,8 +26,16 @@ VIEWS = {
     "diaphysis": ((110.0, 130.0, 90.0), (-110.0, 130.0, -70.0), (0.0, 0.0, 30.0)),
     "vertebra": ((80.0, 90.0, 80.0), (-80.0, 90.0, -60.0), (0.0, 0.0, 13.5)),
     "femur": ((230.0, 200.0, 260.0), (-280.0, 120.0, 170.0), (10.0, 0.0, 90.0)),
+    "vertebra_posterior": ((140.0, -190.0, 140.0), (-170.0, 90.0, 110.0), (0.0, -20.0, 13.5)),
 }
-PARAMS = {"specimen": {"cortical_thickness": 0.5}}
+PARAMS = {
+    "specimen": {"cortical_thickness": 0.5},
+    "vertebra_posterior": {"posterior_elements": True},
+}
+#: figure name -> generator (default: the same name)
+GENERATOR = {"vertebra_posterior": "vertebra"}
+#: figure name -> (normal, origin, label) of the cut (default: the frontal plane y = 0)
+CUTS = {"vertebra_posterior": ((0.0, 0.0, 1.0), (0.0, 0.0, 16.2), "z = 16.2 mm")}
 
 
 def grids(
@@ -34,7 +43,7 @@ def grids(
 ) -> tuple[pv.UnstructuredGrid, pv.UnstructuredGrid, dict[int, str], dict[int, str]]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{name}.msh"
-        generate(name, MPI.COMM_SELF, PARAMS.get(name, {}), msh_file=path)
+        generate(GENERATOR.get(name, name), MPI.COMM_SELF, PARAMS.get(name, {}), msh_file=path)
         m = meshio.read(path)
     names3 = {int(v[0]): k for k, v in m.field_data.items() if int(v[1]) == 3}
     names2 = {int(v[0]): k for k, v in m.field_data.items() if int(v[1]) == 2}
@@ -68,8 +77,9 @@ def render(name: str) -> Path:
             plotter.add_text(f"{name}: named surfaces", font_size=10)
         plotter.camera_position = [eye, focus, (0.0, 0.0, 1.0)]
     plotter.subplot(0, 2)
-    cut = vol.clip(normal=(0.0, 1.0, 0.0), origin=(0.0, 0.0, 0.0), crinkle=True)  # keeps y < 0
-    region_colours = {"cortical": "#f0e6c8", "trabecular": "#b5651d"}
+    normal, origin, where = CUTS.get(name, ((0.0, 1.0, 0.0), (0.0, 0.0, 0.0), "y = 0"))
+    cut = vol.clip(normal=normal, origin=origin, crinkle=True)  # keeps the side below
+    region_colours = {"cortical": "#f0e6c8", "trabecular": "#b5651d", "posterior": "#8c9fb5"}
     for tag, label in sorted(names3.items()):
         part = cut.extract_cells(np.flatnonzero(cut.cell_data["tag"] == tag))
         plotter.add_mesh(
@@ -81,9 +91,11 @@ def render(name: str) -> Path:
             line_width=0.3,
         )
     plotter.add_legend(bcolor="white", face="rectangle", loc="lower left", size=(0.3, 0.1))
-    plotter.add_text(f"regions: {vol.n_cells} tetrahedra, cut at y = 0", font_size=10)
-    d = np.linalg.norm(np.subtract(eye_a, focus))
-    plotter.camera_position = [(focus[0], focus[1] + d, focus[2]), focus, (0.0, 0.0, 1.0)]
+    plotter.add_text(f"regions: {vol.n_cells} tetrahedra, cut at {where}", font_size=10)
+    d = float(np.linalg.norm(np.subtract(eye_a, focus)))
+    eye = np.add(focus, d * np.asarray(normal))
+    up = (0.0, 0.0, 1.0) if normal[2] == 0.0 else (0.0, 1.0, 0.0)
+    plotter.camera_position = [tuple(eye), focus, up]
     out = HERE / f"{name}.png"
     plotter.screenshot(out)
     plotter.close()
@@ -91,5 +103,7 @@ def render(name: str) -> Path:
 
 
 if __name__ == "__main__":
-    for geometry in VIEWS:
+    import sys
+
+    for geometry in sys.argv[1:] or VIEWS:
         print(render(geometry))
