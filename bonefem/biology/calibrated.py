@@ -63,7 +63,7 @@ class CalibratedConstants:
     hrt_estrogen_level: float = 0.788530700121422
     mechano_lambda: float = 1.2656044601530143
     denosumab_accessibility: float = 0.36548485003526515
-    fe_rankl_estrogen_factor: float = 0.3656831025252543
+    fe_rankl_estrogen_factor: float = 0.473063379992237
     mechano_rankl_max: float = 1447.7501884462943
     pth_modelling_formation: float = 3.9450149014096706e-05
     age_oba_apoptosis: float = 0.12152009459915199
