@@ -34,6 +34,7 @@ import numpy.typing as npt
 from bonefem._dolfinx import PETSc, dolfinx, fem
 from bonefem.config.loading import LoadCase
 from bonefem.errors import SolverError
+from bonefem.mechanics.assembly import GroupOperator
 from bonefem.mechanics.forms import Signature, SupportDofs
 
 logger = logging.getLogger("bonefem.mechanics")
@@ -180,6 +181,8 @@ class OperatorGroup:
     #: PETSc option names of this group still in the options database
     option_keys: list[str] = field(default_factory=list)
     nullspace: Any = None
+    #: the unit-modulus re-assembly of ``A`` (None: DOLFINx assembles it)
+    fast: GroupOperator | None = None
 
 
 @dataclass
@@ -229,9 +232,14 @@ def create_group(
     prefix: str,
     signature: Signature,
     bc_dofs: SupportDofs,
+    fast: GroupOperator | None = None,
 ) -> OperatorGroup:
-    """Matrix (with the near-nullspace) and KSP of a group on ``comm``; options under ``prefix``."""
-    A = dolfinx.fem.petsc.create_matrix(a)
+    """Matrix (with the near-nullspace) and KSP of a group on ``comm``; options under ``prefix``.
+
+    ``fast``: the group's unit-modulus operator (:mod:`bonefem.mechanics.assembly`), whose
+    matrix is used; None: a DOLFINx matrix of the form ``a``.
+    """
+    A = dolfinx.fem.petsc.create_matrix(a) if fast is None else fast.A
     A.setNearNullSpace(nullspace)
     ksp = PETSc.KSP().create(comm)
     ksp.setOptionsPrefix(prefix)
@@ -246,15 +254,22 @@ def create_group(
     # multigrid levels (mg_levels_*, mg_coarse_*) only exist then and read them then.
     keys = [f"{prefix}{key}" for key in petsc_options]
     return OperatorGroup(
-        signature=signature, cases=[], A=A, ksp=ksp, bc_dofs=bc_dofs, option_keys=keys
+        signature=signature, cases=[], A=A, ksp=ksp, bc_dofs=bc_dofs, option_keys=keys, fast=fast
     )
 
 
 def assemble_operator(g: OperatorGroup, a: fem.Form, bcs: list[fem.DirichletBC]) -> None:
-    """Reassemble the group's matrix in place (rows/columns of the supports: identity)."""
-    g.A.zeroEntries()
-    dolfinx.fem.petsc.assemble_matrix(g.A, a, bcs=bcs)
-    g.A.assemble()
+    """Reassemble the group's matrix in place (rows/columns of the supports: identity).
+
+    With a unit-modulus operator: one sparse product of the cell moduli
+    (:class:`~bonefem.mechanics.assembly.GroupOperator`); else DOLFINx's assembly of ``a``.
+    """
+    if g.fast is not None:
+        g.fast.assemble()
+    else:
+        g.A.zeroEntries()
+        dolfinx.fem.petsc.assemble_matrix(g.A, a, bcs=bcs)
+        g.A.assemble()
     g.dirty = False
 
 
