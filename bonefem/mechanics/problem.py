@@ -241,13 +241,16 @@ class ElasticityProblem:
     def set_modulus(self, E: npt.ArrayLike) -> None:
         """Set Young's modulus per cell (MPa); the operators are reassembled at next solve.
 
+        Setting the same values again (e.g. the virtual tests right after a habitual solve)
+        keeps the assembled operators.
+
         Args:
             E: one value per owned cell (length ``num_cells_local``), or per owned and ghost
                 cell; ghosts are updated from their owners.
         """
-        forms.set_modulus_values(self.E, E, self.comm)
-        for g in self.groups:
-            g.dirty = True
+        if forms.set_modulus_values(self.E, E, self.comm):
+            for g in self.groups:
+                g.dirty = True
 
     def modulus(self) -> npt.NDArray[np.float64]:
         """Young's modulus of the owned cells (MPa), a copy."""

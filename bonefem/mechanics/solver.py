@@ -59,6 +59,10 @@ DEFAULT_PETSC_OPTIONS: dict[str, Any] = {
     "mg_levels_ksp_chebyshev_esteig_steps": 10,
 }
 
+#: Solves with a kept preconditioner and fewer iterations are not used to judge it
+#: (:func:`update_refresh_state`).
+MIN_JUDGED_ITERATIONS = 5
+
 #: Initial guesses of :class:`~bonefem.mechanics.ElasticityProblem` (``initial_guess``).
 INITIAL_GUESSES = ("extrapolate", "previous", "zero")
 
@@ -427,10 +431,15 @@ def update_refresh_state(
     """Record a set-up, or mark the kept preconditioner stale once it has degraded.
 
     Stale when the cold-equivalent iterations exceed ``refresh_factor`` times those of the
-    first solve after the last set-up.
+    first solve after the last set-up. Solves with the kept preconditioner that took fewer
+    than :data:`MIN_JUDGED_ITERATIONS` iterations are not judged: from a guess within a few
+    rtol of the solution, 2-4 iterations give no reliable rate (the virtual tests rebuilt
+    their preconditioner every few rows for such solves, at 10x the cost of the solve).
     """
     its = stats.iterations
     cold = cold_equivalent_iterations(its, stats.residual_norm, run.r0, rtol)
+    if not run.pc_setup and its < MIN_JUDGED_ITERATIONS:
+        return  # too few iterations to measure a rate; and the solve was cheap anyway
     if run.pc_setup:
         g.pc_stale = False
         g.pc_iterations = max(its, 1)
