@@ -106,17 +106,19 @@ class UnitModulusOperator:
         n_nodes = n_local // 3
         node_key = (dofs[:, :, None] * n_nodes + dofs[:, None, :]).ravel()
         node_pairs, node_slot = np.unique(node_key, return_inverse=True)
-        node_slot = node_slot.reshape(n_cells, 4, 1, 4, 1)
-        comp = 3 * np.arange(3)[None, None, :, None, None] + np.arange(3)[None, None, None, None, :]
+        small = max(9 * node_pairs.size, 144 * n_cells) < 2**31
+        index = np.int32 if small else np.int64  # scipy's index type: no copies
+        node_slot = node_slot.astype(index).reshape(n_cells, 4, 1, 4, 1)
+        comp = (3 * np.arange(3)[:, None, None] + np.arange(3)).astype(index)[None, None]
         slot = (9 * node_slot + comp).reshape(n_cells, 144)
         values = np.empty((n_cells, 144))
         for start in range(0, n_cells, _BLOCK):
             sl = slice(start, min(start + _BLOCK, n_cells))
             values[sl] = unit_element_matrices(x[dofs[sl]], nu_cells[sl]).reshape(-1, 144)
         # one column of 144 entries per cell: P @ E sums them into the pairs
-        indptr = np.arange(0, 144 * n_cells + 1, 144, dtype=np.int64)
+        indptr = np.arange(0, 144 * n_cells + 1, 144, dtype=index)
         self.P = sp.csc_matrix(
-            (values.ravel(), slot.ravel().astype(np.int32), indptr),
+            (values.ravel(), slot.ravel(), indptr),
             shape=(9 * node_pairs.size, n_cells),
         )
         na, nb = np.divmod(node_pairs, n_nodes)
