@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from bonefem._dolfinx import PETSc, dolfinx, fem
+from bonefem._dolfinx import MPI, PETSc, dolfinx, fem
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -71,12 +71,15 @@ def unit_element_matrices(X: FloatArray, nu: FloatArray) -> FloatArray:
     vol = np.abs(det) / 6.0
     mu = vol / (2.0 * (1.0 + nu))
     lmbda = vol * nu / ((1.0 + nu) * (1.0 - 2.0 * nu))
-    outer = G[:, :, :, None, None] * G[:, None, None, :, :]  # G_ai G_bj
-    K = lmbda[:, None, None, None, None] * outer
-    K += mu[:, None, None, None, None] * outer.transpose(0, 1, 4, 3, 2)  # G_aj G_bi
+    K = np.empty((X.shape[0], 4, 3, 4, 3))
     gg = np.einsum("cak,cbk->cab", G, G) * mu[:, None, None]
-    for i in range(3):
-        K[:, :, i, :, i] += gg
+    for i in range(3):  # components: 9 blocks of (n, 4, 4), vectorised over cells
+        for j in range(3):
+            Kij = (lmbda[:, None, None] * G[:, :, i, None]) * G[:, None, :, j]
+            Kij += (mu[:, None, None] * G[:, :, j, None]) * G[:, None, :, i]
+            if i == j:
+                Kij += gg
+            K[:, :, i, :, j] = Kij
     return K.reshape(-1, 12, 12)
 
 
@@ -105,10 +108,10 @@ class UnitModulusOperator:
         # distinct node pairs (a, b) of the cells; entry (3a + i, 3b + j) of pair p is 9p + 3i + j
         n_nodes = n_local // 3
         node_key = (dofs[:, :, None] * n_nodes + dofs[:, None, :]).ravel()
-        node_pairs, node_slot = np.unique(node_key, return_inverse=True)
+        node_pairs, inverse = np.unique(node_key, return_inverse=True)
         small = max(9 * node_pairs.size, 144 * n_cells) < 2**31
-        index = np.int32 if small else np.int64  # scipy's index type: no copies
-        node_slot = node_slot.astype(index).reshape(n_cells, 4, 1, 4, 1)
+        index: type[np.signedinteger[Any]] = np.int32 if small else np.int64  # scipy: no copy
+        node_slot = inverse.astype(index).reshape(n_cells, 4, 1, 4, 1)
         comp = (3 * np.arange(3)[:, None, None] + np.arange(3)).astype(index)[None, None]
         slot = (9 * node_slot + comp).reshape(n_cells, 144)
         values = np.empty((n_cells, 144))
@@ -127,25 +130,50 @@ class UnitModulusOperator:
         self.col_local = (3 * nb[:, None] + ij % 3).ravel()
         l2g = imap.local_to_global(np.arange(n_nodes, dtype=np.int32)).astype(np.int64)
         self.l2g = (3 * l2g[:, None] + np.arange(3)).ravel()
+        #: the pair (i, i) of every local dof i (-1: not in an owned cell)
+        self.diag_slot = np.full(n_local, -1, dtype=np.int64)
+        d = np.flatnonzero(self.row_local == self.col_local)
+        self.diag_slot[self.row_local[d]] = d
+        self._first: PETSc.Mat | None = None
 
     def group(self, bcs: list[fem.DirichletBC]) -> GroupOperator:
-        """A matrix for the supports ``bcs`` (their rows/columns identity), not yet filled."""
-        n_local = self.l2g.size
-        is_bc = np.zeros(n_local, dtype=bool)
+        """A matrix for the supports ``bcs`` (their rows/columns identity), not yet filled.
+
+        The groups share one COO pattern (the pairs; the first group's matrix is
+        duplicated): a Dirichlet diagonal is set through its own pair, which every owned dof
+        has. (If some owned dof had no owned cell, that group gets its own pattern with the
+        diagonal entries added.)
+        """
+        is_bc = np.zeros(self.l2g.size, dtype=bool)
         for bc in bcs:
             idx, _ = bc.dof_indices()
             is_bc[np.asarray(idx, dtype=np.int64)] = True
         zero = np.flatnonzero(is_bc[self.row_local] | is_bc[self.col_local])
-        diag = np.flatnonzero(is_bc[: self.n_owned])
-        I = np.concatenate([self.l2g[self.row_local], self.l2g[diag]])
-        J = np.concatenate([self.l2g[self.col_local], self.l2g[diag]])
+        bc_owned = np.flatnonzero(is_bc[: self.n_owned])
+        ones = self.diag_slot[bc_owned]
+        n = self.P.shape[0]
+        if self.comm.allreduce(bool(np.all(ones >= 0)), op=MPI.LAND):
+            if self._first is None:
+                self._first = self._matrix(self.row_local, self.col_local)
+                A = self._first
+            else:
+                A = self._first.duplicate(copy=False)  # keeps the COO maps
+            return GroupOperator(self, A, zero, ones, np.zeros(n))
+        A = self._matrix(
+            np.concatenate([self.row_local, bc_owned]), np.concatenate([self.col_local, bc_owned])
+        )
+        ones = np.arange(n, n + bc_owned.size)
+        return GroupOperator(self, A, zero, ones, np.zeros(n + bc_owned.size))
+
+    def _matrix(self, rows: IntArray, cols: IntArray) -> PETSc.Mat:
+        """An AIJ matrix (block size 3) preallocated for the COO pairs (local indices)."""
         A = PETSc.Mat().create(comm=self.comm)
         A.setSizes(((self.n_owned, self.n_global), (self.n_owned, self.n_global)), bsize=3)
         A.setType(PETSc.Mat.Type.AIJ)
-        A.setPreallocationCOO(I.astype(PETSc.IntType), J.astype(PETSc.IntType))
-        values = np.zeros(I.size, dtype=PETSc.ScalarType)
-        values[self.P.shape[0] :] = 1.0
-        return GroupOperator(self, A, zero, values)
+        I = self.l2g[rows].astype(PETSc.IntType)
+        J = self.l2g[cols].astype(PETSc.IntType)
+        A.setPreallocationCOO(I, J)
+        return A
 
     def pair_values(self) -> FloatArray:
         """Σ_c E_c K̂_c at every (row, column) pair of this rank's cells (N/mm)."""
@@ -161,7 +189,9 @@ class GroupOperator:
     A: PETSc.Mat
     #: pairs in a row or column of a Dirichlet dof (always 0)
     zero: IntArray
-    #: the COO value array (pairs, then the owned Dirichlet diagonal = 1)
+    #: COO entries of the owned Dirichlet diagonal (always 1, set after ``zero``)
+    ones: IntArray
+    #: the COO value array
     values: FloatArray
 
     def assemble(self) -> None:
@@ -169,6 +199,7 @@ class GroupOperator:
         n = self.op.P.shape[0]
         self.values[:n] = self.op.pair_values()
         self.values[self.zero] = 0.0
+        self.values[self.ones] = 1.0
         self.A.setValuesCOO(self.values, addv=PETSc.InsertMode.INSERT_VALUES)
         self.A.assemble()
 
