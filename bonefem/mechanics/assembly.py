@@ -13,15 +13,17 @@ volume V_c (mm³) (Zienkiewicz & Taylor vol. 1, ch. 6):
     μ̂ = 1 / (2(1 + ν_c)),    λ̂ = ν_c / ((1 + ν_c)(1 − 2ν_c)),
 
 (N/mm per MPa of E) and summed into the distinct (row, column) pairs of this rank's cells:
-a sparse matrix P (pairs × owned cells, scipy CSR). One re-assembly is then a sparse
-matrix-vector product ``P @ E`` into the value array of a PETSc AIJ matrix preallocated
-once in COO form (``MatSetPreallocationCOO``); ``MatSetValuesCOO`` sums the pairs that
-rows of other ranks receive. Dirichlet rows and columns are handled exactly as DOLFINx
+a sparse matrix P (pairs × owned cells, scipy CSC; K̂ is symmetric, so only the blocks
+with row node ≤ column node are stored and the others mirrored). One re-assembly is then a
+sparse matrix-vector product ``P @ E`` (and one gather for the mirrored blocks) into the
+value array of a PETSc AIJ matrix preallocated once in COO form
+(``MatSetPreallocationCOO``); ``MatSetValuesCOO`` sums the pairs that rows of other ranks
+receive. Dirichlet rows and columns are handled exactly as DOLFINx
 does (``assemble_matrix(..., bcs)``): their entries are zero, their owned diagonal is 1.
 
-Memory: P holds 144 values and indices per owned cell (≈ 1.7 kB per cell), plus the COO
-maps of PETSc per group. Other elements (hexahedra, degree 2, curved cells) keep the
-DOLFINx assembly (:func:`supported`).
+Memory: P holds 90 values and indices per owned cell (≈ 1.1 kB per cell), plus PETSc's
+COO maps (shared by the groups). Other elements (hexahedra, degree 2, curved cells) keep
+the DOLFINx assembly (:func:`supported`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,12 @@ FloatArray = npt.NDArray[np.float64]
 
 #: cells per block in the set-up (bounds the temporaries to ≈ 150 MB)
 _BLOCK = 65536
+
+#: element-local node pairs (a, b) with a ≤ b: 4 diagonal and 6 off-diagonal blocks
+_A, _B = np.triu_indices(4)
+
+#: entry 3i + j of a 3×3 block is entry 3j + i of its transpose
+_TRANSPOSE = (3 * np.arange(3)[None, :] + np.arange(3)[:, None]).ravel()
 
 
 def supported(V: fem.FunctionSpace) -> bool:
@@ -83,6 +91,36 @@ def unit_element_matrices(X: FloatArray, nu: FloatArray) -> FloatArray:
     return K.reshape(-1, 12, 12)
 
 
+def _upper_map(
+    dofs: IntArray, x: FloatArray, nu: FloatArray, n_nodes: int
+) -> tuple[IntArray, sp.csc_matrix]:
+    """The distinct node pairs lo ≤ hi of the cells (key lo·n_nodes + hi) and the map P.
+
+    Entry (3 lo + i, 3 hi + j) of pair p is row 9p + 3i + j of P; P has one column per
+    cell with its 10 upper 3×3 blocks (90 values; K̂ is symmetric, the lower blocks are
+    their transposes). Units of P: N/mm per MPa.
+    """
+    n_cells = dofs.shape[0]
+    da, db = dofs[:, _A], dofs[:, _B]
+    pairs, inverse = np.unique(
+        np.minimum(da, db) * n_nodes + np.maximum(da, db), return_inverse=True
+    )
+    small = max(9 * pairs.size, 90 * n_cells) < 2**31
+    index: type[np.signedinteger[Any]] = np.int32 if small else np.int64  # scipy: no copy
+    slot = 9 * inverse.astype(index).reshape(n_cells, 10, 1) + np.arange(9, dtype=index)
+    values = np.empty((n_cells, 10, 3, 3))
+    for start in range(0, n_cells, _BLOCK):
+        sl = slice(start, min(start + _BLOCK, n_cells))
+        K = unit_element_matrices(x[dofs[sl]], nu[sl]).reshape(-1, 4, 3, 4, 3)
+        blocks = K.transpose(0, 1, 3, 2, 4)[:, _A, _B]  # (n, 10, 3, 3): block (a, b)
+        swap = da[sl] > db[sl]  # block (b, a) belongs to the pair: the transpose
+        blocks[swap] = blocks[swap].transpose(0, 2, 1)
+        values[sl] = blocks
+    indptr = np.arange(0, 90 * n_cells + 1, 90, dtype=index)
+    P = sp.csc_matrix((values.ravel(), slot.ravel(), indptr), shape=(9 * pairs.size, n_cells))
+    return pairs, P
+
+
 class UnitModulusOperator:
     """K(E) = P E for the stiffness form of a P1 space on affine tetrahedra (module doc).
 
@@ -104,30 +142,22 @@ class UnitModulusOperator:
         self.cell_dof = E.function_space.dofmap.list[:n_cells, 0].astype(np.int64)
         nu_cells = nu.x.array[nu.function_space.dofmap.list[:n_cells, 0]]
         dofs = V.dofmap.list[:n_cells].astype(np.int64)
-        x = V.tabulate_dof_coordinates()
-        # distinct node pairs (a, b) of the cells; entry (3a + i, 3b + j) of pair p is 9p + 3i + j
         n_nodes = n_local // 3
-        node_key = (dofs[:, :, None] * n_nodes + dofs[:, None, :]).ravel()
-        node_pairs, inverse = np.unique(node_key, return_inverse=True)
-        small = max(9 * node_pairs.size, 144 * n_cells) < 2**31
-        index: type[np.signedinteger[Any]] = np.int32 if small else np.int64  # scipy: no copy
-        node_slot = inverse.astype(index).reshape(n_cells, 4, 1, 4, 1)
-        comp = (3 * np.arange(3)[:, None, None] + np.arange(3)).astype(index)[None, None]
-        slot = (9 * node_slot + comp).reshape(n_cells, 144)
-        values = np.empty((n_cells, 144))
-        for start in range(0, n_cells, _BLOCK):
-            sl = slice(start, min(start + _BLOCK, n_cells))
-            values[sl] = unit_element_matrices(x[dofs[sl]], nu_cells[sl]).reshape(-1, 144)
-        # one column of 144 entries per cell: P @ E sums them into the pairs
-        indptr = np.arange(0, 144 * n_cells + 1, 144, dtype=index)
-        self.P = sp.csc_matrix(
-            (values.ravel(), slot.ravel(), indptr),
-            shape=(9 * node_pairs.size, n_cells),
-        )
-        na, nb = np.divmod(node_pairs, n_nodes)
+        upper_pairs, self.P = _upper_map(dofs, V.tabulate_dof_coordinates(), nu_cells, n_nodes)
+        lo, hi = np.divmod(upper_pairs, n_nodes)
+        off = np.flatnonzero(lo != hi)
         ij = np.arange(9)
-        self.row_local = (3 * na[:, None] + ij // 3).ravel()
-        self.col_local = (3 * nb[:, None] + ij % 3).ravel()
+        # the pairs: the upper blocks (row node ≤ column node), then the mirrored ones
+        self.row_local = np.concatenate(
+            [(3 * lo[:, None] + ij // 3).ravel(), (3 * hi[off, None] + ij // 3).ravel()]
+        )
+        self.col_local = np.concatenate(
+            [(3 * hi[:, None] + ij % 3).ravel(), (3 * lo[off, None] + ij % 3).ravel()]
+        )
+        self.n_upper = 9 * upper_pairs.size
+        self.n_pairs = self.row_local.size
+        #: entry 3i + j of a mirrored block is entry 3j + i of its upper block
+        self.lower_src = (9 * off[:, None] + _TRANSPOSE).ravel()
         l2g = imap.local_to_global(np.arange(n_nodes, dtype=np.int32)).astype(np.int64)
         self.l2g = (3 * l2g[:, None] + np.arange(3)).ravel()
         #: the pair (i, i) of every local dof i (-1: not in an owned cell)
@@ -151,7 +181,7 @@ class UnitModulusOperator:
         zero = np.flatnonzero(is_bc[self.row_local] | is_bc[self.col_local])
         bc_owned = np.flatnonzero(is_bc[: self.n_owned])
         ones = self.diag_slot[bc_owned]
-        n = self.P.shape[0]
+        n = self.n_pairs
         if self.comm.allreduce(bool(np.all(ones >= 0)), op=MPI.LAND):
             if self._first is None:
                 self._first = self._matrix(self.row_local, self.col_local)
@@ -175,10 +205,10 @@ class UnitModulusOperator:
         A.setPreallocationCOO(I, J)
         return A
 
-    def pair_values(self) -> FloatArray:
-        """Σ_c E_c K̂_c at every (row, column) pair of this rank's cells (N/mm)."""
-        E_cells = self.E.x.array[self.cell_dof]
-        return np.asarray(self.P @ E_cells)
+    def fill(self, values: FloatArray) -> None:
+        """Σ_c E_c K̂_c (N/mm) into ``values[:n_pairs]``, the pairs of this rank's cells."""
+        values[: self.n_upper] = self.P @ self.E.x.array[self.cell_dof]
+        values[self.n_upper : self.n_pairs] = values[self.lower_src]
 
 
 @dataclass
@@ -196,8 +226,7 @@ class GroupOperator:
 
     def assemble(self) -> None:
         """Refill ``A`` from the current E (collective): one sparse product and a COO set."""
-        n = self.op.P.shape[0]
-        self.values[:n] = self.op.pair_values()
+        self.op.fill(self.values)
         self.values[self.zero] = 0.0
         self.values[self.ones] = 1.0
         self.A.setValuesCOO(self.values, addv=PETSc.InsertMode.INSERT_VALUES)
