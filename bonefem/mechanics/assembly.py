@@ -62,6 +62,34 @@ def supported(V: fem.FunctionSpace) -> bool:
     )
 
 
+def _gradients(X: FloatArray, nu: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Barycentric gradients G (n, 4, 3) (mm⁻¹) and V_c μ̂, V_c λ̂ (mm³) of P1 tetrahedra."""
+    M = X[:, 1:, :] - X[:, :1, :]  # edges from vertex 0, rows (mm)
+    G = np.empty((X.shape[0], 4, 3))
+    G[:, 1:, :] = np.linalg.inv(M).transpose(0, 2, 1)  # ∇λ_k (mm⁻¹)
+    G[:, 0, :] = -G[:, 1:, :].sum(axis=1)
+    vol = np.abs(np.linalg.det(M)) / 6.0
+    return G, vol / (2.0 * (1.0 + nu)), vol * nu / ((1.0 + nu) * (1.0 - 2.0 * nu))
+
+
+def _blocks(Ga: FloatArray, Gb: FloatArray, mu: FloatArray, lmbda: FloatArray) -> FloatArray:
+    """3×3 blocks (a, b) of K̂ from the gradients of nodes a and b, shape (n, m, 3, 3).
+
+    Computed with the cells along the last (contiguous) axis: 9 entries, each a few
+    vectorised products of (m, n) arrays.
+    """
+    a = np.ascontiguousarray(Ga.transpose(2, 1, 0))  # (3, m, n)
+    b = np.ascontiguousarray(Gb.transpose(2, 1, 0))
+    dot = mu * np.einsum("kmc,kmc->mc", a, b)  # μ̂ G_a·G_b
+    K = np.empty((3, 3, *a.shape[1:]))
+    for i in range(3):
+        la, mb = lmbda * a[i], mu * b[i]
+        for j in range(3):
+            K[i, j] = la * b[j] + mb * a[j]  # λ̂ G_ai G_bj + μ̂ G_aj G_bi
+        K[i, i] += dot  # + μ̂ δ_ij G_a·G_b
+    return K.transpose(3, 2, 0, 1)
+
+
 def unit_element_matrices(X: FloatArray, nu: FloatArray) -> FloatArray:
     """Element stiffness matrices at E = 1 MPa of P1 tetrahedra, shape (n, 12, 12) (N/mm).
 
@@ -71,24 +99,10 @@ def unit_element_matrices(X: FloatArray, nu: FloatArray) -> FloatArray:
 
     Rows and columns are ordered (node a, component i) → 3a + i.
     """
-    M = X[:, 1:, :] - X[:, :1, :]  # edges from vertex 0, rows (mm)
-    det = np.linalg.det(M)
-    G = np.empty((X.shape[0], 4, 3))
-    G[:, 1:, :] = np.linalg.inv(M).transpose(0, 2, 1)  # ∇λ_k (mm⁻¹)
-    G[:, 0, :] = -G[:, 1:, :].sum(axis=1)
-    vol = np.abs(det) / 6.0
-    mu = vol / (2.0 * (1.0 + nu))
-    lmbda = vol * nu / ((1.0 + nu) * (1.0 - 2.0 * nu))
-    K = np.empty((X.shape[0], 4, 3, 4, 3))
-    gg = np.einsum("cak,cbk->cab", G, G) * mu[:, None, None]
-    for i in range(3):  # components: 9 blocks of (n, 4, 4), vectorised over cells
-        for j in range(3):
-            Kij = (lmbda[:, None, None] * G[:, :, i, None]) * G[:, None, :, j]
-            Kij += (mu[:, None, None] * G[:, :, j, None]) * G[:, None, :, i]
-            if i == j:
-                Kij += gg
-            K[:, :, i, :, j] = Kij
-    return K.reshape(-1, 12, 12)
+    G, mu, lmbda = _gradients(X, nu)
+    a, b = np.divmod(np.arange(16), 4)
+    K = _blocks(G[:, a], G[:, b], mu, lmbda).reshape(-1, 4, 4, 3, 3)
+    return K.transpose(0, 1, 3, 2, 4).reshape(-1, 12, 12)
 
 
 def _upper_map(
@@ -109,13 +123,13 @@ def _upper_map(
     index: type[np.signedinteger[Any]] = np.int32 if small else np.int64  # scipy: no copy
     slot = 9 * inverse.astype(index).reshape(n_cells, 10, 1) + np.arange(9, dtype=index)
     values = np.empty((n_cells, 10, 3, 3))
+    swap = (da > db)[:, :, None]  # the pair's block (lo, hi) is K̂'s block (b, a)
     for start in range(0, n_cells, _BLOCK):
         sl = slice(start, min(start + _BLOCK, n_cells))
-        K = unit_element_matrices(x[dofs[sl]], nu[sl]).reshape(-1, 4, 3, 4, 3)
-        blocks = K.transpose(0, 1, 3, 2, 4)[:, _A, _B]  # (n, 10, 3, 3): block (a, b)
-        swap = da[sl] > db[sl]  # block (b, a) belongs to the pair: the transpose
-        blocks[swap] = blocks[swap].transpose(0, 2, 1)
-        values[sl] = blocks
+        G, mu, lmbda = _gradients(x[dofs[sl]], nu[sl])
+        Ga, Gb = G[:, _A], G[:, _B]
+        lo, hi = np.where(swap[sl], Gb, Ga), np.where(swap[sl], Ga, Gb)
+        values[sl] = _blocks(lo, hi, mu, lmbda)
     indptr = np.arange(0, 90 * n_cells + 1, 90, dtype=index)
     P = sp.csc_matrix((values.ravel(), slot.ravel(), indptr), shape=(9 * pairs.size, n_cells))
     return pairs, P
