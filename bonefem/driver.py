@@ -20,10 +20,11 @@ from typing import Any
 
 from bonefem._dolfinx import MPI, versions
 from bonefem.biology.calibrated import CalibratedConstants
-from bonefem.build import build
+from bonefem.build import CoupledModel, build
 from bonefem.config.case import Case, case_to_toml_dict, load_case
 from bonefem.coupling.loop import CoupledRun, RunHooks
 from bonefem.coupling.stop import SignalStop
+from bonefem.coupling.timers import Timers
 from bonefem.errors import BonefemError, InputError, OutputWriteError
 from bonefem.mesh.bonemesh import BoneMesh
 from bonefem.output.checkpoint import CheckpointStore
@@ -275,7 +276,9 @@ def _run_case(
     run.timers.add("mesh", t_mesh)
     run.timers.add("setup", t_setup)
     out.attach(bone)
+    cold = model.mechanics.cold_solve_seconds(model.habitual)  # None on a restart
     out.start(
+        **({} if cold is None else {"cold_solve_s": cold}),
         case=case.run.name,
         case_file=str(case_path),
         overrides=overrides,
@@ -297,5 +300,23 @@ def _run_case(
     ) as bar:
         run.run(bar)
     run.timers.add("total", hooks.clock() - t0)
-    out.finished(run.loop, run.timers.seconds)
+    out.finished(run.loop, run.timers.seconds, **_solve_costs(model, run, comm))
     return folder
+
+
+def _solve_costs(model: CoupledModel, run: CoupledRun, comm: MPI.Intracomm) -> dict[str, Any]:
+    """The virtual tests' phase times into the run's timers; the cold-solve entries.
+
+    ``cold_solve_s`` (s): the first cold solve of the habitual load (operator assembly,
+    preconditioner set-up, solve) in this session; ``run_cost_cold_solves`` (-): this
+    session's total time over it, i.e. the run's cost in cold solves of its mesh.
+    """
+    for metric in model.metrics.metrics:
+        phases = getattr(metric, "timers", None)
+        if isinstance(phases, Timers):
+            run.timers.merge(phases.seconds)
+    cold = model.mechanics.cold_solve_seconds(model.habitual)
+    if cold is None or cold <= 0.0:
+        return {}
+    total = float(comm.allreduce(run.timers.seconds["total"], op=MPI.MAX))
+    return {"cold_solve_s": cold, "run_cost_cold_solves": total / cold}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 
 class Timers:
@@ -21,6 +21,11 @@ class Timers:
     def add(self, phase: str, seconds: float) -> None:
         """Add ``seconds`` to ``phase``."""
         self.seconds[phase] = self.seconds.get(phase, 0.0) + seconds
+
+    def merge(self, seconds: Mapping[str, float]) -> None:
+        """Add the phase times (s) of another timer, e.g. a metric's own phases."""
+        for phase, value in seconds.items():
+            self.add(phase, value)
 
     def timed(self, phase: str) -> _Timed:
         """Context manager timing a block."""

@@ -19,6 +19,8 @@ Modules (one job each):
 
 * :mod:`~bonefem.mechanics.forms` -- Lamé parameters, ε, σ, the bilinear and linear forms,
   material fields E and ν, Dirichlet data of the load cases;
+* :mod:`~bonefem.mechanics.assembly` -- operator re-assembly K = Σ_c E_c K̂_c from
+  unit-modulus element matrices computed once (P1 on affine tetrahedra), PETSc COO;
 * :mod:`~bonefem.mechanics.solver` -- PETSc KSP (CG + GAMG + rigid-body modes), options,
   preconditioner reuse and refresh, initial guess (projection), :class:`SolveStats`;
 * :mod:`~bonefem.mechanics.problem` -- :class:`ElasticityProblem`, the orchestration of

@@ -129,14 +129,18 @@ def set_poisson_ratio(
     nu.x.scatter_forward()
 
 
-def set_modulus_values(E_field: fem.Function, E: npt.ArrayLike, comm: MPI.Comm) -> None:
+def set_modulus_values(E_field: fem.Function, E: npt.ArrayLike, comm: MPI.Comm) -> bool:
     """Set the DG0 Young's modulus (MPa) from per-owned (or owned + ghost) cell values.
+
+    Returns:
+        Whether any owned value on any rank changed (collective).
 
     Raises:
         InputError: wrong length, or a value that is not positive and finite (collective).
     """
     values = np.asarray(E, dtype=np.float64)
     n_owned = E_field.function_space.dofmap.index_map.size_local
+    old = E_field.x.array[:n_owned].copy()
     if values.ndim == 0:
         E_field.x.array[:] = float(values)
     elif values.shape[0] in (n_owned, E_field.x.array.size):
@@ -145,10 +149,14 @@ def set_modulus_values(E_field: fem.Function, E: npt.ArrayLike, comm: MPI.Comm) 
         raise InputError(
             f"expected {n_owned} values (owned cells), got {values.shape[0]}", field="E"
         )
-    bad = comm.allreduce(int(np.count_nonzero(~(E_field.x.array[:n_owned] > 0))), MPI.SUM)
+    owned = E_field.x.array[:n_owned]
+    bad = int(np.count_nonzero(~(owned > 0)))
+    changed = int(not np.array_equal(owned, old))
+    bad, changed = comm.allreduce(np.array([bad, changed]), MPI.SUM)
     if bad:
         raise InputError(f"Young's modulus must be positive and finite ({bad} cells are not)")
     E_field.x.scatter_forward()
+    return bool(changed)
 
 
 # --------------------------------------------------------------------------- loads

@@ -34,6 +34,7 @@ import numpy.typing as npt
 from bonefem._dolfinx import PETSc, dolfinx, fem
 from bonefem.config.loading import LoadCase
 from bonefem.errors import SolverError
+from bonefem.mechanics.assembly import GroupOperator
 from bonefem.mechanics.forms import Signature, SupportDofs
 
 logger = logging.getLogger("bonefem.mechanics")
@@ -57,6 +58,10 @@ DEFAULT_PETSC_OPTIONS: dict[str, Any] = {
     "mg_levels_pc_type": "jacobi",
     "mg_levels_ksp_chebyshev_esteig_steps": 10,
 }
+
+#: Solves with a kept preconditioner and fewer iterations are not used to judge it
+#: (:func:`update_refresh_state`).
+MIN_JUDGED_ITERATIONS = 5
 
 #: Initial guesses of :class:`~bonefem.mechanics.ElasticityProblem` (``initial_guess``).
 INITIAL_GUESSES = ("extrapolate", "previous", "zero")
@@ -180,6 +185,8 @@ class OperatorGroup:
     #: PETSc option names of this group still in the options database
     option_keys: list[str] = field(default_factory=list)
     nullspace: Any = None
+    #: the unit-modulus re-assembly of ``A`` (None: DOLFINx assembles it)
+    fast: GroupOperator | None = None
 
 
 @dataclass
@@ -229,9 +236,14 @@ def create_group(
     prefix: str,
     signature: Signature,
     bc_dofs: SupportDofs,
+    fast: GroupOperator | None = None,
 ) -> OperatorGroup:
-    """Matrix (with the near-nullspace) and KSP of a group on ``comm``; options under ``prefix``."""
-    A = dolfinx.fem.petsc.create_matrix(a)
+    """Matrix (with the near-nullspace) and KSP of a group on ``comm``; options under ``prefix``.
+
+    ``fast``: the group's unit-modulus operator (:mod:`bonefem.mechanics.assembly`), whose
+    matrix is used; None: a DOLFINx matrix of the form ``a``.
+    """
+    A = dolfinx.fem.petsc.create_matrix(a) if fast is None else fast.A
     A.setNearNullSpace(nullspace)
     ksp = PETSc.KSP().create(comm)
     ksp.setOptionsPrefix(prefix)
@@ -246,15 +258,22 @@ def create_group(
     # multigrid levels (mg_levels_*, mg_coarse_*) only exist then and read them then.
     keys = [f"{prefix}{key}" for key in petsc_options]
     return OperatorGroup(
-        signature=signature, cases=[], A=A, ksp=ksp, bc_dofs=bc_dofs, option_keys=keys
+        signature=signature, cases=[], A=A, ksp=ksp, bc_dofs=bc_dofs, option_keys=keys, fast=fast
     )
 
 
 def assemble_operator(g: OperatorGroup, a: fem.Form, bcs: list[fem.DirichletBC]) -> None:
-    """Reassemble the group's matrix in place (rows/columns of the supports: identity)."""
-    g.A.zeroEntries()
-    dolfinx.fem.petsc.assemble_matrix(g.A, a, bcs=bcs)
-    g.A.assemble()
+    """Reassemble the group's matrix in place (rows/columns of the supports: identity).
+
+    With a unit-modulus operator: one sparse product of the cell moduli
+    (:class:`~bonefem.mechanics.assembly.GroupOperator`); else DOLFINx's assembly of ``a``.
+    """
+    if g.fast is not None:
+        g.fast.assemble()
+    else:
+        g.A.zeroEntries()
+        dolfinx.fem.petsc.assemble_matrix(g.A, a, bcs=bcs)
+        g.A.assemble()
     g.dirty = False
 
 
@@ -412,10 +431,15 @@ def update_refresh_state(
     """Record a set-up, or mark the kept preconditioner stale once it has degraded.
 
     Stale when the cold-equivalent iterations exceed ``refresh_factor`` times those of the
-    first solve after the last set-up.
+    first solve after the last set-up. Solves with the kept preconditioner that took fewer
+    than :data:`MIN_JUDGED_ITERATIONS` iterations are not judged: from a guess within a few
+    rtol of the solution, 2-4 iterations give no reliable rate (the virtual tests rebuilt
+    their preconditioner every few rows for such solves, at 10x the cost of the solve).
     """
     its = stats.iterations
     cold = cold_equivalent_iterations(its, stats.residual_norm, run.r0, rtol)
+    if not run.pc_setup and its < MIN_JUDGED_ITERATIONS:
+        return  # too few iterations to measure a rate; and the solve was cheap anyway
     if run.pc_setup:
         g.pc_stale = False
         g.pc_iterations = max(its, 1)

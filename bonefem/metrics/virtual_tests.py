@@ -6,6 +6,13 @@
   load case (Pistoia et al. 2002 criterion: :mod:`bonefem.metrics.failure`).
 * ``tests_evaluated``: 1 in rows with the tests (``metrics.tests_every_days``), else 0;
   the test columns are NaN then.
+
+The tests solve on the run's elasticity problem: their operators (one per distinct set of
+supports, shared with a habitual load case where the supports agree) are built once,
+re-filled from E at each evaluated row (:mod:`bonefem.mechanics.assembly`), and keep their
+KSP, preconditioner and past solutions between rows. :attr:`VirtualTests.timers` holds the
+seconds per phase (``virtual_tests.assemble``, ``.rhs``, ``.guess``, ``.pc_setup``,
+``.solve``, ``.postprocess`` and the total ``virtual_tests``), reported in the manifest.
 """
 
 from __future__ import annotations
@@ -13,10 +20,14 @@ from __future__ import annotations
 import numpy as np
 
 from bonefem.config.loading import Force
+from bonefem.coupling.timers import Timers
 from bonefem.metrics import columns as C
 from bonefem.metrics.evaluator import MetricContext, Row, register_metric
 from bonefem.metrics.failure import failure_estimate
 from bonefem.state import RunView
+
+#: name of the virtual tests' phase in the run's timers (sub-phases ``PHASE.assemble`` ...)
+PHASE = "virtual_tests"
 
 
 def virtual_tests_due(
@@ -57,6 +68,8 @@ class VirtualTests:
         self.tests_every = case.metrics.tests_every_days
         self.metrics_every = case.output.metrics_every_days
         self.end = case.run.duration_days
+        #: seconds per phase of the tests (module docstring), the problem's clock
+        self.timers = Timers(self.mech.clock)
 
     def due(self, t: float) -> bool:
         """Whether the tests run in the row at time t (days)."""
@@ -77,23 +90,42 @@ class VirtualTests:
         row[C.TESTS_EVALUATED] = 1.0 if run else 0.0
         if not run:
             return
+        with self.timers.timed(PHASE):
+            self._run_tests(view, row)
+
+    def _solve(self, name: str, view: RunView) -> None:
+        """Solve a test load case; add its phase times."""
+        self.mech.solve(name, step=view.step, time=view.t)
+        st = self.mech.last_stats(name)
+        for phase, seconds in (
+            ("assemble", st.assemble_seconds),
+            ("rhs", st.rhs_seconds),
+            ("guess", st.guess_seconds),
+            ("pc_setup", st.setup_seconds),
+            ("solve", st.solve_seconds),
+        ):
+            self.timers.add(f"{PHASE}.{phase}", seconds)
+
+    def _run_tests(self, view: RunView, row: Row) -> None:
         E = view.state.E
         self.mech.set_modulus(E)
         if self.stiffness is not None:
-            self.mech.solve(self.stiffness.name, step=view.step, time=view.t)
-            row[C.STIFFNESS] = self.mech.apparent_stiffness(self.stiffness.name)
+            self._solve(self.stiffness.name, view)
+            with self.timers.timed(f"{PHASE}.postprocess"):
+                row[C.STIFFNESS] = self.mech.apparent_stiffness(self.stiffness.name)
         if self.fracture is not None:
             lc = self.fracture.load_case
-            self.mech.solve(lc.name, step=view.step, time=view.t)
-            est = failure_estimate(
-                self.comm,
-                self.mech.strain_energy_density(lc.name),
-                E,
-                self.yield_strain,
-                view.state.f * view.geometry.volumes,
-                self.applied,
-                self.fracture.critical_fraction,
-            )
+            self._solve(lc.name, view)
+            with self.timers.timed(f"{PHASE}.postprocess"):
+                est = failure_estimate(
+                    self.comm,
+                    self.mech.strain_energy_density(lc.name),
+                    E,
+                    self.yield_strain,
+                    view.state.f * view.geometry.volumes,
+                    self.applied,
+                    self.fracture.critical_fraction,
+                )
             row[C.FAILURE_LOAD] = est.failure_load
             row[C.RISK_INDEX] = est.risk_index
 

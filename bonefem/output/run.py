@@ -169,9 +169,9 @@ class RunOutput:
                 **items,
             )
 
-    def finished(self, loop: LoopState, timers: Mapping[str, float]) -> None:
-        """Record a finished run."""
-        self.progress(loop, timers, status="finished")
+    def finished(self, loop: LoopState, timers: Mapping[str, float], **items: Any) -> None:
+        """Record a finished run (``items``: more manifest entries, e.g. ``cold_solve_s``)."""
+        self.progress(loop, timers, status="finished", **items)
 
     def stopped(self, loop: LoopState, timers: Mapping[str, float], signum: int) -> None:
         """Record a run stopped on a signal (after its checkpoint)."""

@@ -220,13 +220,13 @@ def test_femur_stance_and_fall_reciprocity_and_support(bone_mesh) -> None:
     (1e-10 relative residual, 1e-6 allowed). Adding the trochanter support can only reduce
     the compliance F·u of the fall load (more constraints); measured 0.61 vs 1.0 mm.
     """
-    from bonefem.config.loading import Displacement, Fixed, Force, LoadCase
+    from bonefem.config.loading import Displacement, Elastic, Fixed, Force, LoadCase
 
     bone = bone_mesh("femur", mesh_size=10.0, cortical_mesh_size=4.0)
     lm = bone.landmarks
     f_stance = 2000.0 * np.array(lm["stance_load_direction"])
     f_fall = 3000.0 * np.array(lm["fall_load_direction"])
-    distal: list[Fixed | Displacement] = [Fixed(surface="distal")]
+    distal: list[Fixed | Displacement | Elastic] = [Fixed(surface="distal")]
     on_head = Force(surface="head_contact", force=list(f_stance))
     on_side = Force(surface="head_fall", force=list(f_fall))
     cases = [

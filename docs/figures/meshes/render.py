@@ -28,7 +28,7 @@ VIEWS = {
     "femur": ((230.0, 200.0, 260.0), (-280.0, 120.0, 170.0), (10.0, 0.0, 90.0)),
     "vertebra_posterior": ((140.0, -190.0, 140.0), (-170.0, 90.0, 110.0), (0.0, -20.0, 13.5)),
 }
-PARAMS = {
+PARAMS: dict[str, dict[str, float | bool]] = {
     "specimen": {"cortical_thickness": 0.5},
     "vertebra_posterior": {"posterior_elements": True},
 }
@@ -93,9 +93,9 @@ def render(name: str) -> Path:
     plotter.add_legend(bcolor="white", face="rectangle", loc="lower left", size=(0.3, 0.1))
     plotter.add_text(f"regions: {vol.n_cells} tetrahedra, cut at {where}", font_size=10)
     d = float(np.linalg.norm(np.subtract(eye_a, focus)))
-    eye = np.add(focus, d * np.asarray(normal))
+    cut_eye = np.add(focus, d * np.asarray(normal))
     up = (0.0, 0.0, 1.0) if normal[2] == 0.0 else (0.0, 1.0, 0.0)
-    plotter.camera_position = [tuple(eye), focus, up]
+    plotter.camera_position = [tuple(float(x) for x in cut_eye), focus, up]
     out = HERE / f"{name}.png"
     plotter.screenshot(out)
     plotter.close()
