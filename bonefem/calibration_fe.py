@@ -63,23 +63,29 @@ def _bundled(name: str, folder: Path) -> Path:
     return path
 
 
-def loss_for(factor: float, folder: Path, step: float = 14.0) -> float:
-    """10-year aBMD change (%) of the bundled menopause vertebra with the given factor."""
+def _final_abmd_change(
+    name: str, folder: Path, run: str, k: CalibratedConstants, overrides: list[str]
+) -> float:
+    """aBMD change (%) at the end of bundled case ``name`` run with the constants ``k``."""
     from bonefem.driver import run_case
     from bonefem.output.run_folder import read_metrics
 
-    case = _bundled("menopause_vertebra", folder)
-    constants = dataclasses.replace(CALIBRATED, fe_rankl_estrogen_factor=factor)
     out = run_case(
-        case,
-        output=folder / f"run_{factor:.6f}",
+        _bundled(name, folder),
+        output=folder / run,
         overwrite=True,
         progress=False,
-        constants=constants,
-        overrides=[f"run.biology_step_days={step}", "output.fields_every_days=3652.5"],
+        constants=k,
+        overrides=overrides,
     )
-    rows = read_metrics(out / "metrics.csv")
-    return float(rows[-1]["abmd_pct_change"])
+    return float(read_metrics(out / "metrics.csv")[-1]["abmd_pct_change"])
+
+
+def loss_for(factor: float, folder: Path, step: float = 14.0) -> float:
+    """10-year aBMD change (%) of the bundled menopause vertebra with the given factor."""
+    k = dataclasses.replace(CALIBRATED, fe_rankl_estrogen_factor=factor)
+    overrides = [f"run.biology_step_days={step}", "output.fields_every_days=3652.5"]
+    return _final_abmd_change("menopause_vertebra", folder, f"run_{factor:.6f}", k, overrides)
 
 
 #: Bed-rest hip aBMD change at 17 weeks (%): mean of neck -3.6 and trochanter -4.6
@@ -92,22 +98,10 @@ def disuse_loss_for(
     rankl_max: float, folder: Path, constants: CalibratedConstants | None = None
 ) -> float:
     """Total-hip aBMD change (%) after 119 days of the bundled disuse femur with P_max."""
-    from bonefem.driver import run_case
-    from bonefem.output.run_folder import read_metrics
-
-    case = _bundled("disuse_femur", folder)
     base = constants if constants is not None else CALIBRATED
     k = dataclasses.replace(base, mechano_rankl_max=rankl_max)
-    out = run_case(
-        case,
-        output=folder / f"disuse_{rankl_max:.1f}",
-        overwrite=True,
-        progress=False,
-        constants=k,
-        overrides=[f"run.duration_days={BEDREST_DAYS}"],
-    )
-    rows = read_metrics(out / "metrics.csv")
-    return float(rows[-1]["abmd_pct_change"])
+    run, overrides = f"disuse_{rankl_max:.1f}", [f"run.duration_days={BEDREST_DAYS}"]
+    return _final_abmd_change("disuse_femur", folder, run, k, overrides)
 
 
 def calibrate_disuse(
