@@ -66,7 +66,7 @@ def _bundled(name: str, folder: Path) -> Path:
 def _final_abmd_change(
     name: str, folder: Path, run: str, k: CalibratedConstants, overrides: list[str]
 ) -> float:
-    """aBMD change (%) at the end of bundled case ``name`` run with the constants ``k``."""
+    """ABMD change (%) at the end of bundled case ``name`` run with the constants ``k``."""
     from bonefem.driver import run_case
     from bonefem.output.run_folder import read_metrics
 
