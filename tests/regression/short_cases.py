@@ -2,8 +2,8 @@
 
 Each is the bundled case file with a shorter duration and its event times compressed;
 mesh, materials, loads, metrics and solver settings stay as bundled. The reference
-metrics in ``tests/data/regression/`` were written by :func:`main` at commit 947b585
-(before the architecture change of issue 12) and must be reproduced to 1e-10 relative.
+metrics in ``tests/data/regression/`` are written by :func:`main` (see
+``test_bundled_metrics.py`` for when and why they were last rewritten).
 """
 
 from __future__ import annotations

@@ -1,8 +1,14 @@
-"""The bundled cases (short versions) reproduce the metrics stored before issue 12's change.
+"""The bundled cases (short versions) reproduce their stored metrics.
 
 References: ``tests/data/regression/<case>.csv``, written by
-``python tests/regression/short_cases.py`` at commit 947b585 (bonefem 0.1). metrics.csv
-prints 10 significant digits. Tolerances, and why:
+``python -m tests.regression.short_cases``. First written at commit 947b585 (bonefem 0.1)
+and kept through the refactoring of issue 12; rewritten once, on purpose, by the model
+changes of issue 13 (saturating disuse term, age-related loss, refitted constants, the
+vertebra with posterior elements on the disc, the disuse femur's metrics cadence) together
+with issue 15's re-assembly and preconditioner rule (apparent stiffness moved 1.4e-7
+relative, inside the solver tolerance). That the new model reduces to 0.1 where its new
+terms are off is checked by ``test_legacy_checkpoint.py``. metrics.csv prints 10
+significant digits. Tolerances, and why:
 
 * every column but the percent changes: 1e-9 relative (a few units of the 10th digit).
   The loop, metrics, mechanics and output refactorings reproduce every digit. The biology
