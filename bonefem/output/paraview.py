@@ -4,7 +4,9 @@ Open the run in the ParaView GUI with ``paraview --script=RUN/open_fields.py`` (
 Python Shell → Run Script), or without a GUI ``pvpython RUN/open_fields.py`` /
 ``pvbatch RUN/open_fields.py --screenshot out.png``. It opens ``fields.pvd``, colours by the
 density change with a diverging map centred on 0 (loss red, gain blue, symmetric range of
-the last output), gives every other field a sensible colour map (sequential for densities,
+the last output), colours ``region`` by category with the region names (from the field
+data of the pieces, :func:`bonefem.output.vtk.names_field_data`), gives every other field
+a sensible colour map (sequential for densities,
 BV/TV, modulus and cell concentrations; diverging around 1 for the stimulus Ψ/Ψ_ss),
 shows the time in years, and goes to the last output time.
 
@@ -96,6 +98,41 @@ for assoc, arrays in (("POINTS", reader.PointData), ("CELLS", reader.CellData)):
         if name == COLOR_BY:
             ColorBy(display, (assoc, label))
             display.SetScalarBarVisibility(view, True)
+
+
+def named_tags(kind):
+    """{{tag: name}} of the mesh's regions or surfaces, from the field data that bonefem
+    writes at the top of every piece (region_names/region_tags, surface_names/_tags)."""
+    import re
+
+    def first(path, pattern):
+        with open(path, encoding="utf-8") as fh:
+            return re.search(pattern, fh.read(1 << 20)).group(1)
+
+    pvtu = first(os.path.join(HERE, "fields.pvd"), 'file="([^"]+)"')
+    piece = first(os.path.join(HERE, pvtu), 'Source="([^"]+)"')
+    path = os.path.join(HERE, piece)
+    codes = first(path, 'Name="%s_names"[^>]*>([^<]*)<' % kind).split()
+    tags = first(path, 'Name="%s_tags"[^>]*>([^<]*)<' % kind).split()
+    names, word = [], []
+    for c in codes:
+        if c == "0":
+            names.append(bytes(word).decode("utf-8"))
+            word = []
+        else:
+            word.append(int(c))
+    return dict(zip((int(t) for t in tags), names))
+
+
+# regions by category, labelled with their names (the cell array holds the mesh's tags)
+for label in reader.CellData.keys():
+    if label.split(" [")[0] == "region":
+        regions = named_tags("region")
+        lut = GetColorTransferFunction(label)
+        lut.InterpretValuesAsCategories = 1
+        lut.Annotations = [x for tag, name in sorted(regions.items()) for x in (str(tag), name)]
+        lut.ApplyPreset("Brewer Qualitative Set1", True)
+        setup[label] = {{"association": "CELLS", "categories": regions}}
 years = PythonAnnotation(registrationName="time in years", Input=reader)
 years.Expression = "'t = %.2f years' % (t_value / 365.25)"
 Show(years, view)

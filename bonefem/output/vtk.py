@@ -51,6 +51,35 @@ def _encode(array: npt.NDArray[Any], compress: bool) -> str:
     return base64.b64encode(header).decode("ascii") + base64.b64encode(packed).decode("ascii")
 
 
+def _string_array(name: str, values: list[str]) -> str:
+    """A VTK XML field-data string array (ascii: character codes, each string 0-ended)."""
+    codes = " ".join(" ".join([*(str(b) for b in v.encode("utf-8")), "0"]) for v in values)
+    return (
+        f'<Array type="String" Name="{name}" NumberOfTuples="{len(values)}" format="ascii">'
+        f"{codes}</Array>"
+    )
+
+
+def names_field_data(regions: Mapping[str, int], surfaces: Mapping[str, int]) -> str:
+    """``<FieldData>`` naming the mesh's tags: the categories of the ``region`` cell array.
+
+    ``region_names`` / ``region_tags`` (and ``surface_names`` / ``surface_tags``) pair each
+    name with its tag value, so ParaView shows the names (spreadsheet view, information
+    panel) and ``open_fields.py`` colours ``region`` by category with these labels.
+    """
+    parts = ["<FieldData>"]
+    for kind, table in (("region", regions), ("surface", surfaces)):
+        names = sorted(table, key=lambda n: table[n])
+        tags = np.array([table[n] for n in names], dtype=np.int32)
+        parts.append(_string_array(f"{kind}_names", names))
+        parts.append(
+            f'<Array type="Int32" Name="{kind}_tags" NumberOfTuples="{tags.size}" '
+            f'format="ascii">{" ".join(str(int(t)) for t in tags)}</Array>'
+        )
+    parts.append("</FieldData>")
+    return "\n".join(parts)
+
+
 def _data_array(name: str, array: npt.NDArray[Any], compress: bool) -> str:
     array = np.asarray(array)
     if array.dtype not in _VTK_TYPE:
@@ -112,6 +141,7 @@ class ParaViewSeries:
         npc = x_dofmap.shape[1]
         self._offsets = np.arange(npc, npc * (self.n_cells + 1), npc, dtype=np.int64)
         self._types = np.full(self.n_cells, _VTK_CELL[cell_name], dtype=np.uint8)
+        self._field_data = names_field_data(bone.regions, bone.surfaces)
         self._node_lookup = np.full(mesh.geometry.x.shape[0], -1, dtype=np.int64)
         self._node_lookup[nodes] = np.arange(nodes.size)
 
@@ -193,6 +223,7 @@ class ParaViewSeries:
             '<VTKFile type="UnstructuredGrid" version="1.0" byte_order="LittleEndian" '
             'header_type="UInt64"' + (' compressor="vtkZLibDataCompressor"' if c else "") + ">",
             "<UnstructuredGrid>",
+            self._field_data,
             f'<Piece NumberOfPoints="{self._nodes.size}" NumberOfCells="{self.n_cells}">',
             "<Points>",
             _data_array("Points", self._points.astype(np.float64), c),

@@ -40,3 +40,8 @@ def test_the_run_folder_opens_in_paraview_with_colour_maps(tmp_path: Path) -> No
     s_lo, s_hi = maps["stimulus [-]"]["range"]
     assert s_lo + s_hi == pytest.approx(2.0)  # around 1
     assert maps["density [g/cm^3]"]["preset"].startswith("Viridis")
+    # the region tags as categories, named from the field data written with the fields
+    regions = maps["region [-]"]["categories"]
+    names = json.loads((tmp_path / "run" / "mesh" / "mesh.bonefem.json").read_text())["regions"]
+    assert {int(k): v for k, v in regions.items()} == {tag: n for n, tag in names.items()}
+    assert len(regions) >= 1
