@@ -18,6 +18,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bonefem._dolfinx import MPI, versions
 from bonefem.biology.calibrated import CalibratedConstants
 from bonefem.build import CoupledModel, build
@@ -149,6 +151,8 @@ def _mesh(
         write_mesh(generated, mesh_file)
         del generated
     bone = read_mesh(mesh_file, comm)
+    if not restart:
+        _write_paraview_mesh(bone, folder / "mesh")
     logger.info(
         "mesh: %d cells, regions %s, surfaces %s",
         bone.num_cells_global,
@@ -156,6 +160,19 @@ def _mesh(
         ", ".join(bone.surface_names),
     )
     return bone
+
+
+def _write_paraview_mesh(bone: BoneMesh, folder: Path) -> None:
+    """``mesh/mesh.pvd``: the mesh with its region tags and names for every ParaView reader.
+
+    ``mesh.xdmf`` (DOLFINx's XDMF 3) is what restarts read back, but ParaView's legacy XDMF
+    reader crashes on it; the VTK XML files open in every reader of every ParaView 5.x.
+    """
+    from bonefem.output.vtk import ParaViewSeries
+
+    n = bone.num_cells_local
+    tags = bone.cell_tags.values[:n].astype(np.int32)
+    ParaViewSeries(bone, folder, "mesh").write(0.0, cell_data={"region": tags})
 
 
 def _checkpoint(folder: Path, bone: BoneMesh) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -13,7 +13,8 @@ shows the time in years, and goes to the last output time.
 ParaView quirks this script avoids (docs/api.md, "ParaView"): array names carry their
 unit in brackets (``density_change [%]``): in the Calculator quote them as
 ``"density_change [%]"``; the run's ``mesh/mesh.xdmf`` opens with the *Xdmf3* readers only
-(ParaView's legacy XDMF reader crashes on it), and ``fields.pvd`` needs neither; ``pvbatch``
+(ParaView's legacy XDMF reader crashes on it; ``mesh/mesh.pvd`` opens everywhere), and
+``fields.pvd`` needs neither; ``pvbatch``
 renders (``--screenshot``) only with an X server or an offscreen ParaView build (on a plain
 Debian: ``xvfb-run pvbatch ...``); building the pipeline needs none.
 """

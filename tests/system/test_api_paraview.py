@@ -45,3 +45,8 @@ def test_the_run_folder_opens_in_paraview_with_colour_maps(tmp_path: Path) -> No
     names = json.loads((tmp_path / "run" / "mesh" / "mesh.bonefem.json").read_text())["regions"]
     assert {int(k): v for k, v in regions.items()} == {tag: n for n, tag in names.items()}
     assert len(regions) >= 1
+    # the mesh alone, for every ParaView reader (the XDMF 3 file crashes the legacy one)
+    mesh_pvd = (tmp_path / "run" / "mesh" / "mesh.pvd").read_text()
+    assert 'file="mesh_000000.pvtu"' in mesh_pvd
+    piece = (tmp_path / "run" / "mesh" / "mesh_000000_p0.vtu").read_text()
+    assert 'Name="region_names"' in piece and 'Name="region"' in piece
