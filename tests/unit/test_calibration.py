@@ -1,4 +1,14 @@
-"""Calibrated constants reproduce their clinical targets (calibration-data.md)."""
+"""Calibration: target tests and regression pins (issue 18).
+
+* Target tests: every calibration point against its published value, within the misfit
+  docs/calibration.md states for it ("Fit error at every data point"): 0.3 percentage
+  points (pp) for the points a constant was fitted to exactly (WHI difference, FREEDOM
+  placebo), the documented compromise error rounded up to 0.1 pp for the others (the SWAN
+  rates and the FREEDOM time course cannot all be met by the model; docs say why).
+* Regression pins: today's model values (the ``--evaluate`` table in docs/calibration.md)
+  within 0.05 pp, so that any drift of the biology shows even where the target band is wide.
+* One mechanism check: without denosumab's RANKL binding there is no FREEDOM gain.
+"""
 
 from __future__ import annotations
 
@@ -9,34 +19,46 @@ import pytest
 from bonefem.biology import calibration as cal
 from bonefem.biology.calibrated import CALIBRATED
 
+#: key -> (published value, documented misfit bound, today's model value)
+POINTS = {
+    "swan_rate_pre": (-1.7, 0.1, -1.66),
+    "swan_rate_post": (-3.3, 1.0, -2.40),
+    "swan_rate_late": (-1.1, 0.6, -0.55),
+    "swan_total_10y": (-10.6, 0.3, -10.88),
+    "whi_th_3y_diff": (3.7 - 0.14, 0.3, 3.56),
+    "freedom_th_12_diff": (3.2, 1.4, 4.52),
+    "freedom_th_24_diff": (4.4 + 0.7, 0.3, 5.37),
+    "freedom_th_36_diff": (5.0 + 1.4, 0.6, 5.84),
+    "freedom_ls_36_diff": (8.8, 0.5, 8.33),
+    "freedom_th_36_placebo": (-1.4, 0.3, -1.40),
+}
+PIN = 0.05  # pp (or %/y for the rates)
 
-def test_targets_are_the_calibration_data() -> None:
-    t = cal.TARGETS
-    assert t["swan_rate_post"][0] == -3.3
-    assert t["swan_total_10y"][0] == -10.6
-    assert t["whi_th_3y_diff"][0] == pytest.approx(3.7 - 0.14)
-    assert t["freedom_th_36_diff"][0] == pytest.approx(5.0 + 1.4)
-    assert t["freedom_ls_36_diff"][0] == 8.8
+
+@pytest.fixture(scope="module")
+def values() -> dict[str, float]:
+    return {**cal.swan(CALIBRATED), **cal.whi(CALIBRATED), **cal.freedom(CALIBRATED)}
 
 
-def test_swan_fit() -> None:
-    v = cal.swan(CALIBRATED)
-    assert v["swan_total_10y"] == pytest.approx(-10.6, abs=1.0)
-    assert v["swan_rate_pre"] == pytest.approx(-1.7, abs=0.5)
-    # the model's loss peaks lower and decelerates faster than SWAN (see docs/calibration.md)
-    assert v["swan_rate_post"] == pytest.approx(-3.3, abs=1.2)
-    assert v["swan_rate_late"] == pytest.approx(-1.1, abs=0.8)
+def test_targets_name_the_published_values() -> None:
+    """The fit uses the calibration data: each target equals the published value above."""
+    for key, (published, _, _) in POINTS.items():
+        assert cal.TARGETS[key][0] == pytest.approx(published, abs=1e-12), key
+
+
+@pytest.mark.parametrize("key", sorted(POINTS))
+def test_calibration_target(key: str, values: dict[str, float]) -> None:
+    published, bound, _ = POINTS[key]
+    assert values[key] == pytest.approx(published, abs=bound)
+
+
+@pytest.mark.parametrize("key", sorted(POINTS))
+def test_calibration_pin(key: str, values: dict[str, float]) -> None:
+    assert values[key] == pytest.approx(POINTS[key][2], abs=PIN)
 
 
 @pytest.mark.slow
-def test_whi_and_freedom_fit() -> None:
-    w = cal.whi(CALIBRATED)
-    assert w["whi_th_3y_diff"] == pytest.approx(3.56, abs=1.0)
-    f = cal.freedom(CALIBRATED)
-    for months, target in ((12, 3.2), (24, 5.1), (36, 6.4)):
-        assert f[f"freedom_th_{months}_diff"] == pytest.approx(target, abs=1.6)
-    assert f["freedom_ls_36_diff"] == pytest.approx(8.8, abs=1.6)
-    # the fit is meaningful: without denosumab's RANKL binding there is no gain
+def test_denosumab_gain_needs_its_rankl_binding() -> None:
     no_dmab = cal.freedom(dataclasses.replace(CALIBRATED, denosumab_accessibility=0.0))
     assert abs(no_dmab["freedom_th_36_diff"]) < 0.01
 
