@@ -20,9 +20,10 @@ Y = 365.25
 
 
 def _coarse_settings(folder: Path) -> Path:
-    text = (ROOT / "meshes" / "vertebra.toml").read_text()
+    text = (ROOT / "meshes" / "vertebra_posterior.toml").read_text()
     text = text.replace("mesh_size = 3.5 ", "mesh_size = 6.0 ")
     text = text.replace("cortical_mesh_size = 1.5 ", "cortical_mesh_size = 2.5 ")
+    text = text.replace("posterior_mesh_size = 2.5 ", "posterior_mesh_size = 4.0 ")
     path = folder / "coarse_vertebra.toml"
     path.write_text(text)
     return path
@@ -67,7 +68,7 @@ def test_vertebra_runs_aligned_by_menopause(tmp_path: Path) -> None:
     # a year after the FMP, denosumab (from 0.5 y) has more bone than no treatment
     assert dmab["y"].iloc[-1] > mv["y"].iloc[-1]
     summary = (out / "summary.md").read_text()
-    assert "anchored on *Idealised L3 body, natural menopause (FMP at 2 years)" in summary
+    assert "anchored on *Idealised L3 vertebra, natural menopause (FMP at 2 years)" in summary
     risk = pd.read_csv(out / "fracture_risk.csv")
     fri = risk[risk["panel"].str.startswith("Fracture risk")]
     lo, hi = fri["y"].min(), fri["y"].max()

@@ -28,7 +28,9 @@ def runs(tmp_path_factory) -> dict[str, dict[str, np.ndarray]]:
     """Healthy, menopause and menopause + HRT over 10 years (serial, shared by tests)."""
     base = tmp_path_factory.mktemp("runs")
     out = {}
-    for name, bio in [("healthy", ""), ("menopause", MENOPAUSE), ("hrt", HRT)]:
+    # healthy: a premenopausal woman of 40, so the 10 years end before the age-related loss
+    healthy = "age_at_start_years = 40.0"
+    for name, bio in [("healthy", healthy), ("menopause", MENOPAUSE), ("hrt", HRT)]:
         case = write_case(base, name, duration=TEN_YEARS, biology=bio)
         folder = run_case(case, output=base / name, comm=MPI.COMM_SELF, progress=False)
         out[name] = metrics_of(folder)
