@@ -81,8 +81,8 @@ def test_the_bmd_metrics_differ_and_are_pinned(m) -> None:
     (and BMC, same ROI) −4.17 % (re-pinned after issue 13's refit of the FE estrogen factor,
     0.366 → 0.473; before: −9.0, −0.4, −2.21, −3.62 %). Pins: today's value ± 2 % of it
     (the solver partition moves them by < 3e-7 relative: the same case on 2 ranks,
-    measured; a change of a weighting or an effect size by more than 2 % fails). The two must differ by more than 1 percentage
-    point."""
+    measured; a change of a weighting or an effect size by more than 2 % fails). The two
+    must differ by more than 1 percentage point."""
     assert pct(m["bmd_vol_mean_trabecular"]) == pytest.approx(-10.408, rel=0.02)
     assert pct(m["bmd_vol_mean_cortical"]) == pytest.approx(-0.474, rel=0.02)
     assert m["bmd_vol_mean_pct_change"][-1] == pytest.approx(-2.544, rel=0.02)
