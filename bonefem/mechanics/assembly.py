@@ -237,6 +237,9 @@ class GroupOperator:
     ones: IntArray
     #: the COO value array
     values: FloatArray
+    #: a constant matrix added after every refill (the Robin term of elastic supports,
+    #: assembled once with zero rows/columns and diagonal at the Dirichlet dofs), or None
+    constant: PETSc.Mat | None = None
 
     def assemble(self) -> None:
         """Refill ``A`` from the current E (collective): one sparse product and a COO set."""
@@ -245,6 +248,8 @@ class GroupOperator:
         self.values[self.ones] = 1.0
         self.A.setValuesCOO(self.values, addv=PETSc.InsertMode.INSERT_VALUES)
         self.A.assemble()
+        if self.constant is not None:  # its pattern (facet pairs) is within the cells' pairs
+            self.A.axpy(1.0, self.constant, structure=PETSc.Mat.Structure.SUBSET_NONZERO_PATTERN)
 
 
 def relative_difference(A: PETSc.Mat, B: Any) -> float:

@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 import ufl
 
-from bonefem._dolfinx import MPI, PETSc, fem
+from bonefem._dolfinx import MPI, PETSc, dolfinx, fem
 from bonefem.config.loading import (
     COMPONENTS,
     Displacement,
@@ -93,6 +93,21 @@ def elastic_support_form(bone: BoneMesh, V: fem.FunctionSpace, supports: list[El
         term = (kt * ufl.inner(u, v) + (kn - kt) * ufl.inner(u, n) * ufl.inner(v, n)) * ds
         form = term if form is None else form + term
     return form
+
+
+def robin_matrix(
+    bone: BoneMesh, V: fem.FunctionSpace, lc: LoadCase, bcs: list[fem.DirichletBC]
+) -> PETSc.Mat:
+    """The assembled Robin term of the load case's elastic supports (N/mm), assembled once.
+
+    Rows and columns of Dirichlet dofs are zero, their diagonal too (the unit-modulus
+    operator sets it to 1), so K(E) + this matrix is DOLFINx's assembly of
+    :func:`operator_form` with ``bcs``.
+    """
+    form = fem.form(elastic_support_form(bone, V, lc.elastic_supports()))
+    R = dolfinx.fem.petsc.assemble_matrix(form, bcs=bcs, diag=0.0)
+    R.assemble()
+    return R
 
 
 def operator_form(

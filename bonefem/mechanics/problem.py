@@ -200,11 +200,11 @@ class ElasticityProblem:
             bcs = forms.dirichlet_bcs(self.V, lc, sig, dofs)
             a, fast = self.a, None
             if lc.elastic_supports():
-                # the Robin term of elastic supports is not in the unit-modulus operator
-                # (K = sum E_c K_c only): such groups keep the DOLFINx assembly of a + Robin
                 a = fem.form(forms.operator_form(self.bone, self.V, self.E, self.nu, lc))
-            elif self._unit is not None:
+            if self._unit is not None:
                 fast = self._unit.group(bcs)
+                if lc.elastic_supports():  # K(E) + the constant Robin matrix of the supports
+                    fast.constant = forms.robin_matrix(self.bone, self.V, lc, bcs)
             self._group_forms.append(a)
             self.groups.append(
                 create_group(

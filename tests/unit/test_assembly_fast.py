@@ -44,6 +44,10 @@ def _bone(comm, cell_type: str = "tetrahedron"):
     )
 
 
+DISC = {"type": "elastic", "surface": "xmin", "stiffness_N_per_mm3": 0.8,
+        "shear_stiffness_N_per_mm3": 0.27}  # fmt: skip
+
+
 def _cases() -> list[LoadCase]:
     return [
         load_case(
@@ -57,6 +61,11 @@ def _cases() -> list[LoadCase]:
             name="bend",
             supports=[{"type": "fixed", "surface": "xmin"}],
             loads=[{"type": "force", "surface": "xmax", "force": [0.0, 10.0, -20.0]}],
+        ),
+        load_case(  # an elastic (Robin) support plus one Dirichlet component
+            name="disc",
+            supports=[DISC, {"type": "fixed", "surface": "xmax", "component": "y"}],
+            loads=[{"type": "force", "surface": "xmax", "force": [-30.0, 0.0, 5.0]}],
         ),
     ]
 
@@ -123,6 +132,27 @@ def test_same_matrix_as_dolfinx() -> None:
     prob.destroy()
 
 
+def test_elastic_support_groups_add_the_robin_matrix() -> None:
+    """A group with an elastic support: K(E) + R (R assembled once) equals DOLFINx's
+    assembly of the whole operator form with the Dirichlet rows, for two E fields."""
+    from mpi4py import MPI
+
+    bone, prob = _problem(MPI.COMM_WORLD, "auto", "asm_robin_")
+    gi = prob.cases["disc"].group
+    g = prob.groups[gi]
+    assert g.fast is not None and g.fast.constant is not None
+    a = prob._group_forms[gi]
+    for seed in (0.0, 1.3):
+        prob.set_modulus(_modulus(bone, seed))
+        g.fast.assemble()
+        ref = dolfinx.fem.petsc.create_matrix(a)
+        dolfinx.fem.petsc.assemble_matrix(ref, a, bcs=prob.cases["disc"].bcs)
+        ref.assemble()
+        assert relative_difference(g.A, ref) < MATRIX_RTOL
+        ref.destroy()
+    prob.destroy()
+
+
 def test_fast_and_dolfinx_problems_agree() -> None:
     """Displacements, stiffness and energies of both assemblies agree to solver tolerance."""
     from mpi4py import MPI
@@ -137,6 +167,7 @@ def test_fast_and_dolfinx_problems_agree() -> None:
             prob.set_modulus(_modulus(bone, seed))
             prob.solve_all()
             out += [prob.apparent_stiffness("platen"), prob.strain_energy("bend")]
+            out += [prob.strain_energy("disc")]
             out += [float(prob.displacement("bend").x.petsc_vec.norm())]
         results[assembly] = np.array(out)
         prob.destroy()
