@@ -172,7 +172,10 @@ def _write_paraview_mesh(bone: BoneMesh, folder: Path) -> None:
 
     n = bone.num_cells_local
     tags = bone.cell_tags.values[:n].astype(np.int32)
-    ParaViewSeries(bone, folder, "mesh").write(0.0, cell_data={"region": tags})
+    try:  # raised on every rank alike (ParaViewSeries.write is collective about failures)
+        ParaViewSeries(bone, folder, "mesh").write(0.0, cell_data={"region": tags})
+    except OSError as exc:
+        raise OutputWriteError(f"cannot write the ParaView mesh ({exc})", file=folder) from None
 
 
 def _checkpoint(folder: Path, bone: BoneMesh) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -19,14 +19,14 @@ from __future__ import annotations
 import base64
 import xml.etree.ElementTree as ET
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from bonefem._dolfinx import dolfinx, fem
+from bonefem._dolfinx import MPI, dolfinx, fem
 from bonefem.mesh.bonemesh import BoneMesh
 from bonefem.output.atomic import write_text_atomic
 
@@ -117,9 +117,10 @@ class ParaViewSeries:
         self.folder = Path(folder)
         self.name = name
         self.compress = compress
-        if self.comm.rank == 0:
-            self.folder.mkdir(parents=True, exist_ok=True)
-        self.comm.Barrier()
+        self._collective(
+            self.folder,
+            lambda: self.folder.mkdir(parents=True, exist_ok=True) if self.comm.rank == 0 else None,
+        )
         self.entries: list[tuple[float, str]] = []
         if restart_time is not None:
             self.entries = [e for e in self._read_pvd() if e[0] <= restart_time + 1e-9]
@@ -199,17 +200,37 @@ class ParaViewSeries:
             if arr.shape[0] != self.n_cells:
                 raise ValueError(f"cell array '{key}' has {arr.shape[0]} rows, need {self.n_cells}")
         piece = self.folder / f"{stem}_p{self.comm.rank}.vtu"
-        self._write_piece(piece, point_arrays, cell_arrays)
-        self.comm.Barrier()
+        self._collective(piece, lambda: self._write_piece(piece, point_arrays, cell_arrays))
         pvtu = self.folder / f"{stem}.pvtu"
-        if self.comm.rank == 0:
-            self._write_pvtu(pvtu, stem, point_arrays, cell_arrays)
-            self.entries.append((float(time), pvtu.name))
-            self._write_pvd()
-        else:
-            self.entries.append((float(time), pvtu.name))
-        self.comm.Barrier()
+
+        def index_files() -> None:
+            if self.comm.rank == 0:
+                self._write_pvtu(pvtu, stem, point_arrays, cell_arrays)
+                self._write_pvd()
+
+        self.entries.append((float(time), pvtu.name))
+        try:
+            self._collective(pvtu, index_files)
+        except OSError:
+            self.entries.pop()  # the step is not in the series: a retry writes it again
+            raise
         return pvtu
+
+    def _collective(self, path: Path, fn: Callable[[], None]) -> None:
+        """Run the write ``fn`` on this rank; if it fails on any rank, raise on every rank.
+
+        Replaces a barrier: a rank whose write failed must not leave the others waiting
+        in a collective call it never reaches (a hang instead of an error).
+        """
+        error: OSError | None = None
+        try:
+            fn()
+        except OSError as exc:
+            error = exc
+        if self.comm.allreduce(error is not None, op=MPI.LOR):
+            if error is not None:
+                raise error
+            raise OSError(f"writing {path.name} failed on another rank")
 
     def _write_piece(
         self,
