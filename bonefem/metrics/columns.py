@@ -75,7 +75,12 @@ UNITS: dict[str, str] = {
 
 #: Units of ``signal_*`` columns named by their suffix (the agents put units in the names);
 #: other signal levels are relative (dimensionless, 1 = healthy premenopausal reference).
-SIGNAL_UNIT_SUFFIXES: dict[str, str] = {"_pM": "pM", "_ng_per_mL": "ng/mL", "_mg": "mg"}
+SIGNAL_UNIT_SUFFIXES: dict[str, str] = {
+    "_pM": "pM",
+    "_ng_per_mL": "ng/mL",
+    "_mg": "mg",
+    "_years": "years",
+}
 
 #: Metrics with per-region columns ``<name>_<region>``.
 REGIONAL_KEYS = (BMD_VOL, BVTV, DENSITY_APP, MODULUS, OBA, OCA)

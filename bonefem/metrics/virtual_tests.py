@@ -3,7 +3,9 @@
 * ``apparent_stiffness`` (N/mm): reaction over prescribed displacement of the case's
   ``[metrics.stiffness_test]`` (a virtual platen test).
 * ``failure_load`` (N) and ``fracture_risk_index`` (-) under ``[metrics.fracture]``'s
-  load case (Pistoia et al. 2002 criterion: :mod:`bonefem.metrics.failure`).
+  load case (Pistoia et al. 2002 criterion: :mod:`bonefem.metrics.failure`); the yield
+  strain of the materials times the systemic ``tissue_yield_factor`` at that time (bone
+  quality, e.g. insulin resistance: :mod:`bonefem.biology.agents.metabolic`; 1 otherwise).
 * ``tests_evaluated``: 1 in rows with the tests (``metrics.tests_every_days``), else 0;
   the test columns are NaN then.
 
@@ -121,7 +123,7 @@ class VirtualTests:
                     self.comm,
                     self.mech.strain_energy_density(lc.name),
                     E,
-                    self.yield_strain,
+                    self.yield_strain * view.signals.get("tissue_yield_factor", 1.0),
                     view.state.f * view.geometry.volumes,
                     self.applied,
                     self.fracture.critical_fraction,

@@ -97,6 +97,7 @@ def test_output_columns_keep_their_names_and_order() -> None:
         "glucocorticoid_strength",
         "cytokine_index",
         "insulin_resistance",
+        "tissue_yield_factor",
         "sympathetic_tone",
         "denosumab_ng_per_mL",
         "alendronate_bound_mg",
