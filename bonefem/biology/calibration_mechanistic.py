@@ -24,16 +24,15 @@ import sys
 from scipy.optimize import brentq
 
 from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants
+from bonefem.biology.calibration import FMP, YEAR, _menopause
 from bonefem.biology.cells import BoneCellModel
 from bonefem.biology.parameters import calibrated_parameters
 from bonefem.biology.signals import build_signals
 from bonefem.biology.zerod import RunConfig, run_zero_d
-from bonefem.config.scenario import EstrogenConfig, ScenarioConfig, TeriparatideConfig
+from bonefem.config.scenario import ScenarioConfig, TeriparatideConfig
 
 __all__ = ["COSMAN_BFR_RATIO", "COSMAN_DAYS", "fit_mbf", "teriparatide_bfr_ratio"]
 
-YEAR = 365.25
-FMP = 5.0 * YEAR
 TPTD_START = FMP + 20.0 * YEAR
 COSMAN_DAYS = 40.0
 """Mean treatment time at biopsy (days), Cosman et al. 2016."""
@@ -42,13 +41,9 @@ COSMAN_BFR_RATIO = 2.0
 
 
 def _scenario(treated: bool) -> ScenarioConfig:
+    """The calibration cohort (FMP at 51), with teriparatide from 20 years after it."""
     courses = [TeriparatideConfig(start_days=TPTD_START, stop_days=TPTD_START + 2 * YEAR)]
-    return ScenarioConfig(
-        name="cosman2016",
-        age_at_start_years=46.0,
-        estrogen=EstrogenConfig(menopause="natural", menopause_time_days=FMP),
-        teriparatide=courses if treated else [],
-    )
+    return _menopause(teriparatide=courses if treated else [])
 
 
 def teriparatide_bfr_ratio(k: CalibratedConstants = CALIBRATED) -> float:

@@ -41,7 +41,7 @@ from bonefem.biology.cells import BoneCellModel
 from bonefem.biology.history import CohortHistory, stress_feedback
 from bonefem.biology.parameters import PIVONKA_2008, calibrated_parameters
 from bonefem.biology.signals import build_signals
-from bonefem.config.case import ActivityPeriod
+from bonefem.config.case import ActivityPeriod, load_scale_at
 from bonefem.config.scenario import ScenarioConfig
 from bonefem.errors import InputError, validation_to_input_error
 from bonefem.remodeling import ash_fraction
@@ -161,10 +161,9 @@ def run_zero_d(
     mdl = model or make_model(run, constants)
     sig = build_signals(scenario, constants, mdl.params)
     f0 = np.array([run.f_trabecular, run.f_cortical])
-    ash0 = ash_fraction(mdl.healthy_state(f0)[4])
-    if scenario.history_from_age_years is None:
-        state = mdl.healthy_state(f0)
-    else:
+    state = mdl.healthy_state(f0)
+    ash0 = ash_fraction(state[4])
+    if scenario.history_from_age_years is not None:
         years = scenario.age_at_start_years - scenario.history_from_age_years
         state = CohortHistory.run(mdl, sig, f0, years).state(f0)
 
@@ -174,7 +173,7 @@ def run_zero_d(
     for k in range(times.size - 1):
         t, t1 = float(times[k]), float(times[k + 1])
         if run.mechanical_feedback == "stress":
-            m_now, scale = state[4].copy(), _load_scale(activity, t)
+            m_now, scale = state[4].copy(), load_scale_at(activity, t)
 
             def stim(f: FloatArray, m_now: FloatArray = m_now, s: float = scale) -> FloatArray:
                 return stress_feedback(f0, ash0, f, m_now, s)
@@ -188,19 +187,11 @@ def run_zero_d(
     if run.mechanical_feedback == "stress":
         ratios = np.array(
             [
-                stress_feedback(f0, ash0, s[3], s[4], _load_scale(activity, float(t)))
+                stress_feedback(f0, ash0, s[3], s[4], load_scale_at(activity, float(t)))
                 for t, s in zip(times, states, strict=True)
             ]
         )
     return _tabulate(mdl, sig, times, states, f0, scenario.name, run, ratios)
-
-
-def _load_scale(activity: Sequence[ActivityPeriod], t: float) -> float:
-    """Habitual load factor at time t (days): the first period containing t, else 1."""
-    for p in activity:
-        if p.start_days <= t < p.stop_days:
-            return p.load_scale
-    return 1.0
 
 
 def _output_times(t_end: float, step: float, activity: Sequence[ActivityPeriod]) -> FloatArray:

@@ -109,6 +109,14 @@ class ActivityPeriod(_Section):
         return self
 
 
+def load_scale_at(activity: Sequence[ActivityPeriod], t: float) -> float:
+    """Habitual load factor at time t (days): the first period containing t, else 1."""
+    for p in activity:
+        if p.start_days <= t < p.stop_days:
+            return p.load_scale
+    return 1.0
+
+
 class RegionMaterial(_Section):
     """Initial bone volume fraction and density–modulus law of one region."""
 
@@ -497,10 +505,7 @@ class Case(_Section):
 
     def load_scale(self, t: float) -> float:
         """Factor on the habitual loads at time t (days)."""
-        for p in self.activity:
-            if p.start_days <= t < p.stop_days:
-                return p.load_scale
-        return 1.0
+        return load_scale_at(self.activity, t)
 
     def activity_changes(self) -> list[float]:
         """Times (days) at which the activity changes (finite starts and stops)."""
