@@ -3,9 +3,10 @@
 Mechanics only: the mesh of a test file (:mod:`bonefem.config.mechtest`) or a voxel mesh
 of a segmented image, a tissue-modulus material (constant E per region, or E from a
 density), and for each test **one operator assembly and one CG + GAMG solve** (zero
-initial guess) with :class:`~bonefem.mechanics.ElasticityProblem` (DOLFINx assembly: a
-single solve does not repay the unit-modulus set-up). No habitual load case, no cell
-model, no metrics loop. For each test:
+initial guess) with :class:`~bonefem.mechanics.ElasticityProblem`: on voxel meshes the
+operator is built from one element matrix for all voxels (:mod:`bonefem.mechanics.voxel`,
+exact), otherwise by DOLFINx (a single solve does not repay the tetrahedral unit-modulus
+set-up). No habitual load case, no cell model, no metrics loop. For each test:
 
 * the reaction force (N) on **every** named or selected surface
   (:mod:`bonefem.mechanics.reactions`: a partition of the consistent nodal reaction, so
@@ -218,11 +219,14 @@ def run_tests(
     t0 = clock()
     E, nu = _moduli(spec, bone)
     options: dict[str, Any] = {"ksp_rtol": spec.solver_rtol, **spec.petsc_options}
+    hexes = bone.mesh.topology.cell_type.name == "hexahedron"
     problem = ElasticityProblem(bone, spec.tests, poisson_ratio=nu, petsc_options=options,
-                                initial_guess="zero", assembly="dolfinx", clock=clock,
-                                options_prefix="bonefem_test_")  # fmt: skip
+                                initial_guess="zero", assembly="auto" if hexes else "dolfinx",
+                                clock=clock, options_prefix="bonefem_test_")  # fmt: skip
     problem.set_modulus(E)
-    reactions = SurfaceReactions(bone, problem.V, problem.E, problem.nu)
+    voxel = problem.voxel_operator
+    internal = voxel.internal_forces if voxel is not None else None
+    reactions = SurfaceReactions(bone, problem.V, problem.E, problem.nu, internal)
     setup = clock() - t0
     box = np.asarray(box if box is not None else specimen_box(spec, bone, None))
     slowest = lambda t: float(bone.comm.allreduce(t, op=MPI.MAX))  # noqa: E731

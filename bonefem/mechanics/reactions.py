@@ -17,12 +17,13 @@ So the reactions of all surfaces sum to the residual over the boundary nodes, wh
 −(applied loads) by equilibrium; a free surface next to a supported one gets none of the
 support's force, and two supported faces of a box test split their shared edge only where
 both constrain the same component. One vector assembly per test, then a few vectorised
-sums; reduced over ranks (owned dofs only). Units: N.
+sums; reduced over ranks (owned dofs only). On voxel meshes a(u, ·) is the voxel
+operator's element-by-element K u (:mod:`bonefem.mechanics.voxel`). Units: N.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -62,8 +63,17 @@ class SurfaceReactions:
         E: Young's modulus (MPa, DG0); ``nu``: Poisson's ratio (DG0).
     """
 
-    def __init__(self, bone: BoneMesh, V: fem.FunctionSpace, E: fem.Function, nu: fem.Function):
+    def __init__(
+        self,
+        bone: BoneMesh,
+        V: fem.FunctionSpace,
+        E: fem.Function,
+        nu: fem.Function,
+        internal: Callable[[fem.Function], FloatArray] | None = None,
+    ):
         self.bone, self.V, self.E, self.nu = bone, V, E, nu
+        #: K u at the owned dofs without a form (the voxel operator's), or None
+        self.internal = internal
         self.comm = bone.comm
         self.surfaces = bone.surface_names
         n_owned = V.dofmap.index_map.size_local
@@ -87,11 +97,13 @@ class SurfaceReactions:
 
     def residual(self, u: fem.Function, L: fem.Form) -> FloatArray:
         """The residual a(u, ·) − L(·) at the owned nodes, shape (n_owned, 3) (N)."""
-        res = dolfinx.fem.assemble_vector(self._form(u))
-        res.scatter_reverse(dolfinx.la.InsertMode.add)
+        n = self.V.dofmap.index_map.size_local
         rhs = dolfinx.fem.assemble_vector(L)
         rhs.scatter_reverse(dolfinx.la.InsertMode.add)
-        n = self.V.dofmap.index_map.size_local
+        if self.internal is not None:
+            return np.asarray((self.internal(u) - rhs.array[: 3 * n]).reshape(-1, 3))
+        res = dolfinx.fem.assemble_vector(self._form(u))
+        res.scatter_reverse(dolfinx.la.InsertMode.add)
         return np.asarray((res.array - rhs.array).reshape(-1, 3)[:n])
 
     def compute(self, lc: LoadCase, u: fem.Function, L: fem.Form) -> dict[str, FloatArray]:
