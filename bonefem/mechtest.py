@@ -159,6 +159,66 @@ def _apparent(result: TestResult, test: VirtualTest, box: FloatArray) -> None:
         result.apparent_modulus_MPa = (force / area) / (delta / length)
 
 
+# -------------------------------------------------------------------------- mesh
+def face_connected(labels: npt.ArrayLike) -> tuple[npt.NDArray[np.int32], int]:
+    """The largest face-connected (6-connected) part of a label array; (labels, removed).
+
+    Voxels of a Q1 voxel mesh that touch the rest by an edge or a corner only share 2 or 1
+    nodes with it: a hinge, a zero-energy mode and a singular stiffness matrix. Micro-FE
+    pre-processing keeps the face-connected bone (``scipy.ndimage.label``, 6-connectivity).
+    """
+    from scipy import ndimage
+
+    lab = np.asarray(labels, dtype=np.int32)
+    parts, n = ndimage.label(lab != 0)  # default structure: face neighbours
+    if n <= 1:
+        return lab, 0
+    sizes = np.bincount(parts.ravel())
+    sizes[0] = 0
+    keep = parts == int(np.argmax(sizes))
+    return np.where(keep, lab, 0).astype(np.int32), int(np.count_nonzero(lab) - keep.sum())
+
+
+def load_test_mesh(
+    spec: MechTestFile, comm: Any, base_dir: Path | None, file: str | None
+) -> tuple[Any, int]:
+    """The mesh of a test file, and the bone voxels the face-connectivity filter removed.
+
+    A voxel mesh of an image at coarsen 1 with ``test.connectivity = "face"`` is built here
+    from the largest face-connected part (:func:`face_connected`, on rank 0); any other
+    mesh by :func:`bonefem.mesh.load_bone_mesh`. Selectors apply in both cases.
+    """
+    from bonefem.mesh import load_bone_mesh
+
+    src = spec.mesh.image
+    if src is None or src.element != "hexahedron" or src.coarsen != 1:
+        return load_bone_mesh(spec.mesh, comm, base_dir=base_dir, file=file), 0
+    if spec.test.connectivity == "none":
+        return load_bone_mesh(spec.mesh, comm, base_dir=base_dir, file=file), 0
+    from bonefem.imaging.segment import Segmentation
+    from bonefem.imaging.selector_schema import apply_selections
+    from bonefem.imaging.source import _grid_on_every_rank, _read_and_segment
+    from bonefem.imaging.voxelmesh import voxel_mesh
+
+    image = seg = None
+    error: InputError | None = None
+    removed = 0
+    if comm.rank == 0:
+        try:
+            image, seg0 = _read_and_segment(src, base_dir)
+            labels, removed = face_connected(seg0.labels)
+            seg = Segmentation(labels, dict(seg0.regions), source=seg0.source)
+        except InputError as exc:
+            error = exc
+    error = comm.bcast(error, root=0)
+    if error is not None:
+        raise error
+    bone, _ = voxel_mesh(comm, _grid_on_every_rank(comm, image), seg)
+    if spec.mesh.select:
+        apply_selections(bone, spec.mesh.select, file=file, prefix="mesh.select")
+    return bone, int(comm.bcast(removed, root=0))
+
+
 # ------------------------------------------------------------------------- solve
 def _moduli(spec: MechTestFile, bone: Any) -> tuple[FloatArray, dict[str, float]]:
     """E per owned cell (MPa) and ν per region from the test material."""
@@ -332,6 +392,7 @@ def image_test_file(
     strain: float = 0.001,
     axes: Sequence[str] = ("z",),
     ends: str = "clamped",
+    connectivity: str = "face",
     comm: Any = None,
 ) -> MechTestFile:
     """The test file of ``bonefem test IMAGE``: compression along each axis of the image box.
@@ -349,6 +410,8 @@ def image_test_file(
         ends: 'clamped' (both loaded faces held in all components: the displaced face moves
             along the axis only) or 'rollers' (the three min faces held normal to
             themselves, the max face moved along the axis: uniaxial stress for a full box).
+        connectivity: 'face' (largest face-connected part) or 'none' (module
+            :func:`face_connected`).
         comm: communicator (the image header is read on rank 0).
     """
     from bonefem._dolfinx import MPI
@@ -368,7 +431,8 @@ def image_test_file(
         src["threshold"] = [float(v) for v in threshold]
     if spacing is not None:
         src["spacing"] = [float(v) for v in spacing]
-    data: dict[str, Any] = {"test": {"name": Path(image).name.split(".")[0] or "image"},
+    name = Path(image).name.split(".")[0] or "image"
+    data: dict[str, Any] = {"test": {"name": name, "connectivity": connectivity},
                             "mesh": {"image": src}}  # fmt: skip
     spec = parse_test_file(data | {"tests": [_dummy()]})
     assert spec.mesh.image is not None
@@ -411,7 +475,6 @@ def run_test_target(
 ) -> tuple[Path, list[TestResult], dict[str, Any]]:
     """``bonefem test TARGET``: a test file (``.toml``) or an image; returns the folder."""
     from bonefem._dolfinx import MPI
-    from bonefem.mesh import load_bone_mesh
 
     comm = comm or MPI.COMM_WORLD
     path = Path(target)
@@ -420,9 +483,10 @@ def run_test_target(
     else:
         spec = image_test_file(path, comm=comm, **(image_options or {}))
         base, file = None, str(path)
-    bone = load_bone_mesh(spec.mesh, comm, base_dir=base, file=file)
+    bone, removed = load_test_mesh(spec, comm, base, file)
     box = specimen_box(spec, bone, base)
     results, info = run_tests(spec, bone, box=box)
+    info["removed_voxels"] = removed
     folder = Path(output) if output is not None else Path("runs") / spec.test.name
     write_results(folder, results, info, comm)
     return folder, results, info
@@ -447,6 +511,8 @@ def add_arguments(p: Any) -> None:
                    help="apparent compressive strain δ/L (default 0.001)")  # fmt: skip
     g.add_argument("--axis", action="append", choices=list(_AXES),
                    help="loading axis, repeatable (default z)")  # fmt: skip
+    g.add_argument("--connectivity", choices=["face", "none"], default="face",
+                   help="largest face-connected part (default) or every voxel")  # fmt: skip
     g.add_argument("--ends", choices=["clamped", "rollers"], default="clamped",
                    help="'clamped' loaded faces (default) or 'rollers'")  # fmt: skip
 
@@ -465,11 +531,15 @@ def command(args: Any) -> int:
         "strain": args.strain,
         "axes": tuple(args.axis or ("z",)),
         "ends": args.ends,
+        "connectivity": args.connectivity,
     }
     if not Path(args.target).exists():
         raise InputError("file not found", file=args.target)
     folder, results, info = run_test_target(args.target, args.output, image_options=opts)
     if MPI.COMM_WORLD.rank == 0:
         print(table(results, info))
+        if info.get("removed_voxels"):
+            print(f"{info['removed_voxels']} bone voxels not face-connected to the largest "
+                  "part were left out (--connectivity none keeps them)")  # fmt: skip
         print(f"results: {folder}/results.json, tests.csv, reactions.csv")
     return 0

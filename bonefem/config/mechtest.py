@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -154,6 +154,14 @@ class TestInfo(_Section):
         description="Name; the default output folder is runs/<name>.",
     )
     description: str = Field(default="", description="Free text.")
+    connectivity: Literal["face", "none"] = Field(
+        default="face",
+        description="Voxel meshes of an image (coarsen = 1): 'face' keeps the largest "
+        "face-connected (6-connected) part of the segmentation, as micro-FE pre-processing "
+        "does -- voxels joined to it only by an edge or a corner would be hinges (a "
+        "singular stiffness matrix); 'none' keeps the segmentation as it is (e.g. separate "
+        "rods, each held by a support).",
+    )
 
 
 class MechTestFile(_Section):
