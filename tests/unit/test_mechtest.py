@@ -192,3 +192,16 @@ def test_test_file_with_selector_and_empty_selector_exit_2(mpi_tmp_path: Path, c
     assert fail.returncode == 2, fail.stderr
     assert "mesh.select[0]" in fail.stderr and "selects no boundary facet" in fail.stderr
     assert "mesh spans" in fail.stderr
+
+
+def test_face_connected_drops_edge_and_corner_hinges() -> None:
+    from bonefem.mechtest import face_connected
+
+    lab = np.zeros((4, 4, 4), np.int32)
+    lab[0:2, 0:2, 0:2] = 2  # a 2³ block
+    lab[2, 2, 2] = 2  # touches the block by a corner only
+    lab[1, 2, 2] = 0
+    lab[0, 2, 1] = 1  # face neighbour of the block: kept, label unchanged
+    out, removed = face_connected(lab)
+    assert removed == 1 and out[2, 2, 2] == 0
+    assert out[0, 2, 1] == 1 and np.count_nonzero(out) == 9
