@@ -205,3 +205,29 @@ def test_face_connected_drops_edge_and_corner_hinges() -> None:
     out, removed = face_connected(lab)
     assert removed == 1 and out[2, 2, 2] == 0
     assert out[0, 2, 1] == 1 and np.count_nonzero(out) == 9
+
+
+def test_tetrahedral_mesh_two_regions_and_density_law(comm) -> None:
+    """A non-voxel mesh (DOLFINx assembly, form-based reactions) with a modulus per region."""
+    from bonefem.mesh import box
+
+    bone = box(comm, (1.0, 1.0, 2.0), (3, 3, 6), regions={"soft": 1, "hard": 2},
+               region_of=lambda x: np.where(x[2] < 1.0, 1, 2))  # fmt: skip
+    law = {"a": 10000.0, "b": 2.0, "E_max": 1.0e5}
+    spec = parse_test_file({
+        "mesh": {"file": "unused.xdmf"},
+        "material": {"regions": {"soft": {"constant_MPa": 1000.0, "poisson_ratio": 0.0},
+                                 "hard": {"law": law, "density_g_cm3": 1.0,
+                                          "poisson_ratio": 0.0}}},
+        "tests": [{"name": "cz", "supports": [
+            {"type": "fixed", "surface": "zmin", "component": "z"},
+            {"type": "fixed", "surface": "xmin", "component": "x"},
+            {"type": "fixed", "surface": "ymin", "component": "y"},
+            {"type": "displacement", "surface": "zmax", "value": -0.002, "component": "z"}]}],
+        "solver_rtol": RTOL,
+    })  # fmt: skip
+    r = run_tests(spec, bone)[0][0]
+    # two bars in series (ν = 0): E_app = L / (L1/E1 + L2/E2) with E2 = 10000 · 1² MPa
+    assert r.apparent_modulus_MPa == pytest.approx(2.0 / (1.0 / 1000.0 + 1.0 / 10000.0), rel=1e-7)
+    np.testing.assert_allclose(r.reactions_N["zmax"], -np.asarray(r.reactions_N["zmin"]),
+                               atol=1e-8 * abs(r.reactions_N["zmax"][2]))  # fmt: skip
