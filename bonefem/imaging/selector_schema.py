@@ -42,7 +42,7 @@ class _Base(BaseModel):
 class PlaneSelection(_Base):
     """Boundary facets with |n̂·x − offset| ≤ band."""
 
-    type: Literal["plane"]
+    type: Literal["plane"] = Field(description="Selector type.")
     normal: Vec3 = Field(description="Plane normal (any length).")
     offset: float = Field(description="Signed distance of the plane from the origin (mm).")
     band: float = Field(ge=0.0, description="Half-width of the slab (mm).")
@@ -51,7 +51,7 @@ class PlaneSelection(_Base):
 class BoxSelection(_Base):
     """Boundary facets with lower ≤ midpoint ≤ upper."""
 
-    type: Literal["box"]
+    type: Literal["box"] = Field(description="Selector type.")
     lower: Vec3 = Field(description="Lower corner (mm).")
     upper: Vec3 = Field(description="Upper corner (mm).")
 
@@ -59,7 +59,7 @@ class BoxSelection(_Base):
 class SphereSelection(_Base):
     """Boundary facets within radius of center."""
 
-    type: Literal["sphere"]
+    type: Literal["sphere"] = Field(description="Selector type.")
     center: Vec3 = Field(description="Centre (mm).")
     radius: float = Field(gt=0.0, description="Radius (mm).")
 
@@ -67,7 +67,7 @@ class SphereSelection(_Base):
 class PatchSelection(_Base):
     """Boundary facets within radius of the boundary point nearest to point."""
 
-    type: Literal["patch"]
+    type: Literal["patch"] = Field(description="Selector type.")
     point: Vec3 = Field(description="A point near the surface (mm).")
     radius: float = Field(gt=0.0, description="Patch radius (mm).")
 
@@ -75,7 +75,7 @@ class PatchSelection(_Base):
 class ExtremeSelection(_Base):
     """Boundary facets with d̂·x ≥ max(d̂·x) − band."""
 
-    type: Literal["extreme"]
+    type: Literal["extreme"] = Field(description="Selector type.")
     direction: Vec3 = Field(description="Direction (any length).")
     band: float = Field(ge=0.0, description="Depth of the band below the extreme (mm).")
 
