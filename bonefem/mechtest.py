@@ -422,6 +422,13 @@ def image_test_file(
     bad = [a for a in axes if a not in _AXES]
     if bad or not axes:
         raise InputError("axes are x, y or z", field="--axis", value=list(axes))
+    if (threshold is None) == (labels is None):
+        raise InputError(
+            "give the segmentation of the image: --threshold LOWER [UPPER] or --labels FILE "
+            "(one of them)",
+            file=image,
+            field="--threshold",
+        )
     if ends not in ("clamped", "rollers"):
         raise InputError("must be 'clamped' or 'rollers'", field="--ends", value=ends)
     src: dict[str, Any] = {"file": str(Path(image).resolve()), "coarsen": int(coarsen)}
