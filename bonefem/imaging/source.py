@@ -265,4 +265,10 @@ def load_bone_mesh(
     image = getattr(cfg, "image", None)
     if image is not None:
         return load_image_mesh(image, comm, base_dir=base_dir, file=file)
-    return load_other(cfg, comm, base_dir=base_dir, file=file)
+    bone = load_other(cfg, comm, base_dir=base_dir, file=file)
+    if cfg.file is not None and (cfg.initial_bvtv or cfg.initial_mineral_density):
+        from bonefem.mesh.celldata import attach_initial_array
+
+        base = Path(base_dir) if base_dir is not None else None
+        attach_initial_array(bone, _resolve(cfg.file, base), cfg, bone.comm)
+    return bone

@@ -165,3 +165,64 @@ def test_bad_per_cell_values_are_input_errors() -> None:
                              DEFAULT_REMODELING)  # fmt: skip
     assert origin == INITIAL_MINERAL_DENSITY
     assert f[0] == pytest.approx(0.64 / (3.2 * 0.4), rel=1e-12)
+
+
+@pytest.fixture
+def vtu_with_arrays(mpi_tmp_path, comm):
+    """A voxel mesh of the phantom (k = 3) as a .vtu with a BV/TV and a density array."""
+    import meshio
+
+    from bonefem.imaging.voxelmesh import voxel_mesh_arrays
+
+    ph = qct_phantom()
+    a = voxel_mesh_arrays(ph.image, ph.segmentation, coarsen=3)
+    n = a.cells.shape[0]
+    bvtv = np.linspace(0.1, 0.9, n)
+    path = mpi_tmp_path / "bone.vtu"
+    if comm.rank == 0:
+        bad = bvtv.copy()
+        bad[7] = 1.5
+        meshio.write(path, meshio.Mesh(a.points, [("hexahedron", a.cells)], cell_data={
+            "cell_tags": [a.cell_values], "BVTV": [bvtv], "BAD": [bad],
+            "vBMD": [0.3 + 0.5 * bvtv]}))  # fmt: skip
+    comm.Barrier()
+    return path, bvtv
+
+
+def test_imported_mesh_takes_a_named_cell_array(vtu_with_arrays, comm) -> None:
+    from bonefem.mesh import load_bone_mesh
+
+    path, bvtv = vtu_with_arrays
+    table = {"file": str(path), "regions": {"cortical": 1, "trabecular": 2},
+             "initial_bvtv": "BVTV"}  # fmt: skip
+    bone = load_bone_mesh(table, comm)
+    n = bone.num_cells_local
+    orig = np.asarray(bone.mesh.topology.original_cell_index[:n])
+    assert np.array_equal(bone.cell_data[INITIAL_BVTV][:n], bvtv[orig])
+    table2 = {**table, "initial_bvtv": None, "initial_mineral_density": "vBMD"}
+    bone2 = load_bone_mesh(table2, comm)
+    assert np.array_equal(bone2.cell_data[INITIAL_MINERAL_DENSITY][:n], 0.3 + 0.5 * bvtv[orig])
+
+
+@pytest.mark.parametrize(
+    ("key", "name", "words"),
+    [
+        ("initial_bvtv", "NOPE", "no cell data 'NOPE'; the file has: cell_tags, BVTV, BAD"),
+        ("initial_bvtv", "BAD", "not in (0, 1]"),
+    ],
+)
+def test_imported_mesh_bad_cell_arrays(vtu_with_arrays, comm, key, name, words) -> None:
+    from bonefem.mesh import load_bone_mesh
+
+    path, _ = vtu_with_arrays
+    with pytest.raises(InputError) as err:
+        load_bone_mesh({"file": str(path), key: name}, comm)
+    assert words in str(err.value) and f"mesh.{key}" in str(err.value)
+    assert str(path) in str(err.value)
+
+
+def test_initial_array_needs_an_imported_file() -> None:
+    from bonefem.mesh import MeshConfig
+
+    with pytest.raises(ValueError, match="imported 'file'"):
+        MeshConfig.model_validate({"generator": "specimen", "initial_bvtv": "BVTV"})
