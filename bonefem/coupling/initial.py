@@ -25,17 +25,13 @@ import numpy as np
 import numpy.typing as npt
 
 from bonefem.errors import InputError
+from bonefem.mesh.initial_arrays import INITIAL_BVTV, INITIAL_MINERAL_DENSITY
 from bonefem.remodeling.bone import RemodelingParameters, mineral_density
 
 __all__ = ["INITIAL_BVTV", "INITIAL_MINERAL_DENSITY", "bvtv_for_mineral_density", "initial_bvtv"]
 
 FloatArray = npt.NDArray[np.float64]
 logger = logging.getLogger("bonefem")
-
-#: the mesh's cell array of initial BV/TV (-)
-INITIAL_BVTV = "initial_bvtv"
-#: the mesh's cell array of initial mineral mass per total volume (g/cm³)
-INITIAL_MINERAL_DENSITY = "initial_mineral_density"
 
 
 def bvtv_for_mineral_density(

@@ -35,10 +35,10 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bonefem.coupling.initial import INITIAL_BVTV, INITIAL_MINERAL_DENSITY
 from bonefem.errors import FieldValueError, InputError
 from bonefem.imaging.density import Calibration, DensityRelations, cylinder_mask, element_values
 from bonefem.imaging.image import Image
+from bonefem.mesh.initial_arrays import INITIAL_BVTV, INITIAL_MINERAL_DENSITY
 
 __all__ = [
     "INITIAL_BVTV",

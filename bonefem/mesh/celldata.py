@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bonefem.coupling.initial import INITIAL_BVTV, INITIAL_MINERAL_DENSITY
 from bonefem.errors import InputError
+from bonefem.mesh.initial_arrays import INITIAL_BVTV, INITIAL_MINERAL_DENSITY
 
 __all__ = ["attach_initial_array", "read_cell_array"]
 

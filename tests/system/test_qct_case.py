@@ -139,3 +139,24 @@ def test_fields_open_in_paraview_with_the_scanned_density(tmp_path) -> None:
     assert truth["trabecular"] * 0.9 < lo < truth["trabecular"] * 1.1 + 0.05
     assert truth["cortical"] * 0.97 < hi < truth["cortical"] * 1.1
     assert seen["steps"][0]["cells"] == 2448
+
+
+@pytest.mark.serial
+@pytest.mark.parametrize("command", ["check", "run"])
+def test_hu_without_calibration_exits_2(tmp_path, capsys, command) -> None:
+    from bonefem.cli import main
+
+    text = CASE.read_text()
+    start = text.index("[mesh.image.density]")
+    stop = text.index("[material.regions.cortical]")
+    text = text[:start] + '[mesh.image.density]\nunits = "HU"\n\n' + text[stop:]
+    text = text.replace('"images/', f'"{IMAGES}/')
+    case = tmp_path / "nocal.toml"
+    case.write_text(text)
+    args = [command, str(case)] + (["-o", str(tmp_path / "run")] if command == "run" else [])
+    code = main(["-q", *args])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Traceback" not in err
+    assert str(case) in err and "mesh.image.density.units" in err
+    assert "no calibration was given" in err
