@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT, pvbatch
-from tests.helpers.cli import run_bonefem
+from tests.helpers.cli import run_bonefem, run_killed
 
 CASE = ROOT / "cases" / "qct_menopause.toml"
 IMAGES = ROOT / "cases" / "images"
@@ -63,16 +63,45 @@ def test_the_shipped_image_is_the_phantom_the_code_makes() -> None:
     assert size < 1_000_000
 
 
+def _short_case(folder: Path) -> Path:
+    """The bundled case with the SHORT values and absolute image paths, as a file."""
+    text = CASE.read_text().replace('"images/', f'"{IMAGES}/')
+    lines = []
+    section = ""
+    for line in text.splitlines():
+        if line.startswith("["):
+            section = line.strip("[]")
+        key = line.split("=", 1)[0].strip()
+        full = f"{section}.{key}"
+        if "=" in line and full in SHORT:
+            line = f"{key} = {SHORT[full]}"
+        elif section == "biology" and key == "estrogen":
+            t = SHORT["biology.estrogen.menopause_time_days"]
+            line = f'estrogen = {{ menopause = "natural", menopause_time_days = {t} }}'
+        lines.append(line)
+    path = folder / "qct_short.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 @pytest.mark.slow
 @pytest.mark.serial
-def test_short_case_same_metrics_on_1_and_2_ranks_and_starts_at_the_scan(tmp_path) -> None:
-    one, two = tmp_path / "one", tmp_path / "two"
-    run_bonefem(["run", str(CASE), "-o", str(one), "--no-progress", *_sets()])
-    run_bonefem(["run", str(CASE), "-o", str(two), "--no-progress", *_sets()], nprocs=2)
-    a, b = _numbers(_rows(one)), _numbers(_rows(two))
-    assert a.keys() == b.keys() and len(a["time_days"]) == 7
-    for k in a:
-        np.testing.assert_allclose(b[k], a[k], rtol=1e-6, atol=1e-12, err_msg=k)
+def test_short_case_same_metrics_on_1_and_2_ranks_and_after_a_restart(tmp_path) -> None:
+    """Serial, 2 ranks, and killed after the first checkpoint then restarted on 2 ranks."""
+    case = _short_case(tmp_path)
+    one, two, killed = tmp_path / "one", tmp_path / "two", tmp_path / "killed"
+    run_bonefem(["run", str(case), "-o", str(one), "--no-progress"])
+    run_bonefem(["run", str(case), "-o", str(two), "--no-progress"], nprocs=2)
+    # 7 steps a quarter; checkpoint at 3 quarters (step 21): killed before step 25
+    run_killed(str(case), str(killed), 25)
+    run_bonefem(["run", str(case), "-o", str(killed), "--restart", "--no-progress"], nprocs=2)
+    a = _numbers(_rows(one))
+    assert len(a["time_days"]) == 7
+    for other in (two, killed):
+        b = _numbers(_rows(other))
+        assert a.keys() == b.keys()
+        for k in a:
+            np.testing.assert_allclose(b[k], a[k], rtol=1e-6, atol=1e-12, err_msg=f"{other}: {k}")
     # t = 0: the regional vBMD is the element-averaged scan density (coarsen 2: mixed
     # cortical/trabecular blocks at the endosteal surface average 1.0 and 0.2 g/cm³)
     from bonefem.imaging.density import block_average
