@@ -63,6 +63,15 @@ def test_the_shipped_image_is_the_phantom_the_code_makes() -> None:
     assert size < 1_000_000
 
 
+@pytest.mark.serial
+def test_the_readme_command_remakes_the_shipped_files_byte_for_byte(tmp_path, capsys) -> None:
+    from bonefem.cli import main
+
+    assert main(["-q", "image", "phantom", "qct", "-o", str(tmp_path / "qct_phantom.nii.gz")]) == 0
+    for name in ("qct_phantom.nii.gz", "qct_phantom-labels.nii.gz"):
+        assert (tmp_path / name).read_bytes() == (IMAGES / name).read_bytes(), name
+
+
 def _short_case(folder: Path) -> Path:
     """The bundled case with the SHORT values and absolute image paths, as a file."""
     text = CASE.read_text().replace('"images/', f'"{IMAGES}/')
