@@ -226,3 +226,24 @@ def test_initial_array_needs_an_imported_file() -> None:
 
     with pytest.raises(ValueError, match="imported 'file'"):
         MeshConfig.model_validate({"generator": "specimen", "initial_bvtv": "BVTV"})
+
+
+def test_calibrated_image_and_given_line_map_the_same(comm, mpi_tmp_path) -> None:
+    """units = "g/cm3" on ρ = 0.0008 HU equals units = "HU" with slope/intercept given."""
+    from bonefem.imaging.image import write_image
+    from bonefem.mesh import load_bone_mesh
+
+    ph = qct_phantom()
+    if comm.rank == 0:
+        rho = ph.calibration.density(ph.image.array)
+        write_image(ph.image.with_array(rho), mpi_tmp_path / "rho.nii.gz")
+    comm.Barrier()
+    labels = str(CASE.parent / "images" / "qct_phantom-labels.nii.gz")
+    base = {"labels": labels, "regions": {"cortical": 1, "trabecular": 2}, "coarsen": 2}
+    hu = {**base, "file": str(CASE.parent / "images" / "qct_phantom.nii.gz"),
+          "density": {"slope": 0.0008, "intercept": 0.0}}  # fmt: skip
+    cal = {**base, "file": str(mpi_tmp_path / "rho.nii.gz"), "density": {"units": "g/cm3"}}
+    a = load_bone_mesh({"image": hu}, comm).cell_data[INITIAL_MINERAL_DENSITY]
+    b = load_bone_mesh({"image": cal}, comm).cell_data[INITIAL_MINERAL_DENSITY]
+    np.testing.assert_allclose(b, a, rtol=1e-12)
+    assert a.min() > 0.15 and a.max() < 1.1
