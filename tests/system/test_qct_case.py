@@ -150,6 +150,7 @@ def test_healthy_run_on_the_scan_stays_at_steady_state(tmp_path) -> None:
         assert np.max(np.abs(values / values[0] - 1.0)) < 1e-8, col
 
 
+@pytest.mark.slow
 @pytest.mark.paraview
 @pytest.mark.serial
 def test_fields_open_in_paraview_with_the_scanned_density(tmp_path) -> None:
