@@ -235,16 +235,23 @@ def _map_density(
     """Put the image's density on the mesh's cells (``bone.cell_data``) and log the calibration."""
     import logging
 
+    from bonefem._dolfinx import MPI
     from bonefem.imaging.initial import map_cells
 
     mask = None if seg is None else seg.labels > 0
     values, cal = map_cells(comm, bone, image, mask, density)
     bone.cell_data.update(values)
+    log = logging.getLogger("bonefem")
     if comm.rank == 0 and cal is not None:
         r2 = "" if cal.r_squared is None else f", R² {cal.r_squared:.6f} ({len(cal.rods)} rods)"
-        logging.getLogger("bonefem").info(
-            "density calibration: ρ_QCT = %.6g HU + %.6g g/cm³%s", cal.slope, cal.intercept, r2
-        )
+        log.info("density calibration: ρ_QCT = %.6g HU + %.6g g/cm³%s", cal.slope,
+                 cal.intercept, r2)  # fmt: skip
+    for name, v in values.items():
+        own = v[: bone.num_cells_local]
+        lo = comm.allreduce(float(own.min()) if own.size else float("inf"), op=MPI.MIN)
+        hi = comm.allreduce(float(own.max()) if own.size else float("-inf"), op=MPI.MAX)
+        unit = "g/cm³" if "density" in name else "-"
+        log.info("initial state from the image: %s %.4g to %.4g %s", name, lo, hi, unit)
 
 
 def load_bone_mesh(
