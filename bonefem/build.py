@@ -24,6 +24,7 @@ from bonefem.biology.history import CohortHistory
 from bonefem.biology.parameters import PIVONKA_2008, CellParameters, calibrated_parameters
 from bonefem.biology.signals import ScenarioSignals, build_signals
 from bonefem.config.case import Case
+from bonefem.coupling.initial import INITIAL_BVTV, INITIAL_MINERAL_DENSITY, initial_bvtv
 from bonefem.coupling.material import BoneMaterial
 from bonefem.coupling.schedule import Schedule, output_times
 from bonefem.coupling.stimulus import (
@@ -78,7 +79,8 @@ class CoupledModel:
         metrics: the metrics evaluator.
         fields: names of the output fields (registry :mod:`bonefem.output.fields`).
         schedule: step limits and output times.
-        f0: initial BV/TV per owned cell (-).
+        f0: initial BV/TV per owned cell (-): the region's, or the mesh's per-cell initial
+            state (:mod:`bonefem.coupling.initial`).
     """
 
     bone: BoneMesh
@@ -99,7 +101,8 @@ def check_case_against_mesh(case: Case, bone: BoneMesh, file: str | None = None)
     """Raise :class:`InputError` if the case names surfaces or regions the mesh lacks.
 
     Every surface of a load case must exist; every region of the mesh needs a material;
-    material entries the case sets explicitly must name regions of the mesh.
+    material entries the case sets explicitly must name regions of the mesh; a cohort
+    history needs per-region initial BV/TV (not a mesh's per-cell initial state).
     """
     bone.require_surfaces(sorted(case.surfaces()), file=file, field="load_cases")
     materials = case.material.regions
@@ -112,6 +115,17 @@ def check_case_against_mesh(case: Case, bone: BoneMesh, file: str | None = None)
             f"[material.regions.{missing[0]}] (bvtv and modulus)",
             file=file,
             field="material.regions",
+        )
+    per_cell = [k for k in (INITIAL_BVTV, INITIAL_MINERAL_DENSITY) if k in bone.cell_data]
+    if per_cell and case.biology.history_from_age_years is not None:
+        raise InputError(
+            f"the mesh carries a per-cell initial state ('{per_cell[0]}', e.g. from "
+            "[mesh.image.density]): it is the bone at t = 0, so a cohort history from a "
+            "younger age cannot start from it; remove history_from_age_years (the scan is "
+            "the state at age_at_start_years) or the density mapping",
+            file=file,
+            field="biology.history_from_age_years",
+            value=case.biology.history_from_age_years,
         )
 
 
@@ -197,7 +211,15 @@ def build(
     material = BoneMaterial(
         law.params, geometry.region_index, [materials[name].modulus for name in names]
     )
-    f0 = np.array([materials[name].bvtv for name in names], dtype=float)[geometry.region_index]
+    f0, _ = initial_bvtv(
+        geometry.n,
+        bone.cell_data,
+        np.array([materials[name].bvtv for name in names], dtype=float)[geometry.region_index],
+        lambda f: np.asarray(law.initial_state(f)[4]),
+        law.params,
+        source=bone.source,
+        comm=bone.comm,
+    )
     cp = case.coupling
     ell = cp.stimulus_filter_mm
     stimulus = StimulusModel(

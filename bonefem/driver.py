@@ -165,6 +165,9 @@ def _mesh(
 def _write_paraview_mesh(bone: BoneMesh, folder: Path) -> None:
     """``mesh/mesh.pvd``: the mesh with its region tags and names for every ParaView reader.
 
+    A scanned initial state (``bone.cell_data``, e.g. ``initial_mineral_density``) goes in
+    too, as ``"name [unit]"`` (g/cm^3 for densities, - for BV/TV).
+
     ``mesh.xdmf`` (DOLFINx's XDMF 3) is what restarts read back, but ParaView's legacy XDMF
     reader crashes on it; the VTK XML files open in every reader of every ParaView 5.x.
     """
@@ -173,7 +176,11 @@ def _write_paraview_mesh(bone: BoneMesh, folder: Path) -> None:
     n = bone.num_cells_local
     tags = bone.cell_tags.values[:n].astype(np.int32)
     try:  # raised on every rank alike (ParaViewSeries.write is collective about failures)
-        ParaViewSeries(bone, folder, "mesh").write(0.0, cell_data={"region": tags})
+        extra = {
+            f"{k} [{'g/cm^3' if 'density' in k else '-'}]": np.asarray(v[:n])
+            for k, v in bone.cell_data.items()
+        }
+        ParaViewSeries(bone, folder, "mesh").write(0.0, cell_data={"region": tags, **extra})
     except OSError as exc:
         raise OutputWriteError(f"cannot write the ParaView mesh ({exc})", file=folder) from None
 

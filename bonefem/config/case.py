@@ -124,7 +124,9 @@ class RegionMaterial(_Section):
         gt=0.02,
         lt=0.98,
         description="Initial (healthy) bone volume fraction BV/TV (dimensionless): about 0.15 "
-        "for vertebral trabecular bone (Martínez-Reina 2019), 0.95 for cortical bone.",
+        "for vertebral trabecular bone (Martínez-Reina 2019), 0.95 for cortical bone. Not "
+        "used where the mesh carries a per-cell initial state ([mesh.image.density], or "
+        "[mesh] initial_bvtv / initial_mineral_density).",
     )
     modulus: ModulusLaw = Field(description="Density–modulus law E(ρ_app) of the region.")
 

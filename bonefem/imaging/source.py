@@ -12,6 +12,9 @@
     min_fraction = 0.5                         # keep blocks with ≥ this bone fraction
     # element = "tetrahedron"                  # smooth mesh instead: marching cubes + gmsh
     # max_size = 2.0                           # mm, inside
+    [mesh.image.density]                       # optional: the scan's density as the
+    slope = 0.0008                             # initial state (bonefem.imaging.initial):
+    intercept = 0.0                            # g/cm³ per HU, g/cm³ (or rods = [...])
 
 The schema (:class:`ImageMeshSource`) loads no DOLFINx; :func:`load_image_mesh` builds the
 voxel (or tetrahedral) mesh (rank 0 reads and segments, DOLFINx distributes).
@@ -29,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bonefem.errors import InputError
+from bonefem.imaging.initial import DensityMapping
 
 if TYPE_CHECKING:
     from bonefem.imaging.image import Image
@@ -84,6 +88,13 @@ class ImageMeshSource(BaseModel):
         min_length=3,
         max_length=3,
         description="Voxel size in mm (x, y, z) replacing the header's (needed for TIFF stacks).",
+    )
+
+    density: DensityMapping | None = Field(
+        default=None,
+        description="[mesh.image.density]: calibrate the image and map its density onto "
+        "the elements as the initial state (per-cell BV/TV instead of the region's bvtv); "
+        "see docs/imaging.md.",
     )
 
     @model_validator(mode="after")
@@ -212,7 +223,35 @@ def load_image_mesh(
     error = comm.bcast(error, root=0)
     if error is not None:
         raise error
-    return _mesh_of(comm, _grid_on_every_rank(comm, image), seg, source)
+    bone = _mesh_of(comm, _grid_on_every_rank(comm, image), seg, source)
+    if source.density is not None:
+        _map_density(comm, bone, image, seg, source.density)
+    return bone
+
+
+def _map_density(
+    comm: Any, bone: Any, image: Image | None, seg: Segmentation | None, density: DensityMapping
+) -> None:
+    """Put the image's density on the mesh's cells (``bone.cell_data``) and log the calibration."""
+    import logging
+
+    from bonefem._dolfinx import MPI
+    from bonefem.imaging.initial import map_cells
+
+    mask = None if seg is None else seg.labels > 0
+    values, cal = map_cells(comm, bone, image, mask, density)
+    bone.cell_data.update(values)
+    log = logging.getLogger("bonefem")
+    if comm.rank == 0 and cal is not None:
+        r2 = "" if cal.r_squared is None else f", R² {cal.r_squared:.6f} ({len(cal.rods)} rods)"
+        log.info("density calibration: ρ_QCT = %.6g HU + %.6g g/cm³%s", cal.slope,
+                 cal.intercept, r2)  # fmt: skip
+    for name, v in values.items():
+        own = v[: bone.num_cells_local]
+        lo = comm.allreduce(float(own.min()) if own.size else float("inf"), op=MPI.MIN)
+        hi = comm.allreduce(float(own.max()) if own.size else float("-inf"), op=MPI.MAX)
+        unit = "g/cm³" if "density" in name else "-"
+        log.info("initial state from the image: %s %.4g to %.4g %s", name, lo, hi, unit)
 
 
 def load_bone_mesh(
@@ -233,4 +272,10 @@ def load_bone_mesh(
     image = getattr(cfg, "image", None)
     if image is not None:
         return load_image_mesh(image, comm, base_dir=base_dir, file=file)
-    return load_other(cfg, comm, base_dir=base_dir, file=file)
+    bone = load_other(cfg, comm, base_dir=base_dir, file=file)
+    if cfg.file is not None and (cfg.initial_bvtv or cfg.initial_mineral_density):
+        from bonefem.mesh.celldata import attach_initial_array
+
+        base = Path(base_dir) if base_dir is not None else None
+        attach_initial_array(bone, _resolve(cfg.file, base), cfg, bone.comm)
+    return bone

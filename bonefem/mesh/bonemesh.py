@@ -31,6 +31,9 @@ class BoneMesh:
         source: where the mesh came from (generator and parameters, or a file path).
         landmarks: optional named reference points of the geometry
             (e.g. the femoral head centre, mm), for building load cases.
+        cell_data: named per-cell arrays (local cells, DOLFINx local order, like the cell
+            tags), e.g. ``initial_mineral_density`` (g/cm³) or ``initial_bvtv`` (-) from a
+            CT image; written into and read back from the bonefem mesh file.
     """
 
     mesh: dolfinx.mesh.Mesh
@@ -40,6 +43,7 @@ class BoneMesh:
     surfaces: dict[str, int]
     source: str = ""
     landmarks: dict[str, tuple[float, float, float]] = field(default_factory=dict)
+    cell_data: dict[str, npt.NDArray[np.float64]] = field(default_factory=dict)
 
     @property
     def comm(self) -> MPI.Intracomm:

@@ -62,6 +62,17 @@ class MeshConfig(BaseModel):
         default=None,
         description="Imported meshio files: the cell data array holding the tags.",
     )
+    initial_bvtv: str | None = Field(
+        default=None,
+        description="Imported meshes: name of a cell data array holding each cell's initial "
+        "BV/TV (-, in (0, 1]), used instead of the region's bvtv (bonefem.mesh.celldata).",
+    )
+    initial_mineral_density: str | None = Field(
+        default=None,
+        description="Imported meshes: name of a cell data array holding each cell's initial "
+        "mineral density (g/cm³, > 0; e.g. QCT-mapped vBMD): the initial BV/TV is solved so "
+        "that the model's vBMD at t = 0 equals it (bonefem.coupling.initial).",
+    )
     cache: bool = Field(
         default=True,
         description="Reuse generated meshes from the mesh cache ($BONEFEM_MESH_CACHE, "
@@ -75,4 +86,11 @@ class MeshConfig(BaseModel):
             raise ValueError("give exactly one of 'generator', 'file', 'settings' or 'image'")
         if self.parameters and not self.generator:
             raise ValueError("'parameters' go with 'generator'")
+        if (self.initial_bvtv or self.initial_mineral_density) and not self.file:
+            raise ValueError(
+                "'initial_bvtv' and 'initial_mineral_density' name cell arrays of an imported "
+                "'file' (image meshes: [mesh.image.density])"
+            )
+        if self.initial_bvtv and self.initial_mineral_density:
+            raise ValueError("give one of 'initial_bvtv' or 'initial_mineral_density'")
         return self

@@ -27,8 +27,16 @@ FORMAT_VERSION = 1
 SIDECAR_SUFFIX = ".bonefem.json"
 
 
+CELL_DATA_SUFFIX = ".cell_data.npz"
+
+
 def _sidecar(path: Path) -> Path:
     return path.with_name(path.stem + SIDECAR_SUFFIX)
+
+
+def _cell_data_file(path: Path) -> Path:
+    """``x.cell_data.npz``: the per-cell arrays of ``x.xdmf``, row i = original cell i."""
+    return path.with_name(path.stem + CELL_DATA_SUFFIX)
 
 
 def is_bonefem_file(path: str | Path) -> bool:
@@ -134,6 +142,7 @@ def write_mesh(bone: BoneMesh, path: str | Path) -> Path:
         region,
         fnodes,
         np.asarray(bone.facet_tags.values, dtype=np.int32),
+        {k: np.asarray(v[:n], dtype=np.float64) for k, v in bone.cell_data.items()},
     )
     parts = comm.gather(local, root=0)
     error = None
@@ -190,7 +199,9 @@ def _write_root(bone: BoneMesh, path: Path, parts: list[tuple[Any, ...]]) -> Non
         "surfaces": dict(bone.surfaces),
         "source": bone.source,
         "landmarks": {k: list(v) for k, v in bone.landmarks.items()},
+        "cell_data": sorted(bone.cell_data),
     }
+    cell_data = {k: np.concatenate([p[7][k] for p in parts])[order] for k in bone.cell_data}
     datasets = {"/Mesh/geometry": x, "/Mesh/topology": cells, "/Mesh/regions": region}
     if fac.shape[0]:
         datasets["/Surfaces/topology"] = fac
@@ -201,7 +212,12 @@ def _write_root(bone: BoneMesh, path: Path, parts: list[tuple[Any, ...]]) -> Non
     _h5_write(Path(str(h5) + tmp), datasets)
     Path(str(path) + tmp).write_text(_xdmf_text(h5.name, info))
     Path(str(_sidecar(path)) + tmp).write_text(json.dumps(info, indent=1) + "\n")
-    for final in (h5, path, _sidecar(path)):  # the sidecar last: it marks a complete file
+    finals = [h5, path, _sidecar(path)]
+    if cell_data:
+        with open(str(_cell_data_file(path)) + tmp, "wb") as fh:
+            np.savez_compressed(fh, allow_pickle=False, **cell_data)
+        finals.insert(0, _cell_data_file(path))
+    for final in finals:  # the sidecar last: it marks a complete file
         os.replace(str(final) + tmp, final)
 
 
@@ -239,6 +255,7 @@ def read_bonefem(path: str | Path, comm: MPI.Intracomm | None = None) -> BoneMes
     except RuntimeError as exc:
         raise InputError(f"cannot read the bonefem mesh file: {exc}", file=path) from None
     cell_tags.name, facet_tags.name = "regions", "surfaces"
+    cell_data = _read_cell_data(path, meta, mesh, comm)
     landmarks = {k: (float(v[0]), float(v[1]), float(v[2])) for k, v in meta["landmarks"].items()}
     return BoneMesh(
         mesh,
@@ -248,4 +265,32 @@ def read_bonefem(path: str | Path, comm: MPI.Intracomm | None = None) -> BoneMes
         {k: int(v) for k, v in meta["surfaces"].items()},
         source=str(meta.get("source") or path),
         landmarks=landmarks,
+        cell_data=cell_data,
     )
+
+
+def _read_cell_data(
+    path: Path, meta: Mapping[str, Any], mesh: Any, comm: MPI.Intracomm
+) -> dict[str, npt.NDArray[np.float64]]:
+    """The per-cell arrays of the file, on the local cells (row = original cell index)."""
+    names = list(meta.get("cell_data") or [])
+    if not names:
+        return {}
+
+    def load() -> dict[str, npt.NDArray[np.float64]]:
+        try:
+            with np.load(_cell_data_file(path)) as z:
+                data = {k: np.asarray(z[k], dtype=np.float64) for k in names}
+        except (OSError, KeyError, ValueError) as exc:
+            raise InputError(f"unreadable cell data {_cell_data_file(path).name}: {exc}",
+                             file=path) from None  # fmt: skip
+        bad = [k for k, v in data.items() if v.shape != (int(meta["num_cells"]),)]
+        if bad:
+            raise InputError(f"cell data {bad[0]} does not have one value per cell", file=path)
+        return data
+
+    data = comm.bcast(_on_root(comm, load, source=str(path)), root=0)
+    tdim = mesh.topology.dim
+    imap = mesh.topology.index_map(tdim)
+    orig = np.asarray(mesh.topology.original_cell_index[: imap.size_local + imap.num_ghosts])
+    return {k: np.ascontiguousarray(v[orig]) for k, v in data.items()}

@@ -9,8 +9,6 @@ the :class:`~bonefem.state.RunState` of a checkpoint.
 
 from __future__ import annotations
 
-from mpi4py import MPI
-
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from bonefem._version import __version__
 from bonefem.errors import OutputWriteError
 from bonefem.output.checkpoint import CheckpointStore
+from bonefem.output.collective import CollectiveWriteError, collective_write
 from bonefem.output.fields import BY_NAME
 from bonefem.output.run_folder import Manifest, MetricsLog, read_metrics
 from bonefem.output.vtk import ParaViewSeries
@@ -26,13 +25,6 @@ from bonefem.state import LoopState, RunState, RunView
 
 if TYPE_CHECKING:
     from bonefem.mesh.bonemesh import BoneMesh
-
-
-def _describe(exc: BaseException, what: Path) -> tuple[str, str]:
-    """(path, reason) of a failed write."""
-    path = getattr(exc, "filename", None) or str(what)
-    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    return str(path), str(reason)
 
 
 class RunOutput:
@@ -61,21 +53,14 @@ class RunOutput:
         An OSError (or MPI-IO error) on any rank becomes an :class:`OutputWriteError`
         on every rank (collective), naming the path and the reason.
         """
-        error: tuple[str, str] | None = None
-        result: Any = None
         try:
-            result = fn()
-        except (OSError, MPI.Exception) as exc:
-            error = _describe(exc, what)
-        errors = [e for e in self.comm.allgather(error) if e is not None]
-        if errors:
-            path, reason = errors[0]
+            return collective_write(self.comm, what, fn)
+        except CollectiveWriteError as exc:
             raise OutputWriteError(
-                f"cannot write the run's output ({reason}); the run stopped. Free space (or "
-                "fix the file system), then resume with --restart",
-                file=path,
-            )
-        return result
+                f"cannot write the run's output ({exc.reason}); the run stopped. Free space "
+                "(or fix the file system), then resume with --restart",
+                file=exc.path,
+            ) from None
 
     # ------------------------------------------------------------------ setup
     def attach(self, bone: BoneMesh) -> None:

@@ -26,9 +26,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bonefem._dolfinx import MPI, dolfinx, fem
+from bonefem._dolfinx import dolfinx, fem
 from bonefem.mesh.bonemesh import BoneMesh
 from bonefem.output.atomic import write_text_atomic
+from bonefem.output.collective import collective_write
 
 _VTK_CELL = {"tetrahedron": 10, "hexahedron": 12, "triangle": 5, "quadrilateral": 9}
 _VTK_TYPE = {
@@ -217,20 +218,8 @@ class ParaViewSeries:
         return pvtu
 
     def _collective(self, path: Path, fn: Callable[[], None]) -> None:
-        """Run the write ``fn`` on this rank; if it fails on any rank, raise on every rank.
-
-        Replaces a barrier: a rank whose write failed must not leave the others waiting
-        in a collective call it never reaches (a hang instead of an error).
-        """
-        error: OSError | None = None
-        try:
-            fn()
-        except OSError as exc:
-            error = exc
-        if self.comm.allreduce(error is not None, op=MPI.LOR):
-            if error is not None:
-                raise error
-            raise OSError(f"writing {path.name} failed on another rank")
+        """Run the write ``fn``; a failure on any rank raises OSError on every rank."""
+        collective_write(self.comm, path, fn)
 
     def _write_piece(
         self,

@@ -33,10 +33,64 @@ def _disuse_femur(d: dict[str, Any]) -> None:
     d["activity"][0].update(start_days=0.0, stop_days=182.625)
 
 
+Q = 91.3125  # days, a quarter
+
+
+def _half_year(d: dict[str, Any]) -> None:
+    d["run"]["duration_days"] = 2 * Q
+
+
+def _andropause_trt_femur(d: dict[str, Any]) -> None:
+    _half_year(d)
+    d["biology"]["trt"][0]["start_days"] = Q
+
+
+def _denosumab_vertebra(d: dict[str, Any]) -> None:
+    _half_year(d)
+    d["biology"]["denosumab"][0].update(start_days=Q, stop_days=2 * Q)  # one injection, at Q
+
+
+def _disuse_femur_huiskes(d: dict[str, Any]) -> None:
+    # one quarter: in disuse the Huiskes law re-solves at almost every substep (about
+    # 320 solves per year of disuse on the femur; docs/performance.md)
+    d["run"]["duration_days"] = Q
+    d["activity"][0].update(start_days=0.0, stop_days=Q / 2)
+
+
+def _glucocorticoid_vertebra(d: dict[str, Any]) -> None:
+    _half_year(d)
+    d["biology"]["glucocorticoid"][0]["stop_days"] = Q
+
+
+def _menopause_at_first_quarter(d: dict[str, Any]) -> None:
+    _half_year(d)
+    d["biology"]["estrogen"]["menopause_time_days"] = Q
+
+
+def _hrt_vertebra(d: dict[str, Any]) -> None:
+    _menopause_at_first_quarter(d)
+    d["biology"]["hrt"][0]["start_days"] = Q
+
+
+def _teriparatide_vertebra(d: dict[str, Any]) -> None:
+    _half_year(d)
+    d["biology"]["teriparatide"][0].update(start_days=Q, stop_days=2 * Q)
+
+
 SHORT_CASES = {
     "menopause_vertebra": _menopause_vertebra,
     "denosumab_femur": _denosumab_femur,
     "disuse_femur": _disuse_femur,
+    # every other bundled case, half a year with its event at the first quarter (issue 18)
+    "andropause_femur": _half_year,
+    "andropause_trt_femur": _andropause_trt_femur,
+    "denosumab_vertebra": _denosumab_vertebra,
+    "disuse_femur_huiskes": _disuse_femur_huiskes,
+    "glucocorticoid_vertebra": _glucocorticoid_vertebra,
+    "healthy_vertebra": _half_year,
+    "hrt_vertebra": _hrt_vertebra,
+    "menopause_femur": _menopause_at_first_quarter,
+    "teriparatide_vertebra": _teriparatide_vertebra,
 }
 
 
