@@ -9,6 +9,7 @@ Subcommands::
     bonefem report RUN [RUN ...] [--output DIR] [--align A]     figures and summary of runs
     bonefem cases [list | copy NAME [DEST]]                     the bundled cases
     bonefem biology SCENARIO [--output DIR]                     0-D biology run (no mesh)
+    bonefem test TESTFILE_OR_IMAGE [--output DIR] ...           virtual mechanical tests
     bonefem version                                             versions of the stack
 
 Exit codes: 0 success, 2 bad input (case, mesh, parameters, folders), 1 failed run,
@@ -117,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     _add_sweep(sub)
+    _add_test(sub)
 
     p = sub.add_parser("report", help="figures and a summary of one or more runs")
     p.add_argument("runs", nargs="+", help="run folders")
@@ -234,6 +236,12 @@ def _add_sweep(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--no-summary", action="store_true", help=argparse.SUPPRESS)
 
 
+def _add_test(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from bonefem.mechtest import add_arguments
+
+    add_arguments(sub.add_parser("test", help="virtual mechanical tests of a mesh or image"))
+
+
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from bonefem import sweep
 
@@ -308,6 +316,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_test(args: argparse.Namespace) -> int:
+    from bonefem.mechtest import command
+
+    return command(args)
+
+
 def _cmd_cases(args: argparse.Namespace) -> int:
     cases = sorted(CASES_DIR.glob("*.toml"))
     if args.action == "list":
@@ -377,6 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             argv2 += ["--years", str(args.years)]
         return cli_main(argv2)
     commands = {
+        "test": _cmd_test,
         "run": _cmd_run,
         "check": _cmd_check,
         "cases": _cmd_cases,

@@ -543,7 +543,8 @@ def _find_nan(data: Any, path: tuple[str | int, ...]) -> tuple[str | int, ...] |
 
 # ---------------------------------------------------------------------------- loading
 #: Discriminator tags pydantic puts into error locations of support/load unions.
-_UNION_TAGS = ("fixed", "displacement", "elastic", "traction", "pressure", "force")
+_UNION_TAGS: tuple[str, ...] = ("fixed", "displacement", "elastic", "traction", "pressure", "force")
+_UNION_TAGS += ("plane", "box", "sphere", "patch", "extreme")  # [[mesh.select]] types
 
 
 def load_case(path: str | Path, overrides: Sequence[str] = ()) -> Case:

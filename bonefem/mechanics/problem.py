@@ -50,10 +50,13 @@ from bonefem.mechanics.solver import (
     set_tolerances,
     update_refresh_state,
 )
+from bonefem.mechanics.voxel import VoxelOperator, layout
 from bonefem.mesh.bonemesh import BoneMesh
 
 #: Operator re-assembly (``assembly``): ``"auto"``, the unit-modulus operator where it
-#: applies (P1 on affine tetrahedra, :mod:`bonefem.mechanics.assembly`), else DOLFINx;
+#: applies (P1 on affine tetrahedra, :mod:`bonefem.mechanics.assembly`), the box element
+#: matrices of voxel meshes (Q1 on equal axis-aligned boxes, :mod:`bonefem.mechanics.voxel`),
+#: else DOLFINx;
 #: ``"dolfinx"``: always DOLFINx's assembly of the form.
 ASSEMBLIES = ("auto", "dolfinx")
 
@@ -185,9 +188,13 @@ class ElasticityProblem:
         tdim = self.mesh.topology.dim
         self.mesh.topology.create_connectivity(tdim - 1, tdim)
         self._nullspace = rigid_body_modes(self.V)
-        self._unit: UnitModulusOperator | None = None
+        self._unit: UnitModulusOperator | VoxelOperator | None = None
         if self.assembly == "auto" and supported(self.V):
             self._unit = UnitModulusOperator(self.V, self.nu, self.E)
+        elif self.assembly == "auto":  # voxel meshes: one element matrix for all cells
+            cells = layout(self.V)
+            if cells is not None:
+                self._unit = VoxelOperator(self.V, self.a, self.nu, self.E, cells)
 
     def _add_load_case(self, lc: LoadCase) -> None:
         """Put a load case in the group of its supports (a new group for new supports)."""
@@ -241,6 +248,11 @@ class ElasticityProblem:
     def load_case_names(self) -> list[str]:
         """Names of the load cases, in the order given."""
         return list(self.cases)
+
+    @property
+    def voxel_operator(self) -> VoxelOperator | None:
+        """The voxel operator (one element matrix for all cells) in use, or None."""
+        return self._unit if isinstance(self._unit, VoxelOperator) else None
 
     @property
     def num_dofs_global(self) -> int:

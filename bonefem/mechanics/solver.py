@@ -36,6 +36,7 @@ from bonefem.config.loading import LoadCase
 from bonefem.errors import SolverError
 from bonefem.mechanics.assembly import GroupOperator
 from bonefem.mechanics.forms import Signature, SupportDofs
+from bonefem.mechanics.voxel import VoxelGroup
 
 logger = logging.getLogger("bonefem.mechanics")
 
@@ -186,7 +187,7 @@ class OperatorGroup:
     option_keys: list[str] = field(default_factory=list)
     nullspace: Any = None
     #: the unit-modulus re-assembly of ``A`` (None: DOLFINx assembles it)
-    fast: GroupOperator | None = None
+    fast: GroupOperator | VoxelGroup | None = None
 
 
 @dataclass
@@ -236,7 +237,7 @@ def create_group(
     prefix: str,
     signature: Signature,
     bc_dofs: SupportDofs,
-    fast: GroupOperator | None = None,
+    fast: GroupOperator | VoxelGroup | None = None,
 ) -> OperatorGroup:
     """Matrix (with the near-nullspace) and KSP of a group on ``comm``; options under ``prefix``.
 

@@ -35,8 +35,9 @@ _WHERE = {
     "vertebra": "bonefem.mesh.generators",
     "MeshConfig": "bonefem.mesh.config_schema",
     "generate_cached": "bonefem.mesh.generators.config",
-    # the [mesh] loader with the image source; delegates the rest to generators.config
-    "load_bone_mesh": "bonefem.imaging.source",
+    # the [mesh] loader: image source (imaging.source) or generators.config, then the
+    # [[mesh.select]] selectors (imaging.selector_schema)
+    "load_bone_mesh": "bonefem.imaging.selector_schema",
     "mesh_from_arrays": "bonefem.mesh.io",
     "read_mesh": "bonefem.mesh.io",
     "write_mesh": "bonefem.mesh.meshfile",
@@ -49,7 +50,7 @@ _WHERE = {
 }
 
 if TYPE_CHECKING:
-    from bonefem.imaging.source import load_bone_mesh
+    from bonefem.imaging.selector_schema import load_selected_mesh as load_bone_mesh
     from bonefem.mesh.bonemesh import BoneMesh
     from bonefem.mesh.boxes import box
     from bonefem.mesh.config_schema import MeshConfig

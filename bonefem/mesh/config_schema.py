@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from bonefem.imaging.selector_schema import Selection
 from bonefem.imaging.source import ImageMeshSource
 
 __all__ = ["MeshConfig"]
@@ -48,6 +49,14 @@ class MeshConfig(BaseModel):
     )
     surfaces: dict[str, int] = Field(
         default_factory=dict, description="Imported meshes: surface name -> facet tag value."
+    )
+    select: list[Selection] = Field(
+        default_factory=list,
+        description="Geometric selectors ([[mesh.select]]: name, type = 'plane' | 'box' | "
+        "'sphere' | 'patch' | 'extreme' and its fields, lengths in mm) that add named "
+        "surfaces after the mesh is loaded, for supports and loads on meshes without named "
+        "facets (image meshes); each must select something; a later selector takes the "
+        "facets it shares with an earlier one. See docs/imaging.md.",
     )
     cell_data_key: str | None = Field(
         default=None,
