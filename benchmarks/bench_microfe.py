@@ -40,10 +40,11 @@ from benchmarks.common import RESULTS, machine, maxrss_bytes, rank0_print, write
 from bonefem._dolfinx import MPI, PETSc, dolfinx, fem
 from bonefem.config.mechtest import parse_test_file
 from bonefem.imaging.phantoms import random_core
+from bonefem.imaging.segment import face_connected
 from bonefem.imaging.voxelmesh import voxel_mesh
 from bonefem.mechanics.forms import strain, stress
 from bonefem.mechanics.solver import DEFAULT_PETSC_OPTIONS, rigid_body_modes
-from bonefem.mechtest import face_connected, run_tests
+from bonefem.mechtest import run_tests
 
 E_TISSUE, NU, RTOL, STRAIN = 18000.0, 0.3, 1e-8, 0.001
 

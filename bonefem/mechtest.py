@@ -160,42 +160,29 @@ def _apparent(result: TestResult, test: VirtualTest, box: FloatArray) -> None:
 
 
 # -------------------------------------------------------------------------- mesh
-def face_connected(labels: npt.ArrayLike) -> tuple[npt.NDArray[np.int32], int]:
-    """The largest face-connected (6-connected) part of a label array; (labels, removed).
-
-    Voxels of a Q1 voxel mesh that touch the rest by an edge or a corner only share 2 or 1
-    nodes with it: a hinge, a zero-energy mode and a singular stiffness matrix. Micro-FE
-    pre-processing keeps the face-connected bone (``scipy.ndimage.label``, 6-connectivity).
-    """
-    from scipy import ndimage
-
-    lab = np.asarray(labels, dtype=np.int32)
-    parts, n = ndimage.label(lab != 0)  # default structure: face neighbours
-    if n <= 1:
-        return lab, 0
-    sizes = np.bincount(parts.ravel())
-    sizes[0] = 0
-    keep = parts == int(np.argmax(sizes))
-    return np.where(keep, lab, 0).astype(np.int32), int(np.count_nonzero(lab) - keep.sum())
-
-
 def load_test_mesh(
     spec: MechTestFile, comm: Any, base_dir: Path | None, file: str | None
 ) -> tuple[Any, int]:
     """The mesh of a test file, and the bone voxels the face-connectivity filter removed.
 
     A voxel mesh of an image at coarsen 1 with ``test.connectivity = "face"`` is built here
-    from the largest face-connected part (:func:`face_connected`, on rank 0); any other
-    mesh by :func:`bonefem.mesh.load_bone_mesh`. Selectors apply in both cases.
+    from the largest face-connected part (:func:`face_connected`, on rank 0, so the count
+    can be reported); any other mesh by :func:`bonefem.mesh.load_bone_mesh`, whose voxel
+    meshes apply the same filter to their elements (``[mesh.image] connectivity``, set
+    here from ``test.connectivity``). Selectors apply in both cases.
     """
     from bonefem.mesh import load_bone_mesh
 
     src = spec.mesh.image
+    mesh = spec.mesh
+    if src is not None and src.connectivity != spec.test.connectivity:
+        source = src.model_copy(update={"connectivity": spec.test.connectivity})
+        mesh = mesh.model_copy(update={"image": source})
     if src is None or src.element != "hexahedron" or src.coarsen != 1:
-        return load_bone_mesh(spec.mesh, comm, base_dir=base_dir, file=file), 0
+        return load_bone_mesh(mesh, comm, base_dir=base_dir, file=file), 0
     if spec.test.connectivity == "none":
-        return load_bone_mesh(spec.mesh, comm, base_dir=base_dir, file=file), 0
-    from bonefem.imaging.segment import Segmentation
+        return load_bone_mesh(mesh, comm, base_dir=base_dir, file=file), 0
+    from bonefem.imaging.segment import Segmentation, face_connected
     from bonefem.imaging.selector_schema import apply_selections
     from bonefem.imaging.source import _grid_on_every_rank, _read_and_segment
     from bonefem.imaging.voxelmesh import voxel_mesh

@@ -80,6 +80,12 @@ class ImageMeshSource(BaseModel):
         gt=0.0,
         description="Tetrahedra: largest element size inside in mm (default 4 voxel sizes).",
     )
+    connectivity: Literal["face", "none"] = Field(
+        default="face",
+        description="Hexahedra: keep the largest face-connected set of elements ('face'; "
+        "elements touching the rest by an edge or a corner only are hinges that make the "
+        "stiffness matrix singular) or every element ('none').",
+    )
     smoothing_iterations: int = Field(
         default=20, ge=0, le=500, description="Tetrahedra: Taubin smoothing iterations."
     )
@@ -184,7 +190,8 @@ def _mesh_of(comm: Any, image: Image, seg: Segmentation | None, source: ImageMes
     from bonefem.imaging.voxelmesh import voxel_mesh
 
     bone, _ = voxel_mesh(comm, image, seg, coarsen=source.coarsen,
-                         min_fraction=source.min_fraction)  # fmt: skip
+                         min_fraction=source.min_fraction,
+                         connectivity=source.connectivity)  # fmt: skip
     return bone
 
 

@@ -31,6 +31,7 @@ The mesh volume equals the number of voxels it covers times the voxel volume exa
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +41,9 @@ import numpy.typing as npt
 
 from bonefem.errors import InputError
 from bonefem.imaging.image import Image
-from bonefem.imaging.segment import Segmentation
+from bonefem.imaging.segment import Segmentation, face_connected
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "BOX_FACES",
@@ -89,6 +92,8 @@ class VoxelMeshArrays:
         coarsen: voxels per element edge k.
         voxels_covered: bone voxels inside the kept elements.
         element_volume: mm³ per element.
+        removed_elements: elements dropped by the face-connectivity filter (not in the
+            largest face-connected set).
     """
 
     points: npt.NDArray[np.float64]
@@ -102,6 +107,7 @@ class VoxelMeshArrays:
     coarsen: int
     voxels_covered: int
     element_volume: float
+    removed_elements: int = 0
 
     @property
     def volume(self) -> float:
@@ -215,6 +221,7 @@ def voxel_mesh_arrays(
     *,
     coarsen: int = 1,
     min_fraction: float = 0.5,
+    connectivity: str = "none",
 ) -> VoxelMeshArrays:
     """Build the voxel-mesh arrays (vectorised; no loop over cells).
 
@@ -224,6 +231,10 @@ def voxel_mesh_arrays(
         coarsen: voxels per element edge k (≥ 1).
         min_fraction: keep a block when its bone fraction ≥ this (0 < f ≤ 1); ignored at
             k = 1 (every bone voxel is an element).
+        connectivity: ``"face"`` keeps the largest face-connected set of elements
+            (:func:`~bonefem.imaging.segment.face_connected`: elements hanging on an edge
+            or a corner make the stiffness matrix singular); ``"none"`` keeps every one
+            (the default here; ``[mesh.image]`` defaults to ``"face"``).
 
     Returns:
         The :class:`VoxelMeshArrays`.
@@ -245,6 +256,10 @@ def voxel_mesh_arrays(
             field="min_fraction",
             value=min_fraction,
         )
+    removed = 0
+    if connectivity == "face":
+        connected, removed = face_connected(keep)
+        keep = connected != 0
     cv_grid = _block_labels(lab, gshape, k, sorted(regions.values()))
     blocks = np.argwhere(keep).astype(np.int64)  # (C, 3), C order
     cell_values = cv_grid[keep].astype(np.int32)
@@ -269,6 +284,7 @@ def voxel_mesh_arrays(
         coarsen=k,
         voxels_covered=int(bone[keep].sum()),
         element_volume=image.voxel_volume * k**3,
+        removed_elements=removed,
     )
 
 
@@ -280,6 +296,7 @@ def voxel_mesh(
     coarsen: int = 1,
     min_fraction: float = 0.5,
     check: bool = False,
+    connectivity: str = "none",
 ) -> tuple[Any, VoxelMeshArrays | None]:
     """A distributed voxel hexahedral :class:`~bonefem.mesh.BoneMesh`.
 
@@ -292,6 +309,8 @@ def voxel_mesh(
         segmentation: :class:`Segmentation` or mask / label array (rank 0).
         coarsen: voxels per element edge k.
         min_fraction: minimum bone fraction of a kept element (k > 1).
+        connectivity: ``"face"`` (largest face-connected set of elements) or ``"none"``
+            (every element, the default here; see :func:`voxel_mesh_arrays`).
         check: run bonefem's inverted/degenerate cell check (voxels are valid by
             construction; it costs a pass over the cells).
 
@@ -306,7 +325,19 @@ def voxel_mesh(
 
     def build() -> VoxelMeshArrays:
         assert segmentation is not None
-        return voxel_mesh_arrays(image, segmentation, coarsen=coarsen, min_fraction=min_fraction)
+        arrays = voxel_mesh_arrays(
+            image, segmentation, coarsen=coarsen, min_fraction=min_fraction,
+            connectivity=connectivity,
+        )  # fmt: skip
+        if arrays.removed_elements:
+            logger.warning(
+                "%s: %d element(s) touching the rest of the bone by an edge or a corner only "
+                "were left out (largest face-connected part kept; connectivity = 'none' keeps "
+                "them, with a singular stiffness matrix)",
+                source,
+                arrays.removed_elements,
+            )
+        return arrays
 
     arrays = _on_root(comm, build, source=image.source)
     head = comm.bcast(None if arrays is None else (arrays.regions, arrays.surfaces), root=0)

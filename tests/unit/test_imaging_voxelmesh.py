@@ -27,7 +27,7 @@ def random_mask(seed: int = 3) -> np.ndarray:
 def test_voxel_mesh_volume_equals_mask_volume(comm) -> None:
     m = random_mask()
     img = Image(np.zeros(m.shape), spacing=SPACING, origin=(1.0, 2.0, 3.0))
-    bone, arrays = voxel_mesh(comm, img, m, check=True)
+    bone, arrays = voxel_mesh(comm, img, m, check=True, connectivity="none")  # every voxel
     v = 0.5 * 0.6 * 0.7
     assert bone.num_cells_global == m.sum()
     assert bone.volume() == pytest.approx(m.sum() * v, rel=1e-12)
@@ -230,3 +230,19 @@ def test_apply_selections_from_tables(comm) -> None:
     with pytest.raises(InputError, match="selects no boundary facet"):
         apply_selections(bone, [{"name": "y", "type": "sphere", "center": [9, 9, 9],
                                  "radius": 1.0}])  # fmt: skip
+
+
+@pytest.mark.parametrize("coarsen", [1, 2])
+def test_elements_hanging_on_an_edge_are_left_out(coarsen: int) -> None:
+    """An element touching the bone by an edge only (a hinge: singular stiffness) is
+    dropped with connectivity 'face' and kept with 'none', at the voxel and block level."""
+    k = coarsen
+    mask = np.zeros((4 * k, 4 * k, 4 * k), dtype=bool)
+    mask[: 2 * k, : 2 * k, : 2 * k] = True  # a 2 x 2 x 2 cube of elements
+    mask[2 * k : 3 * k, 2 * k : 3 * k, :k] = True  # one element on the cube's z-edge
+    image = Image(np.zeros(mask.shape), (0.5, 0.5, 0.5))
+    face = voxel_mesh_arrays(image, mask, coarsen=k, min_fraction=0.5, connectivity="face")
+    every = voxel_mesh_arrays(image, mask, coarsen=k, min_fraction=0.5, connectivity="none")
+    assert every.cells.shape[0] == 9 and face.cells.shape[0] == 8
+    assert face.removed_elements == 1 and every.removed_elements == 0
+    assert face.volume == pytest.approx(8 * (0.5 * k) ** 3)

@@ -195,7 +195,7 @@ def test_test_file_with_selector_and_empty_selector_exit_2(mpi_tmp_path: Path, c
 
 
 def test_face_connected_drops_edge_and_corner_hinges() -> None:
-    from bonefem.mechtest import face_connected
+    from bonefem.imaging.segment import face_connected
 
     lab = np.zeros((4, 4, 4), np.int32)
     lab[0:2, 0:2, 0:2] = 2  # a 2³ block
