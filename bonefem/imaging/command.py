@@ -93,10 +93,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="threshold: keep the largest 26-connected component only")  # fmt: skip
     p.add_argument("--envelope", metavar="MASK",
                    help="mask (> 0) of where marrow can be; default the whole box")  # fmt: skip
-    p.add_argument("--boundary", choices=["replicate", "background", "periodic"],
-                   default="replicate",
-                   help="beyond the box faces: the structure goes on (replicate, default), "
-                   "nothing (background), or the volume repeats (periodic)")  # fmt: skip
+    p.add_argument("--boundary", choices=["background", "replicate", "periodic"],
+                   default="background",
+                   help="beyond the box faces: nothing (background, default), the structure "
+                   "goes straight on (replicate), or the volume repeats (periodic)")  # fmt: skip
     p.add_argument("--levels", type=int, default=None, metavar="N",
                    help="radius levels of the sphere covering (default "
                    "bonefem.imaging.morphometry.DEFAULT_LEVELS; 0 = all, exact)")  # fmt: skip

@@ -38,6 +38,7 @@ from bonefem.errors import InputError
 
 __all__ = [
     "DEFAULT_LEVELS",
+    "PAINT_BUDGET",
     "Morphometry",
     "ThicknessStats",
     "local_radius",
@@ -160,31 +161,103 @@ def _levels(values: npt.NDArray[np.int64], max_levels: int | None) -> npt.NDArra
     return values[pick(hi)]
 
 
+#: Sphere painting budget: centres are painted (exact, cost Σ ball volumes) while the
+#: cumulated cost stays under this many voxel visits per voxel of the phase; the larger
+#: radii go through the level-wise distance transforms.
+PAINT_BUDGET = 40.0
+
+
+class _Balls:
+    """Lattice points sorted by |x|²: the digital balls {x : |x|² < q} are prefixes."""
+
+    def __init__(self, qmax: int) -> None:
+        g = np.arange(-int(np.ceil(np.sqrt(qmax))) - 1, int(np.ceil(np.sqrt(qmax))) + 2)
+        x = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)
+        r2 = np.einsum("ij,ij->i", x, x)
+        keep = r2 <= qmax
+        order = np.argsort(r2[keep], kind="stable")
+        self.points = x[keep][order]
+        self.r2 = r2[keep][order]
+
+    def size(self, q: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Number of lattice points with |x|² < q."""
+        return np.searchsorted(self.r2, q, side="left").astype(np.int64)
+
+    def containment(self, v: tuple[int, int, int], qmax: int) -> npt.NDArray[np.int64]:
+        """L[q] = max |x − v|² over the ball |x|² < q: B(0, q) ⊆ B(v, q') ⇔ q' > L[q]."""
+        f = np.einsum("ij,ij->i", self.points - np.asarray(v), self.points - np.asarray(v))
+        cm = np.maximum.accumulate(f)
+        n = self.size(np.arange(qmax + 1, dtype=np.int64))
+        out = np.zeros(qmax + 1, dtype=np.int64)
+        out[n > 0] = cm[n[n > 0] - 1]
+        return out
+
+
+def _ridge(
+    d2: npt.NDArray[np.int64], obj: npt.NDArray[np.bool_], balls: _Balls
+) -> npt.NDArray[np.bool_]:
+    """Centres of maximal balls among the 26 neighbours (a sound reduction).
+
+    A voxel is dropped when a neighbour's ball contains its ball (and is larger): every
+    voxel it covers is covered by a larger ball, so R does not change.
+    """
+    qmax = int(d2.max())
+    pad = np.pad(d2, 1)
+    nz, ny, nx = d2.shape
+    keep = obj.copy()
+    for v in ((a, b, c) for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1)):
+        if v == (0, 0, 0):
+            continue
+        nb = pad[1 + v[0] : 1 + v[0] + nz, 1 + v[1] : 1 + v[1] + ny, 1 + v[2] : 1 + v[2] + nx]
+        lut = balls.containment(v, qmax)
+        keep &= ~((nb > lut[d2]) & (nb > d2))
+    return keep
+
+
 def local_radius(
-    obj: npt.NDArray[np.bool_], *, max_levels: int | None = DEFAULT_LEVELS
+    obj: npt.NDArray[np.bool_],
+    *,
+    max_levels: int | None = DEFAULT_LEVELS,
+    paint_budget: float = PAINT_BUDGET,
 ) -> tuple[npt.NDArray[np.float64], int, bool]:
     """Radius R (voxel units) of the largest ball inside ``obj`` that contains each voxel.
 
     Balls are centred on voxel centres c with radius d(c) = distance to the nearest voxel
     centre outside ``obj``; a ball holds the voxels p with ``|p − c| < d(c)`` (all inside
-    ``obj``). R(p) = max{d(c) : |p − c| < d(c)}, computed level by level as the morphological
-    opening: R(p) ≥ r ⇔ p lies within r of the eroded set {c : d(c) ≥ r} (one exact
-    Euclidean distance transform per level, cropped to the set's box grown by r), largest
-    level first. When the levels are a subset of the distinct distances, a voxel first
-    reached at level r_k (so r_k ≤ R < r_k+1) takes max(r_k, d(p)), still ≤ R.
+    ``obj``). R(p) = max{d(c) : |p − c| < d(c)}, in two vectorised steps, largest radii
+    first:
+
+    1. large radii, level by level, as the morphological opening: R(p) ≥ r ⇔ p lies within
+       r of the eroded set {c : d(c) ≥ r} (one exact Euclidean distance transform per
+       level, cropped to the set's box grown by r). When these levels are a subset of the
+       distinct distances (more than ``max_levels``), a voxel first reached at level r_k
+       (so r_k ≤ R < r_k+1) takes max(r_k, d(p)), still ≤ R.
+    2. small radii, exactly: the centres of maximal balls (:func:`_ridge`) paint their
+       balls (flat index offsets, a few million at a time), while the cost Σ ball volumes
+       stays under ``paint_budget`` visits per voxel.
 
     Returns:
-        (R, 0 outside ``obj``; the number of levels; whether they were all the distinct
-        distances, i.e. R exact).
+        (R, 0 outside ``obj``; the number of distance-transform levels; whether R is exact).
     """
-    d2 = _squared_edt(obj)
-    present = np.flatnonzero(np.bincount(d2[obj].astype(np.int64)))
+    d2f = _squared_edt(obj)
+    d2 = d2f.astype(np.int64)
+    del d2f
+    counts = np.bincount(d2[obj])
+    present = np.flatnonzero(counts)
     present = present[present > 0].astype(np.int64)
-    levels = _levels(present, max_levels)
-    # the box of {d² ≥ q} from the largest d² of each slice along each axis
-    profiles = [d2.max(axis=tuple(j for j in range(3) if j != i)) for i in range(3)]
+    qmax = int(present[-1])
+    # painting: the ridge centres of the smallest radii, while the cost fits the budget
+    balls = _Balls(qmax)
+    ridge = _ridge(d2, obj, balls)
+    rq = np.bincount(d2[ridge], minlength=qmax + 1)[present]
+    cost = np.cumsum(rq * balls.size(present))
+    npaint = int(np.searchsorted(cost, paint_budget * np.count_nonzero(obj), side="right"))
+    paint_q, big_q = present[:npaint], present[npaint:]
+    levels = _levels(big_q, max_levels) if big_q.size else big_q
     radius = np.zeros(obj.shape)
     todo = obj.copy()
+    # 1. large radii: opening level by level (box of {d² ≥ q} from per-slice maxima)
+    profiles = [d2.max(axis=tuple(j for j in range(3) if j != i)) for i in range(3)]
     for q in levels[::-1]:  # largest first: a voxel keeps the first (largest) level
         r = float(np.sqrt(q))
         grow = int(np.ceil(r))
@@ -200,16 +273,46 @@ def local_radius(
         if np.any(new):
             radius[sub][new] = np.maximum(np.sqrt(d2s[new]), r)
             todo[sub] &= ~new
-            if not np.any(todo):
-                break
-    return radius, int(levels.size), bool(levels.size == present.size)
+    # 2. small radii: paint the ridge balls on a canvas with room for the largest ball
+    if paint_q.size and np.any(todo):
+        g = int(np.ceil(np.sqrt(paint_q[-1]))) + 1
+        canvas = np.pad(np.where(todo, 0.0, 1.0), g)  # 1 = done
+        value = np.zeros(canvas.shape)
+        flat, vflat = canvas.reshape(-1), value.reshape(-1)
+        strides = np.array([canvas.shape[1] * canvas.shape[2], canvas.shape[2], 1])
+        inner = tuple(slice(g, g + n) for n in obj.shape)
+        centre_idx = np.zeros(canvas.shape, dtype=np.int64)
+        centre_idx[inner] = np.where(ridge, d2, 0)
+        cflat = centre_idx.reshape(-1)
+        order = np.flatnonzero(cflat)
+        qs = cflat[order]
+        srt = np.argsort(qs, kind="stable")
+        order, qs = order[srt], qs[srt]
+        offsets = balls.points @ strides
+        chunk = 1 << 22
+        for q in paint_q[::-1]:
+            lo, hi = np.searchsorted(qs, [q, q + 1])
+            if lo == hi:
+                continue
+            off = offsets[: int(balls.size(np.array([q]))[0])]
+            r = float(np.sqrt(q))
+            step = max(chunk // off.size, 1)
+            for i in range(lo, hi, step):
+                idx = (order[i : min(i + step, hi), None] + off[None, :]).reshape(-1)
+                idx = idx[flat[idx] == 0.0]
+                flat[idx] = 1.0
+                vflat[idx] = r
+        radius = np.where(todo, value[inner], radius)
+    # every voxel lies in its own ball: R ≥ d (a safeguard; the steps above reach it)
+    radius = np.where(obj, np.maximum(radius, np.sqrt(d2)), 0.0)
+    return radius, int(levels.size), bool(levels.size == big_q.size)
 
 
 def local_thickness(
     mask: npt.ArrayLike,
     spacing: tuple[float, float, float],
     *,
-    boundary: Boundary = "replicate",
+    boundary: Boundary = "background",
     max_levels: int | None = DEFAULT_LEVELS,
 ) -> tuple[npt.NDArray[np.float64], int, bool]:
     """Local thickness map (mm) of a binary phase (z, y, x), 0 outside it.
@@ -229,11 +332,11 @@ def local_thickness(
     Args:
         mask: the phase (bone for Tb.Th; marrow for Tb.Sp).
         spacing: voxel size (mm, x y z); must be isotropic.
-        boundary: what lies beyond the faces of the volume: ``"replicate"`` (default) --
-            the structure continues straight on (edge voxels repeated, as the face of a
-            core is a cut, not a surface; but a plate lying on a face becomes thick);
-            ``"background"`` -- nothing (the phase ends at the faces); ``"periodic"`` --
-            the volume repeats (periodic phantoms).
+        boundary: what lies beyond the faces of the volume: ``"background"`` (default,
+            as BoneJ) -- nothing, the phase ends at the faces (spheres near a face are cut
+            short: biased low there); ``"replicate"`` -- the structure goes straight on
+            (edge voxels repeated; an oblique cut becomes a thicker prism: biased high, and
+            marrow much more); ``"periodic"`` -- the volume repeats (periodic phantoms).
         max_levels: radius levels of the covering step; ``None`` = every distinct
             distance (exact, slower); else radii are rounded down to a geometric series of
             at most this many levels (see docs/imaging.md).
@@ -385,7 +488,7 @@ def morphometry(
     *,
     direct: bool = True,
     envelope: npt.ArrayLike | None = None,
-    boundary: Boundary = "replicate",
+    boundary: Boundary = "background",
     max_levels: int | None = DEFAULT_LEVELS,
     keep_maps: bool = False,
 ) -> Morphometry:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bonefem.errors import InputError
-from bonefem.imaging.morphometry import local_thickness, morphometry
+from bonefem.imaging.morphometry import local_radius, local_thickness, morphometry
 from bonefem.imaging.phantoms import random_core, rod_lattice
 
 pytestmark = pytest.mark.serial
@@ -147,14 +147,21 @@ def test_direct_rod_lattice_converges_under_refinement() -> None:
     assert errors[2] < 0.6 * 0.02 / 3
 
 
-def test_direct_levels_are_a_lower_bound() -> None:
+def test_direct_painting_equals_levels_and_levels_are_a_lower_bound() -> None:
     _, mask = random_core(shape=(40, 40, 40), bvtv=0.3, smoothing=1.5)
-    marrow = ~mask
-    exact, n_all, ok = local_thickness(marrow, (1.0, 1.0, 1.0), max_levels=None)
-    rough, n, ok2 = local_thickness(marrow, (1.0, 1.0, 1.0), max_levels=12)
-    assert ok and not ok2 and n == 12 < n_all
-    assert np.all(rough <= exact + 1e-12)  # rounded down to a level, never up
-    print(rough[marrow].mean() / exact[marrow].mean())
+    marrow = np.pad(~mask, 1)
+    # all distinct radii by distance transforms only, against the default (ridge painting)
+    exact, n_all, ok = local_radius(marrow, max_levels=None, paint_budget=0.0)
+    painted, _, ok1 = local_radius(marrow, max_levels=None)
+    assert ok and ok1 and n_all > 20
+    np.testing.assert_array_equal(painted, exact)
+    mixed, n_mixed, ok2 = local_radius(marrow, max_levels=None, paint_budget=3.0)
+    assert ok2 and 0 < n_mixed < n_all
+    np.testing.assert_array_equal(mixed, exact)
+    # quantised levels: rounded down, never up
+    rough, n, ok3 = local_radius(marrow, max_levels=12, paint_budget=0.0)
+    assert not ok3 and n == 12
+    assert np.all(rough <= exact + 1e-12)
     assert rough[marrow].mean() > 0.85 * exact[marrow].mean()
 
 
@@ -167,7 +174,7 @@ def test_direct_refuses_bad_input() -> None:
     with pytest.raises(InputError, match="no marrow"):
         morphometry(mask, (0.02,) * 3, envelope=mask)
     with pytest.raises(InputError, match="fills the whole volume"):
-        local_thickness(np.ones((4, 4, 4), bool), (1.0, 1.0, 1.0))
+        local_thickness(np.ones((4, 4, 4), bool), (1.0, 1.0, 1.0), boundary="replicate")
     with pytest.raises(InputError, match="non-empty"):
         local_thickness(np.zeros((4, 4, 4), bool), (1.0, 1.0, 1.0))
 
