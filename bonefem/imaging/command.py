@@ -281,7 +281,7 @@ def _morphometry(args: argparse.Namespace) -> int:
     if r.thickness is not None and r.separation is not None:
         for name, st, plate in (("Tb.Th", r.thickness, r.tb_th_plate),
                                 ("Tb.Sp", r.separation, r.tb_sp_plate)):  # fmt: skip
-            note = "" if st.exact else f", {st.levels} radius levels"
+            note = "" if st.exact else f", large radii rounded down to {st.levels} levels"
             print(f"{name}  {st.mean:.4f} mm  (SD {st.sd:.4f}, max {st.max:.4f}{note}; "
                   f"plate model {plate:.4f})")  # fmt: skip
         print(f"Tb.N   {r.tb_n:.4f} 1/mm  (1/(Tb.Th + Tb.Sp); plate model {r.tb_n_plate:.4f})")

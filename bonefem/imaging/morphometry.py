@@ -70,8 +70,7 @@ class ThicknessStats:
         voxels: number of voxels of the phase.
         edges: histogram bin edges (mm), one voxel size wide, from 0.
         counts: voxels per bin.
-        levels: radius levels used by the covering step; ``exact`` tells whether they are
-            all the distinct distance values (no quantisation).
+        levels: radius levels done by distance transforms (0: every sphere painted).
         exact: True when no radius was rounded down to a level.
     """
 
@@ -164,7 +163,7 @@ def _levels(values: npt.NDArray[np.int64], max_levels: int | None) -> npt.NDArra
 #: Sphere painting budget: centres are painted (exact, cost Σ ball volumes) while the
 #: cumulated cost stays under this many voxel visits per voxel of the phase; the larger
 #: radii go through the level-wise distance transforms.
-PAINT_BUDGET = 40.0
+PAINT_BUDGET = 400.0
 
 
 class _Balls:
@@ -337,9 +336,10 @@ def local_thickness(
             short: biased low there); ``"replicate"`` -- the structure goes straight on
             (edge voxels repeated; an oblique cut becomes a thicker prism: biased high, and
             marrow much more); ``"periodic"`` -- the volume repeats (periodic phantoms).
-        max_levels: radius levels of the covering step; ``None`` = every distinct
-            distance (exact, slower); else radii are rounded down to a geometric series of
-            at most this many levels (see docs/imaging.md).
+        max_levels: radius levels of the distance-transform step (the radii too large to
+            paint, :func:`local_radius`); ``None`` = every distinct distance (exact,
+            slower); else those radii are rounded down to a geometric series of at most
+            this many levels (see docs/imaging.md).
 
     Returns:
         (thickness map in mm, levels used, exact).
