@@ -158,6 +158,14 @@ def test_direct_painting_equals_levels_and_levels_are_a_lower_bound() -> None:
     mixed, n_mixed, ok2 = local_radius(marrow, max_levels=None, paint_budget=3.0)
     assert ok2 and 0 < n_mixed < n_all
     np.testing.assert_array_equal(mixed, exact)
+    # small ball tables (radius 3): larger centres unreduced, larger radii by levels
+    import bonefem.imaging.morphometry as morpho
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(morpho, "BALL_TABLE_MAX", 9)
+        capped, n_capped, ok4 = local_radius(marrow, max_levels=None)
+    assert ok4 and n_capped > 0
+    np.testing.assert_array_equal(capped, exact)
     # quantised levels: rounded down, never up
     rough, n, ok3 = local_radius(marrow, max_levels=12, paint_budget=0.0)
     assert not ok3 and n == 12
