@@ -282,35 +282,33 @@ def local_radius(
             radius[sub][new] = np.maximum(np.sqrt(d2s[new]), r)
             todo[sub] &= ~new
     # 2. small radii: paint the ridge balls on a canvas with room for the largest ball
+    #    (int32 canvas of d²: 0 = to do, −1 = done; int32 flat indices when they fit)
     if paint_q.size and np.any(todo):
         g = int(np.ceil(np.sqrt(paint_q[-1]))) + 1
-        canvas = np.pad(np.where(todo, 0.0, 1.0), g)  # 1 = done
-        value = np.zeros(canvas.shape)
-        flat, vflat = canvas.reshape(-1), value.reshape(-1)
+        canvas = np.pad(np.where(todo, 0, -1).astype(np.int32), g)
+        flat = canvas.reshape(-1)
+        itype = np.int32 if flat.size < 2**31 - 1 else np.int64
         strides = np.array([canvas.shape[1] * canvas.shape[2], canvas.shape[2], 1])
         inner = tuple(slice(g, g + n) for n in obj.shape)
-        centre_idx = np.zeros(canvas.shape, dtype=np.int64)
-        centre_idx[inner] = np.where(ridge, d2, 0)
-        cflat = centre_idx.reshape(-1)
-        order = np.flatnonzero(cflat)
-        qs = cflat[order]
+        centres = np.flatnonzero(ridge & (d2 <= paint_q[-1]))
+        qs = d2.reshape(-1)[centres]
         srt = np.argsort(qs, kind="stable")
-        order, qs = order[srt], qs[srt]
-        offsets = balls.points @ strides
+        cz, cy, cx = np.unravel_index(centres[srt], obj.shape)
+        order = ((cz + g) * strides[0] + (cy + g) * strides[1] + cx + g).astype(itype)
+        qs = qs[srt]
+        offsets = (balls.points @ strides).astype(itype)
         chunk = 1 << 22
         for q in paint_q[::-1]:
             lo, hi = np.searchsorted(qs, [q, q + 1])
             if lo == hi:
                 continue
             off = offsets[: int(balls.size(np.array([q]))[0])]
-            r = float(np.sqrt(q))
             step = max(chunk // off.size, 1)
             for i in range(lo, hi, step):
                 idx = (order[i : min(i + step, hi), None] + off[None, :]).reshape(-1)
-                idx = idx[flat[idx] == 0.0]
-                flat[idx] = 1.0
-                vflat[idx] = r
-        radius = np.where(todo, value[inner], radius)
+                flat[idx[flat[idx] == 0]] = q
+        painted = np.sqrt(np.maximum(canvas[inner], 0).astype(np.float64))
+        radius = np.where(todo, painted, radius)
     # every voxel lies in its own ball: R ≥ d (a safeguard; the steps above reach it)
     radius = np.where(obj, np.maximum(radius, np.sqrt(d2)), 0.0)
     return radius, int(levels.size), bool(levels.size == big_q.size)
