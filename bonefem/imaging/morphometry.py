@@ -163,7 +163,7 @@ def _levels(values: npt.NDArray[np.int64], max_levels: int | None) -> npt.NDArra
 #: Sphere painting budget: centres are painted (exact, cost Σ ball volumes) while the
 #: cumulated cost stays under this many voxel visits per voxel of the phase; the larger
 #: radii go through the level-wise distance transforms.
-PAINT_BUDGET = 400.0
+PAINT_BUDGET = 1500.0
 
 
 #: Largest squared radius (voxels²) of the digital-ball tables (radius 64: 1.1 M points);
