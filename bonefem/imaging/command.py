@@ -98,8 +98,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="beyond the box faces: nothing (background, default), the structure "
                    "goes straight on (replicate), or the volume repeats (periodic)")  # fmt: skip
     p.add_argument("--levels", type=int, default=None, metavar="N",
-                   help="radius levels of the sphere covering (default "
-                   "bonefem.imaging.morphometry.DEFAULT_LEVELS; 0 = all, exact)")  # fmt: skip
+                   help="distance-transform radius levels for the spheres too large to "
+                   "paint (default DEFAULT_LEVELS = 32; 0 = all, exact)")  # fmt: skip
     p.add_argument("--plate-only", action="store_true",
                    help="plate model only (no local thickness; anisotropic voxels ok)")  # fmt: skip
     p.add_argument("--spacing", type=float, nargs=3, metavar=("X", "Y", "Z"),

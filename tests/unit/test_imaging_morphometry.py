@@ -181,6 +181,13 @@ def test_direct_refuses_bad_input() -> None:
     assert r.tb_th is None
     with pytest.raises(InputError, match="no marrow"):
         morphometry(mask, (0.02,) * 3, envelope=mask)
+    # an envelope: TV = envelope ∪ bone, marrow only inside it
+    env = np.zeros_like(mask)
+    env[:, :4, :] = True
+    r2 = morphometry(mask, (0.02,) * 3, envelope=env)
+    assert r2.tv == pytest.approx(np.count_nonzero(env | mask) * 0.02**3)
+    assert r2.separation is not None
+    assert r2.separation.voxels == np.count_nonzero(env & ~mask)
     with pytest.raises(InputError, match="fills the whole volume"):
         local_thickness(np.ones((4, 4, 4), bool), (1.0, 1.0, 1.0), boundary="replicate")
     with pytest.raises(InputError, match="non-empty"):
@@ -221,6 +228,7 @@ def test_command_morphometry_prints_and_writes(tmp_path: Path, capsys) -> None:
         (["morphometry", "{img}"], "exactly one of --labels or --threshold"),
         (["morphometry", "{img}", "--threshold", "99999"], "no voxel is within"),
         (["morphometry", "{img}", "--labels", "{lab}", "--bone-label", "7"], "no bone"),
+        (["morphometry", "{img}", "--threshold", "500", "--envelope", "{lab}"], "no marrow"),
         (
             ["morphometry", "{img}", "--threshold", "500", "--spacing", "0.02", "0.02", "0.04"],
             "isotropic",
