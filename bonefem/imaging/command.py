@@ -1,4 +1,4 @@
-"""``bonefem image``: inspect CT images, make test phantoms, build voxel meshes.
+"""``bonefem image``: inspect CT images, make phantoms, build voxel meshes, morphometry.
 
 Examples::
 
@@ -12,6 +12,8 @@ Examples::
         --region cortical=1 --region trabecular=2 --coarsen 2 -o femur.xdmf
     bonefem image voxelmesh phantom.nii.gz --threshold 125 --fill-holes \
         --tetrahedra --max-size 2 -o femur-tet.xdmf       # smooth tetrahedra instead
+    bonefem image morphometry core.mha --threshold 500 --json core.json \
+        --thickness-image core-th.nii.gz                  # BV/TV, BS/BV, Tb.Th, Tb.Sp, Tb.N
 
 A voxel mesh written as ``.xdmf`` is a bonefem mesh file: a case loads it with
 ``[mesh] file = "femur.xdmf"``. Exit codes: 0 success, 2 bad input (message on stderr).
@@ -79,6 +81,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--max-size", type=float, default=None,
                    help="tetrahedra: largest element size inside (mm)")  # fmt: skip
     p.add_argument("--output", "-o", help="bonefem mesh file (.xdmf)")
+
+    p = sub.add_parser("morphometry", help="BV/TV, BS/BV, Tb.Th, Tb.Sp, Tb.N of a micro-CT VOI")
+    p.add_argument("image", nargs="+", help="image file, DICOM/TIFF folder, or slice files")
+    p.add_argument("--threshold", type=float, nargs="+", metavar="VALUE",
+                   help="bone = lower [upper] (image units)")  # fmt: skip
+    p.add_argument("--labels", help="label image: bone = the --bone-label values (default: > 0)")
+    p.add_argument("--bone-label", type=int, action="append", metavar="VALUE",
+                   help="label value of bone (repeat)")  # fmt: skip
+    p.add_argument("--largest", action="store_true",
+                   help="threshold: keep the largest 26-connected component only")  # fmt: skip
+    p.add_argument("--envelope", metavar="MASK",
+                   help="mask (> 0) of where marrow can be; default the whole box")  # fmt: skip
+    p.add_argument("--boundary", choices=["background", "replicate", "periodic"],
+                   default="background",
+                   help="beyond the box faces: nothing (background, default), the structure "
+                   "goes straight on (replicate), or the volume repeats (periodic)")  # fmt: skip
+    p.add_argument("--levels", type=int, default=None, metavar="N",
+                   help="distance-transform radius levels for the spheres too large to "
+                   "paint (default DEFAULT_LEVELS = 32; 0 = all, exact)")  # fmt: skip
+    p.add_argument("--plate-only", action="store_true",
+                   help="plate model only (no local thickness; anisotropic voxels ok)")  # fmt: skip
+    p.add_argument("--spacing", type=float, nargs=3, metavar=("X", "Y", "Z"),
+                   help="voxel size in mm (TIFF stacks)")  # fmt: skip
+    p.add_argument("--json", metavar="FILE", help="write the indices and histograms as JSON")
+    p.add_argument("--thickness-image", metavar="FILE",
+                   help="write the local thickness of bone (mm; .nii.gz, .mha, .nrrd)")  # fmt: skip
+    p.add_argument("--separation-image", metavar="FILE",
+                   help="write the local thickness of marrow (mm)")  # fmt: skip
 
 
 def _source(items: list[str]) -> Any:
@@ -205,6 +235,82 @@ def _voxelmesh(args: argparse.Namespace) -> int:
     return 0
 
 
+def _morphometry(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from bonefem.imaging.image import read_image, write_image
+    from bonefem.imaging.morphometry import DEFAULT_LEVELS, morphometry
+    from bonefem.imaging.segment import threshold_mask
+
+    if (args.labels is None) == (args.threshold is None):
+        raise InputError("give exactly one of --labels or --threshold", field="--threshold")
+    if args.plate_only and (args.thickness_image or args.separation_image):
+        raise InputError("--plate-only computes no local thickness image", field="--plate-only")
+    image = read_image(_source(args.image), spacing=args.spacing)
+    if args.labels is not None:
+        lab = np.asarray(read_image(args.labels, spacing=args.spacing).array)
+        if lab.shape != image.array.shape:
+            raise InputError("the label image and the image differ in size", field="--labels",
+                             value=args.labels)  # fmt: skip
+        mask = np.isin(lab, args.bone_label) if args.bone_label else lab > 0
+        if not np.any(mask):
+            raise InputError("the label image has no bone voxels", field="--labels",
+                             value=args.labels)  # fmt: skip
+    else:
+        lo = args.threshold[0]
+        hi = args.threshold[1] if len(args.threshold) > 1 else float("inf")
+        mask = threshold_mask(image.array, lo, hi, keep_largest=args.largest,
+                              source=image.source)  # fmt: skip
+    envelope = None
+    if args.envelope is not None:
+        env = read_image(args.envelope, spacing=args.spacing)
+        if env.array.shape != mask.shape:
+            raise InputError("the envelope and the image differ in size", field="--envelope",
+                             value=args.envelope)  # fmt: skip
+        envelope = np.asarray(env.array) > 0
+    levels = DEFAULT_LEVELS if args.levels is None else (args.levels or None)
+    sp = tuple(float(v) for v in image.spacing)
+    r = morphometry(mask, (sp[0], sp[1], sp[2]), direct=not args.plate_only,
+                    envelope=envelope, boundary=args.boundary, max_levels=levels,
+                    keep_maps=bool(args.thickness_image or args.separation_image))  # fmt: skip
+    print(f"image {image.source}: {mask.shape[2]} x {mask.shape[1]} x {mask.shape[0]} voxels "
+          f"of {' x '.join(f'{v:g}' for v in sp)} mm")  # fmt: skip
+    print(f"TV     {r.tv:.6g} mm³   BV {r.bv:.6g} mm³   BS {r.bs:.6g} mm²")
+    print(f"BV/TV  {r.bv_tv:.4f}")
+    print(f"BS/BV  {r.bs_bv:.4f} 1/mm")
+    if r.thickness is not None and r.separation is not None:
+        for name, st, plate in (("Tb.Th", r.thickness, r.tb_th_plate),
+                                ("Tb.Sp", r.separation, r.tb_sp_plate)):  # fmt: skip
+            note = "" if st.exact else f", large radii rounded down to {st.levels} levels"
+            print(f"{name}  {st.mean:.4f} mm  (SD {st.sd:.4f}, max {st.max:.4f}{note}; "
+                  f"plate model {plate:.4f})")  # fmt: skip
+        print(f"Tb.N   {r.tb_n:.4f} 1/mm  (1/(Tb.Th + Tb.Sp); plate model {r.tb_n_plate:.4f})")
+    else:
+        print(f"Tb.Th  {r.tb_th_plate:.4f} mm   (plate model 2 BV/BS)")
+        print(f"Tb.Sp  {r.tb_sp_plate:.4f} mm   (plate model 2 (TV - BV)/BS)")
+        print(f"Tb.N   {r.tb_n_plate:.4f} 1/mm (plate model (BV/TV)/Tb.Th)")
+    if args.json:
+        d: dict[str, Any] = {
+            "source": str(image.source),
+            "units": {"length": "mm", "area": "mm2", "volume": "mm3", "Tb.N": "1/mm"},
+            "spacing": sp,
+            "shape_zyx": list(mask.shape),
+            "boundary": args.boundary,
+            "indices": r.summary(),
+        }
+        for key, stats in (("thickness", r.thickness), ("separation", r.separation)):
+            if stats is not None:
+                d[key] = asdict(stats)
+        Path(args.json).write_text(json.dumps(d, indent=1) + "\n")
+        print(f"written: {args.json}")
+    for path, arr in ((args.thickness_image, r.thickness_map),
+                      (args.separation_image, r.separation_map)):  # fmt: skip
+        if path and arr is not None:
+            write_image(image.with_array(arr.astype(np.float32)), path)
+            print(f"written: {path} (local thickness, mm)")
+    return 0
+
+
 def _grid_only(image: Any) -> Any:
     """The image grid with a 1-voxel array, for broadcasting to the other ranks."""
     import numpy as np
@@ -224,6 +330,8 @@ def run(args: argparse.Namespace) -> int:
             return _inspect(args) if rank == 0 else 0
         if args.image_command == "phantom":
             return _phantom(args) if rank == 0 else 0
+        if args.image_command == "morphometry":
+            return _morphometry(args) if rank == 0 else 0
         return _voxelmesh(args)
     except InputError as exc:
         if rank == 0:
