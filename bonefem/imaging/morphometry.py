@@ -221,6 +221,73 @@ def _ridge(
     return keep
 
 
+def _open_by_levels(
+    d2: npt.NDArray[np.int64],
+    levels: npt.NDArray[np.int64],
+    radius: npt.NDArray[np.float64],
+    todo: npt.NDArray[np.bool_],
+) -> None:
+    """Step 1 of :func:`local_radius`: the opening level by level, largest first.
+
+    Fills ``radius`` and clears ``todo`` in place for the voxels a level reaches (the box
+    of {d² ≥ q} comes from per-slice maxima).
+    """
+    profiles = [d2.max(axis=tuple(j for j in range(3) if j != i)) for i in range(3)]
+    for q in levels[::-1]:  # largest first: a voxel keeps the first (largest) level
+        r = float(np.sqrt(q))
+        grow = int(np.ceil(r))
+        box = []
+        for prof in profiles:
+            idx = np.flatnonzero(prof >= q)
+            box.append(slice(max(int(idx[0]) - grow, 0), int(idx[-1]) + grow + 1))
+        sub = tuple(box)
+        d2s = d2[sub]
+        eroded = d2s >= q
+        covered = eroded if np.all(eroded) else _dist2(eroded) < q  # (≤ 0 on eroded)
+        new = covered & todo[sub]
+        if np.any(new):
+            radius[sub][new] = np.maximum(np.sqrt(d2s[new]), r)
+            todo[sub] &= ~new
+
+
+def _paint_ridge_balls(
+    d2: npt.NDArray[np.int64],
+    ridge: npt.NDArray[np.bool_],
+    todo: npt.NDArray[np.bool_],
+    paint_q: npt.NDArray[np.int64],
+    balls: _Balls,
+) -> npt.NDArray[np.float64]:
+    """Step 2 of :func:`local_radius`: the ridge balls of radii² ``paint_q``, largest first.
+
+    Painted on an int32 canvas of d² with room for the largest ball (0 = to do, −1 =
+    done), int32 flat indices when they fit. Returns the painted radius (voxel units).
+    """
+    g = int(np.ceil(np.sqrt(paint_q[-1]))) + 1
+    canvas = np.pad(np.where(todo, 0, -1).astype(np.int32), g)
+    flat = canvas.reshape(-1)
+    itype = np.int32 if flat.size < 2**31 - 1 else np.int64
+    strides = np.array([canvas.shape[1] * canvas.shape[2], canvas.shape[2], 1])
+    inner = tuple(slice(g, g + n) for n in d2.shape)
+    centres = np.flatnonzero(ridge & (d2 <= paint_q[-1]))
+    qs = d2.reshape(-1)[centres]
+    srt = np.argsort(qs, kind="stable")
+    cz, cy, cx = np.unravel_index(centres[srt], d2.shape)
+    order = ((cz + g) * strides[0] + (cy + g) * strides[1] + cx + g).astype(itype)
+    qs = qs[srt]
+    offsets = (balls.points @ strides).astype(itype)
+    chunk = 1 << 22
+    for q in paint_q[::-1]:
+        lo, hi = np.searchsorted(qs, [q, q + 1])
+        if lo == hi:
+            continue
+        off = offsets[: int(balls.size(np.array([q]))[0])]
+        step = max(chunk // off.size, 1)
+        for i in range(lo, hi, step):
+            idx = (order[i : min(i + step, hi), None] + off[None, :]).reshape(-1)
+            flat[idx[flat[idx] == 0]] = q
+    return np.sqrt(np.maximum(canvas[inner], 0).astype(np.float64))
+
+
 def local_radius(
     obj: npt.NDArray[np.bool_],
     *,
@@ -264,51 +331,9 @@ def local_radius(
     levels = _levels(big_q, max_levels) if big_q.size else big_q
     radius = np.zeros(obj.shape)
     todo = obj.copy()
-    # 1. large radii: opening level by level (box of {d² ≥ q} from per-slice maxima)
-    profiles = [d2.max(axis=tuple(j for j in range(3) if j != i)) for i in range(3)]
-    for q in levels[::-1]:  # largest first: a voxel keeps the first (largest) level
-        r = float(np.sqrt(q))
-        grow = int(np.ceil(r))
-        box = []
-        for prof in profiles:
-            idx = np.flatnonzero(prof >= q)
-            box.append(slice(max(int(idx[0]) - grow, 0), int(idx[-1]) + grow + 1))
-        sub = tuple(box)
-        d2s = d2[sub]
-        eroded = d2s >= q
-        covered = eroded if np.all(eroded) else _dist2(eroded) < q  # (≤ 0 on eroded)
-        new = covered & todo[sub]
-        if np.any(new):
-            radius[sub][new] = np.maximum(np.sqrt(d2s[new]), r)
-            todo[sub] &= ~new
-    # 2. small radii: paint the ridge balls on a canvas with room for the largest ball
-    #    (int32 canvas of d²: 0 = to do, −1 = done; int32 flat indices when they fit)
-    if paint_q.size and np.any(todo):
-        g = int(np.ceil(np.sqrt(paint_q[-1]))) + 1
-        canvas = np.pad(np.where(todo, 0, -1).astype(np.int32), g)
-        flat = canvas.reshape(-1)
-        itype = np.int32 if flat.size < 2**31 - 1 else np.int64
-        strides = np.array([canvas.shape[1] * canvas.shape[2], canvas.shape[2], 1])
-        inner = tuple(slice(g, g + n) for n in obj.shape)
-        centres = np.flatnonzero(ridge & (d2 <= paint_q[-1]))
-        qs = d2.reshape(-1)[centres]
-        srt = np.argsort(qs, kind="stable")
-        cz, cy, cx = np.unravel_index(centres[srt], obj.shape)
-        order = ((cz + g) * strides[0] + (cy + g) * strides[1] + cx + g).astype(itype)
-        qs = qs[srt]
-        offsets = (balls.points @ strides).astype(itype)
-        chunk = 1 << 22
-        for q in paint_q[::-1]:
-            lo, hi = np.searchsorted(qs, [q, q + 1])
-            if lo == hi:
-                continue
-            off = offsets[: int(balls.size(np.array([q]))[0])]
-            step = max(chunk // off.size, 1)
-            for i in range(lo, hi, step):
-                idx = (order[i : min(i + step, hi), None] + off[None, :]).reshape(-1)
-                flat[idx[flat[idx] == 0]] = q
-        painted = np.sqrt(np.maximum(canvas[inner], 0).astype(np.float64))
-        radius = np.where(todo, painted, radius)
+    _open_by_levels(d2, levels, radius, todo)  # 1. large radii
+    if paint_q.size and np.any(todo):  # 2. small radii
+        radius = np.where(todo, _paint_ridge_balls(d2, ridge, todo, paint_q, balls), radius)
     # every voxel lies in its own ball: R ≥ d (a safeguard; the steps above reach it)
     radius = np.where(obj, np.maximum(radius, np.sqrt(d2)), 0.0)
     return radius, int(levels.size), bool(levels.size == big_q.size)
