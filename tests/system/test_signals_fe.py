@@ -21,8 +21,6 @@ control run of the same case:
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bonefem._dolfinx import MPI
