@@ -56,7 +56,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, float]
 
 
 @pytest.mark.serial
-def test_catabolic_signals_lose_bone_in_the_order_of_their_sizes(runs) -> None:  # type: ignore[no-untyped-def]
+def test_catabolic_signals_lose_bone_in_the_order_of_their_sizes(
+    runs: dict[str, dict[str, float]],
+) -> None:
     healthy = runs["healthy"]
     for key in ("bvtv_mean_pct_change", "abmd_pct_change", "apparent_stiffness_pct_change"):
         assert abs(healthy[key]) < 1e-3, (key, healthy[key])
@@ -72,7 +74,9 @@ def test_catabolic_signals_lose_bone_in_the_order_of_their_sizes(runs) -> None: 
 
 
 @pytest.mark.serial
-def test_insulin_resistance_weakens_the_tissue_more_than_the_structure(runs) -> None:  # type: ignore[no-untyped-def]
+def test_insulin_resistance_weakens_the_tissue_more_than_the_structure(
+    runs: dict[str, dict[str, float]],
+) -> None:
     m, h = runs["metabolic"], runs["healthy"]
     assert m["signal_tissue_yield_factor"] == pytest.approx(1.0 - 0.1 * 0.8)
     # the failure load scales with the yield strain (a strain quantile criterion) and,
@@ -82,7 +86,7 @@ def test_insulin_resistance_weakens_the_tissue_more_than_the_structure(runs) -> 
 
 
 @pytest.mark.serial
-def test_bisphosphonates_reduce_the_menopausal_loss(runs) -> None:  # type: ignore[no-untyped-def]
+def test_bisphosphonates_reduce_the_menopausal_loss(runs: dict[str, dict[str, float]]) -> None:
     untreated = runs["menopause"]["bvtv_mean_pct_change"]
     assert untreated < -0.5
     for drug in ("alendronate", "zoledronate"):
