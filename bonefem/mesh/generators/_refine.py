@@ -52,11 +52,15 @@ import numpy.typing as npt
 from bonefem._dolfinx import MPI, dolfinx
 from bonefem.mesh.bonemesh import BoneMesh
 from bonefem.mesh.generators._shapes import Primitive, onto_curve, onto_surface
+from bonefem.mesh.quality import tetrahedron_quality
 
 logger = logging.getLogger(__name__)
 
 #: A projected cell must keep at least this fraction of its signed volume before projection.
 MIN_VOLUME_RATIO = 0.05
+#: A projected cell whose radius ratio falls below this and below half its value before
+#: the projection is a sliver: the moves of its nodes are cut.
+QUALITY_FLOOR = 0.02
 #: How often the displacement of the nodes of a bad cell is halved before it is reverted.
 MAX_BACKTRACK = 6
 #: A coarse facet whose nodes are further than this from every primitive (relative to the
@@ -236,21 +240,30 @@ def _mark_nodes(mesh: dolfinx.mesh.Mesh, nodes: npt.NDArray[np.int32]) -> npt.ND
 def _guarded_move(
     mesh: dolfinx.mesh.Mesh, x0: npt.NDArray[np.float64], x1: npt.NDArray[np.float64]
 ) -> tuple[npt.NDArray[np.float64], int]:
-    """``x1`` with the moves of nodes of inverted or flattened cells halved, then undone.
+    """``x1`` with the moves of nodes of spoilt cells halved, and finally undone.
 
+    A cell touching a moved node is spoilt if it inverted or lost most of its volume
+    (signed volume below :data:`MIN_VOLUME_RATIO` of the one before the move), or became a
+    sliver (radius ratio below :data:`QUALITY_FLOOR` and below half its value before).
     Returns the coordinates and the number of nodes whose move was cut (global).
     """
     comm = mesh.comm
     n = mesh.topology.index_map(mesh.topology.dim).size_local
     dofmap = np.asarray(mesh.geometry.dofmaps[0][:n])
-    v0 = _signed_volumes(x0, dofmap)
+    scale = float(np.abs(x0).max(initial=1.0))
+    moved = np.linalg.norm(x1 - x0, axis=1) > 1e-9 * scale  # not the old nodes (round-off)
+    cells = dofmap[moved[dofmap].any(axis=1)]
+    before = tetrahedron_quality(x0[cells])
     x = x1.copy()
     cut = np.zeros(x.shape[0], dtype=bool)
     for attempt in range(MAX_BACKTRACK + 1):
-        bad = _signed_volumes(x, dofmap) / v0 < MIN_VOLUME_RATIO
+        after = tetrahedron_quality(x[cells])
+        bad = (after["volume"] / before["volume"] < MIN_VOLUME_RATIO) | (
+            (after["quality"] < QUALITY_FLOOR) & (after["quality"] < 0.5 * before["quality"])
+        )
         if not comm.allreduce(bool(bad.any()), op=MPI.LOR):
             break
-        marked = _mark_nodes(mesh, np.unique(dofmap[bad]).astype(np.int32))
+        marked = _mark_nodes(mesh, np.unique(cells[bad]).astype(np.int32)) & moved
         cut |= marked
         factor = 0.0 if attempt == MAX_BACKTRACK else 0.5
         x[marked] = x0[marked] + factor * (x[marked] - x0[marked])
@@ -357,7 +370,7 @@ def refine_bone(
     t0 = time.perf_counter()
     mesh, cell_tags, facet_tags = _rebuilt(mesh, tags[0], facet_tags)
     report.rebuild_seconds = float(comm.allreduce(time.perf_counter() - t0, op=MPI.MAX))
-    if report.unclassified_facets and comm.rank == 0:
+    if report.unclassified_facets and geometry.primitives and comm.rank == 0:
         logger.warning(
             "%d boundary/interface facets of the coarse mesh lie on no primitive and were "
             "not projected",
