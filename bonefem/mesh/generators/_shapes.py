@@ -98,6 +98,11 @@ class Ellipsoid(Primitive):
         return (rho - 1.0) * s, s * y / (rho[:, None] * a)
 
 
+def _tolerance(p: Array) -> Array:
+    """Convergence tolerance per point (mm), relative to its distance from the origin."""
+    return np.asarray(TOLERANCE * np.maximum(1.0, np.linalg.norm(p, axis=1)))
+
+
 def onto_surface(surface: Primitive, x: Array) -> tuple[Array, npt.NDArray[np.bool_]]:
     """Points ``x`` (n, 3) moved onto ``surface``; and which of them converged."""
     p = np.array(x, dtype=np.float64, copy=True)
@@ -105,7 +110,7 @@ def onto_surface(surface: Primitive, x: Array) -> tuple[Array, npt.NDArray[np.bo
         f, g = surface.value_and_gradient(p)
         p -= (f / np.maximum(np.einsum("ij,ij->i", g, g), 1e-300))[:, None] * g
     f, _ = surface.value_and_gradient(p)
-    ok = np.isfinite(f) & (np.abs(f) < TOLERANCE * max(1.0, float(np.abs(p).max(initial=1.0))))
+    ok = np.isfinite(f) & (np.abs(f) < _tolerance(p))
     return p, ok
 
 
@@ -125,6 +130,6 @@ def onto_curve(a: Primitive, b: Primitive, x: Array) -> tuple[Array, npt.NDArray
         p -= la[:, None] * ga + lb[:, None] * gb
     fa, _ = a.value_and_gradient(p)
     fb, _ = b.value_and_gradient(p)
-    tol = TOLERANCE * max(1.0, float(np.abs(p).max(initial=1.0)))
+    tol = _tolerance(p)
     ok = np.isfinite(fa) & np.isfinite(fb) & (np.abs(fa) < tol) & (np.abs(fb) < tol)
     return p, ok
