@@ -75,6 +75,7 @@ def exact_femur(params: dict) -> dict:
             gmsh.finalize()
 
 
+@pytest.mark.mpi
 def test_tags_are_carried_to_the_children(bone_mesh) -> None:
     """Without projection the children tile their parents: exact volumes, areas and counts."""
     from bonefem.mesh.generators._refine import Geometry, refine_bone
@@ -127,6 +128,23 @@ def test_projection_converges_to_the_geometry(bone_mesh) -> None:
     assert stats.num_inverted == 0 and stats.num_degenerate == 0
     # Plaza's children of a tetrahedron are at worst a bounded factor poorer than it
     assert stats.min_quality > 0.1 * quality_stats(bone_mesh("femur", **COARSE).mesh).min_quality
+
+
+@pytest.mark.mpi
+def test_refined_mesh_file_round_trip(bone_mesh, mpi_tmp_path) -> None:
+    """The refined mesh saves and reloads (as every run does) with no inverted cell."""
+    from bonefem.mesh import read_mesh, write_mesh
+    from bonefem.mesh.quality import check_cells
+
+    bone = bone_mesh("femur", **REFINED)
+    back = read_mesh(write_mesh(bone, mpi_tmp_path / "f.xdmf"), MPI.COMM_WORLD)
+    check_cells(back.mesh)
+    a, b = measures(bone), measures(back)
+    assert a["cells"] == b["cells"]
+    for kind in ("regions", "surfaces"):
+        for name, value in a[kind].items():
+            assert b[kind][name] == pytest.approx(value, rel=1e-12), name
+    assert "uniform_refinements=1" in back.source
 
 
 def test_estimate_counts_eight_cells_per_level() -> None:
