@@ -15,8 +15,9 @@ A case names its mesh in one of three ways::
     settings = "meshes/vertebra.toml"
 
 Generated meshes are cached as bonefem mesh files (:func:`generate_cached`), keyed by a
-hash of the generator name, its validated parameters, the gmsh version and
-:data:`GEOMETRY_VERSION`, in ``$BONEFEM_MESH_CACHE`` (default ``~/.cache/bonefem/meshes``).
+hash of the generator name, its validated parameters (``uniform_refinements`` included),
+the gmsh version and :data:`GEOMETRY_VERSION` (for refined meshes also the DOLFINx version
+and :data:`REFINEMENT_VERSION`), in ``$BONEFEM_MESH_CACHE`` (default ``~/.cache/bonefem/meshes``).
 A cached mesh and a freshly generated one have the same original cell order, so per-cell
 data keyed by ``original_cell_index`` carries over between them.
 """
@@ -48,6 +49,10 @@ logger = logging.getLogger(__name__)
 #: Bump when a generator's geometry or meshing changes, to invalidate cached meshes.
 GEOMETRY_VERSION = 1
 
+#: Bump when the parallel refinement (``uniform_refinements``: tag transfer, projection)
+#: changes; part of the cache key of refined meshes only.
+REFINEMENT_VERSION = 1
+
 #: The repository's folder of default mesh settings (for ``settings = "vertebra.toml"``).
 MESHES_DIR = Path(__file__).resolve().parents[3] / "meshes"
 
@@ -70,21 +75,31 @@ def cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "bonefem" / "meshes"
 
 
-def cache_key(name: str, parameters: Mapping[str, Any] | None = None) -> str:
-    """Hash of a generator request: name, validated parameters, gmsh and format versions."""
+def cache_key(name: str, parameters: Mapping[str, Any] | None = None, ranks: int = 1) -> str:
+    """Hash of a generator request: name, validated parameters, gmsh and format versions.
+
+    A mesh refined in parallel (``uniform_refinements`` > 0) also depends on the DOLFINx
+    version and on the number of ranks ``ranks`` it was refined on: the Plaza algorithm
+    breaks ties between equally long diagonals by global vertex numbers, so about 0.6 % of
+    the children differ between 1 and 2 ranks (same nodes, volumes and areas).
+    """
     import gmsh
 
     params = validate_parameters(get_generator(name).parameters, parameters)
-    blob = json.dumps(
-        {
-            "generator": name,
-            "parameters": params.model_dump(mode="json"),
-            "gmsh": gmsh.__version__,
-            "geometry_version": GEOMETRY_VERSION,
-            "format_version": FORMAT_VERSION,
-        },
-        sort_keys=True,
-    )
+    request = {
+        "generator": name,
+        "parameters": params.model_dump(mode="json"),
+        "gmsh": gmsh.__version__,
+        "geometry_version": GEOMETRY_VERSION,
+        "format_version": FORMAT_VERSION,
+    }
+    if int(getattr(params, "uniform_refinements", 0)):  # DOLFINx refines (Plaza)
+        from bonefem._dolfinx import dolfinx
+
+        request["dolfinx"] = dolfinx.__version__
+        request["refinement_version"] = REFINEMENT_VERSION
+        request["ranks"] = int(ranks)
+    blob = json.dumps(request, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -109,7 +124,7 @@ def generate_cached(
         The mesh (same cells in the same original order either way).
     """
     comm = comm or MPI.COMM_WORLD
-    key = cache_key(name, parameters)
+    key = cache_key(name, parameters, comm.size)
     path = Path(directory or cache_dir()) / f"{name}-{key}.xdmf"
     found = comm.bcast(is_bonefem_file(path) if comm.rank == 0 else None, root=0)
     if found:

@@ -59,6 +59,7 @@ superolateral, thick inferomedial cortex in reality; Mayhew et al. 2005, Lancet
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -71,7 +72,11 @@ from bonefem._dolfinx import MPI
 from bonefem.mesh.bonemesh import BoneMesh
 from bonefem.mesh.generators import _gmsh as g
 from bonefem.mesh.generators._params import GeneratorParameters, check_shell, quantity
+from bonefem.mesh.generators._refine import Geometry, refine_bone
 from bonefem.mesh.generators._registry import Generator
+from bonefem.mesh.generators._shapes import Cylinder, Ellipsoid, Plane, Primitive, Sphere
+
+logger = logging.getLogger(__name__)
 
 #: Surface names in physical-group order.
 SURFACES = (
@@ -202,6 +207,18 @@ class FemurParameters(GeneratorParameters):
         "Target cell size in the cortex (at most 5 x the thinnest cortical thickness).",
         gt=0.0,
         le=100.0,
+    )
+
+    uniform_refinements: int = quantity(
+        0,
+        "-",
+        "Uniform refinements in parallel after gmsh (each splits every cell into 8; new "
+        "boundary and cortical/trabecular interface nodes are projected onto the exact "
+        "geometry, and the load patches are re-drawn on the refined boundary). gmsh "
+        "builds the mesh of the other parameters, then DOLFINx refines it: refine = 1.25 "
+        "with 2 refinements gives 4.3M cells in about 1.5 minutes on 2 ranks.",
+        ge=0,
+        le=4,
     )
 
     @model_validator(mode="after")
@@ -411,6 +428,52 @@ def _build(geo: _Geometry, p: FemurParameters) -> g.GmshGroups:
     return groups
 
 
+def _solids(
+    geo: _Geometry, shaft_t: float, troch_t: float, neck_t: float, head_t: float
+) -> tuple[Primitive, ...]:
+    """The surfaces of the solids of :func:`_union` (same thicknesses), as primitives."""
+    return (
+        Cylinder((0.0, 0.0, 0.0), (0.0, 0.0, 1.0), geo.R_shaft - shaft_t),
+        Ellipsoid(g.point(geo.M), g.point(geo.M_axes - troch_t)),
+        Ellipsoid(g.point(geo.G), g.point(geo.G_axes - troch_t)),
+        Cylinder(g.point(geo.P), g.point(geo.n), geo.R_neck - neck_t),
+        Sphere(g.point(geo.C), geo.R_head - head_t),
+    )
+
+
+#: Index of the distal plane, the trochanter ellipsoid and the head sphere in
+#: ``_geometry(...).outer``.
+_DISTAL, _TROCHANTER, _HEAD = 0, 3, 5
+
+
+def _geometry(geo: _Geometry, p: FemurParameters) -> Geometry:
+    """Outer boundary (distal plane + periosteal solids) and cortical/trabecular interface."""
+    inner = _solids(
+        geo,
+        p.shaft_cortical_thickness,
+        p.trochanter_cortical_thickness,
+        p.neck_cortical_thickness,
+        p.head_cortical_thickness,
+    )
+    plane = Plane((0.0, 0.0, 0.0), (0.0, 0.0, -1.0))
+    return Geometry(outer=(plane, *_solids(geo, 0.0, 0.0, 0.0, 0.0)), interface=inner)
+
+
+def _relabel(
+    geo: _Geometry,
+    p: FemurParameters,
+    surf: npt.NDArray[np.int32],
+    centroid: npt.NDArray[np.float64],
+) -> npt.NDArray[np.int32]:
+    """Surface tag (1-based index into :data:`SURFACES`) of refined boundary facets.
+
+    ``surf`` is the index of each facet's primitive in ``_geometry(...).outer``; the rule is
+    that of the directly meshed femur (:func:`_patch_labels`).
+    """
+    faces = {"distal": [_DISTAL], "head": [_HEAD], "trochanter": [_TROCHANTER]}
+    return _patch_labels(geo, p, faces, surf, centroid) + 1
+
+
 def femur(
     comm: MPI.Intracomm,
     params: FemurParameters | None = None,
@@ -422,7 +485,8 @@ def femur(
     Args:
         comm: MPI communicator.
         params: the geometry, patch placement and mesh sizes (mm, deg); defaults if None.
-        msh_file: also write the gmsh mesh (with physical groups) to this path.
+        msh_file: also write the gmsh mesh (with physical groups) to this path (the
+            coarse mesh if ``uniform_refinements`` > 0).
 
     Returns:
         The mesh with regions ``cortical``, ``trabecular``, the surfaces of
@@ -430,7 +494,7 @@ def femur(
     """
     p = params or FemurParameters()
     geo = _Geometry(p)
-    return g.build_bone_mesh(
+    bone = g.build_bone_mesh(
         comm,
         lambda: _build(geo, p),
         name="femur",
@@ -438,6 +502,16 @@ def femur(
         landmarks=geo.landmarks(),
         msh_file=msh_file,
     )
+    if p.uniform_refinements == 0:
+        return bone
+    bone, report = refine_bone(
+        bone,
+        p.uniform_refinements,
+        _geometry(geo, p),
+        relabel=lambda surf, centroid: _relabel(geo, p, surf, centroid),
+    )
+    logger.info("femur refined: %s", report)
+    return bone
 
 
 #: The registry entry (see :mod:`bonefem.mesh.generators._registry`).
