@@ -30,6 +30,7 @@ fi
 
 case "${1:-}" in
     "") exec bonefem --help ;;
-    -* | run | check | mesh | sweep | report | cases | biology | image | version) exec bonefem "$@" ;;
+    # "test" is bonefem test (virtual mechanical tests), not the shell's test(1)
+    -* | run | check | mesh | sweep | report | cases | biology | image | test | version) exec bonefem "$@" ;;
     *) exec "$@" ;;
 esac
