@@ -29,6 +29,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from bonefem._version import __version__
 from bonefem.coupling.stop import RunStopped
@@ -102,6 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("case", help="case file (TOML) or the name of a bundled case")
     p.add_argument(
         "--no-mesh", action="store_true", help="skip building the mesh (schema checks only)"
+    )
+    p.add_argument(
+        "--ranks",
+        type=int,
+        default=None,
+        metavar="N",
+        help="MPI ranks of the planned run, for the run-time estimate (default: this check's)",
     )
     _add_set(p)
     _add_size_limit(p)
@@ -295,6 +303,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
     estimate = require_affordable(case.mesh, path.parent, _max_cells(args), file=str(path))
     if estimate is not None:
         logger.info("%s: mesh estimate: %s", path, estimate.describe())
+        if args.no_mesh:
+            logger.info("%s: run-time estimate: %s", path, _run_estimate(case, estimate.dofs, args))
     if args.no_mesh:
         return 0
     from bonefem._dolfinx import MPI
@@ -313,7 +323,23 @@ def _cmd_check(args: argparse.Namespace) -> int:
         ", ".join(bone.region_names),
         ", ".join(bone.surface_names),
     )
+    dofs = 3 * bone.mesh.geometry.index_map().size_global  # P1: 3 per node
+    logger.info("%s: run-time estimate: %s", path, _run_estimate(case, dofs, args))
     return 0
+
+
+def _run_estimate(case: Any, dofs: float, args: argparse.Namespace) -> str:
+    """The run-time estimate of ``case`` on a mesh of ``dofs`` unknowns (one line)."""
+    from bonefem._dolfinx import MPI
+    from bonefem.coupling.cost import estimate_run, rows_with_tests
+
+    ranks = args.ranks if args.ranks is not None else MPI.COMM_WORLD.size
+    if ranks < 1:
+        raise InputError("--ranks must be at least 1", field="--ranks", value=ranks)
+    run, out = case.run, case.output
+    rows = rows_with_tests(run.duration_days, out.metrics_every_days, case.metrics.tests_every_days)
+    tests = bool(case.test_load_cases())
+    return estimate_run(dofs, ranks, run.duration_days, rows, tests=tests).describe()
 
 
 def _cmd_test(args: argparse.Namespace) -> int:
