@@ -75,6 +75,24 @@ def setup_logging(verbose: int, quiet: bool, all_ranks: bool) -> None:
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def _add_check(sub: Any) -> None:
+    """The ``check`` subcommand."""
+    p = sub.add_parser("check", help="validate a case file without running it")
+    p.add_argument("case", help="case file (TOML) or the name of a bundled case")
+    p.add_argument(
+        "--no-mesh", action="store_true", help="skip building the mesh (schema checks only)"
+    )
+    p.add_argument(
+        "--ranks",
+        type=int,
+        default=None,
+        metavar="N",
+        help="MPI ranks of the planned run, for the run-time estimate (default: this check's)",
+    )
+    _add_set(p)
+    _add_size_limit(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with all subcommands."""
     parser = argparse.ArgumentParser(
@@ -99,20 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_set(p)
     _add_size_limit(p)
 
-    p = sub.add_parser("check", help="validate a case file without running it")
-    p.add_argument("case", help="case file (TOML) or the name of a bundled case")
-    p.add_argument(
-        "--no-mesh", action="store_true", help="skip building the mesh (schema checks only)"
-    )
-    p.add_argument(
-        "--ranks",
-        type=int,
-        default=None,
-        metavar="N",
-        help="MPI ranks of the planned run, for the run-time estimate (default: this check's)",
-    )
-    _add_set(p)
-    _add_size_limit(p)
+    _add_check(sub)
 
     from bonefem.mesh.command import add_arguments as add_mesh_arguments
 
