@@ -309,7 +309,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if estimate is not None:
         logger.info("%s: mesh estimate: %s", path, estimate.describe())
         if args.no_mesh:
-            logger.info("%s: run-time estimate: %s", path, _run_estimate(case, estimate.dofs, args))
+            line = _run_estimate(case, estimate.dofs, estimate.cells, args)
+            logger.info("%s: run-time estimate: %s", path, line)
     if args.no_mesh:
         return 0
     from bonefem._dolfinx import MPI
@@ -329,11 +330,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
         ", ".join(bone.surface_names),
     )
     dofs = 3 * bone.mesh.geometry.index_map().size_global  # P1: 3 per node
-    logger.info("%s: run-time estimate: %s", path, _run_estimate(case, dofs, args))
+    line = _run_estimate(case, dofs, bone.num_cells_global, args)
+    logger.info("%s: run-time estimate: %s", path, line)
     return 0
 
 
-def _run_estimate(case: Any, dofs: float, args: argparse.Namespace) -> str:
+def _run_estimate(case: Any, dofs: float, cells: float, args: argparse.Namespace) -> str:
     """The run-time estimate of ``case`` on a mesh of ``dofs`` unknowns (one line)."""
     from bonefem._dolfinx import MPI
     from bonefem.coupling.cost import estimate_run, rows_with_tests
@@ -344,7 +346,7 @@ def _run_estimate(case: Any, dofs: float, args: argparse.Namespace) -> str:
     run, out = case.run, case.output
     rows = rows_with_tests(run.duration_days, out.metrics_every_days, case.metrics.tests_every_days)
     tests = bool(case.test_load_cases())
-    return estimate_run(dofs, ranks, run.duration_days, rows, tests=tests).describe()
+    return estimate_run(dofs, cells, ranks, run.duration_days, rows, tests=tests).describe()
 
 
 def _cmd_test(args: argparse.Namespace) -> int:

@@ -4,15 +4,21 @@ Cluster users must ask for a time limit; the estimate is built from two measured
 quantities (docs/performance.md):
 
 * one cold elasticity solve (assembly, GAMG set-up, CG from zero; P1 tetrahedra,
-  rtol 1e-8) costs about ``COLD_SECONDS_PER_DOF`` seconds per displacement unknown on one
-  rank (femur, 27k to 2.1M dofs: 3.7e-5 to 5.8e-5 s/dof; the table "Elasticity solver vs
-  mesh size"), and about 1/ranks^0.95 of it on several ranks (1.0M dofs: 54.6 s on 1
-  rank, 28.6 s on 2);
-* a run costs a number of such cold solves (``run_cost_cold_solves`` in every manifest):
-  a set-up of about ``SETUP_COLD``, the biology and the habitual re-solves about
-  ``COLD_PER_YEAR`` per simulated year, and about ``COLD_PER_TEST_ROW`` per metrics row with
-  virtual tests (the quick-start vertebra, 10 years, 41 rows: 77 measured, 65 by this
-  model).
+  rtol 1e-8) on one rank grows as a power of the displacement unknowns N fitted to the
+  femur table "Elasticity solver vs mesh size": t = 1.01 s · (N / 26,988)^1.105 (27k:
+  1.01 s; 127k: 5.6 against 6.06 measured; 1.0M: 54.9 against 54.6; 2.1M: 125 against
+  123), and about 1/ranks^0.95 of it on several ranks (1.0M dofs: 28.6 s on 2);
+* the mechanics of a run cost a number of such cold solves: a set-up of about
+  ``SETUP_COLD``, the habitual re-solves about ``COLD_PER_YEAR`` per simulated year (19 in
+  the 10-year quick start) and about ``COLD_PER_TEST_ROW`` per metrics row with virtual
+  tests (two test solves from a good guess with a kept preconditioner);
+* the cell model costs about ``BIOLOGY_SECONDS_PER_CELL_YEAR`` per cell and simulated year
+  on each rank's cells (quick start: 38 s for 31k cells over 10 years, 1 rank; the femur:
+  44 s for 41k cells over 10 years on 2 ranks; docs/performance.md, issue 15).
+
+Measured against estimated: the quick start 111.5 s (a loaded machine) against 85 s; the
+QCT phantom case 12.6 s against 18 s; the first year of the 1.0M-dof femur on 2 ranks 271 s
+against 390 s.
 
 It is a factor-of-2 estimate: the cell model's cost depends on the scenario (every
 re-solve restarts a stiff transient), hexahedral micro-FE meshes need more CG iterations
@@ -26,16 +32,20 @@ from dataclasses import dataclass
 
 __all__ = ["RunCostEstimate", "estimate_run", "rows_with_tests"]
 
-#: Cold solve time per displacement unknown on one rank (s; docs/performance.md).
-COLD_SECONDS_PER_DOF = 5.5e-5
-#: Fixed part of a cold solve (s): Python and PETSc object set-up on small meshes.
-COLD_OVERHEAD_S = 0.3
+#: Cold solve on one rank: t = COLD_REFERENCE_S (N / COLD_REFERENCE_DOFS)^COLD_EXPONENT
+#: (s; the femur at refine 1 and the fit through refine 4.5, docs/performance.md).
+COLD_REFERENCE_S = 1.01
+COLD_REFERENCE_DOFS = 26_988.0
+COLD_EXPONENT = 1.105
 #: Strong-scaling exponent of a cold solve over ranks (2 ranks: 1.9x at 1.0M dofs).
 PARALLEL_EXPONENT = 0.95
-#: Run cost in cold solves: set-up, per simulated year, per metrics row with tests.
+#: Mechanics in cold solves: set-up, habitual re-solves per simulated year, per metrics
+#: row with virtual tests.
 SETUP_COLD = 5.0
-COLD_PER_YEAR = 3.5
+COLD_PER_YEAR = 2.0
 COLD_PER_TEST_ROW = 0.6
+#: Cell model: seconds per cell and simulated year (on one rank's cells).
+BIOLOGY_SECONDS_PER_CELL_YEAR = 1.2e-4
 
 YEAR_DAYS = 365.25
 
@@ -46,7 +56,7 @@ class RunCostEstimate:
 
     Attributes:
         cold_solve_s: one cold solve of the mesh on the given ranks (s).
-        cold_solves: the run's cost in cold solves (-).
+        cold_solves: the run's whole cost in cold solves (-), biology included.
         seconds: estimated wall time (s).
         ranks: MPI ranks the estimate is for.
     """
@@ -83,20 +93,30 @@ def rows_with_tests(
 
 
 def estimate_run(
-    dofs: float, ranks: int, duration_days: float, test_rows: int, *, tests: bool = True
+    dofs: float,
+    cells: float,
+    ranks: int,
+    duration_days: float,
+    test_rows: int,
+    *,
+    tests: bool = True,
 ) -> RunCostEstimate:
     """Estimate a coupled run's wall time (module doc).
 
     Args:
         dofs: displacement unknowns of the mesh (3 per node for P1).
+        cells: cells of the mesh.
         ranks: MPI ranks of the run (>= 1).
         duration_days: simulated time (days).
         test_rows: metrics rows with virtual tests (:func:`rows_with_tests`).
         tests: whether the case has virtual tests at all.
     """
     ranks = max(int(ranks), 1)
-    cold = COLD_OVERHEAD_S + COLD_SECONDS_PER_DOF * dofs / ranks**PARALLEL_EXPONENT
-    n = SETUP_COLD + COLD_PER_YEAR * duration_days / YEAR_DAYS
+    size = max(float(dofs), 1.0) / COLD_REFERENCE_DOFS
+    cold = COLD_REFERENCE_S * size**COLD_EXPONENT / ranks**PARALLEL_EXPONENT
+    years = duration_days / YEAR_DAYS
+    n = SETUP_COLD + COLD_PER_YEAR * years
     if tests:
         n += COLD_PER_TEST_ROW * test_rows
-    return RunCostEstimate(cold, n, cold * n, ranks)
+    seconds = cold * n + BIOLOGY_SECONDS_PER_CELL_YEAR * cells / ranks * years
+    return RunCostEstimate(cold, seconds / cold, seconds, ranks)

@@ -4,7 +4,8 @@ The model must reproduce, within its stated factor of 2, the measurements it was
 from (docs/performance.md): the quick-start vertebra (25,980 dofs, 1 rank, 10 years, 41
 quarterly rows with tests: 111.5 s, cold solve 1.44 s), the femur at 1.0M dofs (cold solve
 54.6 s on 1 rank, 28.6 s on 2) and the first year of the menopause femur at 1.0M dofs on
-2 ranks (271 s, issue 19).
+2 ranks (271 s, issue 19), and the bundled QCT case (voxel mesh, 9,282 dofs, 1 rank,
+10 years: 12.6 s, cold solve 0.22 s).
 """
 
 from __future__ import annotations
@@ -27,21 +28,24 @@ def test_rows_with_tests_count_the_rows_at_t0_and_every_interval() -> None:
 
 
 def test_cold_solve_time_matches_the_femur_table() -> None:
-    one = estimate_run(1_004_316, 1, 365.25, 5).cold_solve_s
-    two = estimate_run(1_004_316, 2, 365.25, 5).cold_solve_s
+    one = estimate_run(1_004_316, 1_812_018, 1, 365.25, 5).cold_solve_s
+    two = estimate_run(1_004_316, 1_812_018, 2, 365.25, 5).cold_solve_s
     assert one == pytest.approx(54.6, rel=0.1)
     assert two == pytest.approx(28.6, rel=0.1)
 
 
 def test_runs_within_a_factor_two_of_their_measurements() -> None:
-    quick = estimate_run(25_980, 1, 3652.5, rows_with_tests(3652.5, 91.3125, None))
+    quick = estimate_run(25_980, 38_220, 1, 3652.5, rows_with_tests(3652.5, 91.3125, None))
     assert within_2x(quick.seconds, 111.5) and within_2x(quick.cold_solves, 77.0)
-    femur = estimate_run(1_004_316, 2, 365.25, rows_with_tests(365.25, 91.3125, None))
+    femur = estimate_run(1_004_316, 1_812_018, 2, 365.25, rows_with_tests(365.25, 91.3125, None))
     assert within_2x(femur.seconds, 271.0)
-    # more ranks, less time; more years or rows, more time; no tests, less time
-    assert estimate_run(1e6, 8, 3652.5, 41).seconds < estimate_run(1e6, 2, 3652.5, 41).seconds
-    assert estimate_run(1e6, 2, 3652.5, 11).seconds < estimate_run(1e6, 2, 3652.5, 41).seconds
-    assert estimate_run(1e6, 2, 3652.5, 41, tests=False).seconds < femur.seconds * 10
+    qct = estimate_run(9_282, 2_448, 1, 3652.5, rows_with_tests(3652.5, 91.3125, None))
+    assert within_2x(qct.seconds, 12.6) and within_2x(qct.cold_solve_s, 0.22)
+    # more ranks, less time; fewer test rows, less time; no tests, less time
+    base = estimate_run(1e6, 2e6, 2, 3652.5, 41).seconds
+    assert estimate_run(1e6, 2e6, 8, 3652.5, 41).seconds < base
+    assert estimate_run(1e6, 2e6, 2, 3652.5, 11).seconds < base
+    assert estimate_run(1e6, 2e6, 2, 3652.5, 41, tests=False).seconds < base
     assert "rank(s)" in quick.describe()
 
 
