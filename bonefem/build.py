@@ -21,7 +21,12 @@ import numpy.typing as npt
 from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants, fe_constants
 from bonefem.biology.cells import BoneCellModel
 from bonefem.biology.history import CohortHistory
-from bonefem.biology.parameters import PIVONKA_2008, CellParameters, calibrated_parameters
+from bonefem.biology.parameters import (
+    PIVONKA_2008,
+    CellParameters,
+    calibrated_parameters,
+    remodeling_parameters,
+)
 from bonefem.biology.signals import ScenarioSignals, build_signals
 from bonefem.config.case import Case
 from bonefem.coupling.initial import INITIAL_BVTV, INITIAL_MINERAL_DENSITY, initial_bvtv
@@ -201,7 +206,9 @@ def build(
     c = constants or CALIBRATED
     rc = case.remodeling
     params = PARAMETER_SETS[rc.parameters](c)
-    model = BoneCellModel(params, rtol_cells=rc.cell_rtol, rtol_bone=rc.bone_rtol)
+    model = BoneCellModel(
+        params, remodeling_parameters(c), rtol_cells=rc.cell_rtol, rtol_bone=rc.bone_rtol
+    )
     signals = build_signals(case.biology, fe_constants(c), params)
     law = make_law(LawContext(rc, model, signals, _history(case, model, signals)))
     mech = _mechanics(case, bone, clock)

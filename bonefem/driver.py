@@ -22,6 +22,7 @@ import numpy as np
 
 from bonefem._dolfinx import MPI, versions
 from bonefem.biology.calibrated import CalibratedConstants
+from bonefem.biology.cells import complete_state
 from bonefem.build import CoupledModel, build
 from bonefem.config.case import Case, case_to_toml_dict, load_case
 from bonefem.coupling.loop import CoupledRun, RunHooks
@@ -297,7 +298,10 @@ def _run_case(
     model = build(case, bone, constants=constants, case_file=str(case_path), clock=hooks.clock)
     state = None
     if checkpoint is not None:
-        state = RunState.from_checkpoint(*checkpoint, model.material.modulus)
+        law_params = model.law.params
+        state = RunState.from_checkpoint(
+            *checkpoint, model.material.modulus, lambda c: complete_state(c, law_params)
+        )
     t_setup = hooks.clock() - t_setup
     run = CoupledRun(model, out, hooks, state)
     run.timers.add("mesh", t_mesh)

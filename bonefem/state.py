@@ -21,8 +21,8 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 
-#: Rows of :attr:`RunState.cells` (the cell-model state).
-CELL_ROWS = ("OBp", "OBa", "OCa", "f", "m")
+#: Rows of :attr:`RunState.cells` (the cell-model state, :data:`bonefem.biology.STATE_NAMES`).
+CELL_ROWS = ("OBp", "OBa", "OCa", "f", "m", "Ds", "z1", "z2")
 
 
 @dataclass
@@ -59,8 +59,9 @@ class RunState:
     """Per-cell state of a run (owned cells of this rank) and the loop scalars.
 
     Attributes:
-        cells: cell-model state, shape (5, n): OBp, OBa, OCa (pM), f (BV/TV, -), m (mineral
-            volume fraction of the matrix, -); see :data:`CELL_ROWS`.
+        cells: cell-model state, shape (8, n): OBp, OBa, OCa (pM), f (BV/TV, -), m (mineral
+            volume fraction of the matrix, -), Ds (slow mineral deficit, -), z1, z2 (delayed
+            formation activity, pM); see :data:`CELL_ROWS`.
         E: Young's modulus now (MPa).
         E_solved: Young's modulus at the last habitual solve (MPa).
         psi_solved: daily strain energy density Ψ at the last solve (MPa).
@@ -81,7 +82,7 @@ class RunState:
     rho0: FloatArray
     loop: LoopState = field(default_factory=LoopState)
 
-    #: the cell-model state's checkpoint name (stored cell-major, (n, 5))
+    #: the cell-model state's checkpoint name (stored cell-major, (n, 8); (n, 5) in 0.1)
     CELLS_KEY = "state"
     #: the other per-cell arrays of a checkpoint (same names as the attributes)
     CHECKPOINT = (
@@ -124,6 +125,7 @@ class RunState:
         meta: Mapping[str, Any],
         arrays: Mapping[str, FloatArray],
         modulus: Callable[[FloatArray, FloatArray], FloatArray],
+        complete: Callable[[FloatArray], FloatArray] | None = None,
     ) -> RunState:
         """Rebuild the state from a checkpoint (``meta`` and arrays of the store).
 
@@ -131,8 +133,12 @@ class RunState:
             meta: the checkpoint's metadata (``meta["state"]["loop"]``: the loop scalars).
             arrays: per-cell arrays by name (:attr:`CELLS_KEY` and :attr:`CHECKPOINT`).
             modulus: E(f, m) in MPa, to recompute the current modulus.
+            complete: completes a state of an older layout (bonefem 0.1: 5 rows) to the
+                law's rows (:func:`bonefem.biology.cells.complete_state`).
         """
         cells = np.ascontiguousarray(arrays[cls.CELLS_KEY].T)
+        if complete is not None:
+            cells = np.ascontiguousarray(complete(cells))
         rest = {name: arrays[name] for name in cls.CHECKPOINT}
         loop = LoopState(**meta["state"]["loop"])
         return cls(cells=cells, E=modulus(cells[3], cells[4]), loop=loop, **rest)

@@ -232,6 +232,56 @@ def _strength_lines(folders: dict[str, Path]) -> list[str]:
     return out
 
 
+def _zerod_lines() -> list[str]:
+    """Long-term denosumab and the early teriparatide course in 0-D (issue 13 items 1-3)."""
+    from bonefem.biology.calibration import FMP, YEAR, _menopause
+    from bonefem.biology.zerod import RunConfig, run_zero_d
+    from bonefem.config.scenario import DenosumabConfig, TeriparatideConfig
+
+    run = RunConfig(step_days=14.0)
+    start = FMP + 21.0 * YEAR
+    dmab = [DenosumabConfig(start_days=start, stop_days=start + 10.0 * YEAR)]
+    tr = run_zero_d(_menopause(denosumab=dmab), start + 10.0 * YEAR + 1.0, run=run)
+    key = "abmd_change_pct_lumbar_spine"
+
+    def gain(r, t0: float, t1: float) -> float:
+        return 100.0 * ((1 + r.at(key, t1) / 100) / (1 + r.at(key, t0) / 100) - 1.0)
+
+    years = [1, 2, 3, 4, 5, 6, 8, 10]
+    out = [
+        "",
+        "## 0-D: denosumab for 10 years and the early teriparatide course",
+        "",
+        "Trabecular and cortical point of the calibration cohort (`bonefem.biology.zerod`),",
+        "lumbar-spine aBMD change from the start of therapy (%). Out of sample: FREEDOM and",
+        "its extension, LS +9.2 % at 3 years and +21.7 % at 10 years from the FREEDOM",
+        "baseline (Cummings et al. 2009; Bone et al. 2017, Lancet Diabetes Endocrinol 5:513),",
+        "rising every year; teriparatide 20 µg/day LS +9.7 % at a median 19 months (Neer et",
+        "al. 2001) and +6.2 % at 12 months (Tsai et al. 2013).",
+        "",
+        "| denosumab from 21 y past the FMP, year | " + " | ".join(str(y) for y in years) + " |",
+        "|---" * (len(years) + 1) + "|",
+        "| LS aBMD change (%) | "
+        + " | ".join(f"{gain(tr, start, start + y * YEAR):+.2f}" for y in years)
+        + " |",
+    ]
+    t_start = FMP + 5.0 * YEAR
+    tp = [TeriparatideConfig(start_days=t_start, stop_days=t_start + 2.0 * YEAR)]
+    r = run_zero_d(_menopause(teriparatide=tp), t_start + 2.0 * YEAR + 1.0, run=run)
+    months = [1, 3, 6, 12, 18, 21]
+    out += [
+        "",
+        "| teriparatide from 5 y past the FMP, month | "
+        + " | ".join(str(mo) for mo in months)
+        + " |",
+        "|---" * (len(months) + 1) + "|",
+        "| LS aBMD change (%) | "
+        + " | ".join(f"{gain(r, t_start, t_start + mo / 12 * YEAR):+.2f}" for mo in months)
+        + " |",
+    ]
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ranks", type=int, default=1)
@@ -283,6 +333,7 @@ def main() -> int:
             "(Cauley et al. 2003) | validation (qualitative) |"
         )
     lines += _strength_lines(folders)
+    lines += _zerod_lines()
     lines += [
         "",
         "## Per-case summary",

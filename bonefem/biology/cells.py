@@ -2,7 +2,7 @@
 
 State layout
 ------------
-A state is a float64 array of shape ``(N_STATES, N)`` = ``(5, N)``, one column per point
+A state is a float64 array of shape ``(N_STATES, N)`` = ``(8, N)``, one column per point
 (FE cell, or the single point of a 0-D run)::
 
     row 0  OBp  osteoblast precursors            (pM)
@@ -10,6 +10,13 @@ A state is a float64 array of shape ``(N_STATES, N)`` = ``(5, N)``, one column p
     row 2  OCa  active osteoclasts               (pM)
     row 3  f    bone volume fraction BV/TV       (dimensionless, in [f_min, f_max])
     row 4  m    mean mineral volume fraction of the bone matrix (dimensionless)
+    row 5  Ds   slow secondary-mineralisation deficit (dimensionless)
+    row 6  z1   formation activity, first delay stage (pM)
+    row 7  z2   formation activity, second delay stage = OBa_F, what forms bone (pM)
+
+Rows 5-7 belong to :mod:`bonefem.remodeling.bone` (tissue ages and the remodelling
+period); with those terms off they stay at 0, OBa, OBa. A bonefem 0.1 state (5 rows) is
+completed by :func:`complete_state`.
 
 Equations (Pivonka et al. 2008, Eqs. (1)-(3), (9)-(13); Scheiner et al. 2013, Eqs. (2)-(5))::
 
@@ -69,24 +76,33 @@ from bonefem.biology.calibrated import CALIBRATED
 from bonefem.biology.dual import log_variables
 from bonefem.biology.effects import NEUTRAL, ConstantSignals, Effects, SystemicSignals
 from bonefem.biology.integrator import integrate_ros2
-from bonefem.biology.parameters import CellParameters, calibrated_parameters
+from bonefem.biology.parameters import (
+    CellParameters,
+    calibrated_parameters,
+    remodeling_parameters,
+)
 from bonefem.biology.pivonka import SignallingChain, signalling_chain
 from bonefem.config.defaults import DEFAULT_RTOL_BONE, DEFAULT_RTOL_CELLS
 from bonefem.errors import SolverError
-from bonefem.remodeling import DEFAULT_REMODELING, CellDrivenRemodeling, RemodelingParameters
+from bonefem.remodeling import CellDrivenRemodeling, RemodelingParameters
 
 __all__ = [
     "DEFAULT_PARAMETERS",
+    "IDS",
     "IF",
     "IM",
     "IOBA",
     "IOBP",
     "IOCA",
+    "IZ1",
+    "IZ2",
     "N_STATES",
     "STATE_NAMES",
     "AdvanceResult",
     "BoneCellModel",
     "Stimulus",
+    "complete_state",
+    "formation_activity",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -94,12 +110,35 @@ Stimulus = None | float | FloatArray | Callable[[FloatArray], FloatArray]
 """Mechanical drive Psi/Psi_ss: None (homeostatic), a number or an array per point, or a
 callable ``stimulus(f) -> Psi/Psi_ss`` evaluated with the stage value of f."""
 
-IOBP, IOBA, IOCA, IF, IM = 0, 1, 2, 3, 4
-N_STATES = 5
-STATE_NAMES = ("OBp", "OBa", "OCa", "f", "m")
+IOBP, IOBA, IOCA, IF, IM, IDS, IZ1, IZ2 = 0, 1, 2, 3, 4, 5, 6, 7
+N_STATES = 8
+STATE_NAMES = ("OBp", "OBa", "OCa", "f", "m", "Ds", "z1", "z2")
 
 DEFAULT_PARAMETERS = calibrated_parameters(CALIBRATED.mechano_lambda, CALIBRATED.mechano_rankl_max)
 """Default cell parameters: Scheiner 2013 with the calibrated mechanical slope lambda."""
+
+DEFAULT_REMODELING_CELLS = remodeling_parameters(CALIBRATED)
+"""Default bone-volume law of the cell model: slow secondary mineralisation, Haversian
+surface and remodelling period on (:func:`bonefem.biology.parameters.remodeling_parameters`)."""
+
+
+def complete_state(cells: FloatArray, remodeling: RemodelingParameters) -> FloatArray:
+    """A bonefem 0.1 state (5, n) completed to (8, n): no slow deficit, delay at OBa.
+
+    A state with all rows is returned unchanged. (A 0.1 state carries no tissue-age
+    information: its mineral is taken as all in the fast phase, exact when
+    ``remodeling.slow_share`` is 0.)
+    """
+    if cells.shape[0] == N_STATES:
+        return cells
+    if cells.shape[0] != 5:
+        raise ValueError(f"a cell-model state has 5 or {N_STATES} rows, got {cells.shape[0]}")
+    out = np.empty((N_STATES, cells.shape[1]))
+    out[:5] = cells
+    out[IDS] = 0.0
+    out[IZ1] = cells[IOBA]
+    out[IZ2] = cells[IOBA]
+    return out
 
 
 JACOBIAN_BLOCK = 65536
@@ -117,7 +156,7 @@ class AdvanceResult:
     """Result of :meth:`BoneCellModel.advance`.
 
     Attributes:
-        state: the new state, shape (5, N).
+        state: the new state, shape (8, N).
         n_accepted: accepted substeps.
         n_rejected: rejected substeps.
         h_last: size of the last accepted substep (days).
@@ -151,7 +190,7 @@ class BoneCellModel:
     def __init__(
         self,
         params: CellParameters = DEFAULT_PARAMETERS,
-        remodeling: RemodelingParameters = DEFAULT_REMODELING,
+        remodeling: RemodelingParameters | None = None,
         *,
         rtol_cells: float = DEFAULT_RTOL_CELLS,
         rtol_bone: float = DEFAULT_RTOL_BONE,
@@ -176,7 +215,8 @@ class BoneCellModel:
             pi1 = tgf / (tgf + params.K_TGF_OBu)
             self._p_obp = mech.obu_fraction * params.D_OBu * pi1 / (ss[0] * mech.pi_ss)
             self._a = mech.obu_fraction
-        self.remodeling = CellDrivenRemodeling(remodeling, remodeling.k_res * ss[2] / ss[1])
+        rp = DEFAULT_REMODELING_CELLS if remodeling is None else remodeling
+        self.remodeling = CellDrivenRemodeling(rp, rp.k_res * ss[2] / ss[1])
 
     # ------------------------------------------------------------------ rates
     @property
@@ -270,12 +310,10 @@ class BoneCellModel:
         e: Effects = NEUTRAL,
         psi_r: FloatArray | float | None = None,
     ) -> FloatArray:
-        """Time derivative of the full state (5, N) in state units per day."""
+        """Time derivative of the full state (8, N) in state units per day."""
         out = np.empty_like(state)
         out[0], out[1], out[2] = self.cell_rates(state[0], state[1], state[2], e, psi_r)
-        out[3], out[4], _ = self.remodeling.volume_rates(
-            state[3], state[4], state[1], state[2], e.resorption_factor, e.modelling_formation
-        )
+        out[3:] = bone_rates(self.remodeling, state, e)[0]
         return out
 
     # ---------------------------------------------------------- steady state
@@ -324,7 +362,7 @@ class BoneCellModel:
             n: number of points when ``f0`` is a scalar.
 
         Returns:
-            state array (5, N): cells at the healthy steady state, f = f0, m at the
+            state array (8, N): cells at the healthy steady state, f = f0, m and Ds at the
             mineralisation steady state of f0 (so every column is an equilibrium).
         """
         f = np.atleast_1d(np.asarray(f0, dtype=float))
@@ -341,6 +379,9 @@ class BoneCellModel:
         state[0:3] = self.ss[:, None]
         state[3] = f
         state[4] = self.remodeling.mineral_steady_state(f, state[1])
+        state[IDS] = self.remodeling.slow_deficit_steady_state(f, state[1])
+        state[IZ1] = state[IOBA]
+        state[IZ2] = state[IOBA]
         return state
 
     # ------------------------------------------------------------ outputs
@@ -360,7 +401,11 @@ class BoneCellModel:
         pi_mech, rankl_mech = self._mech(psi_r)
         out = self.signalling(state[0], state[1], state[2], e, psi_r)
         form, res = self.remodeling.formation_resorption(
-            state[3], state[1], state[2], e.resorption_factor, e.modelling_formation
+            state[3],
+            formation_activity(self.remodeling, state),
+            state[2],
+            e.resorption_factor,
+            e.modelling_formation,
         )
         out["formation"] = form
         out["resorption"] = res
@@ -455,7 +500,7 @@ class BoneCellModel:
         :class:`CellProblem` (see the module docstring).
 
         Args:
-            state: array (5, N) (see module docstring); not modified.
+            state: array (8, N) (see module docstring); not modified.
             t: start time (days from the start of the simulation).
             dt: step (days, > 0).
             signals: systemic signals (effects evaluated at the stage times); None = healthy.
@@ -501,6 +546,43 @@ class BoneCellModel:
         )
 
 
+def scale_m_min(model: BoneCellModel) -> float:
+    """Error scale of the slow mineral deficit (absolute, like m's: atol + rtol * m_prim)."""
+    return model.atol_m + model.rtol_bone * model.remodeling.params.m_primary
+
+
+def formation_activity(law: CellDrivenRemodeling, state: FloatArray) -> FloatArray:
+    """OBa_F (pM): the active osteoblasts seen through the remodelling-period delay."""
+    return state[IZ2] if law.params.delay_rate > 0.0 else state[IOBA]
+
+
+def bone_rates(
+    law: CellDrivenRemodeling, y: FloatArray, e: Effects
+) -> tuple[FloatArray, FloatArray]:
+    """Rates of rows 3-7 (f, m, Ds per day; z1, z2 in pM/day) and F/f (1/day).
+
+    :mod:`bonefem.remodeling.bone`: volume and mineral from the (delayed) formation and the
+    resorption, the slow mineral deficit, and the two-stage delay of the formation activity.
+    """
+    p = law.params
+    out = np.empty((N_STATES - 3, y.shape[1]))
+    slow = y[IDS] if p.slow_share > 0.0 else None
+    out[0], out[1], form_rel = law.volume_rates(
+        y[IF],
+        y[IM],
+        formation_activity(law, y),
+        y[IOCA],
+        e.resorption_factor,
+        e.modelling_formation,
+        slow,
+    )
+    out[2] = law.slow_deficit_rate(form_rel, y[IDS]) if slow is not None else 0.0
+    rate = p.delay_rate
+    out[3] = rate * (y[IOBA] - y[IZ1])
+    out[4] = rate * (y[IZ1] - y[IZ2])
+    return out, form_rel
+
+
 def inverse_3x3(
     a: list[list[Any]],
 ) -> tuple[tuple[Any, ...], Any]:
@@ -525,7 +607,7 @@ def inverse_3x3(
 
 
 class CellProblem:
-    """The cell model as a :class:`~bonefem.biology.integrator.WProblem` (state (5, N)).
+    """The cell model as a :class:`~bonefem.biology.integrator.WProblem` (state (8, N)).
 
     The cell populations are integrated in u = ln(x) (positive whatever the step: the
     Lemaire "OBp retraction" failure cannot occur), with the 3x3 Jacobian in u of
@@ -549,26 +631,29 @@ class CellProblem:
         self.stimulus = stimulus
         self.rp = model.remodeling.params
 
-    def _volume(self, y: FloatArray, e: Effects) -> tuple[FloatArray, FloatArray, FloatArray]:
-        return self.model.remodeling.volume_rates(
-            y[IF], y[IM], y[IOBA], y[IOCA], e.resorption_factor, e.modelling_formation
-        )
-
     def linearise(
         self, t: float, y: FloatArray, gh: float
     ) -> tuple[FloatArray, Callable[[FloatArray], FloatArray]]:
-        """F(t, y) (log-rates 1/day, df/dt, dm/dt per day) and the solver of W k = b."""
+        """F(t, y) (log-rates 1/day, rows 3-7 per day) and the solver of W k = b.
+
+        W is the exact 3x3 cell block per point; m, Ds and the delay stages are linearly
+        implicit in their own decay (the delay chain's sub-diagonal included); f explicit.
+        """
         e = self.signals.effects(t)
         g, jac = self.model._log_rates_sparse(y[0:3], e, self.model._psi(self.stimulus, y[IF]))
-        df, dm, form_rel = self._volume(y, e)
+        bone, form_rel = bone_rates(self.model.remodeling, y, e)
         f0 = np.empty_like(y)
-        f0[0], f0[1], f0[2], f0[IF], f0[IM] = g[0], g[1], g[2], df, dm
+        f0[0], f0[1], f0[2] = g[0], g[1], g[2]
+        f0[3:] = bone
         w = [
             [(1.0 if i == j else 0.0) - gh * (0.0 if d is None else d) for j, d in enumerate(r)]
             for i, r in enumerate(jac)
         ]
         (c00, c01, c02, c10, c11, c12, c20, c21, c22), inv_det = inverse_3x3(w)
         wm = 1.0 / (1.0 + gh * (form_rel + self.rp.k_sec))
+        wd = 1.0 / (1.0 + gh * (form_rel + self.rp.k_slow))
+        rate = self.rp.delay_rate
+        wz = 1.0 / (1.0 + gh * rate)
 
         def solve(b: FloatArray) -> FloatArray:
             k = np.empty_like(b)
@@ -577,6 +662,9 @@ class CellProblem:
             k[2] = (c20 * b[0] + c21 * b[1] + c22 * b[2]) * inv_det
             k[IF] = b[IF]
             k[IM] = b[IM] * wm
+            k[IDS] = b[IDS] * wd
+            k[IZ1] = b[IZ1] * wz
+            k[IZ2] = (b[IZ2] + gh * rate * k[IZ1]) * wz
             return k
 
         return f0, solve
@@ -585,9 +673,9 @@ class CellProblem:
         """F(t, y) (see :meth:`linearise`)."""
         e = self.signals.effects(t)
         g = self.model._log_rates(y[0:3], e, self.model._psi(self.stimulus, y[IF]))
-        df, dm, _ = self._volume(y, e)
         out = np.empty_like(y)
-        out[0], out[1], out[2], out[IF], out[IM] = g[0], g[1], g[2], df, dm
+        out[0], out[1], out[2] = g[0], g[1], g[2]
+        out[3:] = bone_rates(self.model.remodeling, y, e)[0]
         return out
 
     def time_derivative(self, t: float, y: FloatArray, f0: FloatArray, h: float) -> FloatArray:
@@ -611,6 +699,9 @@ class CellProblem:
         out[IF] = np.clip(y[IF] + h * k[IF], self.rp.f_min, self.rp.f_max)
         m = y[IM] + h * k[IM]
         out[IM] = np.clip(m, 0.0, self.rp.m_max) if final else m
+        ds = y[IDS] + h * k[IDS]
+        out[IDS] = np.maximum(ds, 0.0) if final else ds
+        out[IZ1:] = y[IZ1:] + h * k[IZ1:]
         return out
 
     def error_norm(self, y: FloatArray, k_sum: FloatArray, half_h: float) -> float:
@@ -621,4 +712,7 @@ class CellProblem:
         scale_m = m.atol_m + m.rtol_bone * y[IM]
         err_f = float(np.max(np.abs(k_sum[IF]) / scale_f, initial=0.0)) * half_h
         err_m = float(np.max(np.abs(k_sum[IM]) / scale_m, initial=0.0)) * half_h
-        return max(err_c, err_f, err_m)
+        err_d = float(np.max(np.abs(k_sum[IDS]), initial=0.0)) * half_h / scale_m_min(m)
+        scale_z = m.rtol_cells * np.abs(y[IZ1:]) + 1e-12
+        err_z = float(np.max(np.abs(k_sum[IZ1:]) / scale_z, initial=0.0)) * half_h
+        return max(err_c, err_f, err_m, err_d, err_z)

@@ -69,7 +69,7 @@ class CohortHistory:
 
     Attributes:
         points: young-adult BV/TV values (dimensionless), sorted, distinct.
-        cells: state (5, k) at t = 0, one column per point.
+        cells: state (8, k) at t = 0, one column per point.
         ratio: Ψ/Ψ_ss at t = 0 per point (dimensionless).
         years: length of the history (years).
     """
@@ -108,7 +108,7 @@ class CohortHistory:
         return idx
 
     def state(self, f0: FloatArray) -> FloatArray:
-        """State (5, n) at t = 0 for points with young-adult BV/TV ``f0``."""
+        """State (8, n) at t = 0 for points with young-adult BV/TV ``f0``."""
         return np.asarray(self.cells[:, self._index(np.asarray(f0, dtype=float))])
 
     def stimulus_ratio(self, f0: FloatArray) -> FloatArray:

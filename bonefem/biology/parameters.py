@@ -27,6 +27,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any
+
+from bonefem.remodeling.bone import DEFAULT_REMODELING, RemodelingParameters
 
 __all__ = [
     "PIVONKA_2008",
@@ -34,6 +37,7 @@ __all__ = [
     "CellParameters",
     "MechanoParameters",
     "calibrated_parameters",
+    "remodeling_parameters",
 ]
 
 
@@ -183,3 +187,21 @@ def calibrated_parameters(
     """
     mech = replace(SCHEINER_2013.mechano, lam=mechano_lambda, rankl_mech_max=rankl_mech_max)
     return replace(SCHEINER_2013, name="bonefem-calibrated", mechano=mech)
+
+
+def remodeling_parameters(constants: Any) -> RemodelingParameters:
+    """Bone-volume and mineralisation parameters with the issue-13 terms of ``constants``.
+
+    ``constants`` is a :class:`bonefem.biology.calibrated.CalibratedConstants`: its
+    ``mineral_slow_share`` (-), ``mineral_slow_rate`` (1/day), ``haversian_canal_density``
+    (1/mm^2) and ``formation_delay_days`` (days) switch on the slow secondary
+    mineralisation, the Haversian remodelling surface and the remodelling period
+    (:mod:`bonefem.remodeling.bone`); zeros give bonefem 0.1's law.
+    """
+    return replace(
+        DEFAULT_REMODELING,
+        slow_share=constants.mineral_slow_share,
+        k_slow=constants.mineral_slow_rate,
+        canal_density=constants.haversian_canal_density,
+        formation_delay_days=constants.formation_delay_days,
+    )

@@ -37,9 +37,9 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants
-from bonefem.biology.cells import BoneCellModel
+from bonefem.biology.cells import BoneCellModel, formation_activity
 from bonefem.biology.history import CohortHistory, stress_feedback
-from bonefem.biology.parameters import PIVONKA_2008, calibrated_parameters
+from bonefem.biology.parameters import PIVONKA_2008, calibrated_parameters, remodeling_parameters
 from bonefem.biology.signals import build_signals
 from bonefem.config.case import ActivityPeriod, load_scale_at
 from bonefem.config.scenario import ScenarioConfig
@@ -127,9 +127,10 @@ def make_model(run: RunConfig, constants: CalibratedConstants = CALIBRATED) -> B
     """Cell model for a run: Scheiner 2013 with the calibrated lambda, or Pivonka 2008."""
     if run.parameters == "scheiner2013":
         return BoneCellModel(
-            calibrated_parameters(constants.mechano_lambda, constants.mechano_rankl_max)
+            calibrated_parameters(constants.mechano_lambda, constants.mechano_rankl_max),
+            remodeling_parameters(constants),
         )
-    return BoneCellModel(PIVONKA_2008)
+    return BoneCellModel(PIVONKA_2008, remodeling_parameters(constants))
 
 
 def run_zero_d(
@@ -153,7 +154,8 @@ def run_zero_d(
 
     Returns:
         :class:`ZeroDResult` with columns ``time_days``, ``time_years``, per point
-        (suffix ``_trab``/``_cort``) ``OBp_pM``, ``OBa_pM``, ``OCa_pM``, ``RANKL_pM``,
+        (suffix ``_trab``/``_cort``) ``OBp_pM``, ``OBa_pM``, ``OCa_pM``,
+        ``OBa_formation_pM`` (the delayed formation activity), ``RANKL_pM``,
         ``OPG_pM``, ``bvtv``, ``mineral``, ``bvtv_change_pct``; per site
         ``abmd_change_pct_<site>``; and the signal levels.
     """
@@ -238,6 +240,7 @@ def _tabulate(
         cols[f"OBp_pM_{suffix}"] = states[:, 0, j]
         cols[f"OBa_pM_{suffix}"] = states[:, 1, j]
         cols[f"OCa_pM_{suffix}"] = states[:, 2, j]
+        cols[f"OBa_formation_pM_{suffix}"] = formation_activity(mdl.remodeling, states[:, :, j].T)
         cols[f"RANKL_pM_{suffix}"] = rankl[:, j]
         cols[f"OPG_pM_{suffix}"] = opg[:, j]
         cols[f"bvtv_{suffix}"] = states[:, 3, j]

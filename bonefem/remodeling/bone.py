@@ -15,11 +15,31 @@ activity into bone volume and mineral:
 
 Equations (units: days, pM, mm; f and m dimensionless)::
 
-    F = S_V(f) * (k_form * OBa + F_mod) * g_form(f)   formed bone volume per total volume and day
-    R = S_V(f) * k_res  * OCa * g_res(f)           resorbed bone volume per total volume and day
+    F = S(f) * (k_form * OBa_F + F_mod) * g_form(f)    formed bone volume per total volume and day
+    R = S(f) * k_res  * OCa * g_res(f)             resorbed bone volume per total volume and day
     df/dt = F - R                                  (Scheiner 2013 Eq. (1) in volume fractions,
                                                     with the surface scaling of Lerebours 2016)
-    dm/dt = (F/f) * (m_prim - m) + k_sec * (m_max - m)     (mean-field mineralisation)
+    dm/dt = (F/f) * (m_prim - m) + k_sec * (m_max - m) + (k_slow - k_sec) * D_s
+    dD_s/dt = (F/f) * (s_slow * (m_max - m_prim) - D_s) - k_slow * D_s
+
+**Specific surface S(f)** (issue 13 item 5): Lerebours' S_V(f) for trabecular and
+trabecularised bone, blended (smoothstep between f = 0.7 and 0.9) into the surface of a
+Haversian canal network in compact bone, S_H(f) = 2 sqrt(pi N_H (1 - f)) (canals of
+constant number N_H per mm^2 that widen as porosity rises), with N_H set so that healthy
+cortical bone at f = 0.95 turns over 3 %/year (Manolagas 2000, Endocr Rev 21:115: about 3 %
+of cortical and 25 % of trabecular bone are replaced each year): N_H = 8.9 /mm^2, inside
+the histological range of Haversian canal densities. Porosity then feeds back on turnover:
+a cortex that loses bone offers more surface and remodels faster (intracortical porosity
+and endocortical trabecularisation, Zebaze et al. 2010, Lancet 375:1729).
+
+**Remodelling period** (issue 13 item 2): osteoblasts refill a cavity weeks after it was
+resorbed (resorption ~40 days, reversal ~9 days, formation ~145 days in human iliac
+trabecular bone, Eriksen 1986, Endocr Rev 7:379; the mean delay from resorbing to refilling
+a volume is ~100 days). The cell model's own OBp -> OBa lag is ~10 days; the rest is a
+two-stage linear (Erlang) delay of the formation activity, OBa_F, with mean
+``formation_delay_days`` (90 days): dz1/dt = (2/T)(OBa - z1), dz2/dt = (2/T)(z1 - z2),
+OBa_F = z2. A change of turnover therefore opens (or closes) a remodelling space that
+refills about a remodelling period later -- the reversible BMD transient.
 
 ``F_mod`` (mm/day) is modelling-based formation on quiescent surfaces, independent of
 resorption (intermittent PTH; ``Effects.modelling_formation``, 0 otherwise). ``g_form``
@@ -28,14 +48,24 @@ resorption off within ``bound_width`` of ``f_min`` so that f stays in [f_min, f_
 k_form is set by the cell model from its steady state (k_form OBa_ss = k_res OCa_ss), so
 every f is an equilibrium of the healthy model.
 
-The mineralisation equation is a mean-field reduction of the Martínez-Reina et al. (2019,
-Bone 125:87-95) queue algorithm (parameters from their Table 2: primary content 0.121
-reached within 22 days, secondary saturation towards 0.442 with rate 0.007 /day):
-new bone enters with the primary mineral content (ASSUMPTION: the 12-day lag and the
-10-day primary phase are short against the years-long BMD responses and are lumped into an
-instantaneous primary step), all existing bone mineralises as a single cohort towards
-m_max (ASSUMPTION: mean-field), and osteoclasts resorb bone of mean mineral content
-(as in the queue algorithm, which removes the same fraction of every age).
+**Mineralisation** (issue 13 item 1). A bone packet of age a has the mineral content
+m(a) = m_max - (m_max - m_prim) [(1 - s_slow) exp(-k_sec a) + s_slow exp(-k_slow a)]: new
+bone enters with the primary content m_prim (Martínez-Reina et al. 2019, Bone 125:87, Table
+2: 0.121; ASSUMPTION: their 12-day lag and 10-day primary phase are lumped into an
+instantaneous step), a fast secondary phase (k_sec = 0.007 /day, their Table 2) and a slow
+one of years (the long secondary-mineralisation tail: Ruffoni et al. 2007, Bone 40:1308;
+Fuchs et al. 2008, Matrix Biol 27:34: rabbit osteons reach 67 % of the
+interstitial mineral/matrix ratio in 18 days and keep rising for a year; Bala et al. 2010,
+Bone 46:1204). Osteoclasts resorb
+packets of every age in proportion to their volume (as the queue algorithm does). For a
+law that is a sum of exponentials the mean over the distribution of tissue ages obeys the
+two ODEs above **exactly** (each exponential mode is a moment of the age distribution that
+is born with formation, decays with k and is diluted by new bone), so the distribution of
+tissue ages per cell costs one extra state, the slow mineral deficit D_s. s_slow and
+k_slow were fitted to the rise of the degree of mineralisation under suppressed turnover
+(Boivin et al. 2000, Bone 27:687: +7.3 % and +11.4 % over placebo after 2 and 3 years of
+alendronate; ``bonefem.biology.calibration_mechanistic``). With s_slow = 0 the law is the
+single-cohort mean field of bonefem 0.1.
 """
 
 from __future__ import annotations
@@ -53,6 +83,8 @@ __all__ = [
     "VolumeLaw",
     "apparent_density",
     "ash_fraction",
+    "bone_surface",
+    "haversian_surface",
     "mineral_density",
     "specific_surface",
     "tissue_density",
@@ -105,6 +137,15 @@ class RemodelingParameters:
         rho_mineral: density of the mineral phase (g/cm³, 3.2).
         rho_organic: density of the organic phase (g/cm³, 1.1).
         v_organic: organic volume fraction of the matrix (dimensionless, 3/7).
+        slow_share: share of the secondary mineral gap (m_max - m_prim) filled by the slow
+            phase (dimensionless, 0 = single phase as in bonefem 0.1).
+        k_slow: rate of the slow secondary phase (1/day).
+        canal_density: Haversian canals per mm^2 of compact bone N_H (1/mm^2; 0 = Lerebours'
+            S_V(f) everywhere).
+        haversian_blend: BV/TV range (dimensionless) over which S(f) passes from S_V to the
+            Haversian surface (trabecularised cortex below, canal network above).
+        formation_delay_days: mean delay of the formation activity behind the active
+            osteoblasts T (days; two-stage Erlang; 0 = none).
     """
 
     k_res: float = 0.33
@@ -117,9 +158,57 @@ class RemodelingParameters:
     rho_mineral: float = 3.2
     rho_organic: float = 1.1
     v_organic: float = 3.0 / 7.0
+    slow_share: float = 0.0
+    k_slow: float = 1.0e-3
+    canal_density: float = 0.0
+    haversian_blend: tuple[float, float] = (0.7, 0.9)
+    formation_delay_days: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.slow_share < 1.0:
+            raise ValueError(f"slow_share must lie in [0, 1), got {self.slow_share}")
+        if self.k_slow <= 0.0 or self.canal_density < 0.0 or self.formation_delay_days < 0.0:
+            raise ValueError(
+                "k_slow must be > 0 (1/day), canal_density >= 0 (1/mm^2) and "
+                f"formation_delay_days >= 0 (days); got {self.k_slow}, {self.canal_density}, "
+                f"{self.formation_delay_days}"
+            )
+
+    @property
+    def delay_rate(self) -> float:
+        """Rate of each of the two stages of the formation delay, 2/T (1/day); 0 = no delay."""
+        T = self.formation_delay_days
+        return 2.0 / T if T > 0.0 else 0.0
 
 
 DEFAULT_REMODELING = RemodelingParameters()
+"""Material constants and bounds with the issue-13 terms off (bonefem 0.1's law); the
+cell model's default, with them on, is :data:`bonefem.biology.cells.DEFAULT_REMODELING_CELLS`."""
+
+
+def haversian_surface(f: FloatArray | float, canal_density: float) -> FloatArray:
+    """Surface of a Haversian canal network per total volume, 2 sqrt(pi N_H (1 - f)) (1/mm).
+
+    Canals of circular section, ``canal_density`` N_H per mm^2 of cross-section, porosity
+    1 - f: radius r with N_H pi r^2 = 1 - f, surface N_H 2 pi r.
+    """
+    f = np.asarray(f, dtype=float)
+    return np.asarray(2.0 * np.sqrt(np.pi * canal_density * np.clip(1.0 - f, 0.0, 1.0)))
+
+
+def bone_surface(f: FloatArray | float, params: RemodelingParameters) -> FloatArray:
+    """Remodelling surface per total volume S(f) (1/mm): Lerebours' S_V blended into S_H.
+
+    ``S = S_V + w (S_H - S_V)`` with w the smoothstep of f between the two values of
+    ``params.haversian_blend`` (0 below, 1 above); S = S_V when ``canal_density`` is 0.
+    """
+    sv = specific_surface(f)
+    if params.canal_density <= 0.0:
+        return sv
+    lo, hi = params.haversian_blend
+    x = np.clip((np.asarray(f, dtype=float) - lo) / (hi - lo), 0.0, 1.0)
+    w = x * x * (3.0 - 2.0 * x)
+    return np.asarray(sv + w * (haversian_surface(f, params.canal_density) - sv))
 
 
 class VolumeLaw(Protocol):
@@ -174,7 +263,7 @@ class CellDrivenRemodeling:
                 bisphosphonates can lower it; 1 = untreated).
             modelling: modelling-based formation per unit bone surface F_mod (mm/day).
         """
-        sv = specific_surface(f)
+        sv = bone_surface(f, self.params)
         g_form, g_res = self.bound_factors(f)
         form = sv * (self.k_form * OBa + modelling) * g_form
         res = sv * (self.params.k_res * resorption_factor) * OCa * g_res
@@ -188,23 +277,44 @@ class CellDrivenRemodeling:
         OCa: FloatArray,
         resorption_factor: float = 1.0,
         modelling: float = 0.0,
+        slow_deficit: FloatArray | None = None,
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Return (df/dt, dm/dt, F/f) in 1/day for the given cells and bone state.
 
-        ``modelling`` is the modelling-based formation per unit surface (mm/day).
+        ``OBa`` is the formation activity (the delayed active osteoblasts, pM);
+        ``modelling`` the modelling-based formation per unit surface (mm/day);
+        ``slow_deficit`` D_s (dimensionless; None = no slow phase).
         """
         form, res = self.formation_resorption(f, OBa, OCa, resorption_factor, modelling)
         p = self.params
         form_rel = form / f
         dm = form_rel * (p.m_primary - m) + p.k_sec * (p.m_max - m)
+        if slow_deficit is not None and p.slow_share > 0.0:
+            dm = dm + (p.k_slow - p.k_sec) * slow_deficit
         return form - res, dm, form_rel
+
+    def slow_deficit_rate(self, form_rel: FloatArray, slow_deficit: FloatArray) -> FloatArray:
+        """dD_s/dt (1/day): the slow phase's mineral deficit, born with new bone, decaying."""
+        p = self.params
+        gap = p.slow_share * (p.m_max - p.m_primary)
+        return np.asarray(form_rel * (gap - slow_deficit) - p.k_slow * slow_deficit)
 
     def mineral_steady_state(self, f: FloatArray, OBa: FloatArray) -> FloatArray:
         """Mean mineral content m (dimensionless) at steady state for the given f and OBa."""
         p = self.params
         form, _ = self.formation_resorption(f, OBa, np.zeros_like(OBa))
-        form_rel = form / f
-        return np.asarray((form_rel * p.m_primary + p.k_sec * p.m_max) / (form_rel + p.k_sec))
+        r = form / f
+        ds = self.slow_deficit_steady_state(f, OBa)
+        return np.asarray(
+            (r * p.m_primary + p.k_sec * p.m_max + (p.k_slow - p.k_sec) * ds) / (r + p.k_sec)
+        )
+
+    def slow_deficit_steady_state(self, f: FloatArray, OBa: FloatArray) -> FloatArray:
+        """Slow mineral deficit D_s (dimensionless) at steady state for the given f and OBa."""
+        p = self.params
+        form, _ = self.formation_resorption(f, OBa, np.zeros_like(OBa))
+        r = form / f
+        return np.asarray(r * p.slow_share * (p.m_max - p.m_primary) / (r + p.k_slow))
 
 
 def ash_fraction(

@@ -47,7 +47,7 @@ class CellDrivenLaw:
         return self.model.remodeling.params
 
     def initial_state(self, f0: FloatArray) -> FloatArray:
-        """State (5, n) at t = 0 of points with (young-adult) BV/TV f0.
+        """State (8, n) at t = 0 of points with (young-adult) BV/TV f0.
 
         The healthy steady state (homeostatic Ψ/Ψ_ss = 1), or the end of the cohort history.
         """

@@ -45,7 +45,7 @@ class HuiskesLaw:
         rate: B in (g/cm³)²/(MPa·day).
         lazy_zone: s (dimensionless).
         params: bone composition and bounds of f.
-        initial_cells: f0 -> initial state (5, n) (the cell model's healthy state: the
+        initial_cells: f0 -> initial state (8, n) (the cell model's healthy state: the
             population rows stay constant, this law has no cells).
     """
 
@@ -64,7 +64,7 @@ class HuiskesLaw:
         )
 
     def initial_state(self, f0: FloatArray) -> FloatArray:
-        """State (5, n) at BV/TV f0: cell rows from the cell model, m at its steady state."""
+        """State (8, n) at BV/TV f0: the cell model's healthy state (m, Ds steady)."""
         return np.asarray(self.initial_cells(f0))
 
     def initial_ratio(self, f0: FloatArray) -> FloatArray | None:

@@ -1,6 +1,6 @@
 """The remodelling-law seam: what the coupled loop asks of a law, and the law registry.
 
-A law advances the per-cell state (5, n) -- OBp, OBa, OCa (pM), f (BV/TV), m (mineral
+A law advances the per-cell state (8, n) -- OBp, OBa, OCa (pM), f (BV/TV), m (mineral
 content) -- from t to t_end (days) under the mechanical :class:`Drive`, and stops early
 when the loop's ``stop(f, m)`` event fires (the adaptive coupling: Young's modulus moved
 past the coupling tolerance since the last elasticity solve), so that the loop can
@@ -59,7 +59,7 @@ class LawStep:
     """Result of :meth:`RemodelingLaw.advance`.
 
     Attributes:
-        cells: the new state (5, n).
+        cells: the new state (8, n).
         t_end: time reached (days): the requested end, or the time of the stop event.
         stopped: whether the stop event ended the advance early.
         h_last: the integrator's last substep (days) to start the next advance with, or
@@ -81,7 +81,7 @@ class RemodelingLaw(Protocol):
         ...
 
     def initial_state(self, f0: FloatArray) -> FloatArray:
-        """The state (5, n) at t = 0 for initial BV/TV ``f0``.
+        """The state (8, n) at t = 0 for initial BV/TV ``f0``.
 
         The healthy equilibrium under homeostatic load, or the end of a cohort history.
         """

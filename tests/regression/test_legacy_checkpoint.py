@@ -7,7 +7,8 @@ relative (the virtual tests' Krylov solves start from another initial guess afte
 restart: failure load 1e-8 in 0.1); ``ksp_iterations`` counts differ for the same reason.
 
 The restart uses the calibrated constants of 0.1 with the terms of issue 13 switched off
-(linear disuse RANKL, no age-related loss; the specimen is a woman of 45 on no drug, so
+(linear disuse RANKL, no age-related loss, one secondary mineralisation phase, Lerebours'
+surface everywhere, no remodelling period; the specimen is a woman of 45 on no drug, so
 teriparatide, zoledronate and the men's estradiol do not enter): the new model must reduce
 to the old one exactly where its new terms are off.
 """
@@ -35,6 +36,9 @@ CONSTANTS_V0_1 = CalibratedConstants(
     fe_rankl_estrogen_factor=0.3656831025252543,
     mechano_rankl_max=math.inf,
     age_oba_apoptosis=0.0,
+    mineral_slow_share=0.0,
+    haversian_canal_density=0.0,
+    formation_delay_days=0.0,
 )
 
 

@@ -4,7 +4,9 @@
   docs/calibration.md states for it ("Fit error at every data point"): 0.3 percentage
   points (pp) for the points a constant was fitted to exactly (WHI difference, FREEDOM
   placebo), the documented compromise error rounded up to 0.1 pp for the others (the SWAN
-  rates and the FREEDOM time course cannot all be met by the model; docs say why).
+  rates and the 10-year total are not mutually consistent; docs say why). Issue 13 asks
+  for every point within 1 pp and the SWAN stage rates within 0.7 %/y: all bounds here
+  are inside those.
 * Regression pins: today's model values (the ``--evaluate`` table in docs/calibration.md)
   within 0.05 pp, so that any drift of the biology shows even where the target band is wide.
 * One mechanism check: without denosumab's RANKL binding there is no FREEDOM gain.
@@ -21,15 +23,15 @@ from bonefem.biology.calibrated import CALIBRATED
 
 #: key -> (published value, documented misfit bound, today's model value)
 POINTS = {
-    "swan_rate_pre": (-1.7, 0.1, -1.66),
-    "swan_rate_post": (-3.3, 1.0, -2.40),
-    "swan_rate_late": (-1.1, 0.6, -0.55),
-    "swan_total_10y": (-10.6, 0.3, -10.88),
-    "whi_th_3y_diff": (3.7 - 0.14, 0.3, 3.56),
-    "freedom_th_12_diff": (3.2, 1.4, 4.52),
-    "freedom_th_24_diff": (4.4 + 0.7, 0.3, 5.37),
-    "freedom_th_36_diff": (5.0 + 1.4, 0.6, 5.84),
-    "freedom_ls_36_diff": (8.8, 0.5, 8.33),
+    "swan_rate_pre": (-1.7, 0.1, -1.62),
+    "swan_rate_post": (-3.3, 0.6, -2.76),
+    "swan_rate_late": (-1.1, 0.7, -0.44),
+    "swan_total_10y": (-10.6, 0.4, -10.91),
+    "whi_th_3y_diff": (3.7 - 0.14, 0.3, 3.64),
+    "freedom_th_12_diff": (3.2, 0.3, 3.44),
+    "freedom_th_24_diff": (4.4 + 0.7, 0.5, 5.50),
+    "freedom_th_36_diff": (5.0 + 1.4, 0.4, 6.78),
+    "freedom_ls_36_diff": (8.8, 0.2, 8.68),
     "freedom_th_36_placebo": (-1.4, 0.3, -1.40),
 }
 PIN = 0.05  # pp (or %/y for the rates)

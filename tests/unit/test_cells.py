@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
-from bonefem.biology.cells import IF, IOBA, IOBP, IOCA, BoneCellModel
+from bonefem.biology.cells import IF, IOBA, IOBP, IOCA, N_STATES, BoneCellModel
 from bonefem.biology.effects import ConstantSignals, Effects, PiecewiseSignals
 from bonefem.biology.parameters import PIVONKA_2008, SCHEINER_2013
 
@@ -73,9 +73,11 @@ def test_cortical_and_trabecular_are_equilibria(scheiner: BoneCellModel) -> None
     s = scheiner.healthy_state(np.array([0.15, 0.25, 0.95]))
     np.testing.assert_allclose(scheiner.rhs(s), 0.0, atol=1e-15)
     d = scheiner.derived(s)
-    # specific-surface scaling: cortical bone turns over much more slowly per volume
-    turnover = d["formation"] / s[IF]
-    assert turnover[0] > 10 * turnover[2]
+    # remodelling surface: trabecular bone at 0.15 turns over 25 %/y (k_res), cortical bone at
+    # 0.95 3 %/y (Haversian canal density N_H derived from it; Manolagas 2000)
+    turnover = d["formation"] / s[IF] * 365.25
+    assert turnover[0] == pytest.approx(0.2507, abs=5e-4)
+    assert turnover[2] == pytest.approx(0.030, rel=1e-6)
 
 
 def test_healthy_drift_30_years(scheiner: BoneCellModel) -> None:
@@ -134,10 +136,10 @@ def test_agrees_with_radau(scheiner: BoneCellModel) -> None:
     s0[0:3] *= np.array([[1.3], [0.8], [1.5]])
 
     def f(t: float, y: np.ndarray) -> np.ndarray:
-        return scheiner.rhs(y.reshape(5, -1), e, None).ravel()
+        return scheiner.rhs(y.reshape(N_STATES, -1), e, None).ravel()
 
     ref = solve_ivp(f, (0, 40), s0.ravel(), method="Radau", rtol=1e-10, atol=1e-14)
-    yref = ref.y[:, -1].reshape(5, -1)
+    yref = ref.y[:, -1].reshape(N_STATES, -1)
     tight = BoneCellModel(SCHEINER_2013, rtol_cells=1e-6, rtol_bone=1e-8, atol_f=1e-10)
     s = s0
     for k in range(4):
@@ -188,10 +190,10 @@ def test_tracks_slowly_driven_quasi_steady_state(scheiner: BoneCellModel) -> Non
     s0 = scheiner.healthy_state(np.array([0.15, 0.6]))
 
     def f(t: float, y: np.ndarray) -> np.ndarray:
-        return scheiner.rhs(y.reshape(5, -1), sig.effects(t), None).ravel()
+        return scheiner.rhs(y.reshape(N_STATES, -1), sig.effects(t), None).ravel()
 
     ref = solve_ivp(f, (0, YEAR), s0.ravel(), method="Radau", rtol=1e-10, atol=1e-14)
-    yref = ref.y[:, -1].reshape(5, -1)
+    yref = ref.y[:, -1].reshape(N_STATES, -1)
     loose = BoneCellModel(SCHEINER_2013, rtol_cells=1e9, rtol_bone=1e9, atol_f=1e9, atol_m=1e9)
     s = s0
     h = YEAR / 73  # 5.0 days
@@ -402,7 +404,7 @@ def test_osteoclast_retraction_runs(model_name: str, request: pytest.FixtureRequ
     np.testing.assert_allclose(s[0:3, 0], m.ss, rtol=2e-2)
 
     def f(tt: float, y: np.ndarray) -> np.ndarray:
-        return m.rhs(y.reshape(5, -1), sig.effects(tt), None).ravel()
+        return m.rhs(y.reshape(N_STATES, -1), sig.effects(tt), None).ravel()
 
     y = m.healthy_state(np.array([0.15])).ravel()
     ref = {}
@@ -417,3 +419,38 @@ def test_osteoclast_retraction_runs(model_name: str, request: pytest.FixtureRequ
     # ROS2 at the default tolerance (3 % per substep on ln x) against Radau at 1e-8
     np.testing.assert_allclose(got[60], ref[60], rtol=0.1)
     np.testing.assert_allclose(got[120], ref[120], rtol=0.05)
+
+
+def test_remodelling_space_equals_formation_change_times_the_delay() -> None:
+    """A rise of turnover opens a remodelling space of ΔF · T (issue 13 item 2).
+
+    Without mechanics the cells do not depend on f, so a run with the formation delay T and
+    one without see the same osteoblasts; the bone-volume difference they end with is the
+    integral of OBa - OBa_F, i.e. ΔOBa · T (the mean of the Erlang delay) times S k_form.
+    """
+    from dataclasses import replace
+
+    from bonefem.biology.cells import DEFAULT_REMODELING_CELLS
+
+    e = ConstantSignals(Effects(rankl_production=150.0))
+    with_delay = BoneCellModel(SCHEINER_2013, rtol_cells=1e-5, rtol_bone=1e-8)
+    no_delay = BoneCellModel(
+        SCHEINER_2013,
+        replace(DEFAULT_REMODELING_CELLS, formation_delay_days=0.0),
+        rtol_cells=1e-5,
+        rtol_bone=1e-8,
+    )
+    T = with_delay.remodeling.params.formation_delay_days
+    f0 = np.array([0.5])
+    a, b = with_delay.healthy_state(f0), no_delay.healthy_state(f0)
+    for k in range(40):  # 1200 days: the new steady state of the cells, the delay refilled
+        a = with_delay.advance(a, 30.0 * k, 30.0, e).state
+        b = no_delay.advance(b, 30.0 * k, 30.0, e).state
+    np.testing.assert_allclose(a[IOBA], b[IOBA], rtol=1e-6)
+    d_oba = float(a[IOBA, 0] - with_delay.ss[1])
+    surface = float(
+        with_delay.derived(a)["formation"][0] / (with_delay.remodeling.k_form * a[IOBA, 0])
+    )
+    expected = -surface * with_delay.remodeling.k_form * d_oba * T
+    assert float(a[IF, 0] - b[IF, 0]) == pytest.approx(expected, rel=0.02)
+    assert abs(expected) > 1e-3  # a visible space: the test can tell T from 0
