@@ -8,8 +8,11 @@ vertebra with posterior elements on the disc, the disuse femur's metrics cadence
 with issue 15's re-assembly and preconditioner rule (apparent stiffness moved 1.4e-7
 relative, inside the solver tolerance). The other nine bundled cases were added in
 December 2026 (issue 18: every bundled case runs in the suite; half a year each with its
-event at the first quarter, the Huiskes disuse case one quarter). That the new model
-reduces to 0.1 where its new terms are off is checked by ``test_legacy_checkpoint.py``.
+event at the first quarter, the Huiskes disuse case one quarter). All twelve were
+rewritten, on purpose, by issue 13's bone-volume terms (slow secondary mineralisation,
+remodelling period, Haversian surface; eight state rows) and the refitted constants. That
+the new model reduces to 0.1 where its new terms are off is checked by
+``test_legacy_checkpoint.py``.
 metrics.csv prints 10 significant digits. Tolerances, and why:
 
 * every column but the percent changes: 1e-9 relative (a few units of the 10th digit).
