@@ -291,7 +291,10 @@ def _run_case(
     t_mesh = hooks.clock() - t_mesh
     checkpoint = _checkpoint(folder, bone) if restart else None
     out = RunOutput(
-        folder, comm, restart_time=None if checkpoint is None else checkpoint[0]["time_days"]
+        folder,
+        comm,
+        restart_time=None if checkpoint is None else checkpoint[0]["time_days"],
+        field_precision=case.output.field_precision,
     )
     t_setup = hooks.clock()
     model = build(case, bone, constants=constants, case_file=str(case_path), clock=hooks.clock)

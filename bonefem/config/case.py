@@ -376,7 +376,14 @@ class OutputSettings(_Section):
     )
     fields: list[FieldName] = Field(
         default_factory=lambda: list(DEFAULT_FIELDS),
-        description="Fields written for ParaView (units in the array names).",
+        description="Fields written for ParaView (units in the array names); list fewer "
+        'to write less (e.g. ["density", "stimulus"]).',
+    )
+    field_precision: Literal["float64", "float32"] = Field(
+        default="float64",
+        description="Precision of the ParaView field arrays and points: 'float32' halves "
+        "the bytes per value before compression (7 significant digits, enough for viewing "
+        "big runs); the connectivity is then Int32 too. Checkpoints stay float64.",
     )
 
 
