@@ -60,6 +60,16 @@ DEFAULT_PETSC_OPTIONS: dict[str, Any] = {
     "mg_levels_ksp_chebyshev_esteig_steps": 10,
 }
 
+#: Global PETSc options (no prefix) set once unless already in the database: the GAMG
+#: set-up creates its Galerkin products R A P under no prefix. "allatonce" forms them in
+#: one pass without keeping the intermediate A P and its communication buffers: with the
+#: default ("scalable") the set-up kept ~110-130 MB per rank on 2 ranks against 34 MB on
+#: 1 rank at 127k dofs, so the peak per rank hardly fell with the ranks; same hierarchy,
+#: same iterations (docs/performance.md, "Issue 19: memory per rank"). Parallel matrices
+#: only: a sequential matrix knows "scalable" and "rap" only (set on more than one rank).
+GLOBAL_PETSC_OPTIONS: dict[str, str] = {"matptap_via": "allatonce"}
+_GLOBAL_SET: set[str] = set()  # the global options this module put in the database
+
 #: Solves with a kept preconditioner and fewer iterations are not used to judge it
 #: (:func:`update_refresh_state`).
 MIN_JUDGED_ITERATIONS = 5
@@ -229,6 +239,21 @@ class KrylovRun:
 
 
 # ------------------------------------------------------------------------ set-up
+def set_global_options(opts: PETSc.Options, ranks: int) -> None:
+    """Put :data:`GLOBAL_PETSC_OPTIONS` in the database for a problem on ``ranks`` ranks.
+
+    Options the user set are left alone; on one rank the ones set here are removed again.
+    """
+    for key, value in GLOBAL_PETSC_OPTIONS.items():
+        if ranks > 1 and not opts.hasName(key):
+            opts[key] = value
+            _GLOBAL_SET.add(key)
+        elif ranks == 1 and key in _GLOBAL_SET:
+            if opts.hasName(key):
+                del opts[key]
+            _GLOBAL_SET.discard(key)
+
+
 def create_group(
     comm: Any,
     a: fem.Form,
@@ -249,6 +274,7 @@ def create_group(
     ksp = PETSc.KSP().create(comm)
     ksp.setOptionsPrefix(prefix)
     opts = PETSc.Options()
+    set_global_options(opts, comm.size)
     for key, value in petsc_options.items():
         opts[f"{prefix}{key}"] = value
     ksp.setFromOptions()
