@@ -15,7 +15,7 @@ accounting at the end. Run::
 
     .venv/bin/python benchmarks/bench_memory.py --refine 2
     .venv/bin/mpiexec -n 2 .venv/bin/python benchmarks/bench_memory.py --refine 2 \\
-        --variant "nosq:pc_gamg_aggressive_square_graph=false"
+        --galerkin-product allatonce --variant "pc_gamg_aggressive_square_graph=false"
 """
 
 from __future__ import annotations
@@ -114,6 +114,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         options_prefix="mem_",
         clock=s.clock,
         assembly=args.assembly,
+        galerkin_product=args.galerkin_product,
     )
     s.mark("problem")
     E0, _, _ = modulus_fields(bone)
@@ -139,6 +140,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "dofs": prob.num_dofs_global,
         "iterations": its,
         "variant": args.variant,
+        "galerkin_product": args.galerkin_product,
         "phases": gathered(comm, s.samples),
     }
     if comm.rank == 0:
@@ -155,6 +157,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--mesh-param", action="append", default=[], help="generator key=value")
     ap.add_argument("--variant", default="", help="PETSc overrides key=value,key=value")
     ap.add_argument("--assembly", default="auto")
+    ap.add_argument("--galerkin-product", default="scalable", choices=["scalable", "allatonce"])
     ap.add_argument("--rtol", type=float, default=1e-8)
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)

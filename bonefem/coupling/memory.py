@@ -52,10 +52,11 @@ UNIT_BYTES_PER_CELL = 1700.0
 #: One assembled operator (bytes per dof): AIJ values and column indices (~81 per row).
 OPERATOR_BYTES_PER_DOF = 1000.0
 #: GAMG hierarchy of one operator (bytes per dof): 565 B/dof measured on 1 rank at 923k
-#: dofs; on several ranks the parallel matrices' off-process parts and buffers cost more
-#: per dof (780 B/dof on 2 ranks with ``matptap_via allatonce``): ``PARALLEL_PC_FACTOR``.
+#: dofs; on several ranks the parallel Galerkin products cost more per dof, by the factor
+#: of ``PARALLEL_PC_FACTOR`` for ``solver.galerkin_product``: 2.67 kB/dof on 2 ranks with
+#: "scalable" (1.23 GB per rank), 780 B/dof with "allatonce" (0.35 GB per rank).
 PRECONDITIONER_BYTES_PER_DOF = 600.0
-PARALLEL_PC_FACTOR = 1.4
+PARALLEL_PC_FACTOR = {"scalable": 4.5, "allatonce": 1.4}
 #: One load case (bytes per dof): solution, right-hand side, 3 past solutions, work.
 LOAD_CASE_BYTES_PER_DOF = 60.0
 #: Per-cell state of a coupled run (bytes per cell): cell model and its integrator,
@@ -126,6 +127,7 @@ def estimate_memory(
     operators: int = 1,
     load_cases: int = 1,
     coupled: bool = True,
+    galerkin_product: str = "scalable",
 ) -> MemoryEstimate:
     """Peak memory per rank (bytes) of a run on a mesh of ``cells`` cells and ``dofs`` dofs.
 
@@ -137,11 +139,12 @@ def estimate_memory(
             included).
         load_cases: load cases solved (habitual and virtual tests).
         coupled: whether the per-cell state of a coupled run is held (False: mechanics only).
+        galerkin_product: ``solver.galerkin_product`` (the GAMG set-up's memory on > 1 rank).
     """
     ranks = max(int(ranks), 1)
     share = IMBALANCE / ranks if ranks > 1 else 1.0
     n_op = max(int(operators), 1)
-    pc_factor = PARALLEL_PC_FACTOR if ranks > 1 else 1.0
+    pc_factor = PARALLEL_PC_FACTOR[galerkin_product] if ranks > 1 else 1.0
     phases = {
         "baseline": BASELINE_BYTES if coupled else MECHANICS_BASELINE_BYTES,
         "mesh": MESH_BYTES_PER_CELL * cells * share,
@@ -212,7 +215,14 @@ def case_counts(case: Any) -> tuple[int, int]:
 def estimate_case(case: Any, dofs: float, cells: float, ranks: int) -> MemoryEstimate:
     """:func:`estimate_memory` of a coupled run of ``case`` (a validated Case)."""
     operators, load_cases = case_counts(case)
-    return estimate_memory(dofs, cells, ranks, operators=operators, load_cases=load_cases)
+    return estimate_memory(
+        dofs,
+        cells,
+        ranks,
+        operators=operators,
+        load_cases=load_cases,
+        galerkin_product=case.solver.galerkin_product,
+    )
 
 
 def require_memory(

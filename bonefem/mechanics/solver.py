@@ -60,14 +60,15 @@ DEFAULT_PETSC_OPTIONS: dict[str, Any] = {
     "mg_levels_ksp_chebyshev_esteig_steps": 10,
 }
 
-#: Global PETSc options (no prefix) set once unless already in the database: the GAMG
-#: set-up creates its Galerkin products R A P under no prefix. "allatonce" forms them in
-#: one pass without keeping the intermediate A P and its communication buffers: with the
-#: default ("scalable") the set-up kept ~110-130 MB per rank on 2 ranks against 34 MB on
-#: 1 rank at 127k dofs, so the peak per rank hardly fell with the ranks; same hierarchy,
-#: same iterations (docs/performance.md, "Issue 19: memory per rank"). Parallel matrices
-#: only: a sequential matrix knows "scalable" and "rap" only (set on more than one rank).
-GLOBAL_PETSC_OPTIONS: dict[str, str] = {"matptap_via": "allatonce"}
+#: Algorithms of the Galerkin products R A P of the GAMG set-up on more than one rank
+#: (PETSc ``-matptap_via``, a global option: GAMG creates the products under no prefix).
+#: "scalable" (PETSc's default) keeps product data with each coarse matrix: at 923k dofs
+#: the set-up kept 1.23 GB per rank on 2 ranks against 0.52 GB on 1 rank, so the peak per
+#: rank hardly fell with the ranks (72 % of the 1-rank peak). "allatonce" keeps 0.35 GB
+#: per rank (peak 55 %), same hierarchy and iterations, but its set-up took 3.7x the CPU
+#: time (127k dofs, 2 ranks; docs/performance.md, "Issue 19: memory per rank"). One rank:
+#: PETSc's sequential AIJ has no "allatonce"; the option is not set.
+GALERKIN_PRODUCTS = ("scalable", "allatonce")
 _GLOBAL_SET: set[str] = set()  # the global options this module put in the database
 
 #: Solves with a kept preconditioner and fewer iterations are not used to judge it
@@ -239,19 +240,22 @@ class KrylovRun:
 
 
 # ------------------------------------------------------------------------ set-up
-def set_global_options(opts: PETSc.Options, ranks: int) -> None:
-    """Put :data:`GLOBAL_PETSC_OPTIONS` in the database for a problem on ``ranks`` ranks.
+def set_galerkin_product(opts: PETSc.Options, ranks: int, product: str) -> None:
+    """Set ``matptap_via`` for the next GAMG set-ups (:data:`GALERKIN_PRODUCTS`).
 
-    Options the user set are left alone; on one rank the ones set here are removed again.
+    A value the user put in the database is left alone; one set here for an earlier
+    problem is replaced or removed (one rank, or "scalable").
     """
-    for key, value in GLOBAL_PETSC_OPTIONS.items():
-        if ranks > 1 and not opts.hasName(key):
-            opts[key] = value
-            _GLOBAL_SET.add(key)
-        elif ranks == 1 and key in _GLOBAL_SET:
-            if opts.hasName(key):
-                del opts[key]
-            _GLOBAL_SET.discard(key)
+    key = "matptap_via"
+    if opts.hasName(key) and key not in _GLOBAL_SET:
+        return
+    if ranks > 1 and product != "scalable":
+        opts[key] = product
+        _GLOBAL_SET.add(key)
+    elif key in _GLOBAL_SET:
+        if opts.hasName(key):
+            del opts[key]
+        _GLOBAL_SET.discard(key)
 
 
 def create_group(
@@ -263,18 +267,20 @@ def create_group(
     signature: Signature,
     bc_dofs: SupportDofs,
     fast: GroupOperator | VoxelGroup | None = None,
+    galerkin_product: str = "scalable",
 ) -> OperatorGroup:
     """Matrix (with the near-nullspace) and KSP of a group on ``comm``; options under ``prefix``.
 
     ``fast``: the group's unit-modulus operator (:mod:`bonefem.mechanics.assembly`), whose
-    matrix is used; None: a DOLFINx matrix of the form ``a``.
+    matrix is used; None: a DOLFINx matrix of the form ``a``. ``galerkin_product``: one of
+    :data:`GALERKIN_PRODUCTS` (:func:`set_galerkin_product`).
     """
     A = dolfinx.fem.petsc.create_matrix(a) if fast is None else fast.A
     A.setNearNullSpace(nullspace)
     ksp = PETSc.KSP().create(comm)
     ksp.setOptionsPrefix(prefix)
     opts = PETSc.Options()
-    set_global_options(opts, comm.size)
+    set_galerkin_product(opts, comm.size, galerkin_product)
     for key, value in petsc_options.items():
         opts[f"{prefix}{key}"] = value
     ksp.setFromOptions()

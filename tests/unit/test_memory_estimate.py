@@ -84,3 +84,41 @@ def test_a_run_records_its_peak_within_the_factor_of_its_estimate(
     ratio = memory["peak_rss_max_rank_bytes"] / est["per_rank_bytes"]
     assert memory["measured_over_estimate"] == pytest.approx(ratio, abs=1e-3)
     assert 1.0 / FACTOR <= ratio <= FACTOR, memory
+
+
+@pytest.mark.mpi
+def test_allatonce_galerkin_products_give_the_same_solve() -> None:
+    """``solver.galerkin_product = "allatonce"``: same iterations and solution; the PETSc
+    option is set on several ranks only, and removed again for the default."""
+    import numpy as np
+
+    from bonefem._dolfinx import MPI, PETSc
+    from bonefem.mechanics import ElasticityProblem
+    from bonefem.mesh import box
+    from tests.helpers.loadcase import load_case
+
+    comm = MPI.COMM_WORLD
+    bone = box(comm, (10.0, 4.0, 4.0), (20, 8, 8))
+    lc = load_case(
+        name="pull",
+        supports=[
+            {"type": "fixed", "surface": "xmin"},
+            {"type": "displacement", "surface": "xmax", "value": 0.1, "component": "x"},
+        ],
+    )
+    results = {}
+    for product in ("allatonce", "scalable"):
+        prob = ElasticityProblem(bone, [lc], galerkin_product=product, options_prefix=product)
+        prob.set_modulus(1000.0)
+        u = prob.solve("pull")
+        opts = PETSc.Options()
+        set_here = opts.getString("matptap_via") if opts.hasName("matptap_via") else None
+        results[product] = (prob.last_stats("pull").iterations, u.x.array.copy(), set_here)
+        prob.destroy()
+    its_a, u_a, opt_a = results["allatonce"]
+    its_s, u_s, opt_s = results["scalable"]
+    assert its_a == its_s
+    assert np.allclose(u_a, u_s, rtol=1e-6, atol=1e-9)
+    assert opt_a == ("allatonce" if comm.size > 1 else None) and opt_s is None
+    with pytest.raises(ValueError, match="galerkin_product"):
+        ElasticityProblem(bone, [lc], galerkin_product="fast")
