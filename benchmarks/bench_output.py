@@ -1,4 +1,5 @@
-"""Size and time of one ParaView field write per cell, float64 vs float32 (issue 19).
+"""Size and time of one ParaView field write per cell: float64 vs float32, a piece per
+rank vs one file per write (issue 19).
 
 Writes the default output of a coupled run — 10 cell fields (DG0) and the displacement
 (P1 vector) — on a femur from the bonefem mesh cache with :class:`ParaViewSeries`, a few
@@ -27,7 +28,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import RESULTS, load_mesh, machine, parse_options, rank0_print, write_json
 from bonefem._dolfinx import MPI, dolfinx
-from bonefem.output.vtk import PRECISIONS, ParaViewSeries
+from bonefem.output.vtk import ParaViewSeries
+
+#: (precision, file layout) of the writes compared
+LAYOUTS = (
+    ("float64", "per_rank"),
+    ("float32", "per_rank"),
+    ("float64", "single"),
+    ("float32", "single"),
+)
 
 #: cell fields of the default output (names as written, without units)
 CELL_FIELDS = (
@@ -76,9 +85,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "cells": bone.num_cells_global,
         "precisions": {},
     }
-    for precision in PRECISIONS:
-        folder = tmp / precision
-        series = ParaViewSeries(bone, folder, "fields", precision=precision)
+    for precision, files in LAYOUTS:
+        folder = tmp / f"{precision}_{files}"
+        series = ParaViewSeries(bone, folder, "fields", precision=precision, files=files)
         point, cell = fields(bone, series)
         times = []
         for k in range(args.writes):
@@ -94,9 +103,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "seconds_per_write": float(np.median(times)),
             "us_per_cell": 1e6 * float(np.median(times)) / bone.num_cells_global,
         }
-        out["precisions"][precision] = rec
+        out["precisions"][f"{precision}_{files}"] = rec
         rank0_print(
-            f"{precision}: {size / 1e6:.1f} MB per write ({rec['bytes_per_cell']:.1f} B/cell), "
+            f"{precision} {files}: {size / 1e6:.1f} MB per write "
+            f"({rec['bytes_per_cell']:.1f} B/cell), "
             f"{rec['seconds_per_write']:.2f} s ({rec['us_per_cell']:.2f} us/cell)"
         )
     comm.Barrier()

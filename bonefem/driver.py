@@ -309,6 +309,7 @@ def _run_case(
         comm,
         restart_time=None if checkpoint is None else checkpoint[0]["time_days"],
         field_precision=case.output.field_precision,
+        field_files=case.output.field_files,
     )
     t_setup = hooks.clock()
     model = build(case, bone, constants=constants, case_file=str(case_path), clock=hooks.clock)

@@ -393,6 +393,13 @@ class OutputSettings(_Section):
         "the bytes per value before compression (7 significant digits, enough for viewing "
         "big runs); the connectivity is then Int32 too. Checkpoints stay float64.",
     )
+    field_files: Literal["per_rank", "single"] = Field(
+        default="per_rank",
+        description="Files of a field write: 'per_rank' (a .vtu piece per rank and a .pvtu "
+        "index, the default) or 'single' (one .vtu per write holding a piece per rank, "
+        "written by all ranks into their own byte ranges: no thousands of files per step "
+        "on a cluster). ParaView reads both through fields.pvd.",
+    )
 
 
 class Case(_Section):

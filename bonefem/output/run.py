@@ -36,6 +36,7 @@ class RunOutput:
         restart_time: time (days) of the checkpoint a restart resumes from; later rows and
             field steps are dropped. None for a new run.
         field_precision: ``"float64"`` or ``"float32"`` field arrays (``output.field_precision``).
+        field_files: ``"per_rank"`` or ``"single"`` (``output.field_files``).
     """
 
     def __init__(
@@ -44,9 +45,11 @@ class RunOutput:
         comm: Any,
         restart_time: float | None = None,
         field_precision: str = "float64",
+        field_files: str = "per_rank",
     ) -> None:
         self.folder = Path(folder)
         self.field_precision = field_precision
+        self.field_files = field_files
         self.comm = comm
         self.restart_time = restart_time
         self.log: MetricsLog | None = None
@@ -84,6 +87,7 @@ class RunOutput:
             "fields",
             restart_time=self.restart_time,
             precision=self.field_precision,
+            files=self.field_files,
         )
         if self.comm.rank == 0 and self.restart_time is not None:
             path = self.folder / "metrics.csv"

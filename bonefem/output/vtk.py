@@ -88,6 +88,19 @@ def names_field_data(regions: Mapping[str, int], surfaces: Mapping[str, int]) ->
 
 #: Field precisions of :class:`ParaViewSeries` (``output.field_precision``).
 PRECISIONS = ("float64", "float32")
+#: File layouts of :class:`ParaViewSeries` (``output.field_files``): a ``.vtu`` piece per
+#: rank and a ``.pvtu`` per write, or one ``.vtu`` per write (:mod:`bonefem.output.vtu_single`).
+FILE_LAYOUTS = ("per_rank", "single")
+
+
+def _convert(array: npt.NDArray[Any], precision: str) -> npt.NDArray[Any]:
+    """The array as written: unknown dtypes as float64, float64 as float32 if asked."""
+    array = np.asarray(array)
+    if array.dtype not in _VTK_TYPE:
+        array = array.astype(np.float64)
+    if precision == "float32" and array.dtype == np.float64:
+        array = array.astype(np.float32)
+    return array
 
 
 def _data_array(
@@ -117,6 +130,9 @@ class ParaViewSeries:
             and drop later ones; ``None`` starts a new series.
         precision: ``"float64"`` or ``"float32"`` (points and fields in single precision,
             connectivity as Int32), see :data:`PRECISIONS`.
+        files: ``"per_rank"`` (a ``.vtu`` piece per rank and a ``.pvtu``) or ``"single"``
+            (one ``.vtu`` per write with a piece per rank, written by all ranks), see
+            :data:`FILE_LAYOUTS`.
     """
 
     def __init__(
@@ -128,10 +144,14 @@ class ParaViewSeries:
         compress: bool = True,
         restart_time: float | None = None,
         precision: str = "float64",
+        files: str = "per_rank",
     ) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+        if files not in FILE_LAYOUTS:
+            raise ValueError(f"files must be one of {FILE_LAYOUTS}, not {files!r}")
         self.precision = precision
+        self.files = files
         self.bone = bone
         self.comm = bone.comm
         self.folder = Path(folder)
@@ -208,7 +228,7 @@ class ParaViewSeries:
             cell_data: name -> array with one value (or row) per owned cell.
 
         Returns:
-            Path of the ``.pvtu`` written.
+            Path of the ``.pvtu`` (or, with ``files="single"``, the ``.vtu``) written.
         """
         index = len(self.entries)
         stem = f"{self.name}_{index:06d}"
@@ -221,13 +241,18 @@ class ParaViewSeries:
         for key, arr in cell_arrays.items():
             if arr.shape[0] != self.n_cells:
                 raise ValueError(f"cell array '{key}' has {arr.shape[0]} rows, need {self.n_cells}")
-        piece = self.folder / f"{stem}_p{self.comm.rank}.vtu"
-        self._collective(piece, lambda: self._write_piece(piece, point_arrays, cell_arrays))
-        pvtu = self.folder / f"{stem}.pvtu"
+        if self.files == "single":
+            pvtu = self.folder / f"{stem}.vtu"
+            self._write_single(pvtu, point_arrays, cell_arrays)
+        else:
+            piece = self.folder / f"{stem}_p{self.comm.rank}.vtu"
+            self._collective(piece, lambda: self._write_piece(piece, point_arrays, cell_arrays))
+            pvtu = self.folder / f"{stem}.pvtu"
 
         def index_files() -> None:
             if self.comm.rank == 0:
-                self._write_pvtu(pvtu, stem, point_arrays, cell_arrays)
+                if self.files != "single":
+                    self._write_pvtu(pvtu, stem, point_arrays, cell_arrays)
                 self._write_pvd()
 
         self.entries.append((float(time), pvtu.name))
@@ -241,6 +266,33 @@ class ParaViewSeries:
     def _collective(self, path: Path, fn: Callable[[], None]) -> None:
         """Run the write ``fn``; a failure on any rank raises OSError on every rank."""
         collective_write(self.comm, path, fn)
+
+    def _write_single(
+        self,
+        path: Path,
+        point_arrays: Mapping[str, npt.NDArray[Any]],
+        cell_arrays: Mapping[str, npt.NDArray[Any]],
+    ) -> None:
+        """One ``.vtu`` with a piece per rank (:mod:`bonefem.output.vtu_single`)."""
+        from bonefem.output.vtu_single import cell_and_point_arrays, write_single_vtu
+
+        p = self.precision
+        arrays = [
+            ("points", "Points", _convert(self._points.astype(np.float64), p)),
+            ("cells", "connectivity", self._connectivity.ravel()),
+            ("cells", "offsets", self._offsets),
+            ("cells", "types", self._types),
+            *cell_and_point_arrays(point_arrays, cell_arrays, lambda a: _convert(a, p)),
+        ]
+        write_single_vtu(
+            self.comm,
+            path,
+            arrays,
+            (self._nodes.size, self.n_cells),
+            field_data=self._field_data,
+            compress=self.compress,
+            collective=self._collective,
+        )
 
     def _write_piece(
         self,

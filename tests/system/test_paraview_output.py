@@ -61,16 +61,18 @@ def test_series_opens_in_paraview(tmp_path, cell_type: str, nprocs: int) -> None
 @pytest.mark.paraview
 @pytest.mark.serial
 @pytest.mark.parametrize("nprocs", [1, 2])
-def test_float32_series_opens_in_paraview(tmp_path: Path, nprocs: int) -> None:
-    """``output.field_precision = "float32"``: the same arrays and ranges in ParaView."""
+@pytest.mark.parametrize("files", ["per_rank", "single"])
+def test_float32_series_opens_in_paraview(tmp_path: Path, nprocs: int, files: str) -> None:
+    """``output.field_precision = "float32"``, per-rank pieces or one file per write
+    (``output.field_files = "single"``): the same arrays and ranges in ParaView."""
     exe = pvbatch()
     if exe is None:
         pytest.skip("ParaView's pvbatch is not installed")
     if nprocs == 1:
-        ncells = write(str(tmp_path), "tetrahedron", MPI.COMM_SELF, precision="float32")
+        ncells = write(str(tmp_path), "tetrahedron", MPI.COMM_SELF, "float32", files)
     else:
         args = ["-m", "tests.helpers.write_series", str(tmp_path), "tetrahedron", "float32"]
-        run_mpi(nprocs, args, cwd=ROOT)
+        run_mpi(nprocs, [*args, files], cwd=ROOT)
         ncells = 240
     seen = inspect_pvd(exe, tmp_path / "fields.pvd")
     assert seen["times"] == [0.0, 365.0]

@@ -1,8 +1,10 @@
-"""Reduced-precision and subset field output (issue 19, I/O at scale).
+"""Reduced-precision, subset and single-file field output (issue 19, I/O at scale).
 
 ``output.field_precision = "float32"`` writes the same arrays as float64 to float32
 precision, with Float32 declared in the pieces and the .pvtu; ``output.fields`` writes
-exactly the named fields. Run serially and under ``mpiexec -n 2``.
+exactly the named fields; ``output.field_files = "single"`` writes one .vtu per write with
+a piece per rank holding the same arrays as the per-rank pieces. Run serially and under
+``mpiexec -n 2``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from bonefem.output.vtk import ParaViewSeries
 from tests.helpers.cases import write_case
 
 pytestmark = pytest.mark.mpi
+
+_GEOMETRY = {"Points", "connectivity", "offsets", "types"}
 
 _DTYPES = {
     "Float64": np.float64,
@@ -53,10 +57,31 @@ def read_piece(path: Path) -> dict[str, tuple[str, np.ndarray]]:
     return out
 
 
-def _series(folder: Path, precision: str) -> tuple[Path, int]:
+def read_single(path: Path) -> list[dict[str, tuple[str, np.ndarray]]]:
+    """Per piece: name -> (VTK type, values) of a single .vtu with appended raw data."""
+    data = path.read_bytes()
+    start = data.index(b'<AppendedData encoding="raw">')
+    base = data.index(b"_", start) + 1
+    xml = data[:start].decode() + "</VTKFile>"
+    pieces = []
+    for piece in ET.fromstring(xml).iter("Piece"):
+        out = {}
+        for e in piece.iter("DataArray"):
+            off = base + int(e.get("offset", "0"))
+            header = np.frombuffer(data[off : off + 32], dtype=np.uint64)
+            raw = zlib.decompress(data[off + 32 : off + 32 + int(header[3])])
+            out[e.get("Name", "")] = (
+                e.get("type", ""),
+                np.frombuffer(raw, _DTYPES[e.get("type", "")]),
+            )
+        pieces.append(out)
+    return pieces
+
+
+def _series(folder: Path, precision: str, files: str = "per_rank") -> tuple[Path, int]:
     comm = MPI.COMM_WORLD
     bone = box(comm, (3.0, 2.0, 2.0), (3, 2, 2))
-    series = ParaViewSeries(bone, folder, "fields", precision=precision)
+    series = ParaViewSeries(bone, folder, "fields", precision=precision, files=files)
     n = series.n_cells
     orig = bone.mesh.topology.original_cell_index[:n].astype(np.float64)
     x = series._points
@@ -96,6 +121,25 @@ def test_float32_fields_are_the_float64_fields_to_single_precision(mpi_tmp_path:
         assert (pvtu64.parent / piece).stat().st_size > (pvtu32.parent / piece).stat().st_size
 
 
+@pytest.mark.parametrize("precision", ["float64", "float32"])
+def test_a_single_file_holds_the_pieces_of_every_rank(mpi_tmp_path: Path, precision: str) -> None:
+    comm = MPI.COMM_WORLD
+    _series(mpi_tmp_path / "per_rank", precision)
+    vtu, rank = _series(mpi_tmp_path / "single", precision, files="single")
+    assert vtu.name == "fields_000000.vtu"
+    mine = read_piece(mpi_tmp_path / "per_rank" / f"fields_000000_p{rank}.vtu")
+    comm.Barrier()
+    pieces = read_single(vtu)
+    assert len(pieces) == comm.size
+    for name, (kind, values) in mine.items():
+        assert pieces[rank][name][0] == kind, name
+        np.testing.assert_array_equal(pieces[rank][name][1], values, err_msg=name)
+    if rank == 0:
+        assert not list((mpi_tmp_path / "single").glob("*.pvtu"))
+        assert not list((mpi_tmp_path / "single").glob("*.part"))
+        assert 'file="fields_000000.vtu"' in (mpi_tmp_path / "single" / "fields.pvd").read_text()
+
+
 def test_a_bad_field_precision_is_an_input_error(tmp_path: Path) -> None:
     if MPI.COMM_WORLD.rank == 0:
         text = write_case(tmp_path, "p", duration=14.0).read_text()
@@ -113,19 +157,24 @@ def test_a_run_writes_exactly_the_named_fields_in_float32(
     case_path = mpi_tmp_path / "subset.toml"
     if comm.rank == 0:
         text = write_case(mpi_tmp_path, "subset", duration=14.0).read_text()
-        extra = f'[output]\nfields = ["density", "displacement"]\nfield_precision = "{precision}"'
+        extra = (
+            f'[output]\nfields = ["density", "displacement"]\nfield_precision = "{precision}"'
+            '\nfield_files = "single"'
+        )
         case_path.write_text(text.replace("[output]", extra, 1))
     comm.Barrier()
     from bonefem.driver import run_case
 
     folder = run_case(case_path, output=mpi_tmp_path / "run", progress=False)
     if comm.rank == 0:
-        for pvtu in sorted(folder.glob("fields_*.pvtu")):
-            decl = {
-                e.get("Name"): e.get("type")
-                for e in ET.parse(pvtu).iter("PDataArray")
-                if e.get("Name")
-            }
-            assert decl == {"density [g/cm^3]": "Float32", "displacement [mm]": "Float32"}
-            piece = read_piece(folder / pvtu.name.replace(".pvtu", "_p0.vtu"))
-            assert set(piece) - {"Points", "connectivity", "offsets", "types"} == set(decl)
+        files = sorted(folder.glob("fields_*.vtu"))
+        assert files and not list(folder.glob("fields_*.pvtu"))
+        for vtu in files:
+            pieces = read_single(vtu)
+            assert len(pieces) == comm.size
+            for piece in pieces:
+                fields = {k: t for k, (t, _) in piece.items()}
+                assert {k: t for k, t in fields.items() if k not in _GEOMETRY} == {
+                    "density [g/cm^3]": "Float32",
+                    "displacement [mm]": "Float32",
+                }
