@@ -244,7 +244,8 @@ def set_galerkin_product(opts: PETSc.Options, ranks: int, product: str) -> None:
     """Set ``matptap_via`` for the next GAMG set-ups (:data:`GALERKIN_PRODUCTS`).
 
     A value the user put in the database is left alone; one set here for an earlier
-    problem is replaced or removed (one rank, or "scalable").
+    problem is replaced or removed (one rank, or "scalable"). The option is global and
+    read at each set-up: in a process with several problems the last one created decides.
     """
     key = "matptap_via"
     if opts.hasName(key) and key not in _GLOBAL_SET:
