@@ -336,7 +336,7 @@ class SolverSettings(_Section):
         description="Algorithm of the multigrid set-up's Galerkin products on more than one "
         "rank: 'scalable' (PETSc's default, fastest set-up) or 'allatonce' (about a third "
         "of the set-up's memory per rank: peak per rank on 2 ranks 55 % of the 1-rank peak "
-        "instead of 72 % at 1M dofs; same iterations, ~3.7x the set-up time). No effect on "
+        "instead of 72 % at 1M dofs; same iterations, but 4-8x the set-up time). No effect on "
         "one rank.",
     )
     petsc_options: dict[str, str | int | float | bool] = Field(

@@ -129,7 +129,7 @@ class ElasticityProblem:
             the same matrix as DOLFINx's to round-off at a fraction of the cost).
         galerkin_product: algorithm of GAMG's Galerkin products on more than one rank,
             ``"scalable"`` (PETSc's default, fastest set-up) or ``"allatonce"`` (about a
-            third of the set-up's memory per rank, ~3.7x its time), see
+            third of the set-up's memory per rank, 4-8x its time), see
             :data:`~bonefem.mechanics.solver.GALERKIN_PRODUCTS`.
     """
 

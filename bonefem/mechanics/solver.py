@@ -66,7 +66,8 @@ DEFAULT_PETSC_OPTIONS: dict[str, Any] = {
 #: the set-up kept 1.23 GB per rank on 2 ranks against 0.52 GB on 1 rank, so the peak per
 #: rank hardly fell with the ranks (72 % of the 1-rank peak). "allatonce" keeps 0.35 GB
 #: per rank (peak 55 %), same hierarchy and iterations, but its set-up took 3.7x the CPU
-#: time (127k dofs, 2 ranks; docs/performance.md, "Issue 19: memory per rank"). One rank:
+#: time at 127k dofs and 7.8x at 923k dofs (2 ranks; docs/performance.md, "Issue 19:
+#: memory per rank"). One rank:
 #: PETSc's sequential AIJ has no "allatonce"; the option is not set.
 GALERKIN_PRODUCTS = ("scalable", "allatonce")
 _GLOBAL_SET: set[str] = set()  # the global options this module put in the database
