@@ -164,6 +164,7 @@ def _mechanics(case: Case, bone: BoneMesh, clock: Callable[[], float]) -> Elasti
         petsc_options=options,
         refresh_factor=case.solver.refresh_factor,
         clock=clock,
+        galerkin_product=case.solver.galerkin_product,
     )
 
 

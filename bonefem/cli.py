@@ -179,6 +179,23 @@ def _add_size_limit(p: argparse.ArgumentParser) -> None:
         f"{DEFAULT_MAX_CELLS:,}; about 5 kB of memory per cell)",
     )
     p.add_argument("--force", action="store_true", help="build the mesh whatever its size")
+    p.add_argument(
+        "--max-memory-per-rank",
+        type=_memory_amount,
+        default=None,
+        metavar="SIZE",
+        help="refuse (exit 2) when the estimated peak memory per rank is above SIZE, "
+        "e.g. 4GB, 3.5GiB (docs/reliability.md, memory estimate)",
+    )
+
+
+def _memory_amount(text: str) -> float:
+    from bonefem.coupling.memory import parse_bytes
+
+    try:
+        return parse_bytes(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _max_cells(args: argparse.Namespace) -> float | None:
@@ -292,6 +309,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         progress=not (args.no_progress or args.quiet),
         max_cells=_max_cells(args),
         overrides=args.overrides,
+        max_memory_per_rank=args.max_memory_per_rank,
     )
     logger.info("finished: %s (metrics.csv, fields.pvd, manifest.json)", folder)
     return 0
@@ -311,6 +329,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         if args.no_mesh:
             line = _run_estimate(case, estimate.dofs, estimate.cells, args)
             logger.info("%s: run-time estimate: %s", path, line)
+            _memory_estimate(case, estimate.dofs, estimate.cells, args, path)
     if args.no_mesh:
         return 0
     from bonefem._dolfinx import MPI
@@ -332,7 +351,20 @@ def _cmd_check(args: argparse.Namespace) -> int:
     dofs = 3 * bone.mesh.geometry.index_map().size_global  # P1: 3 per node
     line = _run_estimate(case, dofs, bone.num_cells_global, args)
     logger.info("%s: run-time estimate: %s", path, line)
+    _memory_estimate(case, dofs, bone.num_cells_global, args, path)
     return 0
+
+
+def _memory_estimate(
+    case: Any, dofs: float, cells: float, args: argparse.Namespace, path: Path
+) -> None:
+    """Log the memory estimate per rank; InputError above ``--max-memory-per-rank``."""
+    from bonefem._dolfinx import MPI
+    from bonefem.coupling.memory import require_memory
+
+    ranks = args.ranks if args.ranks is not None else MPI.COMM_WORLD.size
+    est = require_memory(case, dofs, cells, ranks, args.max_memory_per_rank, file=str(path))
+    logger.info("%s: memory estimate: %s", path, est.describe())
 
 
 def _run_estimate(case: Any, dofs: float, cells: float, args: argparse.Namespace) -> str:

@@ -26,6 +26,7 @@ from bonefem.biology.cells import complete_state
 from bonefem.build import CoupledModel, build
 from bonefem.config.case import Case, case_to_toml_dict, load_case
 from bonefem.coupling.loop import CoupledRun, RunHooks
+from bonefem.coupling.memory import MemoryEstimate, peak_rss_bytes, require_memory
 from bonefem.coupling.stop import SignalStop
 from bonefem.coupling.timers import Timers
 from bonefem.errors import BonefemError, InputError, OutputWriteError
@@ -225,6 +226,7 @@ def run_case(
     constants: CalibratedConstants | None = None,
     max_cells: float | None = None,
     overrides: Sequence[str] = (),
+    max_memory_per_rank: float | None = None,
 ) -> Path:
     """Run a case; returns the run folder.
 
@@ -243,6 +245,10 @@ def run_case(
         overrides: ``key=value`` changes of case fields (``--set``,
             :mod:`bonefem.config.overrides`), validated with the file and recorded in
             ``case_resolved.json`` and the manifest.
+        max_memory_per_rank: refuse the run (InputError) when its estimated peak memory per
+            rank is above this many bytes (:mod:`bonefem.coupling.memory`), checked on the
+            generator's size estimate before meshing and on the mesh before the set-up;
+            None: no limit. The estimate and the measured peak go into the manifest.
 
     Raises:
         InputError: bad case, mesh or folder.
@@ -260,8 +266,11 @@ def run_case(
             from bonefem.mesh.estimate import require_affordable
 
             require_affordable(case.mesh, path.parent, max_cells, file=str(path))
+        comm = comm or MPI.COMM_WORLD
+        if max_memory_per_rank is not None:
+            _memory_precheck(case, path, comm.size, max_memory_per_rank)
         return _run_case(
-            (path, case, list(overrides)),
+            (path, case, list(overrides), max_memory_per_rank),
             output,
             (restart, overwrite),
             comm,
@@ -273,7 +282,7 @@ def run_case(
 
 
 def _run_case(
-    source: tuple[Path, Case, list[str]],
+    source: tuple[Path, Case, list[str], float | None],
     output: str | Path | None,
     mode: tuple[bool, bool],
     comm: MPI.Intracomm | None,
@@ -285,14 +294,23 @@ def _run_case(
     restart, overwrite = mode
     comm = comm or MPI.COMM_WORLD
     t0 = hooks.clock()
-    case_path, case, overrides = source
+    case_path, case, overrides, memory_limit = source
     folder = _prepare_folder(case, case_path, comm, output, restart, overwrite, cleanup)
     t_mesh = hooks.clock()
     bone = _mesh(case, case_path, folder, comm, restart)
     t_mesh = hooks.clock() - t_mesh
+    dofs = 3 * bone.mesh.geometry.index_map().size_global  # P1: 3 per node
+    memory = require_memory(
+        case, dofs, bone.num_cells_global, comm.size, memory_limit, file=str(case_path)
+    )
+    logger.info("memory estimate: %s", memory.describe())
     checkpoint = _checkpoint(folder, bone) if restart else None
     out = RunOutput(
-        folder, comm, restart_time=None if checkpoint is None else checkpoint[0]["time_days"]
+        folder,
+        comm,
+        restart_time=None if checkpoint is None else checkpoint[0]["time_days"],
+        field_precision=case.output.field_precision,
+        field_files=case.output.field_files,
     )
     t_setup = hooks.clock()
     model = build(case, bone, constants=constants, case_file=str(case_path), clock=hooks.clock)
@@ -323,6 +341,7 @@ def _run_case(
             "surfaces": bone.surface_names,
             "displacement_dofs": model.mechanics.num_dofs_global,
         },
+        memory={"estimate": memory.as_dict(), "limit_per_rank_bytes": memory_limit},
     )
     if comm.rank == 0:
         _write_paraview_script(folder)
@@ -331,8 +350,29 @@ def _run_case(
     ) as bar:
         run.run(bar)
     run.timers.add("total", hooks.clock() - t0)
-    out.finished(run.loop, run.timers.seconds, **_solve_costs(model, run, comm))
+    costs = _solve_costs(model, run, comm)
+    out.finished(run.loop, run.timers.seconds, memory=_memory_record(memory, comm), **costs)
     return folder
+
+
+def _memory_precheck(case: Case, path: Path, ranks: int, limit: float) -> None:
+    """Refuse a generated mesh whose size estimate is above the memory limit per rank."""
+    from bonefem.mesh.estimate import require_affordable
+
+    est = require_affordable(case.mesh, path.parent, None, file=str(path))
+    if est is not None:
+        require_memory(case, est.dofs, est.cells, ranks, limit, file=str(path))
+
+
+def _memory_record(estimate: MemoryEstimate, comm: MPI.Intracomm) -> dict[str, Any]:
+    """The manifest's ``memory``: estimate and measured peak RSS per rank (bytes)."""
+    peaks = comm.allgather(peak_rss_bytes())
+    return {
+        "estimate": estimate.as_dict(),
+        "peak_rss_max_rank_bytes": max(peaks),
+        "peak_rss_per_rank_bytes": peaks,
+        "measured_over_estimate": round(max(peaks) / estimate.per_rank, 3),
+    }
 
 
 def _solve_costs(model: CoupledModel, run: CoupledRun, comm: MPI.Intracomm) -> dict[str, Any]:

@@ -60,6 +60,18 @@ DEFAULT_PETSC_OPTIONS: dict[str, Any] = {
     "mg_levels_ksp_chebyshev_esteig_steps": 10,
 }
 
+#: Algorithms of the Galerkin products R A P of the GAMG set-up on more than one rank
+#: (PETSc ``-matptap_via``, a global option: GAMG creates the products under no prefix).
+#: "scalable" (PETSc's default) keeps product data with each coarse matrix: at 923k dofs
+#: the set-up kept 1.23 GB per rank on 2 ranks against 0.52 GB on 1 rank, so the peak per
+#: rank hardly fell with the ranks (72 % of the 1-rank peak). "allatonce" keeps 0.35 GB
+#: per rank (peak 55 %), same hierarchy and iterations, but its set-up took 3.7x the CPU
+#: time at 127k dofs and 7.8x at 923k dofs (2 ranks; docs/performance.md, "Issue 19:
+#: memory per rank"). One rank:
+#: PETSc's sequential AIJ has no "allatonce"; the option is not set.
+GALERKIN_PRODUCTS = ("scalable", "allatonce")
+_GLOBAL_SET: set[str] = set()  # the global options this module put in the database
+
 #: Solves with a kept preconditioner and fewer iterations are not used to judge it
 #: (:func:`update_refresh_state`).
 MIN_JUDGED_ITERATIONS = 5
@@ -229,6 +241,25 @@ class KrylovRun:
 
 
 # ------------------------------------------------------------------------ set-up
+def set_galerkin_product(opts: PETSc.Options, ranks: int, product: str) -> None:
+    """Set ``matptap_via`` for the next GAMG set-ups (:data:`GALERKIN_PRODUCTS`).
+
+    A value the user put in the database is left alone; one set here for an earlier
+    problem is replaced or removed (one rank, or "scalable"). The option is global and
+    read at each set-up: in a process with several problems the last one created decides.
+    """
+    key = "matptap_via"
+    if opts.hasName(key) and key not in _GLOBAL_SET:
+        return
+    if ranks > 1 and product != "scalable":
+        opts[key] = product
+        _GLOBAL_SET.add(key)
+    elif key in _GLOBAL_SET:
+        if opts.hasName(key):
+            del opts[key]
+        _GLOBAL_SET.discard(key)
+
+
 def create_group(
     comm: Any,
     a: fem.Form,
@@ -238,17 +269,20 @@ def create_group(
     signature: Signature,
     bc_dofs: SupportDofs,
     fast: GroupOperator | VoxelGroup | None = None,
+    galerkin_product: str = "scalable",
 ) -> OperatorGroup:
     """Matrix (with the near-nullspace) and KSP of a group on ``comm``; options under ``prefix``.
 
     ``fast``: the group's unit-modulus operator (:mod:`bonefem.mechanics.assembly`), whose
-    matrix is used; None: a DOLFINx matrix of the form ``a``.
+    matrix is used; None: a DOLFINx matrix of the form ``a``. ``galerkin_product``: one of
+    :data:`GALERKIN_PRODUCTS` (:func:`set_galerkin_product`).
     """
     A = dolfinx.fem.petsc.create_matrix(a) if fast is None else fast.A
     A.setNearNullSpace(nullspace)
     ksp = PETSc.KSP().create(comm)
     ksp.setOptionsPrefix(prefix)
     opts = PETSc.Options()
+    set_galerkin_product(opts, comm.size, galerkin_product)
     for key, value in petsc_options.items():
         opts[f"{prefix}{key}"] = value
     ksp.setFromOptions()

@@ -107,11 +107,13 @@ def named_tags(kind):
     import re
 
     def first(path, pattern):
-        with open(path, encoding="utf-8") as fh:
+        # a single .vtu (output.field_files = "single") has raw binary after its XML
+        with open(path, encoding="utf-8", errors="replace") as fh:
             return re.search(pattern, fh.read(1 << 20)).group(1)
 
     pvtu = first(os.path.join(HERE, "fields.pvd"), 'file="([^"]+)"')
-    piece = first(os.path.join(HERE, pvtu), 'Source="([^"]+)"')
+    single = pvtu.endswith(".vtu")
+    piece = pvtu if single else first(os.path.join(HERE, pvtu), 'Source="([^"]+)"')
     path = os.path.join(HERE, piece)
     codes = first(path, 'Name="%s_names"[^>]*>([^<]*)<' % kind).split()
     tags = first(path, 'Name="%s_tags"[^>]*>([^<]*)<' % kind).split()

@@ -35,10 +35,21 @@ class RunOutput:
         comm: communicator.
         restart_time: time (days) of the checkpoint a restart resumes from; later rows and
             field steps are dropped. None for a new run.
+        field_precision: ``"float64"`` or ``"float32"`` field arrays (``output.field_precision``).
+        field_files: ``"per_rank"`` or ``"single"`` (``output.field_files``).
     """
 
-    def __init__(self, folder: Path, comm: Any, restart_time: float | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        comm: Any,
+        restart_time: float | None = None,
+        field_precision: str = "float64",
+        field_files: str = "per_rank",
+    ) -> None:
         self.folder = Path(folder)
+        self.field_precision = field_precision
+        self.field_files = field_files
         self.comm = comm
         self.restart_time = restart_time
         self.log: MetricsLog | None = None
@@ -70,7 +81,14 @@ class RunOutput:
         self.store = CheckpointStore(
             self.folder / "checkpoints", self.comm, original, bone.num_cells_global
         )
-        self.series = ParaViewSeries(bone, self.folder, "fields", restart_time=self.restart_time)
+        self.series = ParaViewSeries(
+            bone,
+            self.folder,
+            "fields",
+            restart_time=self.restart_time,
+            precision=self.field_precision,
+            files=self.field_files,
+        )
         if self.comm.rank == 0 and self.restart_time is not None:
             path = self.folder / "metrics.csv"
             if path.exists():

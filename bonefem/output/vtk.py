@@ -12,6 +12,11 @@ Each rank writes one ``.vtu`` piece with the cells it owns; rank 0 writes the ``
 and rewrites the ``.pvd`` atomically (temporary file + ``os.replace``) after every step,
 so a run killed at any moment leaves a readable series of the steps already written.
 Array names carry their units in brackets, e.g. ``"density [g/cm^3]"``.
+
+``precision="float32"`` writes floating-point arrays (points and fields) as Float32 and the
+connectivity as Int32 (when the piece allows it): about half the bytes before compression,
+for big runs where 7 significant digits are plenty for viewing (docs/performance.md,
+"Output volume").
 """
 
 from __future__ import annotations
@@ -81,10 +86,31 @@ def names_field_data(regions: Mapping[str, int], surfaces: Mapping[str, int]) ->
     return "\n".join(parts)
 
 
-def _data_array(name: str, array: npt.NDArray[Any], compress: bool) -> str:
+#: Field precisions of :class:`ParaViewSeries` (``output.field_precision``).
+PRECISIONS = ("float64", "float32")
+#: File layouts of :class:`ParaViewSeries` (``output.field_files``): a ``.vtu`` piece per
+#: rank and a ``.pvtu`` per write, or one ``.vtu`` per write (:mod:`bonefem.output.vtu_single`).
+FILE_LAYOUTS = ("per_rank", "single")
+
+
+def _convert(array: npt.NDArray[Any], precision: str) -> npt.NDArray[Any]:
+    """The array as written: unknown dtypes as float64, float64 as float32 if asked."""
     array = np.asarray(array)
     if array.dtype not in _VTK_TYPE:
         array = array.astype(np.float64)
+    if precision == "float32" and array.dtype == np.float64:
+        array = array.astype(np.float32)
+    return array
+
+
+def _data_array(
+    name: str, array: npt.NDArray[Any], compress: bool, precision: str = "float64"
+) -> str:
+    array = np.asarray(array)
+    if array.dtype not in _VTK_TYPE:
+        array = array.astype(np.float64)
+    if precision == "float32" and array.dtype == np.float64:
+        array = array.astype(np.float32)
     ncomp = 1 if array.ndim == 1 else int(np.prod(array.shape[1:]))
     return (
         f'<DataArray type="{_VTK_TYPE[array.dtype]}" Name="{name}" '
@@ -102,6 +128,11 @@ class ParaViewSeries:
         compress: zlib-compress the arrays.
         restart_time: when resuming a run, keep the steps written up to this time (days)
             and drop later ones; ``None`` starts a new series.
+        precision: ``"float64"`` or ``"float32"`` (points and fields in single precision,
+            connectivity as Int32), see :data:`PRECISIONS`.
+        files: ``"per_rank"`` (a ``.vtu`` piece per rank and a ``.pvtu``) or ``"single"``
+            (one ``.vtu`` per write with a piece per rank, written by all ranks), see
+            :data:`FILE_LAYOUTS`.
     """
 
     def __init__(
@@ -112,7 +143,15 @@ class ParaViewSeries:
         *,
         compress: bool = True,
         restart_time: float | None = None,
+        precision: str = "float64",
+        files: str = "per_rank",
     ) -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
+        if files not in FILE_LAYOUTS:
+            raise ValueError(f"files must be one of {FILE_LAYOUTS}, not {files!r}")
+        self.precision = precision
+        self.files = files
         self.bone = bone
         self.comm = bone.comm
         self.folder = Path(folder)
@@ -139,9 +178,11 @@ class ParaViewSeries:
         self._nodes = nodes
         self._node_of_cell_node = x_dofmap  # (cells, nodes per cell) geometry node indices
         self._points = mesh.geometry.x[nodes]
-        self._connectivity = local.reshape(x_dofmap.shape)[:, perm].astype(np.int64)
         npc = x_dofmap.shape[1]
-        self._offsets = np.arange(npc, npc * (self.n_cells + 1), npc, dtype=np.int64)
+        small = precision == "float32" and npc * (self.n_cells + 1) < 2**31
+        itype = np.int32 if small else np.int64
+        self._connectivity = local.reshape(x_dofmap.shape)[:, perm].astype(itype)
+        self._offsets = np.arange(npc, npc * (self.n_cells + 1), npc, dtype=itype)
         self._types = np.full(self.n_cells, _VTK_CELL[cell_name], dtype=np.uint8)
         self._field_data = names_field_data(bone.regions, bone.surfaces)
         self._node_lookup = np.full(mesh.geometry.x.shape[0], -1, dtype=np.int64)
@@ -187,7 +228,7 @@ class ParaViewSeries:
             cell_data: name -> array with one value (or row) per owned cell.
 
         Returns:
-            Path of the ``.pvtu`` written.
+            Path of the ``.pvtu`` (or, with ``files="single"``, the ``.vtu``) written.
         """
         index = len(self.entries)
         stem = f"{self.name}_{index:06d}"
@@ -200,13 +241,18 @@ class ParaViewSeries:
         for key, arr in cell_arrays.items():
             if arr.shape[0] != self.n_cells:
                 raise ValueError(f"cell array '{key}' has {arr.shape[0]} rows, need {self.n_cells}")
-        piece = self.folder / f"{stem}_p{self.comm.rank}.vtu"
-        self._collective(piece, lambda: self._write_piece(piece, point_arrays, cell_arrays))
-        pvtu = self.folder / f"{stem}.pvtu"
+        if self.files == "single":
+            pvtu = self.folder / f"{stem}.vtu"
+            self._write_single(pvtu, point_arrays, cell_arrays)
+        else:
+            piece = self.folder / f"{stem}_p{self.comm.rank}.vtu"
+            self._collective(piece, lambda: self._write_piece(piece, point_arrays, cell_arrays))
+            pvtu = self.folder / f"{stem}.pvtu"
 
         def index_files() -> None:
             if self.comm.rank == 0:
-                self._write_pvtu(pvtu, stem, point_arrays, cell_arrays)
+                if self.files != "single":
+                    self._write_pvtu(pvtu, stem, point_arrays, cell_arrays)
                 self._write_pvd()
 
         self.entries.append((float(time), pvtu.name))
@@ -221,13 +267,40 @@ class ParaViewSeries:
         """Run the write ``fn``; a failure on any rank raises OSError on every rank."""
         collective_write(self.comm, path, fn)
 
+    def _write_single(
+        self,
+        path: Path,
+        point_arrays: Mapping[str, npt.NDArray[Any]],
+        cell_arrays: Mapping[str, npt.NDArray[Any]],
+    ) -> None:
+        """One ``.vtu`` with a piece per rank (:mod:`bonefem.output.vtu_single`)."""
+        from bonefem.output.vtu_single import cell_and_point_arrays, write_single_vtu
+
+        p = self.precision
+        arrays = [
+            ("points", "Points", _convert(self._points.astype(np.float64), p)),
+            ("cells", "connectivity", self._connectivity.ravel()),
+            ("cells", "offsets", self._offsets),
+            ("cells", "types", self._types),
+            *cell_and_point_arrays(point_arrays, cell_arrays, lambda a: _convert(a, p)),
+        ]
+        write_single_vtu(
+            self.comm,
+            path,
+            arrays,
+            (self._nodes.size, self.n_cells),
+            field_data=self._field_data,
+            compress=self.compress,
+            collective=self._collective,
+        )
+
     def _write_piece(
         self,
         path: Path,
         point_arrays: Mapping[str, npt.NDArray[Any]],
         cell_arrays: Mapping[str, npt.NDArray[Any]],
     ) -> None:
-        c = self.compress
+        c, p = self.compress, self.precision
         parts = [
             '<?xml version="1.0"?>',
             '<VTKFile type="UnstructuredGrid" version="1.0" byte_order="LittleEndian" '
@@ -236,7 +309,7 @@ class ParaViewSeries:
             self._field_data,
             f'<Piece NumberOfPoints="{self._nodes.size}" NumberOfCells="{self.n_cells}">',
             "<Points>",
-            _data_array("Points", self._points.astype(np.float64), c),
+            _data_array("Points", self._points.astype(np.float64), c, p),
             "</Points>",
             "<Cells>",
             _data_array("connectivity", self._connectivity.ravel(), c),
@@ -244,10 +317,10 @@ class ParaViewSeries:
             _data_array("types", self._types, c),
             "</Cells>",
             "<PointData>",
-            *(_data_array(k, v, c) for k, v in point_arrays.items()),
+            *(_data_array(k, v, c, p) for k, v in point_arrays.items()),
             "</PointData>",
             "<CellData>",
-            *(_data_array(k, v, c) for k, v in cell_arrays.items()),
+            *(_data_array(k, v, c, p) for k, v in cell_arrays.items()),
             "</CellData>",
             "</Piece>",
             "</UnstructuredGrid>",
@@ -264,12 +337,15 @@ class ParaViewSeries:
     ) -> None:
         def decl(name: str, arr: npt.NDArray[Any]) -> str:
             dtype = arr.dtype if arr.dtype in _VTK_TYPE else np.dtype(np.float64)
+            if self.precision == "float32" and dtype == np.float64:
+                dtype = np.dtype(np.float32)
             ncomp = 1 if arr.ndim == 1 else int(np.prod(arr.shape[1:]))
             return (
                 f'<PDataArray type="{_VTK_TYPE[dtype]}" Name="{name}" '
                 f'NumberOfComponents="{ncomp}"/>'
             )
 
+        ptype = "Float32" if self.precision == "float32" else "Float64"
         pieces = "\n".join(f'<Piece Source="{stem}_p{r}.vtu"/>' for r in range(self.comm.size))
         text = "\n".join(
             [
@@ -277,7 +353,7 @@ class ParaViewSeries:
                 '<VTKFile type="PUnstructuredGrid" version="1.0" byte_order="LittleEndian" '
                 'header_type="UInt64">',
                 '<PUnstructuredGrid GhostLevel="0">',
-                '<PPoints><PDataArray type="Float64" NumberOfComponents="3"/></PPoints>',
+                f'<PPoints><PDataArray type="{ptype}" NumberOfComponents="3"/></PPoints>',
                 "<PPointData>",
                 *(decl(k, v) for k, v in point_arrays.items()),
                 "</PPointData>",

@@ -11,7 +11,13 @@ from bonefem.output.vtk import ParaViewSeries
 from tests.helpers.loadcase import load_case
 
 
-def write(folder: str, cell_type: str, comm: MPI.Intracomm = MPI.COMM_WORLD) -> int:
+def write(
+    folder: str,
+    cell_type: str,
+    comm: MPI.Intracomm = MPI.COMM_WORLD,
+    precision: str = "float64",
+    files: str = "per_rank",
+) -> int:
     bone = box(comm, (10.0, 2.0, 2.0), (10, 2, 2), cell_type=cell_type)
     lc = load_case(
         name="pull",
@@ -21,7 +27,7 @@ def write(folder: str, cell_type: str, comm: MPI.Intracomm = MPI.COMM_WORLD) -> 
         ],
     )
     prob = ElasticityProblem(bone, [lc])
-    series = ParaViewSeries(bone, folder)
+    series = ParaViewSeries(bone, folder, precision=precision, files=files)
     for step, t in enumerate([0.0, 365.0]):
         prob.set_modulus(1000.0 * (1 + step))
         u = prob.solve("pull")
@@ -37,4 +43,9 @@ def write(folder: str, cell_type: str, comm: MPI.Intracomm = MPI.COMM_WORLD) -> 
 
 
 if __name__ == "__main__":
-    write(sys.argv[1], sys.argv[2])
+    write(
+        sys.argv[1],
+        sys.argv[2],
+        precision=sys.argv[3] if len(sys.argv) > 3 else "float64",
+        files=sys.argv[4] if len(sys.argv) > 4 else "per_rank",
+    )

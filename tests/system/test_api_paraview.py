@@ -17,9 +17,12 @@ pytestmark = pytest.mark.serial
 
 
 @pytest.mark.paraview
-def test_the_run_folder_opens_in_paraview_with_colour_maps(tmp_path: Path) -> None:
+@pytest.mark.parametrize("files", ["per_rank", "single"])
+def test_the_run_folder_opens_in_paraview_with_colour_maps(tmp_path: Path, files: str) -> None:
     case = write_case(tmp_path, duration=91.3125, step=30.0, biology=MENOPAUSE,
                       fields_every=91.3125)  # fmt: skip
+    text = case.read_text().replace("[output]", f'[output]\nfield_files = "{files}"', 1)
+    case.write_text(text)
     result = bonefem.run(case, output=tmp_path / "run")
     script = result.files["paraview_script"]
     assert script == tmp_path / "run" / "open_fields.py"

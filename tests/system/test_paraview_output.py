@@ -60,6 +60,33 @@ def test_series_opens_in_paraview(tmp_path, cell_type: str, nprocs: int) -> None
 
 @pytest.mark.paraview
 @pytest.mark.serial
+@pytest.mark.parametrize("nprocs", [1, 2])
+@pytest.mark.parametrize("files", ["per_rank", "single"])
+def test_float32_series_opens_in_paraview(tmp_path: Path, nprocs: int, files: str) -> None:
+    """``output.field_precision = "float32"``, per-rank pieces or one file per write
+    (``output.field_files = "single"``): the same arrays and ranges in ParaView."""
+    exe = pvbatch()
+    if exe is None:
+        pytest.skip("ParaView's pvbatch is not installed")
+    if nprocs == 1:
+        ncells = write(str(tmp_path), "tetrahedron", MPI.COMM_SELF, "float32", files)
+    else:
+        args = ["-m", "tests.helpers.write_series", str(tmp_path), "tetrahedron", "float32"]
+        run_mpi(nprocs, [*args, files], cwd=ROOT)
+        ncells = 240
+    seen = inspect_pvd(exe, tmp_path / "fields.pvd")
+    assert seen["times"] == [0.0, 365.0]
+    for step, info in enumerate(seen["steps"]):
+        assert info["cells"] == ncells
+        arrays = info["arrays"]
+        assert set(arrays) == {"displacement [mm]", "youngs_modulus [MPa]", "region"}
+        assert arrays["displacement [mm]"]["components"] == 3
+        assert arrays["displacement [mm]"]["range"][1] == pytest.approx(0.1, rel=0.02)
+        assert arrays["youngs_modulus [MPa]"]["range"] == pytest.approx([1000.0 * (1 + step)] * 2)
+
+
+@pytest.mark.paraview
+@pytest.mark.serial
 def test_fields_of_a_real_run_open_in_paraview(tmp_path: Path) -> None:
     """The fields.pvd of a real (one-year, menopause) run in pvbatch: the output times of the
     case, the default fields under their "name [unit]" labels, and values that agree with
