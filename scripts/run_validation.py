@@ -235,7 +235,7 @@ def _strength_lines(folders: dict[str, Path]) -> list[str]:
 def _zerod_lines() -> list[str]:
     """Long-term denosumab and the early teriparatide course in 0-D (issue 13 items 1-3)."""
     from bonefem.biology.calibration import FMP, YEAR, _menopause
-    from bonefem.biology.zerod import RunConfig, run_zero_d
+    from bonefem.biology.zerod import RunConfig, ZeroDResult, run_zero_d
     from bonefem.config.scenario import DenosumabConfig, TeriparatideConfig
 
     run = RunConfig(step_days=14.0)
@@ -244,7 +244,7 @@ def _zerod_lines() -> list[str]:
     tr = run_zero_d(_menopause(denosumab=dmab), start + 10.0 * YEAR + 1.0, run=run)
     key = "abmd_change_pct_lumbar_spine"
 
-    def gain(r, t0: float, t1: float) -> float:
+    def gain(r: ZeroDResult, t0: float, t1: float) -> float:
         return 100.0 * ((1 + r.at(key, t1) / 100) / (1 + r.at(key, t0) / 100) - 1.0)
 
     years = [1, 2, 3, 4, 5, 6, 8, 10]
