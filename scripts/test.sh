@@ -70,7 +70,9 @@ step "pytest (serial)"
 # default: the cores, at most 4; 0 runs them in this process, e.g. for --pdb). --dist loadfile
 # keeps each file on one worker (its module-scoped runs and meshes are made once), in
 # collection order (system and regression files, the costly ones, first).
-workers="${BONEFEM_TEST_WORKERS:-$(($(nproc) < 4 ? $(nproc) : 4))}"
+# (GNU nproc honours OMP_NUM_THREADS, set to 1 above: count the cores without it)
+cores=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
+workers="${BONEFEM_TEST_WORKERS:-$((cores < 4 ? cores : 4))}"
 xdist=()
 if [[ "$workers" != "0" ]]; then
     xdist=(-n "$workers" --dist loadfile --no-loadscope-reorder)
