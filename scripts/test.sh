@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up the environment (idempotent) and run every quality gate and the whole test suite:
 #   ruff (lint + format check), mypy, shellcheck/hadolint when installed,
-#   pytest serially (all tests), and pytest under `mpiexec -n 2` (tests marked `mpi`).
+#   pytest serially (all tests, one rank per test, spread over pytest-xdist workers), and pytest
+#   under `mpiexec -n 2` (tests marked `mpi`).
 # Extra arguments are passed to both pytest runs (e.g. -x, -k name).
 # --quick (first argument): leave out the tests marked slow (pytest -m "not slow"), for a fast
 # loop while developing; CI runs everything.
@@ -65,7 +66,18 @@ else
     missing_linter hadolint "bash docker/install-lint-tools.sh"
 fi
 step "pytest (serial)"
-"$venv/python" -m pytest tests "${quick[@]}" "$@"
+# The serial tests (one rank each) run in parallel on pytest-xdist workers (BONEFEM_TEST_WORKERS,
+# default: the cores, at most 4; 0 runs them in this process, e.g. for --pdb). --dist loadfile
+# keeps each file on one worker (its module-scoped runs and meshes are made once), in
+# collection order (system and regression files, the costly ones, first).
+# (GNU nproc honours OMP_NUM_THREADS, set to 1 above: count the cores without it)
+cores=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
+workers="${BONEFEM_TEST_WORKERS:-$((cores < 4 ? cores : 4))}"
+xdist=()
+if [[ "$workers" != "0" ]]; then
+    xdist=(-n "$workers" --dist loadfile --no-loadscope-reorder)
+fi
+"$venv/python" -m pytest tests "${xdist[@]}" "${quick[@]}" "$@"
 step "pytest (mpiexec -n 2, marker mpi)"
 if [[ ${#quick[@]} -gt 0 ]]; then
     "$venv/mpiexec" -n 2 "$venv/python" scripts/mpi_pytest.py tests -m "mpi and not slow" -q "$@"

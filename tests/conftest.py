@@ -89,28 +89,29 @@ def bone_mesh() -> Callable[..., BoneMesh]:
     return get
 
 
-_durations: dict[str, float] = {}
+#: call time (s) and ``slow`` marker of every test that ran, by node id
+_durations: dict[str, tuple[float, bool]] = {}
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """Call time per test, for the ``slow`` marker audit (set-up time is left out: a
-    module- or session-scoped fixture is paid by whichever test runs first)."""
+    module- or session-scoped fixture is paid by whichever test runs first).
+
+    Read from the report, not the collected items: under pytest-xdist (``-n``) the
+    controller collects nothing and receives the workers' reports here.
+    """
     if report.when == "call":
-        _durations[report.nodeid] = report.duration
+        _durations[report.nodeid] = (report.duration, "slow" in report.keywords)
 
 
-def _marker_audit(items: list[pytest.Item]) -> tuple[list[str], list[str]]:
+def _marker_audit() -> tuple[list[str], list[str]]:
     """Tests slower than SLOW_SECONDS without ``slow``, and ``slow`` tests that are fast."""
     unmarked, wrongly = [], []
-    for item in items:
-        took = _durations.get(item.nodeid)
-        if took is None:
-            continue
-        slow = item.get_closest_marker("slow") is not None
+    for nodeid, (took, slow) in sorted(_durations.items()):
         if took > SLOW_SECONDS and not slow:
-            unmarked.append(f"{item.nodeid} ({took:.1f} s)")
+            unmarked.append(f"{nodeid} ({took:.1f} s)")
         elif slow and took < FAST_SECONDS:
-            wrongly.append(f"{item.nodeid} ({took:.1f} s)")
+            wrongly.append(f"{nodeid} ({took:.1f} s)")
     return unmarked, wrongly
 
 
@@ -121,8 +122,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     is only useful when the marker is right. Durations depend on the machine's load, so
     this is reported, not failed.
     """
-    items = getattr(terminalreporter.config, "_bonefem_items", [])
-    unmarked, wrongly = _marker_audit(items)
+    unmarked, wrongly = _marker_audit()
     if unmarked or wrongly:
         terminalreporter.section("slow marker audit")
         for line in unmarked:
@@ -135,7 +135,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under mpiexec, skip tests marked ``serial``."""
-    config._bonefem_items = items  # type: ignore[attr-defined]
     if "mpi4py.MPI" not in sys.modules and os.environ.get("PMI_SIZE", "1") == "1":
         return
     size = _comm().size

@@ -95,7 +95,8 @@ def test_a_second_run_into_a_live_folder_exits_2_at_once(tmp_path) -> None:
     case = write_case(tmp_path, "locked", duration=730.5, step=14.0, biology=MENOPAUSE)
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "bonefem.cli", "-q", "run", str(case), "-o", str(run)]
-    slow = [sys.executable, "-m", "tests.helpers.slow_run", str(case), str(run), "0.4"]
+    go = tmp_path / "go"  # the first run holds before each step until this exists
+    slow = [sys.executable, "-m", "tests.helpers.slow_run", str(case), str(run), "0.4", str(go)]
     first = subprocess.Popen(slow, cwd=ROOT, env=_env(), stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
     while not (run / "metrics.csv").exists():
@@ -110,6 +111,7 @@ def test_a_second_run_into_a_live_folder_exits_2_at_once(tmp_path) -> None:
         assert f"in use by another bonefem run (PID {first.pid}" in second.stderr
         assert len(second.stderr.strip().splitlines()) == 1
         assert time.monotonic() - t0 < 60  # at once: before any mesh or solve
+    go.touch()
     assert first.poll() is None  # the test is meaningful only if the first run still runs
     assert first.wait(timeout=300) == 0, first.stderr.read() if first.stderr else ""
     m = metrics_of(run)

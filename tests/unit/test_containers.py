@@ -310,6 +310,7 @@ def test_entrypoint_dispatch(tmp_path: Path) -> None:
 # sweeps and SLURM scripts
 
 
+@pytest.mark.slow
 def test_sweep_local_runs_the_points_and_the_report(tmp_path: Path) -> None:
     """sweep.sh --local: `bonefem sweep` runs the points, then the report, with the venv."""
     biology = MENOPAUSE + (

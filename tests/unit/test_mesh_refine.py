@@ -93,6 +93,7 @@ def test_tags_are_carried_to_the_children(bone_mesh) -> None:
     assert fine.landmarks == coarse.landmarks
 
 
+@pytest.mark.slow
 def test_projection_converges_to_the_geometry(bone_mesh) -> None:
     """Refined + projected: closer to the exact CAD and to a direct gmsh mesh as fine."""
     from bonefem.mesh.quality import quality_stats
