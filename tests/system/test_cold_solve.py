@@ -58,7 +58,10 @@ def test_manifest_has_the_cold_solve_and_test_phases(tmp_path: Path) -> None:
     parts = [phases[f"virtual_tests.{p}"] for p in PHASES]
     assert all(p >= 0.0 for p in parts)
     assert phases["virtual_tests.pc_setup"] > 0.0  # the tests' first row sets up their PCs
-    assert sum(parts) <= tests * (1 + 1e-9) + 1e-6
+    # each phase is its maximum over the ranks: on one rank the parts sum to at most the
+    # total; on N ranks the sum of the maxima is bounded by the sum of the ranks' totals
+    size = MPI.COMM_WORLD.size
+    assert sum(parts) <= tests * (1 + 1e-9) + 1e-6 if size == 1 else sum(parts) <= size * tests
 
 
 @pytest.mark.serial

