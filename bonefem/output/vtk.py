@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import xml.etree.ElementTree as ET
-import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -35,26 +34,21 @@ from bonefem._dolfinx import dolfinx, fem
 from bonefem.mesh.bonemesh import BoneMesh
 from bonefem.output.atomic import write_text_atomic
 from bonefem.output.collective import collective_write
+from bonefem.output.vtu_single import VTK_TYPES, encode_blocks
 
 _VTK_CELL = {"tetrahedron": 10, "hexahedron": 12, "triangle": 5, "quadrilateral": 9}
-_VTK_TYPE = {
-    np.dtype(np.float64): "Float64",
-    np.dtype(np.float32): "Float32",
-    np.dtype(np.int32): "Int32",
-    np.dtype(np.int64): "Int64",
-    np.dtype(np.uint8): "UInt8",
-}
+_VTK_TYPE = VTK_TYPES
 
 
 def _encode(array: npt.NDArray[Any], compress: bool) -> str:
-    """Base64 VTK XML inline binary encoding (UInt64 header), optionally zlib-compressed."""
-    raw = np.ascontiguousarray(array).tobytes()
+    """Base64 VTK XML inline binary encoding (UInt64 header), optionally zlib-compressed.
+
+    Compressed: header and data are encoded separately, as VTK's reader expects.
+    """
+    header, payload = encode_blocks(array, compress)
     if not compress:
-        header = np.array([len(raw)], dtype=np.uint64).tobytes()
-        return base64.b64encode(header + raw).decode("ascii")
-    packed = zlib.compress(raw, 6)
-    header = np.array([1, len(raw), len(raw), len(packed)], dtype=np.uint64).tobytes()
-    return base64.b64encode(header).decode("ascii") + base64.b64encode(packed).decode("ascii")
+        return base64.b64encode(header + payload).decode("ascii")
+    return base64.b64encode(header).decode("ascii") + base64.b64encode(payload).decode("ascii")
 
 
 def _string_array(name: str, values: list[str]) -> str:

@@ -38,14 +38,23 @@ VTK_TYPES = {
 }
 
 
-def encode_appended(array: npt.NDArray[Any], compress: bool) -> bytes:
-    """Raw appended-data bytes of one array (UInt64 header; one zlib block if ``compress``)."""
+def encode_blocks(array: npt.NDArray[Any], compress: bool) -> tuple[bytes, bytes]:
+    """(header, payload) bytes of one VTK XML binary array with a UInt64 header.
+
+    One zlib block if ``compress`` (header [1, size, size, packed size]), else the raw
+    bytes (header [size]).
+    """
     raw = np.ascontiguousarray(array).tobytes()
     if not compress:
-        return np.array([len(raw)], dtype=np.uint64).tobytes() + raw
+        return np.array([len(raw)], dtype=np.uint64).tobytes(), raw
     packed = zlib.compress(raw, 6)
-    header = np.array([1, len(raw), len(raw), len(packed)], dtype=np.uint64).tobytes()
-    return header + packed
+    return np.array([1, len(raw), len(raw), len(packed)], dtype=np.uint64).tobytes(), packed
+
+
+def encode_appended(array: npt.NDArray[Any], compress: bool) -> bytes:
+    """Raw appended-data bytes of one array (:func:`encode_blocks`, header then payload)."""
+    header, payload = encode_blocks(array, compress)
+    return header + payload
 
 
 def _declare(name: str, dtype: np.dtype[Any], shape: tuple[int, ...], offset: int) -> str:
