@@ -34,7 +34,7 @@ from bonefem._dolfinx import dolfinx, fem
 from bonefem.mesh.bonemesh import BoneMesh
 from bonefem.output.atomic import write_text_atomic
 from bonefem.output.collective import collective_write
-from bonefem.output.vtu_single import VTK_TYPES, encode_blocks
+from bonefem.output.vtu_single import VTK_TYPES, encode_blocks, grid_open, piece_lines
 
 _VTK_CELL = {"tetrahedron": 10, "hexahedron": 12, "triangle": 5, "quadrilateral": 9}
 _VTK_TYPE = VTK_TYPES
@@ -297,26 +297,21 @@ class ParaViewSeries:
         c, p = self.compress, self.precision
         parts = [
             '<?xml version="1.0"?>',
-            '<VTKFile type="UnstructuredGrid" version="1.0" byte_order="LittleEndian" '
-            'header_type="UInt64"' + (' compressor="vtkZLibDataCompressor"' if c else "") + ">",
+            grid_open(c),
             "<UnstructuredGrid>",
             self._field_data,
-            f'<Piece NumberOfPoints="{self._nodes.size}" NumberOfCells="{self.n_cells}">',
-            "<Points>",
-            _data_array("Points", self._points.astype(np.float64), c, p),
-            "</Points>",
-            "<Cells>",
-            _data_array("connectivity", self._connectivity.ravel(), c),
-            _data_array("offsets", self._offsets, c),
-            _data_array("types", self._types, c),
-            "</Cells>",
-            "<PointData>",
-            *(_data_array(k, v, c, p) for k, v in point_arrays.items()),
-            "</PointData>",
-            "<CellData>",
-            *(_data_array(k, v, c, p) for k, v in cell_arrays.items()),
-            "</CellData>",
-            "</Piece>",
+            *piece_lines(
+                self._nodes.size,
+                self.n_cells,
+                [_data_array("Points", self._points.astype(np.float64), c, p)],
+                [
+                    _data_array("connectivity", self._connectivity.ravel(), c),
+                    _data_array("offsets", self._offsets, c),
+                    _data_array("types", self._types, c),
+                ],
+                (_data_array(k, v, c, p) for k, v in point_arrays.items()),
+                (_data_array(k, v, c, p) for k, v in cell_arrays.items()),
+            ),
             "</UnstructuredGrid>",
             "</VTKFile>",
         ]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,45 @@ def _declare(name: str, dtype: np.dtype[Any], shape: tuple[int, ...], offset: in
     )
 
 
+def grid_open(compress: bool) -> str:
+    """Opening ``<VTKFile>`` tag of an UnstructuredGrid file (UInt64 headers).
+
+    zlib compression if ``compress``; shared by the per-rank and the single-file writers.
+    """
+    c = ' compressor="vtkZLibDataCompressor"' if compress else ""
+    return (
+        '<VTKFile type="UnstructuredGrid" version="1.0" byte_order="LittleEndian" '
+        f'header_type="UInt64"{c}>'
+    )
+
+
+def piece_lines(
+    n_points: int,
+    n_cells: int,
+    points: Sequence[str],
+    cells: Sequence[str],
+    point_data: Iterable[str],
+    cell_data: Iterable[str],
+) -> list[str]:
+    """The lines of one ``<Piece>`` element from its ``<DataArray>`` elements."""
+    return [
+        f'<Piece NumberOfPoints="{n_points}" NumberOfCells="{n_cells}">',
+        "<Points>",
+        *points,
+        "</Points>",
+        "<Cells>",
+        *cells,
+        "</Cells>",
+        "<PointData>",
+        *point_data,
+        "</PointData>",
+        "<CellData>",
+        *cell_data,
+        "</CellData>",
+        "</Piece>",
+    ]
+
+
 def _piece_xml(layout: dict[str, Any], start: int) -> tuple[str, int]:
     """The ``<Piece>`` element of one rank's layout; its arrays begin at ``start``."""
     off = start
@@ -72,25 +111,15 @@ def _piece_xml(layout: dict[str, Any], start: int) -> tuple[str, int]:
     for group, name, meta, size in layout["arrays"]:
         groups[group].append(_declare(name, meta[0], meta[1], off))
         off += size
-    text = "\n".join(
-        [
-            f'<Piece NumberOfPoints="{layout["points"]}" NumberOfCells="{layout["cells"]}">',
-            "<Points>",
-            *groups["points"],
-            "</Points>",
-            "<Cells>",
-            *groups["cells"],
-            "</Cells>",
-            "<PointData>",
-            *groups["point"],
-            "</PointData>",
-            "<CellData>",
-            *groups["cell"],
-            "</CellData>",
-            "</Piece>",
-        ]
+    lines = piece_lines(
+        layout["points"],
+        layout["cells"],
+        groups["points"],
+        groups["cells"],
+        groups["point"],
+        groups["cell"],
     )
-    return text, off
+    return "\n".join(lines), off
 
 
 def write_single_vtu(
@@ -130,7 +159,6 @@ def write_single_vtu(
     tmp = path.with_name(path.name + ".part")
     header_len = 0
     if comm.rank == 0:
-        c = ' compressor="vtkZLibDataCompressor"' if compress else ""
         pieces, off = [], 0
         for lay in layouts:
             text, off = _piece_xml(lay, off)
@@ -138,8 +166,7 @@ def write_single_vtu(
         header = "\n".join(
             [
                 '<?xml version="1.0"?>',
-                '<VTKFile type="UnstructuredGrid" version="1.0" byte_order="LittleEndian" '
-                f'header_type="UInt64"{c}>',
+                grid_open(compress),
                 "<UnstructuredGrid>",
                 field_data,
                 *pieces,
