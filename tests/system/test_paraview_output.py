@@ -29,20 +29,23 @@ DEFAULT_ARRAYS = {
 }
 
 
-@pytest.mark.paraview
-@pytest.mark.serial
-@pytest.mark.parametrize("cell_type", ["tetrahedron", "hexahedron"])
-@pytest.mark.parametrize("nprocs", [1, 2])
-def test_series_opens_in_paraview(tmp_path, cell_type: str, nprocs: int) -> None:
+def _series_in_paraview(
+    folder: Path, cell_type: str, nprocs: int, precision: str = "float64", files: str = "per_rank"
+) -> None:
+    """Write the small series of tests.helpers.write_series on ``nprocs`` ranks and check
+    what pvbatch reads: two output times, every cell, the three arrays with their
+    association, components and ranges (0 at the clamp, about the imposed 0.1 mm at the
+    pulled end; E = 1000 and 2000 MPa)."""
     exe = pvbatch()
     if exe is None:
         pytest.skip("ParaView's pvbatch is not installed")
     if nprocs == 1:
-        ncells = write(str(tmp_path), cell_type, MPI.COMM_SELF)
+        ncells = write(str(folder), cell_type, MPI.COMM_SELF, precision, files)
     else:
-        run_mpi(nprocs, ["-m", "tests.helpers.write_series", str(tmp_path), cell_type], cwd=ROOT)
+        args = ["-m", "tests.helpers.write_series", str(folder), cell_type, precision, files]
+        run_mpi(nprocs, args, cwd=ROOT)
         ncells = 40 if cell_type == "hexahedron" else 240
-    seen = inspect_pvd(exe, tmp_path / "fields.pvd")
+    seen = inspect_pvd(exe, folder / "fields.pvd")
     assert seen["times"] == [0.0, 365.0]
     for step, info in enumerate(seen["steps"]):
         assert info["cells"] == ncells
@@ -50,7 +53,6 @@ def test_series_opens_in_paraview(tmp_path, cell_type: str, nprocs: int) -> None
         assert set(arrays) == {"displacement [mm]", "youngs_modulus [MPa]", "region"}
         assert arrays["displacement [mm]"]["association"] == "point"
         assert arrays["displacement [mm]"]["components"] == 3
-        # magnitude range: 0 at the clamp, about the imposed 0.1 mm at the pulled end
         lo, hi = arrays["displacement [mm]"]["range"]
         assert lo == pytest.approx(0.0, abs=1e-12)
         assert hi == pytest.approx(0.1, rel=0.02)
@@ -60,29 +62,20 @@ def test_series_opens_in_paraview(tmp_path, cell_type: str, nprocs: int) -> None
 
 @pytest.mark.paraview
 @pytest.mark.serial
+@pytest.mark.parametrize("cell_type", ["tetrahedron", "hexahedron"])
+@pytest.mark.parametrize("nprocs", [1, 2])
+def test_series_opens_in_paraview(tmp_path, cell_type: str, nprocs: int) -> None:
+    _series_in_paraview(tmp_path, cell_type, nprocs)
+
+
+@pytest.mark.paraview
+@pytest.mark.serial
 @pytest.mark.parametrize("nprocs", [1, 2])
 @pytest.mark.parametrize("files", ["per_rank", "single"])
 def test_float32_series_opens_in_paraview(tmp_path: Path, nprocs: int, files: str) -> None:
     """``output.field_precision = "float32"``, per-rank pieces or one file per write
     (``output.field_files = "single"``): the same arrays and ranges in ParaView."""
-    exe = pvbatch()
-    if exe is None:
-        pytest.skip("ParaView's pvbatch is not installed")
-    if nprocs == 1:
-        ncells = write(str(tmp_path), "tetrahedron", MPI.COMM_SELF, "float32", files)
-    else:
-        args = ["-m", "tests.helpers.write_series", str(tmp_path), "tetrahedron", "float32"]
-        run_mpi(nprocs, [*args, files], cwd=ROOT)
-        ncells = 240
-    seen = inspect_pvd(exe, tmp_path / "fields.pvd")
-    assert seen["times"] == [0.0, 365.0]
-    for step, info in enumerate(seen["steps"]):
-        assert info["cells"] == ncells
-        arrays = info["arrays"]
-        assert set(arrays) == {"displacement [mm]", "youngs_modulus [MPa]", "region"}
-        assert arrays["displacement [mm]"]["components"] == 3
-        assert arrays["displacement [mm]"]["range"][1] == pytest.approx(0.1, rel=0.02)
-        assert arrays["youngs_modulus [MPa]"]["range"] == pytest.approx([1000.0 * (1 + step)] * 2)
+    _series_in_paraview(tmp_path, "tetrahedron", nprocs, "float32", files)
 
 
 @pytest.mark.paraview
