@@ -546,11 +546,6 @@ class BoneCellModel:
         )
 
 
-def scale_m_min(model: BoneCellModel) -> float:
-    """Error scale of the slow mineral deficit (absolute, like m's: atol + rtol * m_prim)."""
-    return model.atol_m + model.rtol_bone * model.remodeling.params.m_primary
-
-
 def formation_activity(law: CellDrivenRemodeling, state: FloatArray) -> FloatArray:
     """OBa_F (pM): the active osteoblasts seen through the remodelling-period delay."""
     return state[IZ2] if law.params.delay_rate > 0.0 else state[IOBA]
@@ -712,7 +707,9 @@ class CellProblem:
         scale_m = m.atol_m + m.rtol_bone * y[IM]
         err_f = float(np.max(np.abs(k_sum[IF]) / scale_f, initial=0.0)) * half_h
         err_m = float(np.max(np.abs(k_sum[IM]) / scale_m, initial=0.0)) * half_h
-        err_d = float(np.max(np.abs(k_sum[IDS]), initial=0.0)) * half_h / scale_m_min(m)
+        # the slow deficit: an absolute scale like m's at the primary content
+        scale_d = m.atol_m + m.rtol_bone * self.rp.m_primary
+        err_d = float(np.max(np.abs(k_sum[IDS]), initial=0.0)) * half_h / scale_d
         scale_z = m.rtol_cells * np.abs(y[IZ1:]) + 1e-12
         err_z = float(np.max(np.abs(k_sum[IZ1:]) / scale_z, initial=0.0)) * half_h
         return max(err_c, err_f, err_m, err_d, err_z)

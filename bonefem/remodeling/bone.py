@@ -302,18 +302,24 @@ class CellDrivenRemodeling:
     def mineral_steady_state(self, f: FloatArray, OBa: FloatArray) -> FloatArray:
         """Mean mineral content m (dimensionless) at steady state for the given f and OBa."""
         p = self.params
-        form, _ = self.formation_resorption(f, OBa, np.zeros_like(OBa))
-        r = form / f
-        ds = self.slow_deficit_steady_state(f, OBa)
+        r = self._steady_turnover(f, OBa)
+        ds = self._slow_deficit(r)
         return np.asarray(
             (r * p.m_primary + p.k_sec * p.m_max + (p.k_slow - p.k_sec) * ds) / (r + p.k_sec)
         )
 
     def slow_deficit_steady_state(self, f: FloatArray, OBa: FloatArray) -> FloatArray:
         """Slow mineral deficit D_s (dimensionless) at steady state for the given f and OBa."""
-        p = self.params
+        return self._slow_deficit(self._steady_turnover(f, OBa))
+
+    def _steady_turnover(self, f: FloatArray, OBa: FloatArray) -> FloatArray:
+        """F/f (1/day) of a point at steady state (formation = resorption)."""
         form, _ = self.formation_resorption(f, OBa, np.zeros_like(OBa))
-        r = form / f
+        return np.asarray(form / f)
+
+    def _slow_deficit(self, r: FloatArray) -> FloatArray:
+        """D_s (dimensionless) at steady state for the turnover r = F/f (1/day)."""
+        p = self.params
         return np.asarray(r * p.slow_share * (p.m_max - p.m_primary) / (r + p.k_slow))
 
 
