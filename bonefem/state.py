@@ -32,7 +32,10 @@ class LoopState:
     Attributes:
         t: simulated time (days).
         step: completed steps.
-        h_last: last substep of the cell-model integrator (days), or None.
+        h_next: the first substep of the cell-model integrator at the next advance (days):
+            the step-size controller's proposal at the end of the last one, or None.
+            Checkpoints of bonefem ≤ 0.2 stored the last accepted substep as ``h_last``;
+            they restart with it.
         mechanics_solves: habitual re-solves so far.
         ksp_iterations: Krylov iterations of the habitual solves so far.
         next_metrics, next_fields, next_checkpoint: index of the next scheduled output.
@@ -41,7 +44,7 @@ class LoopState:
 
     t: float = 0.0
     step: int = 0
-    h_last: float | None = None
+    h_next: float | None = None
     mechanics_solves: int = 0
     ksp_iterations: int = 0
     next_metrics: int = 1
@@ -140,7 +143,10 @@ class RunState:
         if complete is not None:
             cells = np.ascontiguousarray(complete(cells))
         rest = {name: arrays[name] for name in cls.CHECKPOINT}
-        loop = LoopState(**meta["state"]["loop"])
+        scalars = dict(meta["state"]["loop"])
+        if "h_last" in scalars:  # checkpoints of bonefem <= 0.2
+            scalars["h_next"] = scalars.pop("h_last")
+        loop = LoopState(**scalars)
         return cls(cells=cells, E=modulus(cells[3], cells[4]), loop=loop, **rest)
 
 

@@ -160,6 +160,8 @@ class AdvanceResult:
         n_accepted: accepted substeps.
         n_rejected: rejected substeps.
         h_last: size of the last accepted substep (days).
+        h_next: the substep the step-size controller proposes next (days): the first
+            substep to try in the following call (``h_init``).
     """
 
     state: FloatArray
@@ -170,6 +172,8 @@ class AdvanceResult:
     """Time reached (days): t + dt, or earlier if ``stop`` ended the call."""
     stopped: bool = False
     """True if ``stop`` ended the call before t + dt."""
+    h_next: float = math.nan
+    """The substep the controller proposes next (days)."""
 
 
 class BoneCellModel:
@@ -542,7 +546,7 @@ class BoneCellModel:
         if not np.all(np.isfinite(res.y)):
             raise SolverError(f"cell model: non-finite state at t={res.t_end} days")
         return AdvanceResult(
-            res.y, res.n_accepted, res.n_rejected, res.h_last, res.t_end, res.stopped
+            res.y, res.n_accepted, res.n_rejected, res.h_last, res.t_end, res.stopped, res.h_next
         )
 
 

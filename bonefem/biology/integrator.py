@@ -92,6 +92,9 @@ class WResult[Y]:
         n_accepted: accepted substeps.
         n_rejected: rejected substeps.
         h_last: size of the last accepted substep (time unit of the problem).
+        h_next: the substep the controller proposes next (time unit of the problem): after
+            a substep shortened to land on a milestone or the end of the interval, the
+            step it would have taken, so the next call need not start from the short one.
         t_end: time reached: the end of the interval, or earlier if ``stop`` fired.
         stopped: True if ``stop`` ended the call.
     """
@@ -102,6 +105,7 @@ class WResult[Y]:
     h_last: float
     t_end: float
     stopped: bool
+    h_next: float
 
 
 @dataclass(slots=True)
@@ -174,7 +178,7 @@ def integrate_ros2[Y](
         dt: interval (> 0).
         milestones: times substeps must not cross (those outside (t, t + dt) are ignored).
         reduce_max: global maximum of a local float (MPI max-allreduce; identity in serial).
-        h_init: first substep to try (default dt).
+        h_init: first substep to try (default dt), e.g. the ``h_next`` of the previous call.
         stop: event ``stop(y) -> bool`` after every accepted substep before the end; True
             ends the call there. Must return the same on every rank.
         max_substeps: limit of substeps (accepted + rejected).
@@ -207,11 +211,11 @@ def integrate_ros2[Y](
             fac = 5.0 if err == 0.0 else min(5.0, max(0.2, 0.9 / math.sqrt(err)))
             h = max(hs * fac, h) if hs < h else h * fac
             if stop is not None and tc < t_end - 1e-12 * max(1.0, abs(t_end)) and stop(y):
-                return WResult(y, st.n_accepted, st.n_rejected, h_last, tc, True)
+                return WResult(y, st.n_accepted, st.n_rejected, h_last, tc, True, h)
         else:
             st.n_rejected += 1
             fac = 0.2 if not math.isfinite(err) else max(0.1, 0.9 / math.sqrt(err))
             h = hs * fac
             if h < h_min:
                 raise SolverError(f"step size underflow at t={tc}")
-    return WResult(y, st.n_accepted, st.n_rejected, h_last, t_end, False)
+    return WResult(y, st.n_accepted, st.n_rejected, h_last, t_end, False, h)

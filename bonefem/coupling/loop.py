@@ -195,12 +195,12 @@ class CoupledRun:
                     t_end,
                     drive,
                     reduce_max=self._reduce_max,
-                    h_init=s.loop.h_last,
+                    h_init=s.loop.h_next,
                     stop=lambda f, m: self._modulus_changed(f, m) > tol,
                 )
                 s.cells = step.cells
-                if step.h_last is not None:
-                    s.loop.h_last = step.h_last
+                if step.h_next is not None:
+                    s.loop.h_next = step.h_next
                 t = step.t_end
             with self.timers.timed("density"):
                 s.E = model.material.modulus(s.cells[3], s.cells[4])

@@ -57,8 +57,9 @@ OPERATOR_BYTES_PER_DOF = 1000.0
 #: "scalable" (1.23 GB per rank), 780 B/dof with "allatonce" (0.35 GB per rank).
 PRECONDITIONER_BYTES_PER_DOF = 600.0
 PARALLEL_PC_FACTOR = {"scalable": 4.5, "allatonce": 1.4}
-#: One load case (bytes per dof): solution, right-hand side, 3 past solutions, work.
-LOAD_CASE_BYTES_PER_DOF = 60.0
+#: One load case (bytes per dof): solution, right-hand side, the 8 past solutions of the
+#: initial guess (``ElasticityProblem.guess_history``, 8 float64 each), work.
+LOAD_CASE_BYTES_PER_DOF = 100.0
 #: Per-cell state of a coupled run (bytes per cell): cell model and its integrator,
 #: densities, stimulus, metrics sample points, output buffers, post-processing peaks
 #: (the femur menopause case at 207k cells on 1 rank: 1.57 GB measured, 1.28 GB for the

@@ -82,7 +82,7 @@ class CellDrivenLaw:
             stop=stop,
         )
         return LawStep(
-            res.state, res.t_end if res.stopped else t_end, bool(res.stopped), res.h_last
+            res.state, res.t_end if res.stopped else t_end, bool(res.stopped), res.h_next
         )
 
     def derived(self, cells: FloatArray, t: float, ratio: FloatArray) -> Mapping[str, FloatArray]:

@@ -62,14 +62,14 @@ class LawStep:
         cells: the new state (8, n).
         t_end: time reached (days): the requested end, or the time of the stop event.
         stopped: whether the stop event ended the advance early.
-        h_last: the integrator's last substep (days) to start the next advance with, or
-            None for laws without step-size control.
+        h_next: the substep (days) the integrator's controller proposes to start the next
+            advance with, or None for laws without step-size control.
     """
 
     cells: FloatArray
     t_end: float
     stopped: bool
-    h_last: float | None = None
+    h_next: float | None = None
 
 
 class RemodelingLaw(Protocol):

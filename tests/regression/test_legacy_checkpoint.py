@@ -2,9 +2,8 @@
 
 ``tests/data/legacy_v0.1/run`` is a 1-year run of the tiny specimen case (menopause at
 t = 0) with its checkpoint at 365.25 days; ``full_metrics.csv`` is the uninterrupted
-2-year run. Restarting the old folder with the 2-year case must reproduce it: 1e-7
-relative (the virtual tests' Krylov solves start from another initial guess after a
-restart: failure load 1e-8 in 0.1); ``ksp_iterations`` counts differ for the same reason.
+2-year run. Restarting the old folder with the 2-year case must reproduce it to the integrator's
+tolerance (:data:`RESTART_RTOL`); ``ksp_iterations`` counts differ (other initial guesses).
 
 The restart uses the calibrated constants of 0.1 with the terms of issue 13 switched off
 (linear disuse RANKL, no age-related loss, one secondary mineralisation phase, Lerebours'
@@ -25,6 +24,15 @@ from bonefem.biology.calibrated import CalibratedConstants
 from tests.regression.short_cases import ROOT, read_rows
 
 DATA = ROOT / "tests" / "data" / "legacy_v0.1"
+
+#: Largest relative difference allowed between the restarted run and 0.1's uninterrupted
+#: run. It was 1e-7 (the virtual tests' initial guesses) until the integrator handed over
+#: the step-size controller's proposal between advances (``h_next``, issue 15) instead of
+#: the last, often shortened, substep: after the restart the substeps differ from 0.1's,
+#: so the runs agree to the cell-model integrator's tolerance (``remodeling.bone_rtol``
+#: 3e-4 per substep; 3.2e-5 measured, in ``bvtv_mean_trabecular``), far below any effect of the
+#: issue-13 terms (percent). Values below 1e-2 are compared absolutely.
+RESTART_RTOL = 1e-4
 
 #: bonefem 0.1's calibrated constants, with the issue-13 terms off
 CONSTANTS_V0_1 = CalibratedConstants(
@@ -54,6 +62,7 @@ def test_checkpoint_of_version_0_1_restarts(tmp_path: Path) -> None:
     got = read_rows(folder / "metrics.csv")
     ref = read_rows(DATA / "full_metrics.csv")
     assert [r["time_days"] for r in got] == [r["time_days"] for r in ref]
+    worst = (0.0, "")
     for g, r in zip(got, ref, strict=True):
         for key, text in r.items():
             if key == "ksp_iterations":
@@ -61,5 +70,9 @@ def test_checkpoint_of_version_0_1_restarts(tmp_path: Path) -> None:
             a, b = float(g[key]), float(text)
             if math.isnan(b):
                 assert math.isnan(a), key
-            else:
-                assert a == pytest.approx(b, rel=1e-7, abs=1e-9), (key, a, b)
+                continue
+            # a percent change is compared in percentage points against its quantity's
+            # relative tolerance (×100); other columns relatively
+            scale = 100.0 if key.endswith("_pct_change") else max(abs(b), 1e-2)
+            worst = max(worst, (abs(a - b) / scale, key))
+    assert worst[0] < RESTART_RTOL, worst

@@ -223,7 +223,7 @@ def test_stop_event_ends_the_call_where_it_fires(scheiner: BoneCellModel) -> Non
     assert part.state[IF, 0] < f_stop  # fired on the first substep past the threshold ...
     lost = 0.15 - part.state[IF, 0]
     assert lost < 0.015 * 0.15  # ... not long after it
-    rest = scheiner.advance(part.state, part.t_end, YEAR - part.t_end, sig, h_init=part.h_last)
+    rest = scheiner.advance(part.state, part.t_end, YEAR - part.t_end, sig, h_init=part.h_next)
     assert rest.t_end == YEAR
     np.testing.assert_allclose(rest.state[IF], whole.state[IF], rtol=1e-3)
 

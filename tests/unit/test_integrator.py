@@ -116,6 +116,40 @@ def test_stop_event_located_at_the_first_accepted_substep_past_it() -> None:
     np.testing.assert_allclose(rest.y, exact(3.0), atol=1e-4)
 
 
+
+class SlowDecay:
+    """y' = -y / 1000 (time constant 1000): a smooth drift that allows long substeps."""
+
+    def rhs(self, t: float, y: np.ndarray) -> np.ndarray:
+        return -y / 1000.0
+
+    def linearise(self, t: float, y: np.ndarray, gh: float):
+        return self.rhs(t, y), lambda b: b / (1.0 + gh / 1000.0)
+
+    def time_derivative(self, t: float, y: np.ndarray, f0: np.ndarray, h: float):
+        return None
+
+    def update(self, y: np.ndarray, h: float, k: np.ndarray, final: bool) -> np.ndarray:
+        return y + h * k
+
+    def error_norm(self, y: np.ndarray, k_sum: np.ndarray, half_h: float) -> float:
+        return float(np.max(np.abs(k_sum))) * half_h / 1e-3
+
+
+def test_next_step_is_the_controllers_proposal_not_the_shortened_last_substep() -> None:
+    """A call whose last substep was cut short by a milestone hands over the step it would
+    have taken: the next 14-day call then takes one substep, where restarting from the
+    short substep takes two (the coupled loop's outer steps, issue 15)."""
+    pr = SlowDecay()
+    y0 = np.ones((1, 1))
+    first = integrate_ros2(pr, y0, 0.0, 7.3, h_init=14.0)
+    assert first.n_accepted == 1 and first.h_last == pytest.approx(7.3)
+    assert first.h_next > 14.0  # the error at 7.3 days asks for a longer substep
+    nxt = integrate_ros2(pr, first.y, 7.3, 14.0, h_init=first.h_next)
+    short = integrate_ros2(pr, first.y, 7.3, 14.0, h_init=first.h_last)
+    assert (nxt.n_accepted, short.n_accepted) == (1, 2)
+    np.testing.assert_allclose(nxt.y, np.exp(-21.3 / 1000.0), rtol=1e-4)
+
 def test_reduce_max_drives_the_decisions_and_failures_raise() -> None:
     # a global error always 10x the local one: more substeps than alone
     alone = integrate_ros2(ProtheroRobinson(tol=1e-6), exact(0.0), 0.0, 1.0)
