@@ -25,6 +25,10 @@ FloatArray = npt.NDArray[np.float64]
 CELL_ROWS = ("OBp", "OBa", "OCa", "f", "m", "Ds", "z1", "z2")
 
 
+#: Loop scalars renamed since older checkpoints: old key -> :class:`LoopState` field.
+RENAMED_LOOP_KEYS = {"h_last": "h_next"}
+
+
 @dataclass
 class LoopState:
     """Scalar state of the loop (saved in checkpoints under ``meta["state"]["loop"]``).
@@ -143,9 +147,7 @@ class RunState:
         if complete is not None:
             cells = np.ascontiguousarray(complete(cells))
         rest = {name: arrays[name] for name in cls.CHECKPOINT}
-        scalars = dict(meta["state"]["loop"])
-        if "h_last" in scalars:  # checkpoints of bonefem <= 0.2
-            scalars["h_next"] = scalars.pop("h_last")
+        scalars = {RENAMED_LOOP_KEYS.get(k, k): v for k, v in meta["state"]["loop"].items()}
         loop = LoopState(**scalars)
         return cls(cells=cells, E=modulus(cells[3], cells[4]), loop=loop, **rest)
 

@@ -116,7 +116,6 @@ def test_stop_event_located_at_the_first_accepted_substep_past_it() -> None:
     np.testing.assert_allclose(rest.y, exact(3.0), atol=1e-4)
 
 
-
 class SlowDecay:
     """y' = -y / 1000 (time constant 1000): a smooth drift that allows long substeps."""
 
@@ -149,6 +148,7 @@ def test_next_step_is_the_controllers_proposal_not_the_shortened_last_substep() 
     short = integrate_ros2(pr, first.y, 7.3, 14.0, h_init=first.h_last)
     assert (nxt.n_accepted, short.n_accepted) == (1, 2)
     np.testing.assert_allclose(nxt.y, np.exp(-21.3 / 1000.0), rtol=1e-4)
+
 
 def test_reduce_max_drives_the_decisions_and_failures_raise() -> None:
     # a global error always 10x the local one: more substeps than alone
