@@ -26,7 +26,12 @@ from bonefem.metrics.evaluator import (
     register_metric,
 )
 from bonefem.metrics.failure import FailureEstimate, failure_estimate
-from bonefem.metrics.reduce import percent_change, weighted_means, weighted_upper_quantile
+from bonefem.metrics.reduce import (
+    percent_change,
+    weighted_means,
+    weighted_means_of_fields,
+    weighted_upper_quantile,
+)
 from bonefem.metrics.virtual_tests import virtual_tests_due
 
 __all__ = [
@@ -47,5 +52,6 @@ __all__ = [
     "register_metric",
     "virtual_tests_due",
     "weighted_means",
+    "weighted_means_of_fields",
     "weighted_upper_quantile",
 ]

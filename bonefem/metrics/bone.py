@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from bonefem.metrics import columns as C
 from bonefem.metrics.dxa import (
     bone_mineral_content,
@@ -18,7 +20,7 @@ from bonefem.metrics.dxa import (
     projected_area,
 )
 from bonefem.metrics.evaluator import MetricContext, Row, register_metric
-from bonefem.metrics.reduce import weighted_means
+from bonefem.metrics.reduce import weighted_means_of_fields
 from bonefem.state import RunView
 
 MM3_PER_CM3 = 1000.0
@@ -52,8 +54,10 @@ class RegionalMeans:
             C.OBA: s.cells[1],
             C.OCA: s.cells[2],
         }
-        for key, values in fields.items():
-            means = weighted_means(self.comm, values, g.volumes, g.region_index, g.region_names)
+        all_means = weighted_means_of_fields(
+            self.comm, np.array(list(fields.values())), g.volumes, g.region_index, g.region_names
+        )
+        for key, means in zip(fields, all_means, strict=True):
             for region, mean in means.items():
                 row[C.regional(key, region) if region else key] = mean
 

@@ -35,21 +35,49 @@ def weighted_means(
     Returns:
         ``{"": mean over all cells, name: mean over the region, ...}``; NaN for empty regions.
     """
-    v = np.asarray(values, dtype=np.float64)
+    v = np.asarray(values, dtype=np.float64)[None, :]
+    return weighted_means_of_fields(comm, v, weights, region_index, region_names)[0]
+
+
+def weighted_means_of_fields(
+    comm: MPI.Comm,
+    values: npt.ArrayLike,
+    weights: npt.ArrayLike,
+    region_index: npt.ArrayLike,
+    region_names: Sequence[str],
+) -> list[dict[str, float]]:
+    """:func:`weighted_means` of several fields at once, with one reduction.
+
+    Args:
+        comm: communicator to reduce over.
+        values: the fields, shape (k, owned cells).
+        weights: one weight per owned cell (e.g. cell volume in mm³).
+        region_index: region index per owned cell (into ``region_names``; -1: none).
+        region_names: names of the regions.
+
+    Returns:
+        For each field, ``{"": mean over all cells, name: mean over the region, ...}``.
+    """
+    v = np.atleast_2d(np.asarray(values, dtype=np.float64))
     w = np.asarray(weights, dtype=np.float64)
     idx = np.asarray(region_index)
-    nreg = len(region_names)
-    sums = np.zeros((nreg + 1, 2))
-    sums[nreg] = [np.dot(v, w), w.sum()]
+    k, nreg = v.shape[0], len(region_names)
+    # sums[i, j]: weighted sum of field i (row k: the weights) over region j (column nreg:
+    # all cells); one buffer reduction (a pickled allreduce per field cost ~17 ms each on
+    # 2 ranks of the femur: issue 15)
+    sums = np.zeros((k + 1, nreg + 1))
+    vw = np.vstack([v * w, w])
+    sums[:, nreg] = vw.sum(axis=1)
     valid = idx >= 0
-    sums[:nreg, 0] = np.bincount(idx[valid], weights=(v * w)[valid], minlength=nreg)[:nreg]
-    sums[:nreg, 1] = np.bincount(idx[valid], weights=w[valid], minlength=nreg)[:nreg]
-    total = comm.allreduce(sums, op=MPI.SUM)
+    for i in range(k + 1):
+        sums[i, :nreg] = np.bincount(idx[valid], weights=vw[i, valid], minlength=nreg)[:nreg]
+    total = np.empty_like(sums)
+    comm.Allreduce(sums, total, op=MPI.SUM)
     with np.errstate(invalid="ignore", divide="ignore"):
-        means = total[:, 0] / total[:, 1]
-    out = {"": float(means[nreg])}
-    out.update({name: float(means[i]) for i, name in enumerate(region_names)})
-    return out
+        means = total[:k] / total[k]
+    keys = ["", *region_names]
+    cols = [nreg, *range(nreg)]
+    return [{key: float(row[c]) for key, c in zip(keys, cols, strict=True)} for row in means]
 
 
 def weighted_upper_quantile(

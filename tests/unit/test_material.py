@@ -56,3 +56,23 @@ def test_modulus_by_region() -> None:
 def test_invalid_laws_are_rejected(kwargs: dict, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         ModulusLaw(**kwargs)
+
+
+def test_coupled_material_modulus_equals_the_law_of_each_region() -> None:
+    """The per-cell coefficient arrays of the coupled material give each region's law,
+    clipping included, bit for bit (issue 15: one pass instead of a mask per region)."""
+    from bonefem.coupling.material import BoneMaterial
+    from bonefem.remodeling.bone import RemodelingParameters
+
+    laws = [
+        ModulusLaw(preset="morgan2003_vertebra"),
+        ModulusLaw(preset="carter_hayes1977", E_max=15000.0),
+        ModulusLaw(a=2000.0, b=1.8, E_min=200.0),
+    ]
+    rng = np.random.default_rng(1)
+    idx = rng.integers(0, 3, 500).astype(np.int32)
+    material = BoneMaterial(RemodelingParameters(), idx, laws)
+    f, m = rng.uniform(0.0, 1.0, 500), rng.uniform(0.3, 0.7, 500)
+    E = material.modulus(f, m)
+    np.testing.assert_array_equal(E, modulus_by_region(material.density(f, m), idx, laws))
+    assert E[idx == 1].max() == 15000.0 and E[idx == 2].min() == 200.0

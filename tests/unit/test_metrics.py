@@ -17,6 +17,7 @@ from bonefem.metrics import (
     projected_area,
     virtual_tests_due,
     weighted_means,
+    weighted_means_of_fields,
     weighted_upper_quantile,
 )
 from bonefem.metrics.dxa import exterior_facets
@@ -42,6 +43,25 @@ def test_weighted_means_per_region(comm) -> None:
     assert out["a"] == pytest.approx(1.5)
     assert out["b"] == pytest.approx(3.5)
     assert out[""] == pytest.approx((1 + 2 + 6 + 8 + 40) / 10)
+
+
+def test_weighted_means_of_fields_in_one_reduction(comm) -> None:
+    """Several fields at once: each equals its own mean, by region and overall."""
+    rng = np.random.default_rng(3)
+    v = rng.uniform(size=(3, 40))
+    w = rng.uniform(0.5, 2.0, size=40)
+    r = rng.integers(-1, 2, size=40)
+    mine = [
+        a[..., comm.rank * 40 // comm.size : (comm.rank + 1) * 40 // comm.size] for a in (v, w, r)
+    ]
+    out = weighted_means_of_fields(comm, mine[0], mine[1], mine[2], ["a", "b"])
+    for i in range(3):
+        assert out[i][""] == pytest.approx(np.dot(v[i], w) / w.sum(), rel=1e-12)
+        for j, name in enumerate(["a", "b"]):
+            sel = r == j
+            assert out[i][name] == pytest.approx(
+                np.dot(v[i, sel], w[sel]) / w[sel].sum(), rel=1e-12
+            )
 
 
 def test_weighted_upper_quantile_matches_sorting(comm) -> None:
