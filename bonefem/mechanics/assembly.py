@@ -28,7 +28,7 @@ the DOLFINx assembly (:func:`supported`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -240,16 +240,39 @@ class GroupOperator:
     #: a constant matrix added after every refill (the Robin term of elastic supports,
     #: assembled once with zero rows/columns and diagonal at the Dirichlet dofs), or None
     constant: PETSc.Mat | None = None
+    #: K(E) of the pairs ``zero`` at the last refill, before they were zeroed (N/mm)
+    zero_values: FloatArray = field(default_factory=lambda: np.zeros(0))
 
     def assemble(self) -> None:
         """Refill ``A`` from the current E (collective): one sparse product and a COO set."""
         self.op.fill(self.values)
+        self.zero_values = self.values[self.zero]
         self.values[self.zero] = 0.0
         self.values[self.ones] = 1.0
         self.A.setValuesCOO(self.values, addv=PETSc.InsertMode.INSERT_VALUES)
         self.A.assemble()
         if self.constant is not None:  # its pattern (facet pairs) is within the cells' pairs
             self.A.axpy(1.0, self.constant, structure=PETSc.Mat.Structure.SUBSET_NONZERO_PATTERN)
+
+    def dirichlet_action(self, x: FloatArray) -> FloatArray | None:
+        """K(E) x of this rank's cells at the Dirichlet rows, or for x zero off them (N).
+
+        From the pairs in a Dirichlet row or column at the last refill (before zeroing): at
+        a Dirichlet row the result is the row's full product (every pair of the row is
+        such a pair), and for x that vanishes off the Dirichlet dofs it is K(E) x at every
+        row -- the lifting of prescribed displacements, b ← b − K(E) g, and the residual
+        K(E) u at a supported surface (its reaction force), without DOLFINx assembling
+        element matrices (issue 15). Local rows (owned and ghost, unrolled); the ranks'
+        parts add up like assembled vectors. None when a constant (Robin) matrix is added:
+        its Dirichlet rows and columns were not kept.
+
+        Args:
+            x: values at the local dofs (owned and ghost, unrolled), e.g. mm.
+        """
+        if self.constant is not None:
+            return None
+        rows, cols = self.op.row_local[self.zero], self.op.col_local[self.zero]
+        return np.bincount(rows, weights=self.zero_values * x[cols], minlength=x.size)
 
 
 def relative_difference(A: PETSc.Mat, B: Any) -> float:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time as _time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -170,6 +170,8 @@ class ElasticityProblem:
         self.petsc_options = dict(DEFAULT_PETSC_OPTIONS)
         self.petsc_options.update(petsc_options or {})
         self._areas: dict[str, float] = {}
+        #: (load case, surface): every dof of the surface is a Dirichlet dof of the case
+        self._all_dirichlet: dict[tuple[str, str], bool] = {}
         self._build_spaces(degree, poisson_ratio)
         self.groups: list[OperatorGroup] = []
         #: operator form of each group (the shared ``a``, or ``a`` + elastic supports)
@@ -324,7 +326,7 @@ class ElasticityProblem:
         if g.dirty:
             assemble_operator(g, a, self.cases[g.cases[0]].bcs)
         t1 = clock()
-        bnorm = assemble_rhs(case, a)
+        bnorm = assemble_rhs(case, a, g.fast)
         t2 = clock()
         cold = assembled and g.pc_stale and not case.has_solution
         if case.has_solution:
@@ -425,7 +427,37 @@ class ElasticityProblem:
     def reaction_force(self, name: str, surface: str) -> npt.NDArray[np.float64]:
         """Reaction force (N) that the supports exert on the bone through ``surface``."""
         case = self.cases[name]
-        return self.post.reaction_force(case.u, case.L, surface, name)
+        return self.post.reaction_force(
+            case.u, case.L, surface, name, self._dirichlet_action(name, surface)
+        )
+
+    def _dirichlet_action(
+        self, name: str, surface: str
+    ) -> Callable[[], npt.NDArray[np.float64]] | None:
+        """K(E) u of a load case at the dofs of ``surface``, from the operator if possible.
+
+        From the unit-modulus operator's Dirichlet pairs
+        (:meth:`~bonefem.mechanics.assembly.GroupOperator.dirichlet_action`) if every dof
+        of the surface is a Dirichlet dof of the case on every rank and E has not changed
+        since the refill; else None (DOLFINx assembles the residual).
+        """
+        case = self.cases[name]
+        g = self.groups[case.group]
+        fast = g.fast
+        # the kept pairs are those of the last refill: E must not have changed since
+        if fast is None or g.dirty or fast.dirichlet_action(case.u.x.array) is None:
+            return None
+        key = (name, surface)
+        if key not in self._all_dirichlet:
+            nodes = forms.surface_dofs(self.bone, self.V, surface, None).astype(np.int64)
+            constrained = np.zeros(case.u.x.array.size, dtype=bool)
+            for bc in case.bcs:
+                constrained[np.asarray(bc.dof_indices()[0], dtype=np.int64)] = True
+            local = bool(constrained[(3 * nodes[:, None] + np.arange(3)).ravel()].all())
+            self._all_dirichlet[key] = bool(self.comm.allreduce(local, op=MPI.LAND))
+        if not self._all_dirichlet[key]:
+            return None
+        return lambda: np.asarray(fast.dirichlet_action(case.u.x.array))
 
     def mean_displacement(self, name: str, surface: str) -> npt.NDArray[np.float64]:
         """Area-weighted mean displacement (mm) of a surface."""
@@ -434,7 +466,9 @@ class ElasticityProblem:
     def apparent_stiffness(self, name: str, surface: str | None = None) -> float:
         """Apparent stiffness (N/mm) of the bone in load case ``name`` (see postprocess)."""
         case = self.cases[name]
-        return self.post.apparent_stiffness(case.case, case.u, case.L, surface)
+        return self.post.apparent_stiffness(
+            case.case, case.u, case.L, surface, lambda s: self._dirichlet_action(name, s)
+        )
 
     def displacement(self, name: str) -> fem.Function:
         """The displacement Function (mm) of a load case (last solution)."""

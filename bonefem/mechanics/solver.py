@@ -217,6 +217,15 @@ class CaseData:
     stats: list[SolveStats] = field(default_factory=list)
     #: the last converged solutions (owned dofs), oldest first, for the initial guess
     history: list[PETSc.Vec] = field(default_factory=list)
+    #: prescribed displacements at the local dofs (owned and ghost, unrolled; mm), None
+    #: where this rank has none that is nonzero (the lifting is then zero)
+    prescribed: npt.NDArray[np.float64] | None = None
+
+    def __post_init__(self) -> None:
+        g = np.zeros(self.u.x.array.size)
+        for bc in self.bcs:
+            bc.set(g)
+        self.prescribed = g if np.any(g) else None
 
     def forget_solutions(self) -> None:
         """Drop the past solutions: the next solve starts cold (zero initial guess)."""
@@ -312,13 +321,25 @@ def assemble_operator(g: OperatorGroup, a: fem.Form, bcs: list[fem.DirichletBC])
     g.dirty = False
 
 
-def assemble_rhs(case: CaseData, a: fem.Form) -> float:
-    """Assemble b = L − A g (lifting) with the prescribed values set; return ‖b‖₂ (N)."""
+def assemble_rhs(case: CaseData, a: fem.Form, fast: Any = None) -> float:
+    """Assemble b = L − A g (lifting) with the prescribed values set; return ‖b‖₂ (N).
+
+    The lifting K(E) g comes from the group's unit-modulus operator where it has one
+    (:meth:`~bonefem.mechanics.assembly.GroupOperator.dirichlet_action`: the pairs of the
+    Dirichlet columns kept at the refill), else from DOLFINx's ``apply_lifting``; with no
+    nonzero prescribed value on this rank it is zero and skipped.
+    """
     b = case.b
     with b.localForm() as loc:
         loc.set(0.0)
     dolfinx.fem.petsc.assemble_vector(b, case.L)
-    dolfinx.fem.petsc.apply_lifting(b, [a], bcs=[case.bcs])
+    if case.prescribed is not None:
+        lifting = None if fast is None else fast.dirichlet_action(case.prescribed)
+        if lifting is None:
+            dolfinx.fem.petsc.apply_lifting(b, [a], bcs=[case.bcs])
+        else:
+            with b.localForm() as loc:
+                loc.array[:] -= lifting
     b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
     dolfinx.fem.petsc.set_bc(b, case.bcs)
     return float(b.norm())

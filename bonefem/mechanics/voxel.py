@@ -186,6 +186,10 @@ class VoxelGroup:
     #: a constant matrix added after every refill (elastic supports), or None
     constant: PETSc.Mat | None = None
 
+    def dirichlet_action(self, x: npt.NDArray[np.float64]) -> None:
+        """None: the voxel groups keep no Dirichlet pairs (DOLFINx lifts and reacts)."""
+        return None
+
     def assemble(self) -> None:
         """Refill ``A`` from the current E (collective): scaled box matrices, no kernel."""
         op, A = self.op, self.A

@@ -174,6 +174,57 @@ def test_fast_and_dolfinx_problems_agree() -> None:
     assert np.allclose(results["auto"], results["dolfinx"], rtol=1e-8, atol=0)
 
 
+def test_lifting_and_reactions_from_the_dirichlet_pairs() -> None:
+    """The lifting K(E) g and the reaction forces from the unit-modulus operator's Dirichlet
+    pairs equal DOLFINx's apply_lifting and residual assembly, for the same solution
+    (issue 15). A surface with a free component (xmax of "platen": x only) and a group
+    with a Robin term ("disc") keep DOLFINx's assembly."""
+    from mpi4py import MPI
+
+    from bonefem.mechanics.solver import assemble_rhs
+
+    comm = MPI.COMM_WORLD
+    press = load_case(
+        name="press",
+        supports=[
+            {"type": "fixed", "surface": "xmin"},
+            {"type": "displacement", "surface": "xmax", "value": [-0.01, 0.002, 0.0]},
+        ],
+    )
+    bone = _bone(comm)
+    prob = ElasticityProblem(
+        bone,
+        [press, *_cases()],
+        poisson_ratio={"cortical": 0.3, "trabecular": 0.2},
+        petsc_options={"ksp_rtol": 1e-10},
+        options_prefix="dirpairs_",
+    )
+    for seed in (0.0, 0.4):  # and after a re-assembly with another E
+        prob.set_modulus(_modulus(bone, seed))
+        prob.solve_all()
+        case = prob.cases["press"]
+        g = prob.groups[case.group]
+        assert comm.allreduce(case.prescribed is not None, op=MPI.LOR) and g.fast is not None
+        fast_b = case.b.array.copy()
+        bnorm = assemble_rhs(case, prob._group_forms[case.group])  # DOLFINx's lifting
+        assert np.abs(case.b.array - fast_b).max() <= 1e-13 * bnorm
+        for surface in ("xmin", "xmax"):
+            act = prob._dirichlet_action("press", surface)
+            assert act is not None
+            fast = prob.reaction_force("press", surface)
+            ref = prob.post.reaction_force(case.u, case.L, surface, "press")
+            np.testing.assert_allclose(fast, ref, rtol=1e-11, atol=1e-11 * np.abs(ref).max())
+        # equilibrium: the two supports carry opposite forces
+        np.testing.assert_allclose(
+            prob.reaction_force("press", "xmin"), -prob.reaction_force("press", "xmax"),
+            rtol=1e-6, atol=1e-6 * np.abs(prob.reaction_force("press", "xmin")).max(),
+        )  # fmt: skip
+    assert prob._dirichlet_action("platen", "xmax") is None  # y and z free there
+    assert prob._dirichlet_action("disc", "xmax") is None  # Robin group
+    assert prob.cases["bend"].prescribed is None  # zero values: no lifting at all
+    prob.destroy()
+
+
 def test_box_hexahedra_use_the_voxel_operator() -> None:
     """Equal axis-aligned hexahedra (a box mesh) get one element matrix for all cells
     (bonefem.mechanics.voxel), with the same results as DOLFINx's assembly."""
