@@ -1,0 +1,362 @@
+"""Communication volume from the partition: P parts of a femur mesh, computed on ONE process.
+
+For P = 2, 4, ..., 1024 the cell graph of a bundled femur mesh (face neighbours) is cut
+into P parts with DOLFINx's serial-capable graph partitioner (``partitioner_scotch``, the
+one DOLFINx uses by default when built without ParMETIS; ``--partitioner kahip`` for
+KaHIP), exactly as a P-rank run would partition the cells, but without P processes.
+Per part it counts what a P-rank run of bonefem would hold and exchange:
+
+* cells and P1 vertices (3 dofs each) per rank -> load imbalance (max / mean);
+* ghost vertices of the vector index map (vertices of the rank's cells owned by another
+  rank: the DOLFINx scatter of assembly and field updates);
+* ghost vertices of the matrix-vector product (columns of PETSc's off-diagonal block:
+  vertices joined by a mesh edge to an owned vertex but owned elsewhere; a P1 row couples
+  to every vertex of every cell around it, also cells on other ranks) -> bytes per matvec
+  (3 float64 per ghost vertex received, and the same number of values sent by the owners);
+* neighbouring ranks (the ranks a rank receives from or sends to) -> messages per matvec.
+
+Vertex ownership: a shared vertex is owned by one of the ranks whose cells touch it, chosen
+by a seeded random draw (``--owner random``, balancing the owned counts; DOLFINx's own
+rule also spreads shared vertices over the sharing ranks) or the lowest rank
+(``--owner lowest``). The sum of the index-map ghosts over the ranks does not depend on
+the rule; ``tests/mpi/test_partition_model.py`` checks it against a real 2-rank DOLFINx
+mesh.
+
+Then the interface/volume law is fitted over the P series (ghosts per rank = c * n^alpha,
+n = vertices per rank; alpha = 2/3 for a surface-to-volume ratio of compact parts) and used
+to extrapolate to a 20M- and a 100M-dof femur on 64-1024 ranks. Results:
+``benchmarks/results/partition_femur_*.json``::
+
+    .venv/bin/python benchmarks/bench_partition.py --refine 2
+    .venv/bin/python benchmarks/bench_partition.py --refine 2 --mesh-param uniform_refinements=1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import RESULTS, load_mesh, machine, maxrss_bytes, write_json
+from bonefem._dolfinx import MPI, dolfinx
+
+IntArray = npt.NDArray[np.int64]
+
+#: Bytes per value exchanged in a matvec (float64) and values per P1 vertex (3-D elasticity).
+BYTES_PER_VALUE = 8
+BS = 3
+
+
+def dual_graph(cells: IntArray) -> tuple[IntArray, IntArray]:
+    """Face-neighbour graph of tetrahedra as CSR (offsets, neighbours)."""
+    n = cells.shape[0]
+    faces = np.concatenate([np.delete(cells, k, axis=1) for k in range(4)])
+    faces.sort(axis=1)
+    owner = np.tile(np.arange(n, dtype=np.int64), 4)
+    order = np.lexsort((faces[:, 2], faces[:, 1], faces[:, 0]))
+    f = faces[order]
+    same = np.all(f[1:] == f[:-1], axis=1)
+    a, b = owner[order][:-1][same], owner[order][1:][same]
+    src = np.concatenate([a, b])
+    dst = np.concatenate([b, a])
+    o = np.argsort(src, kind="stable")
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(offsets, src + 1, 1)
+    return np.cumsum(offsets), dst[o]
+
+
+def partition(
+    cells: IntArray, nparts: int, method: str = "scotch", seed: int = 0
+) -> npt.NDArray[np.int32]:
+    """Part of every cell: DOLFINx's graph partitioner run on one process for nparts parts."""
+    import dolfinx.graph
+
+    offsets, nbrs = dual_graph(cells)
+    graph = dolfinx.graph.adjacencylist(nbrs.astype(np.int64), offsets.astype(np.int32))
+    if method == "scotch":
+        part_fn = dolfinx.graph.partitioner_scotch(seed=seed)
+    elif method == "kahip":
+        part_fn = dolfinx.graph.partitioner_kahip()
+    else:
+        raise ValueError(f"unknown partitioner {method!r}")
+    dest = part_fn(MPI.COMM_SELF, nparts, graph._cpp_object, False)
+    return np.asarray(dest.array, dtype=np.int32)
+
+
+def _vertex_ranks(cells: IntArray, part: npt.NDArray[np.int32]) -> IntArray:
+    """Unique (vertex, rank) pairs: rank r has a cell at vertex v; sorted by vertex."""
+    nparts = int(part.max()) + 1
+    keys = cells.astype(np.int64) * nparts + part[:, None]
+    uniq = np.unique(keys.ravel())
+    return np.stack([uniq // nparts, uniq % nparts], axis=1)
+
+
+def _edges(cells: IntArray) -> IntArray:
+    """Unique undirected vertex edges of the tetrahedra (both directions)."""
+    pairs = [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+    e = np.concatenate([cells[:, [i, j]] for i, j in pairs]).astype(np.int64)
+    e.sort(axis=1)
+    nv = int(cells.max()) + 1
+    u = np.unique(e[:, 0] * nv + e[:, 1])
+    a, b = u // nv, u % nv
+    return np.stack([np.concatenate([a, b]), np.concatenate([b, a])], axis=1)
+
+
+def owners(
+    vr: IntArray, num_vertices: int, rule: str = "random", seed: int = 0
+) -> npt.NDArray[np.int32]:
+    """Owner rank of every vertex from its sharing ranks (``vr`` sorted by vertex)."""
+    counts = np.bincount(vr[:, 0], minlength=num_vertices)
+    start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    if rule == "lowest":
+        pick = np.zeros(num_vertices, dtype=np.int64)
+    elif rule == "random":
+        pick = np.random.default_rng(seed).integers(0, 1 << 30, num_vertices) % counts
+    else:
+        raise ValueError(f"unknown owner rule {rule!r}")
+    return vr[start + pick, 1].astype(np.int32)
+
+
+def partition_stats(
+    cells: IntArray,
+    part: npt.NDArray[np.int32],
+    nparts: int,
+    *,
+    owner_rule: str = "random",
+    seed: int = 0,
+    edges: IntArray | None = None,
+    owner: npt.NDArray[np.int32] | None = None,
+) -> dict[str, Any]:
+    """Per-rank cells, vertices, ghosts, neighbours and bytes per matvec of a partition.
+
+    ``owner`` (the owning rank of every vertex) replaces the ownership rule when given.
+    """
+    nv = int(cells.max()) + 1
+    vr = _vertex_ranks(cells, part)
+    own = owners(vr, nv, owner_rule, seed) if owner is None else owner
+    cells_per = np.bincount(part, minlength=nparts)
+    owned = np.bincount(own, minlength=nparts)
+    # index-map ghosts: (vertex, rank) with rank != owner
+    ghost_mask = vr[:, 1] != own[vr[:, 0]]
+    im_ghost = np.bincount(vr[ghost_mask, 1], minlength=nparts)
+    local_vertices = np.bincount(vr[:, 1], minlength=nparts)
+    shared = np.bincount(vr[:, 0], minlength=nv) > 1
+    # matvec ghosts: columns u of rows v owned by r with owner(u) != r
+    if edges is None:
+        edges = _edges(cells)
+    r_row = own[edges[:, 0]]
+    r_col = own[edges[:, 1]]
+    off = r_row != r_col
+    need = np.unique(edges[off, 1] * nparts + r_row[off])  # (ghost vertex, needing rank)
+    g_vert, g_rank = need // nparts, need % nparts
+    mv_recv = np.bincount(g_rank, minlength=nparts)
+    g_owner = own[g_vert]
+    mv_send = np.bincount(g_owner, minlength=nparts)
+    pairs = np.unique(np.concatenate([g_rank * nparts + g_owner, g_owner * nparts + g_rank]))
+    nbr = np.bincount(pairs // nparts, minlength=nparts)
+    bytes_per = BS * BYTES_PER_VALUE * (mv_recv + mv_send)
+
+    def mm(a: npt.NDArray[Any]) -> dict[str, float]:
+        a = np.asarray(a, dtype=float)
+        return {"max": float(a.max()), "mean": float(a.mean()), "min": float(a.min())}
+
+    return {
+        "parts": nparts,
+        "per_rank": {
+            "cells": cells_per.tolist(),
+            "owned_vertices": owned.tolist(),
+            "indexmap_ghost_vertices": im_ghost.tolist(),
+            "matvec_ghost_vertices": mv_recv.tolist(),
+        }
+        if nparts <= 8
+        else {},
+        "cells": mm(cells_per),
+        "cells_imbalance": float(cells_per.max() / cells_per.mean()),
+        "owned_vertices": mm(owned),
+        "owned_dofs": mm(BS * owned),
+        "dofs_imbalance": float(owned.max() / owned.mean()),
+        "local_vertices": mm(local_vertices),
+        "interface_vertices_total": int(shared.sum()),
+        "indexmap_ghost_vertices": mm(im_ghost),
+        "indexmap_ghost_vertices_total": int(im_ghost.sum()),
+        "matvec_ghost_vertices": mm(mv_recv),
+        "matvec_ghost_vertices_total": int(mv_recv.sum()),
+        "matvec_ghost_over_owned": mm(mv_recv / np.maximum(owned, 1)),
+        "matvec_bytes_per_rank": mm(bytes_per),
+        "matvec_bytes_total": int(BS * BYTES_PER_VALUE * mv_recv.sum()),
+        "neighbour_ranks": mm(nbr),
+    }
+
+
+def fit_power(n: npt.NDArray[Any], g: npt.NDArray[Any]) -> dict[str, float]:
+    """Least-squares fit g = c * n^alpha in log-log, and c for alpha fixed at 2/3."""
+    ln, lg = np.log(n), np.log(g)
+    alpha, logc = np.polyfit(ln, lg, 1)
+    c23 = float(np.exp(np.mean(lg - 2.0 / 3.0 * ln)))
+    resid = lg - (2.0 / 3.0 * ln + np.log(c23))
+    return {
+        "alpha": float(alpha),
+        "c": float(np.exp(logc)),
+        "c_at_alpha_2_3": c23,
+        "max_rel_error_alpha_2_3": float(np.max(np.abs(np.expm1(resid)))),
+    }
+
+
+def extrapolate(
+    rows: list[dict[str, Any]], mesh_dofs: int, ranks: list[int], dofs: list[float]
+) -> list[dict[str, float]]:
+    """Bigger femurs on P ranks by geometric similarity with the measured P-part partition.
+
+    The same bone cut into the same P parts, refined by k = N / N_mesh in dofs: the parts
+    keep their shapes, their volumes (owned dofs) grow by k and their interfaces (ghost
+    vertices) by k^(2/3); the neighbour counts stay.
+    """
+    by_p = {int(r["parts"]): r for r in rows}
+    out = []
+    for n_dofs in dofs:
+        k = n_dofs / mesh_dofs
+        for p in ranks:
+            if p not in by_p:
+                continue
+            r = by_p[p]
+            g_mean = r["matvec_ghost_vertices"]["mean"] * k ** (2.0 / 3.0)
+            g_max = r["matvec_ghost_vertices"]["max"] * k ** (2.0 / 3.0)
+            out.append(
+                {
+                    "dofs": n_dofs,
+                    "ranks": p,
+                    "refinement_factor_dofs": k,
+                    "dofs_per_rank": n_dofs / p,
+                    "ghost_vertices_mean": g_mean,
+                    "ghost_vertices_max": g_max,
+                    "ghost_over_owned_mean": g_mean / (n_dofs / BS / p),
+                    "matvec_bytes_per_rank_max": 2 * BS * BYTES_PER_VALUE * g_max,
+                    "neighbour_ranks_max": r["neighbour_ranks"]["max"],
+                }
+            )
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--generator", default="femur")
+    ap.add_argument("--refine", type=float, default=2.0)
+    ap.add_argument("--mesh-param", action="append", default=[], help="key=value (generator)")
+    ap.add_argument("--parts", default="2,4,8,16,32,64,128,256,512,1024")
+    ap.add_argument("--partitioner", choices=["scotch", "kahip"], default="scotch")
+    ap.add_argument("--owner", choices=["random", "lowest"], default="random")
+    ap.add_argument("--json", default=None)
+    ap.add_argument(
+        "--merge", action="store_true", help="keep the other parts of an existing results file"
+    )
+    args = ap.parse_args(argv)
+    if MPI.COMM_WORLD.size != 1:
+        raise SystemExit("bench_partition.py runs on one process (it models P ranks itself)")
+    params: dict[str, Any] = {}
+    for item in args.mesh_param:
+        key, _, value = item.partition("=")
+        params[key] = int(value) if value.isdigit() else float(value)
+    t0 = time.perf_counter()
+    bone = load_mesh(args.generator, args.refine, params)
+    mesh = bone.mesh
+    cells = np.asarray(mesh.topology.connectivity(3, 0).array, dtype=np.int64).reshape(-1, 4)
+    t_mesh = time.perf_counter() - t0
+    nv = int(cells.max()) + 1
+    print(f"{args.generator} refine {args.refine} {params}: {len(cells)} cells, {nv} vertices")
+    edges = _edges(cells)
+    rows = []
+    for p in [int(s) for s in args.parts.split(",")]:
+        t = time.perf_counter()
+        part = partition(cells, p, args.partitioner)
+        t_part = time.perf_counter() - t
+        st = partition_stats(cells, part, p, owner_rule=args.owner, edges=edges)
+        st["partition_s"] = t_part
+        st["stats_s"] = time.perf_counter() - t - t_part
+        rows.append(st)
+        print(
+            f"P={p:5d} cells/rank max {st['cells']['max']:.0f} mean {st['cells']['mean']:.0f}"
+            f" dofs imb {st['dofs_imbalance']:.3f} matvec ghosts max"
+            f" {st['matvec_ghost_vertices']['max']:.0f}"
+            f" mean {st['matvec_ghost_vertices']['mean']:.0f}"
+            f" ghost/owned {st['matvec_ghost_over_owned']['mean']:.3f}"
+            f" nbrs max {st['neighbour_ranks']['max']:.0f}"
+            f" KB/matvec max {st['matvec_bytes_per_rank']['max'] / 1e3:.1f}"
+            f" ({t_part:.1f} s)",
+            flush=True,
+        )
+    suffix = "".join(f"_{k}{v}" for k, v in params.items())
+    name = f"partition_{args.generator}_r{args.refine:g}{suffix}_{args.partitioner}.json"
+    path = Path(args.json) if args.json else RESULTS / name
+    commands = []
+    if args.merge and path.exists():  # parts computed by an earlier invocation (same mesh)
+        old = json.loads(path.read_text(encoding="utf-8"))
+        if old["cells"] == len(cells) and old["owner_rule"] == args.owner:
+            new_p = {r["parts"] for r in rows}
+            rows = [r for r in old["rows"] if r["parts"] not in new_p] + rows
+            commands = old.get("commands", [old.get("command")])
+    rows.sort(key=lambda r: int(r["parts"]))
+    n = np.array([r["owned_vertices"]["mean"] for r in rows])
+    g = np.array([r["matvec_ghost_vertices"]["mean"] for r in rows])
+    # the n^(2/3) law holds for compact parts: small against the bone (P >= 8), large
+    # against a cell layer (>= 1000 owned vertices)
+    keep = (n >= 1000) & (np.array([r["parts"] for r in rows]) >= 8)
+    fit: dict[str, Any] = fit_power(n[keep], g[keep]) if keep.sum() >= 2 else {}
+    fit["points_used"] = [int(r["parts"]) for r, k in zip(rows, keep, strict=True) if k]
+    if "alpha" in fit:
+        print(
+            f"fit ghosts = c n^alpha over P={fit['points_used']}: alpha {fit['alpha']:.3f},"
+            f" c {fit['c']:.2f}; alpha 2/3: c {fit['c_at_alpha_2_3']:.2f}"
+            f" (max error {fit['max_rel_error_alpha_2_3']:.1%})"
+        )
+    ranks = [64, 128, 256, 512, 1024]
+    extra = extrapolate(rows, BS * nv, ranks, [20e6, 100e6])
+    for e in extra:
+        print(
+            f"{e['dofs'] / 1e6:.0f}M dofs on {e['ranks']}: {e['dofs_per_rank']:.0f} dofs/rank,"
+            f" ghosts mean {e['ghost_vertices_mean']:.0f} ({e['ghost_over_owned_mean']:.1%}),"
+            f" max {e['ghost_vertices_max']:.0f},"
+            f" {e['matvec_bytes_per_rank_max'] / 1e3:.0f} KB/matvec"
+        )
+    cmd = "python benchmarks/bench_partition.py " + " ".join(
+        argv if argv is not None else sys.argv[1:]
+    )
+    out: dict[str, Any] = {
+        "benchmark": "partition",
+        "command": cmd.strip(),
+        "commands": [c for c in commands if c] + [cmd.strip()],
+        "machine": machine(),
+        "generator": args.generator,
+        "refine": args.refine,
+        "mesh_parameters": params,
+        "cells": len(cells),
+        "vertices": nv,
+        "dofs": BS * nv,
+        "partitioner": args.partitioner,
+        "owner_rule": args.owner,
+        "mesh_s": t_mesh,
+        "peak_rss_mb": maxrss_bytes() / 2**20,
+        "dolfinx": dolfinx.__version__,
+        "notes": (
+            "computed on one process: DOLFINx's graph partitioner cuts the face-neighbour "
+            "cell graph into P parts; bytes per matvec = 3 float64 per matvec ghost vertex "
+            "received plus the same per vertex sent; ghosts per rank fitted as c*n^alpha over "
+            "the parts with >= 200 owned vertices and P >= 8, extrapolated with alpha = 2/3"
+        ),
+        "rows": rows,
+        "fit": fit,
+        "extrapolation": extra,
+    }
+    write_json(path, out)
+    return out
+
+
+if __name__ == "__main__":
+    main()
