@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -245,6 +246,196 @@ def extrapolate(
     return out
 
 
+# --------------------------------------------------------------------------------------
+# The performance model of docs/scaling.md: the 10-year menopause femur on P ranks.
+# Every constant: (value, source). Per-unit costs are this VM's (1-2 ranks, 27.4 GB/s of
+# triad bandwidth per busy core); bandwidth-bound terms are scaled by B_REF / B_core.
+# --------------------------------------------------------------------------------------
+
+MODEL_CONSTANTS: dict[str, tuple[float, str]] = {
+    # case counts of the 10-year menopause femur (cases/menopause_femur.toml)
+    "steps": (280, "manifest of the 10-year femur run, 27k dofs, 1 rank (validation run)"),
+    "habitual_solves": (12, "same manifest: mechanics_solves"),
+    "its_per_habitual_solve": (18, "same manifest: 217 ksp_iterations / 12 solves"),
+    "test_rows": (41, "quarterly metrics rows over 10 years incl. t = 0 (metrics.csv)"),
+    "its_per_test_row": (23, "stiffness test 6 + sideways fall 17 (performance.md, Issue 15)"),
+    "gamg_setups": (5, "3 first set-ups (habitual, 2 tests) + 2 refreshes (manifest pc_setup)"),
+    "substeps": (500, "280 steps + 12 re-solves x ~18 substeps (performance.md, Issue 15)"),
+    "field_writes": (3, "docker/slurm/femur20M.toml: every 5 years incl. t = 0"),
+    "checkpoints": (20, "docker/slurm/femur20M.toml: every half year"),
+    # per-unit costs measured here (s), at B_REF per core
+    "b_ref_gb_s": (27.4, "streams_np2.json: 54.7 GB/s triad over 2 busy cores"),
+    "cg_it_per_dof": (0.46e-6, "mechanics_femur_r4.5_np2.json: 8.14 s / 35 its / 502k dofs"),
+    "gamg_setup_per_dof": (32e-6, "mechanics_femur_r4.5_np2.json: PC set-up 15.98 s / 502k"),
+    "gamg_setup_per_dof_allatonce": (
+        405e-6,
+        "mechanics_femur_r2_uniform_refinements1_cold_np2_allatonce.json: 187 s / 461k dofs",
+    ),
+    "assembly_per_dof": (0.50e-6, "assembly_femur_r2_np1.json: 0.063 s / 127k dofs"),
+    "rhs_per_dof": (0.16e-6, "performance.md split of an update: 0.02 s / 127k dofs"),
+    "test_post_per_dof_row": (
+        14.5e-6,
+        "10-year manifest: virtual_tests assemble+rhs+guess+postprocess 12.2 s / 41 / 27k",
+    ),
+    "stimulus_per_cell": (1.2e-6, "SED 0.19 us (performance.md) + filter 1.0 us (manifest)"),
+    "biology_per_cell_step": (6.1e-6, "10-year manifest: biology 70.5 s / 280 / 41090 cells"),
+    "density_per_cell_step": (0.22e-6, "10-year manifest: density 2.55 s / 280 / 41090"),
+    "metrics_per_cell_row": (1.2e-6, "10-year manifest: metrics minus tests 2.0 s / 41 / 41k"),
+    "field_write_per_cell": (2.0e-6, "performance.md field output: 3.7 us float32 single x 6/11"),
+    "field_bytes_per_cell": (23.0, "performance.md: 41.7 B/cell float32 single x 6/11 arrays"),
+    "checkpoint_per_cell": (0.94e-6, "coupled_production_r4.5_1y_np2.json: 1.7 s / 2 / 906k"),
+    "checkpoint_bytes_per_cell": (88.0, "performance.md: checkpoint 88 B per cell"),
+    "refine_per_cell": (24e-6, "mesh_femur_refine1.25_uniform_refinements2_np2.json"),
+    "gmsh_coarse_s": (15.0, "same: gmsh 9-18 s for the 67k-cell coarse femur, rank 0"),
+    "operator_setup_per_cell": (12.5e-6, "assembly_femur_r2_np1.json: 2.1 + 0.48 s / 207k"),
+    "cells_per_dof": (1.8, "performance.md: femur 1.8 cells per dof"),
+    # cluster assumptions
+    "latency_s": (1.5e-6, "assumed: InfiniBand/Slingshot point-to-point latency 1-2 us"),
+    "per_message_s": (0.5e-6, "assumed: overhead of each further neighbour message"),
+    "net_bytes_per_s_per_rank": (0.4e9, "assumed: 25 GB/s node link / 64 ranks, all off-node"),
+    "fs_bytes_per_s": (2e9, "assumed: parallel file system share of one job, 2 GB/s"),
+    "gamg_levels": (5, "assumed: 20M dofs / ~20 per level to < 1000 (PCGAMG)"),
+    "exchanges_per_level": (6, "Chebyshev(2) pre + post, residual, CG matvec"),
+    "coarse_halo_factor": (1.5, "assumed: coarse levels add half the fine halo bytes"),
+    "setup_collectives": (300, "assumed: collectives of one GAMG set-up"),
+}
+
+
+def _c(name: str) -> float:
+    return float(MODEL_CONSTANTS[name][0])
+
+
+def allreduce_s(p: int) -> float:
+    """Latency of one small MPI_Allreduce on p ranks (recursive doubling)."""
+    return 2.0 * _c("latency_s") * math.log2(max(p, 2))
+
+
+def predict(
+    dofs: float,
+    p: int,
+    part: dict[str, float],
+    b_core_gb_s: float,
+    galerkin_product: str = "scalable",
+) -> dict[str, Any]:
+    """Wall time per phase (s) of the 10-year femur on p ranks; ``part`` from extrapolate()."""
+    beta = _c("b_ref_gb_s") / b_core_gb_s
+    cells = _c("cells_per_dof") * dofs
+    imb_d, imb_c = part["dofs_imbalance"], part["cells_imbalance"]
+    n, c = dofs / p * imb_d, cells / p * imb_c  # the largest rank's share
+    ar = allreduce_s(p)
+    halo = 2 * BS * BYTES_PER_VALUE * part["ghost_vertices_max"]  # both directions, bytes
+    exch = _c("latency_s") + part["neighbour_ranks_max"] * _c("per_message_s")
+    levels, per_level = _c("gamg_levels"), _c("exchanges_per_level")
+    t_it_work = _c("cg_it_per_dof") * n * beta
+    t_it_comm = (
+        4 * ar  # 2 CG dot products + coarse-grid gather/scatter
+        + levels * per_level * exch
+        + per_level * _c("coarse_halo_factor") * halo / _c("net_bytes_per_s_per_rank")
+    )
+    t_it = t_it_work + t_it_comm
+    setup_key = "gamg_setup_per_dof" + ("_allatonce" if galerkin_product == "allatonce" else "")
+    phases = {
+        "habitual re-solves": _c("habitual_solves")
+        * (
+            _c("its_per_habitual_solve") * t_it
+            + (_c("assembly_per_dof") + _c("rhs_per_dof")) * n * beta
+            + _c("stimulus_per_cell") * c * beta
+        ),
+        "virtual tests": _c("test_rows")
+        * (_c("its_per_test_row") * t_it + _c("test_post_per_dof_row") * n * beta),
+        "GAMG set-ups": _c("gamg_setups")
+        * (_c(setup_key) * n * beta + _c("setup_collectives") * ar),
+        "cell model": _c("steps") * _c("biology_per_cell_step") * c * beta + _c("substeps") * ar,
+        "density update": _c("steps") * _c("density_per_cell_step") * c * beta,
+        "metrics reductions": _c("test_rows") * (_c("metrics_per_cell_row") * c * beta + 3 * ar),
+        "field writes": _c("field_writes")
+        * (
+            _c("field_write_per_cell") * c
+            + _c("field_bytes_per_cell") * cells / _c("fs_bytes_per_s")
+        ),
+        "checkpoints": _c("checkpoints")
+        * (
+            _c("checkpoint_per_cell") * c
+            + _c("checkpoint_bytes_per_cell") * cells / _c("fs_bytes_per_s")
+        ),
+        "mesh + set-up": _c("gmsh_coarse_s")
+        + (_c("refine_per_cell") * 1.14 + _c("operator_setup_per_cell")) * c * beta
+        + 2 * 45.0 * cells / _c("fs_bytes_per_s"),  # mesh.xdmf written and read back
+    }
+    total = sum(phases.values())
+    return {
+        "dofs": dofs,
+        "ranks": p,
+        "b_core_gb_s": b_core_gb_s,
+        "galerkin_product": galerkin_product,
+        "dofs_per_rank": dofs / p,
+        "cg_iteration_s": t_it,
+        "cg_iteration_comm_share": t_it_comm / t_it,
+        "phases_s": phases,
+        "total_s": total,
+        "memory_per_rank_planning_gb": 15e3 * dofs / p / 1e9,
+    }
+
+
+def memory_check_estimate(dofs: float, cells: float, p: int, galerkin_product: str) -> float:
+    """Bytes per rank of ``bonefem check``'s estimate (3 operators, 3 load cases: the femur)."""
+    from bonefem.coupling.memory import estimate_memory
+
+    est = estimate_memory(
+        dofs, cells, p, operators=3, load_cases=3, galerkin_product=galerkin_product
+    )
+    return est.per_rank
+
+
+def model_main(files: list[Path], out_path: Path) -> dict[str, Any]:
+    """Predictions for 20M and 100M dofs on 64-1024 ranks from the finest partition per P."""
+    runs = [json.loads(f.read_text(encoding="utf-8")) for f in files]
+    ranks = [64, 128, 256, 512, 1024]
+    rows = []
+    for dofs in (20e6, 100e6):
+        for p in ranks:
+            have = [r for r in runs if any(int(x["parts"]) == p for x in r["rows"])]
+            src = max(have, key=lambda r: r["cells"])
+            part: dict[str, Any] = dict(extrapolate(src["rows"], src["dofs"], [p], [dofs])[0])
+            # imbalance at this many dofs per rank: the measured row nearest in dofs per rank
+            near = min(
+                (x for r in runs for x in r["rows"]),
+                key=lambda x: abs(math.log(x["owned_dofs"]["mean"] / (dofs / p))),
+            )
+            part["dofs_imbalance"] = near["dofs_imbalance"]
+            part["cells_imbalance"] = near["cells_imbalance"]
+            part["source"] = (
+                f"ghosts: {p} parts of the {src['cells']}-cell femur scaled by k^(2/3);"
+                f" imbalance: the row of {near['parts']} parts nearest in dofs per rank"
+            )
+            for b in (5.0, 10.0):
+                for gp in ("scalable", "allatonce"):
+                    pr = predict(dofs, p, part, b, gp)
+                    cells = _c("cells_per_dof") * dofs
+                    pr["memory_per_rank_check_gb"] = memory_check_estimate(dofs, cells, p, gp) / 1e9
+                    pr["partition"] = part
+                    rows.append(pr)
+    out = {
+        "benchmark": "partition_model",
+        "command": "python benchmarks/bench_partition.py --model " + " ".join(map(str, files)),
+        "machine": machine(),
+        "constants": {k: {"value": v, "source": s} for k, (v, s) in MODEL_CONSTANTS.items()},
+        "predictions": rows,
+    }
+    for pr in rows:
+        if pr["galerkin_product"] == "scalable":
+            ph = pr["phases_s"]
+            print(
+                f"{pr['dofs'] / 1e6:4.0f}M P={pr['ranks']:5d} B={pr['b_core_gb_s']:4.1f}:"
+                f" total {pr['total_s'] / 60:6.1f} min, it {pr['cg_iteration_s'] * 1e3:6.1f} ms"
+                f" (comm {pr['cg_iteration_comm_share']:.0%}),"
+                + ", ".join(f" {k} {v:.0f}" for k, v in ph.items())
+                + f"; mem {pr['memory_per_rank_check_gb']:.2f} GB"
+            )
+    write_json(out_path, out)
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--generator", default="femur")
@@ -257,7 +448,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument(
         "--merge", action="store_true", help="keep the other parts of an existing results file"
     )
+    ap.add_argument(
+        "--model",
+        nargs="+",
+        type=Path,
+        default=None,
+        help="partition_*.json files: predict the 10-year femur on 64-1024 ranks (scaling.md)",
+    )
     args = ap.parse_args(argv)
+    if args.model:
+        return model_main(args.model, Path(args.json or RESULTS / "partition_model_femur.json"))
     if MPI.COMM_WORLD.size != 1:
         raise SystemExit("bench_partition.py runs on one process (it models P ranks itself)")
     params: dict[str, Any] = {}
