@@ -37,6 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bonefem._dolfinx import MPI
+from bonefem.coupling.schedule import ON_SCHEDULE
 from bonefem.coupling.stop import RunStopped
 from bonefem.coupling.timers import Timers
 from bonefem.errors import BonefemError, OutputWriteError, SolverError
@@ -108,8 +109,24 @@ class CoupledRun:
             self.state = state
             # the mechanics must see the modulus of the last solve (reproduces the stimulus)
             model.mechanics.set_modulus(state.E_solved)
+            self._resume_schedule()
 
     # ------------------------------------------------------------------ set-up
+    def _resume_schedule(self) -> None:
+        """The next output of each kind on this run's grids: the first time after t.
+
+        A restart may change the duration and the output intervals
+        (:data:`bonefem.driver.RESTART_MAY_CHANGE`); the checkpoint's indices count on the
+        old grids (e.g. a finished run extended by a restart had no row at its new end).
+        Outputs at t itself were written before the checkpoint. Unchanged grids give the
+        checkpoint's indices back.
+        """
+        sched, lp = self.model.schedule, self.state.loop
+        after = lp.t + ON_SCHEDULE
+        lp.next_metrics = int(np.searchsorted(sched.metrics, after, side="right"))
+        lp.next_fields = int(np.searchsorted(sched.fields, after, side="right"))
+        lp.next_checkpoint = int(np.searchsorted(sched.checkpoints, after, side="right"))
+
     def _homeostatic_state(self) -> RunState:
         """The initial healthy state under habitual load (one solve): Ψ_ss per cell."""
         m = self.model

@@ -155,3 +155,21 @@ def test_a_restart_may_change_the_test_interval(tmp_path: Path) -> None:
     base = resolved("base")
     assert resolved("a", tests_every=365.25, duration=1461.0, metrics_every=182.625) == base
     assert resolved("b", biology=MENOPAUSE) != base
+
+
+def test_a_finished_run_extended_by_a_restart_writes_rows_to_its_new_end(tmp_path: Path) -> None:
+    """Two quarters, then a restart of the finished run with 3.5 quarters and monthly rows:
+    the rows of the new grid after the checkpoint, up to the new end (the checkpoint's
+    output indices counted on the old grid: no row was written after the restart)."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = write_case(tmp_path / "a", "extend", duration=2 * QUARTER, step=14.0,
+                       checkpoint_every=QUARTER)  # fmt: skip
+    _bonefem(["run", str(first), "--output", str(tmp_path / "run"), "--no-progress"])
+    longer = write_case(tmp_path / "b", "extend", duration=3.5 * QUARTER, step=14.0,
+                        checkpoint_every=QUARTER, metrics_every=QUARTER / 3)  # fmt: skip
+    _bonefem(["run", str(longer), "--output", str(tmp_path / "run"), "--restart", "--no-progress"])
+    times = metrics_of(tmp_path / "run")["time_days"]
+    month = QUARTER / 3
+    expected = [0.0, QUARTER, 2 * QUARTER, *(k * month for k in range(7, 11)), 3.5 * QUARTER]
+    np.testing.assert_allclose(times, expected, rtol=0, atol=1e-6)
