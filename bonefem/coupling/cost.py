@@ -8,21 +8,27 @@ quantities (docs/performance.md):
   femur table "Elasticity solver vs mesh size": t = 1.01 s · (N / 26,988)^1.105 (27k:
   1.01 s; 127k: 5.6 against 6.06 measured; 1.0M: 54.9 against 54.6; 2.1M: 125 against
   123), and about 1/ranks^0.95 of it on several ranks (1.0M dofs: 28.6 s on 2);
-* the mechanics of a run cost a number of such cold solves: a set-up of about
-  ``SETUP_COLD``, the habitual re-solves about ``COLD_PER_YEAR`` per simulated year (19 in
-  the 10-year quick start) and about ``COLD_PER_TEST_ROW`` per metrics row with virtual
-  tests (two test solves from a good guess with a kept preconditioner);
+* the mechanics of a run cost a number of such cold solves: a set-up (mesh, output and
+  checkpoints included) of about ``SETUP_COLD``, the habitual re-solves about
+  ``COLD_PER_YEAR`` per simulated year and about ``COLD_PER_TEST_ROW`` per metrics row
+  with virtual tests (two test solves from a projected guess with a kept preconditioner);
 * the cell model costs about ``BIOLOGY_SECONDS_PER_CELL_YEAR`` per cell and simulated year
-  on each rank's cells (quick start: 38 s for 31k cells over 10 years, 1 rank; the femur:
-  44 s for 41k cells over 10 years on 2 ranks; docs/performance.md, issue 15).
+  on each rank's cells.
 
-Measured against estimated: the quick start 111.5 s (a loaded machine) against 85 s; the
-QCT phantom case 12.6 s against 18 s; the first year of the 1.0M-dof femur on 2 ranks 271 s
-against 390 s.
+The constants are those of issue 15's second round (docs/performance.md): the quick start
+(10 years, 38k cells, 1 rank) 24.5 s with `cold_solve_s` 1.05 s, biology 6.5 s, virtual
+tests 9.3 s over 41 rows (0.22 cold solves a row), habitual mechanics 3.8 s (0.36 cold
+solves a year); the 27k-dof femur (10 years, 2 ranks) biology 1.7-3.0e-5 s per cell-year,
+tests 0.24 cold solves a row; the 1.0M-dof femur (10 years, 2 ranks, a loaded machine)
+24.3 cold solves, tests 0.19 a row, habitual mechanics 0.25 a year, biology 10 cold
+solves. Measured against estimated: the quick start 24.5 s against 31 s; the QCT phantom
+case 9.7 s against 6.0 s; the first year of the 1.0M-dof femur on 2 ranks 271 s against
+189 s (before this round: the model's constants fitted it); the 10-year 1.0M-dof run 24.3
+cold solves against 29.
 
-It is a factor-of-2 estimate: the cell model's cost depends on the scenario (every
-re-solve restarts a stiff transient), hexahedral micro-FE meshes need more CG iterations
-(about 5x, docs/performance.md "Micro-FE"), and shared machines vary.
+It is a factor-of-2 estimate: the cell model's cost depends on the scenario, hexahedral
+micro-FE meshes need more CG iterations (about 5x, docs/performance.md "Micro-FE"), and
+shared machines vary.
 """
 
 from __future__ import annotations
@@ -41,11 +47,13 @@ COLD_EXPONENT = 1.105
 PARALLEL_EXPONENT = 0.95
 #: Mechanics in cold solves: set-up, habitual re-solves per simulated year, per metrics
 #: row with virtual tests.
-SETUP_COLD = 5.0
-COLD_PER_YEAR = 2.0
-COLD_PER_TEST_ROW = 0.6
-#: Cell model: seconds per cell and simulated year (on one rank's cells).
-BIOLOGY_SECONDS_PER_CELL_YEAR = 1.2e-4
+SETUP_COLD = 4.0
+COLD_PER_YEAR = 0.3
+COLD_PER_TEST_ROW = 0.22
+#: Cell model: seconds per cell and simulated year (on one rank's cells; 1.7e-5 to
+#: 3.2e-5 measured on the bundled cases, more on big meshes, whose state exceeds the
+#: caches).
+BIOLOGY_SECONDS_PER_CELL_YEAR = 4.0e-5
 
 YEAR_DAYS = 365.25
 
