@@ -94,7 +94,7 @@ class CalibratedConstants:
     hrt_estrogen_level: float = 0.6778791947760047
     mechano_lambda: float = 1.4447431487688667
     denosumab_accessibility: float = 0.015326006684055213
-    fe_rankl_estrogen_factor: float = 0.5135537478832793
+    fe_rankl_estrogen_factor: float = 0.7706262786121062
     mechano_rankl_max: float = 888.8913794914109
     pth_modelling_formation: float = 4.0324695485360155e-05
     age_oba_apoptosis: float = 0.11480257653434471
