@@ -38,8 +38,9 @@ point fixes is fitted here to a mechanistic measurement instead, in 0-D.
   fixed wall thickness, so the ratio of Ac.f treated over untreated is the ratio of the
   bone formation rate per bone surface k_form OBa_F (OBa_F the delayed formation
   activity of the remodelling period), same cohort and trabecular point as the DMB. The
-  resorption per surface k_res OCa gives the same ratio within 0.01 at 2 years (steady
-  suppressed turnover). Root on ln E_max.
+  resorption per surface k_res OCa gives the same ratio within 0.015 at 2 years (steady
+  suppressed turnover). Root on ln E_max. Alendronate is dosed as the scenario default,
+  70 mg once weekly, the same mean intake and bound amount as the trials' 10 mg/day.
 
 The order: E_max (Chavassieux), then the mineralisation (Boivin, through that E_max),
 then k_mod (Cosman). Run: ``python -m bonefem.biology.calibration_mechanistic`` (all three)
