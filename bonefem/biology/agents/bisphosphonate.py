@@ -18,11 +18,12 @@ E_max = ``CalibratedConstants.bisphosphonate_oca_apoptosis_max`` (dimensionless)
 calibrated on histomorphometry, a mechanistic datum: cancellous activation frequency 87 %
 below placebo after 2 years of alendronate 10 mg/day (Chavassieux et al. 1997, J Clin
 Invest 100:1475), :func:`bonefem.biology.calibration_mechanistic.fit_bisphosphonate`.
-It is large (about 300) because the model's osteoclast apoptosis is driven by the TGF-beta
+It is large (about 270) because the model's osteoclast apoptosis is driven by the TGF-beta
 that resorption itself releases: fewer osteoclasts release less TGF-beta and die more
-slowly, so OCa falls only about as the square root of the apoptosis factor. The
+slowly, so OCa falls far less than in proportion (x0.58 at E_max = 3, x0.12 at 268). The
 half-saturation ``BP_HALF_MG`` stays an ASSUMPTION (at 2 years of 10 mg/day the bound
 amount, about 15 mg, saturates the effect).
+
 Milestones: intakes at least 28 days apart (daily or weekly intakes are smooth at the
 1-10 day step scale; a yearly infusion is a milestone).
 """
