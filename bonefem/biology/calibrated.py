@@ -1,10 +1,13 @@
 """Calibrated constants of the hormone and drug terms (values written by the calibration).
 
 The values below were fitted by ``python -m bonefem.biology.calibration`` on the clinical
-numbers of ``shared/science/calibration-data.md`` only (SWAN, WHI, FREEDOM); each docstring
-names the target. ``docs/calibration.md`` lists the fit error at every data point. Other
-trials (teriparatide, alendronate, glucocorticoid, androgen studies) were not used: the
-corresponding terms keep literature-based or assumed values (see ``docs/model-biology.md``).
+numbers of ``shared/science/calibration-data.md`` only (SWAN, WHI, FREEDOM), by
+``python -m bonefem.biology.calibration_mechanistic`` on mechanistic (not BMD-endpoint) data
+(histomorphometry, degree of mineralisation, reference BMDD) and by
+``python -m bonefem.calibration_fe`` in FE; each docstring names the target.
+``docs/calibration.md`` lists the fit error at every data point. The BMD endpoints of other
+trials (teriparatide, alendronate, glucocorticoid, androgen studies) were not used: they
+are out-of-sample validation (see ``docs/model-biology.md``, ``docs/validation-results.md``).
 """
 
 from __future__ import annotations
@@ -60,11 +63,24 @@ class CalibratedConstants:
             secondary mineralisation (dimensionless), and
         mineral_slow_rate: its rate (1/day). Target (mechanistic, not a BMD endpoint): the
             degree of mineralisation of bone over placebo after 3 years of alendronate
-            10 mg/day, +11.4 % (Boivin et al. 2000, Bone 27:687; +7.3 % at 2 years is a
-            check, the model gives +9.0 %), and the healthy reference BMDD (mean calcium
+            10 mg/day, +11.4 % in cancellous bone (Boivin et al. 2000, Bone 27:687; +7.3 %
+            at 2 years, 9 biopsies, is a check, the model gives +9.7 %), with alendronate's
+            suppression fitted first (``bisphosphonate_oca_apoptosis_max``), and the
+            healthy reference BMDD (mean calcium
             22.20 wt%, Roschger et al. 2003, between Ruffoni's primary 11.9 and maximum 31.1
             wt%), trabecular point of the calibration cohort
             (:func:`bonefem.biology.calibration_mechanistic.fit_mineralisation`).
+        bisphosphonate_oca_apoptosis_max: E_max, the relative increase of osteoclast
+            apoptosis A_OCa at saturating bone-bound bisphosphonate (dimensionless,
+            :mod:`bonefem.biology.agents.bisphosphonate`). Target (mechanistic, not a BMD
+            endpoint): cancellous activation frequency 87 % below placebo after 2 years of
+            alendronate 10 mg/day (iliac histomorphometry, Chavassieux et al. 1997, J Clin
+            Invest 100:1475; mineralising surface -92 %, mineral apposition rate unchanged).
+            Model: the bone formation rate per bone surface k_form OBa_F (the delayed
+            formation activity; the model's packets have a fixed wall thickness, so Ac.f =
+            BFR/BS / W.Th is proportional to it), treated over untreated, 0-D trabecular
+            point of the calibration cohort 12 years past menopause
+            (:func:`bonefem.biology.calibration_mechanistic.fit_bisphosphonate`).
         haversian_canal_density: Haversian canals per mm^2 of compact bone N_H (1/mm^2),
             set so that healthy cortical bone at BV/TV 0.95 turns over 3 %/year (Manolagas
             2000, Endocr Rev 21:115) (:mod:`bonefem.remodeling.bone`).
@@ -73,17 +89,18 @@ class CalibratedConstants:
             Endocr Rev 7:379, less the cell model's own ~10-day lag).
     """
 
-    rankl_estrogen: float = 313.19478986978095
-    estrogen_adaptation_days: float = 4628.467650267811
-    hrt_estrogen_level: float = 0.6088516616302861
-    mechano_lambda: float = 1.7471728003719262
-    denosumab_accessibility: float = 0.005763919036153678
-    fe_rankl_estrogen_factor: float = 0.7801474519400913
+    rankl_estrogen: float = 475.7790558143393
+    estrogen_adaptation_days: float = 4782.825942820786
+    hrt_estrogen_level: float = 0.6778791947760047
+    mechano_lambda: float = 1.4447431487688667
+    denosumab_accessibility: float = 0.015326006684055213
+    fe_rankl_estrogen_factor: float = 0.7706262786121062
     mechano_rankl_max: float = 888.8913794914109
-    pth_modelling_formation: float = 3.76348525880376e-05
-    age_oba_apoptosis: float = 0.1321796911175576
-    mineral_slow_share: float = 0.9873628178611619
-    mineral_slow_rate: float = 0.0007770198834453371
+    pth_modelling_formation: float = 4.0324695485360155e-05
+    age_oba_apoptosis: float = 0.11480257653434471
+    mineral_slow_share: float = 0.4986644277313279
+    mineral_slow_rate: float = 0.00013035616118829457
+    bisphosphonate_oca_apoptosis_max: float = 267.5286210076594
     haversian_canal_density: float = 8.898186882383277
     formation_delay_days: float = 90.0
 

@@ -10,7 +10,9 @@ relative, inside the solver tolerance). The other nine bundled cases were added 
 December 2026 (issue 18: every bundled case runs in the suite; half a year each with its
 event at the first quarter, the Huiskes disuse case one quarter). All twelve were
 rewritten, on purpose, by issue 13's bone-volume terms (slow secondary mineralisation,
-remodelling period, Haversian surface; eight state rows) and the refitted constants. That
+remodelling period, Haversian surface; eight state rows) and the refitted constants, and
+again by the mechanistic refit (alendronate's suppression on histomorphometry, the slow
+mineralisation through it, the 0-D constants and the FE factor refitted). That
 the new model reduces to 0.1 where its new terms are off is checked by
 ``test_legacy_checkpoint.py``.
 metrics.csv prints 10 significant digits. Tolerances, and why:

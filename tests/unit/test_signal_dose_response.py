@@ -62,11 +62,14 @@ def test_neutral_levels_are_the_healthy_run(healthy: float) -> None:
 #: (scenario field, config maker, low level, pinned 3-year LS change (%) at 2 x low);
 #: re-pinned after issue 13's bone-volume terms (slow mineralisation, remodelling period,
 #: Haversian surface) and the refit: inflammation and continuous PTH raise turnover, which
-#: now also opens remodelling space and dilutes the mineral (about twice the loss)
+#: now also opens remodelling space and dilutes the mineral (about twice the loss); again
+#: after alendronate's suppression was fitted to histomorphometry and the mineralisation
+#: refitted through it (half the secondary mineral now arrives within months, so a raised
+#: turnover dilutes the mineral less: inflammation and continuous PTH lose less)
 LINEAR = [
-    ("metabolic", lambda x: [MetabolicConfig(insulin_resistance=x)], 0.4, -1.3227),
+    ("metabolic", lambda x: [MetabolicConfig(insulin_resistance=x)], 0.4, -1.4301),
     ("sympathetic", lambda x: [SympatheticConfig(tone=1.0 + x)], 0.5, -1.3255),
-    ("inflammation", lambda x: [InflammationConfig(cytokine_increase=x)], 1.0, -2.9651),
+    ("inflammation", lambda x: [InflammationConfig(cytokine_increase=x)], 1.0, -2.0494),
 ]
 
 
@@ -90,7 +93,7 @@ def test_glucocorticoid_graded_and_saturating() -> None:
     )
     assert 0.0 > low > mid > high
     assert (high - mid) / 7.5 > (mid - low) / 5.0  # per mg: less loss at higher doses
-    assert mid == pytest.approx(-13.148, rel=0.01)
+    assert mid == pytest.approx(-13.720, rel=0.01)
 
 
 def test_continuous_pth_graded_and_pinned() -> None:
@@ -100,4 +103,4 @@ def test_continuous_pth_graded_and_pinned() -> None:
     b = _ls_3y(pth=PTHConfig(continuous_excess_fold=3.0))
     assert 0.0 > a > b
     assert 2.0 < b / a < 4.0  # excess 2.0 vs 0.5 fold: 4x the excess, 2-4x the loss
-    assert b == pytest.approx(-8.724, rel=0.01)
+    assert b == pytest.approx(-6.280, rel=0.01)

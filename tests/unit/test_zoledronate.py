@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from bonefem.biology.agents.bisphosphonate import ZOLEDRONATE_POTENCY
+from bonefem.biology.agents.bisphosphonate import BP_HALF_MG, ZOLEDRONATE_POTENCY
+from bonefem.biology.calibrated import CALIBRATED
 from bonefem.biology.signals import build_signals
 from bonefem.config.scenario import BisphosphonateConfig, ScenarioConfig
 
@@ -35,7 +36,10 @@ def test_yearly_infusion_retention_and_effect() -> None:
     assert sig.values(10.0 + age)["zoledronate_bound_mg"] == pytest.approx(expected, rel=1e-12)
     assert {10.0, 10.0 + YEAR, 10.0 + 2 * YEAR} <= set(sig.milestones(4 * YEAR))
     b = ZOLEDRONATE_POTENCY * expected
-    assert sig.effects(10.0 + age).oca_apoptosis_factor == pytest.approx(1 + 3 * b / (b + 0.5))
+    e_max = CALIBRATED.bisphosphonate_oca_apoptosis_max
+    assert sig.effects(10.0 + age).oca_apoptosis_factor == pytest.approx(
+        1 + e_max * b / (b + BP_HALF_MG)
+    )
 
 
 def test_zoledronate_gains_bone_in_an_elderly_cohort() -> None:
