@@ -11,7 +11,7 @@ control run of the same case:
   control stays at its steady state, in the order of their 0-D sizes
   (tests/unit/test_signal_dose_response.py: PTH 3x > sympathetic 2 > insulin resistance
   0.8 > inflammation 2) except sympathetic tone, whose RANKL term is a fraction of
-  ``rankl_estrogen`` and so carries the FE runs' ``fe_rankl_estrogen_factor`` (0.47,
+  ``rankl_estrogen`` and so carries the FE runs' ``fe_rankl_estrogen_factor`` (0.77,
   biology/calibrated.py): it falls behind inflammation in FE. A signal wired wrongly into
   the loop shows as a sign or an order change;
 * insulin resistance lowers the failure load below the healthy run's by its tissue yield
