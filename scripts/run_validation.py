@@ -4,8 +4,9 @@ Usage (from the repository root)::
 
     .venv/bin/python scripts/run_validation.py [--ranks 2] [--jobs 1] [--cases a b ...]
 
-Each case runs with ``bonefem run`` into ``runs/validation/<case>`` (resumed if a
-checkpoint exists), then this script writes ``docs/validation-results.md`` and figures
+Each case runs with ``bonefem run`` into ``runs/validation/<case>`` (reused or resumed
+only if that run was made by this same commit with no uncommitted change; else redone),
+then this script writes ``docs/validation-results.md`` and figures
 in ``docs/figures/validation/``: the calibration target (SWAN, reproduced by the FE model)
 and out-of-sample comparisons with published trials that were *not* used for fitting.
 """
@@ -22,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+
+from bonefem.output.run_folder import git_revision
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "runs" / "validation"
@@ -165,6 +168,10 @@ REFERENCE = {
 }
 
 
+#: the code version of this checkout, as the run manifests record it
+REVISION = git_revision(ROOT / "bonefem")
+
+
 def run_one(case: str, ranks: int) -> Path:
     out = RUNS / case
     cmd = [
@@ -176,8 +183,14 @@ def run_one(case: str, ranks: int) -> Path:
         str(out),
         "--no-progress",
     ]
-    if (out / "checkpoints" / "LATEST").exists():
+    same_code = False
+    if (out / "manifest.json").exists():
         manifest = json.loads((out / "manifest.json").read_text())
+        # a run of other code (another commit, or uncommitted changes) is redone: its
+        # results would be reported as this version's
+        rev = manifest.get("git_revision")
+        same_code = rev is not None and rev == REVISION and not rev.endswith("-dirty")
+    if same_code and (out / "checkpoints" / "LATEST").exists():
         if manifest.get("status") == "finished":
             return out
         cmd.append("--restart")
