@@ -282,12 +282,12 @@ def _zerod_lines() -> list[str]:
         "biopsied patients of Boivin et al. 2000 (Bone 27:687), whose activation frequency",
         "(Chavassieux 1997) and DMB were fitted.",
         "",
-        "| denosumab from 21 y past the FMP, year | " + " | ".join(str(y) for y in years) + " |",
-        "|---" * (len(years) + 1) + "|",
-        "| LS aBMD change (%) | "
-        + " | ".join(f"{gain(tr, start, start + y * YEAR):+.2f}" for y in years)
-        + " |",
-        "| published (FREEDOM, extension) | | | +9.2 | | | | | +21.7 |",
+        *_course_table(
+            "denosumab from 21 y past the FMP, year",
+            years,
+            ("LS aBMD change (%)", [gain(tr, start, start + y * YEAR) for y in years]),
+            "| published (FREEDOM, extension) | | | +9.2 | | | | | +21.7 |",
+        ),
     ]
     t_start = FMP + 5.0 * YEAR
     tp = [TeriparatideConfig(start_days=t_start, stop_days=t_start + 2.0 * YEAR)]
@@ -295,14 +295,12 @@ def _zerod_lines() -> list[str]:
     months = [1, 3, 6, 12, 18, 21, 24]
     out += [
         "",
-        "| teriparatide from 5 y past the FMP, month | "
-        + " | ".join(str(mo) for mo in months)
-        + " |",
-        "|---" * (len(months) + 1) + "|",
-        "| LS aBMD change (%) | "
-        + " | ".join(f"{gain(r, t_start, t_start + mo / 12 * YEAR):+.2f}" for mo in months)
-        + " |",
-        "| published | | | +6.4 | +6.2 | +10.3 | +9.7 | +9.5 |",
+        *_course_table(
+            "teriparatide from 5 y past the FMP, month",
+            months,
+            ("LS aBMD change (%)", [gain(r, t_start, t_start + mo / 12 * YEAR) for mo in months]),
+            "| published | | | +6.4 | +6.2 | +10.3 | +9.7 | +9.5 |",
+        ),
     ]
     a_start = FMP + 12.0 * YEAR
     aln = [BisphosphonateConfig(start_days=a_start, stop_days=a_start + 3.0 * YEAR + 1.0)]
@@ -310,17 +308,34 @@ def _zerod_lines() -> list[str]:
     pa = run_zero_d(_menopause(), a_start + 3.0 * YEAR + 1.0, run=run)
     out += [
         "",
-        "| alendronate 10 mg/day from 12 y past the FMP, year | 1 | 2 | 3 |",
-        "|---|---|---|---|",
-        "| LS aBMD, alendronate − placebo (%) | "
-        + " | ".join(
-            f"{gain(ra, a_start, a_start + y * YEAR) - gain(pa, a_start, a_start + y * YEAR):+.2f}"
-            for y in (1, 2, 3)
-        )
-        + " |",
-        "| published (Boivin 2000 patients) | | +8.7 | +9.6 |",
+        *_course_table(
+            "alendronate 10 mg/day from 12 y past the FMP, year",
+            [1, 2, 3],
+            (
+                "LS aBMD, alendronate − placebo (%)",
+                [
+                    gain(ra, a_start, a_start + y * YEAR) - gain(pa, a_start, a_start + y * YEAR)
+                    for y in (1, 2, 3)
+                ],
+            ),
+            "| published (Boivin 2000 patients) | | +8.7 | +9.6 |",
+        ),
     ]
     return out
+
+
+def _course_table(
+    title: str, points: list[int], model: tuple[str, list[float]], published: str
+) -> list[str]:
+    """A markdown table of a therapy course: header of time points, the model row (%),
+    the published row."""
+    label, values = model
+    return [
+        f"| {title} | " + " | ".join(str(p) for p in points) + " |",
+        "|---" * (len(points) + 1) + "|",
+        f"| {label} | " + " | ".join(f"{v:+.2f}" for v in values) + " |",
+        published,
+    ]
 
 
 def main() -> int:
