@@ -30,7 +30,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.bench_mechanics import LOAD_CASES, modulus_fields
-from benchmarks.common import RESULTS, load_mesh, machine, parse_options, rank0_print, write_json
+from benchmarks.common import (
+    RESULTS,
+    load_mesh,
+    machine,
+    parse_options,
+    rank0_print,
+    result_tag,
+    write_json,
+)
 from bonefem._dolfinx import MPI
 from bonefem.config.loading import LoadCase
 from bonefem.mechanics import ElasticityProblem
@@ -163,8 +171,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = ap.parse_args(argv)
     out = run(args)
     comm = MPI.COMM_WORLD
-    extra = "_".join(p.replace("=", "") for p in args.mesh_param)
-    tag = f"r{args.refine:g}{'_' + extra if extra else ''}_np{comm.size}"
+    tag = result_tag(args.refine, args.mesh_param, comm.size)
     write_json(args.json or RESULTS / f"memory_{args.generator}_{tag}.json", out)
     return out
 

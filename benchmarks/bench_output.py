@@ -26,7 +26,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import RESULTS, load_mesh, machine, parse_options, rank0_print, write_json
+from benchmarks.common import (
+    RESULTS,
+    load_mesh,
+    machine,
+    parse_options,
+    rank0_print,
+    result_tag,
+    write_json,
+)
 from bonefem._dolfinx import MPI, dolfinx
 from bonefem.output.vtk import ParaViewSeries
 
@@ -112,8 +120,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     comm.Barrier()
     if comm.rank == 0:
         shutil.rmtree(tmp, ignore_errors=True)
-    extra = "_".join(p.replace("=", "") for p in args.mesh_param)
-    tag = f"r{args.refine:g}{'_' + extra if extra else ''}_np{comm.size}"
+    tag = result_tag(args.refine, args.mesh_param, comm.size)
     write_json(args.json or RESULTS / f"output_femur_{tag}.json", out)
     return out
 

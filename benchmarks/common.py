@@ -100,6 +100,12 @@ def machine() -> dict[str, Any]:
     return info
 
 
+def result_tag(refine: float, mesh_params: list[str], ranks: int) -> str:
+    """Result-file tag of a mesh and rank count: ``r2_uniform_refinements1_np2``."""
+    extra = "_".join(p.replace("=", "") for p in mesh_params)
+    return f"r{refine:g}{'_' + extra if extra else ''}_np{ranks}"
+
+
 def write_json(path: str | Path, data: Mapping[str, Any]) -> None:
     """Write results (rank 0)."""
     if MPI.COMM_WORLD.rank != 0:
