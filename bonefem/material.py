@@ -110,8 +110,7 @@ class ModulusLaw(BaseModel):
     def modulus(self, rho_app: npt.ArrayLike) -> FloatArray:
         """Young's modulus (MPa) of apparent density ``rho_app`` (g/cm³), clipped."""
         a, b = self.coefficients
-        rho = np.maximum(np.asarray(rho_app, dtype=np.float64), 0.0)
-        return np.clip(a * rho**b, self.E_min, self.E_max)
+        return power_law(rho_app, a, b, self.E_min, self.E_max)
 
     def density(self, E: npt.ArrayLike) -> FloatArray:
         """Inverse law: apparent density (g/cm³) giving modulus ``E`` (MPa)."""
@@ -127,6 +126,30 @@ DEFAULT_LAWS: dict[str, ModulusLaw] = {
 }
 
 
+def power_law(
+    rho_app: npt.ArrayLike,
+    a: float | FloatArray,
+    b: float | FloatArray,
+    E_min: float | FloatArray,
+    E_max: float | FloatArray,
+) -> FloatArray:
+    """E = a ρ^b (MPa) clipped to [E_min, E_max] (MPa), ρ in g/cm³ (negative read as 0).
+
+    The coefficients are scalars (one law) or per-cell arrays (:func:`law_arrays`).
+    """
+    rho = np.maximum(np.asarray(rho_app, dtype=np.float64), 0.0)
+    return np.asarray(np.clip(a * rho**b, E_min, E_max))
+
+
+def law_arrays(
+    region_index: npt.ArrayLike, laws: list[ModulusLaw]
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Each cell's law as arrays: a (MPa), b (-), E_min, E_max (MPa), by region index."""
+    table = np.array([(*law.coefficients, law.E_min, law.E_max) for law in laws])
+    per_cell = table[np.asarray(region_index)].T
+    return per_cell[0], per_cell[1], per_cell[2], per_cell[3]
+
+
 def modulus_by_region(
     rho_app: npt.ArrayLike, region_index: npt.ArrayLike, laws: list[ModulusLaw]
 ) -> FloatArray:
@@ -140,10 +163,4 @@ def modulus_by_region(
     Returns:
         Young's modulus per cell (MPa).
     """
-    rho = np.asarray(rho_app, dtype=np.float64)
-    idx = np.asarray(region_index)
-    E = np.empty_like(rho)
-    for i, law in enumerate(laws):
-        mask = idx == i
-        E[mask] = law.modulus(rho[mask])
-    return E
+    return power_law(rho_app, *law_arrays(region_index, laws))

@@ -13,7 +13,7 @@ from functools import cached_property
 import numpy as np
 import numpy.typing as npt
 
-from bonefem.material import ModulusLaw
+from bonefem.material import ModulusLaw, law_arrays, power_law
 from bonefem.remodeling.bone import RemodelingParameters, apparent_density, mineral_density
 
 FloatArray = npt.NDArray[np.float64]
@@ -43,22 +43,18 @@ class BoneMaterial:
 
     @cached_property
     def _law_per_cell(self) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-        """Each cell's law as arrays: a (MPa), b (-), E_min, E_max (MPa)."""
-        table = np.array([(*law.coefficients, law.E_min, law.E_max) for law in self.laws])
-        per_cell = table[np.asarray(self.region_index)].T
-        return per_cell[0], per_cell[1], per_cell[2], per_cell[3]
+        """Each cell's law as arrays (:func:`bonefem.material.law_arrays`), built once."""
+        return law_arrays(self.region_index, self.laws)
 
     def modulus(self, f: FloatArray, m: FloatArray) -> FloatArray:
         """Young's modulus per cell (MPa) from f and m: E = a ρ^b clipped to [E_min, E_max].
 
-        The law of each cell's region (:func:`bonefem.material.modulus_by_region`) in one
-        pass over per-cell coefficient arrays: the integrator evaluates E several times per
-        substep (the local stimulus update and the re-solve event), and the masks per
-        region cost a quarter of the cell model's time (quick-start case, issue 15).
+        :func:`bonefem.material.modulus_by_region` with the per-cell coefficients kept: the
+        integrator evaluates E several times per substep (the local stimulus update and
+        the re-solve event), and a mask per region cost a quarter of the cell model's time
+        (quick-start case, issue 15).
         """
-        a, b, lo, hi = self._law_per_cell
-        rho = np.maximum(self.density(f, m), 0.0)
-        return np.clip(a * rho**b, lo, hi)
+        return power_law(self.density(f, m), *self._law_per_cell)
 
     def yield_strain(self) -> FloatArray:
         """Yield strain per cell (-), from the region's law."""
