@@ -450,16 +450,18 @@ class ElasticityProblem:
         g = self.groups[case.group]
         fast = g.fast
         # the kept pairs are those of the last refill: E must not have changed since
-        if fast is None or g.dirty or fast.dirichlet_action(case.u.x.array) is None:
+        if fast is None or g.dirty:
             return None
         key = (name, surface)
-        if key not in self._all_dirichlet:
+        if key not in self._all_dirichlet:  # decided once per case and surface
             nodes = forms.surface_dofs(self.bone, self.V, surface, None).astype(np.int64)
             constrained = np.zeros(case.u.x.array.size, dtype=bool)
             for bc in case.bcs:
                 constrained[np.asarray(bc.dof_indices()[0], dtype=np.int64)] = True
             local = bool(constrained[(3 * nodes[:, None] + np.arange(3)).ravel()].all())
-            self._all_dirichlet[key] = bool(self.comm.allreduce(local, op=MPI.LAND))
+            # Robin groups and voxel groups keep no Dirichlet pairs (the same on every rank)
+            keeps = fast.dirichlet_action(case.u.x.array) is not None
+            self._all_dirichlet[key] = keeps and bool(self.comm.allreduce(local, op=MPI.LAND))
         if not self._all_dirichlet[key]:
             return None
         return lambda: np.asarray(fast.dirichlet_action(case.u.x.array))
