@@ -223,9 +223,14 @@ class UnitModulusOperator:
         A.setPreallocationCOO(I, J)
         return A
 
-    def fill(self, values: FloatArray) -> None:
-        """Σ_c E_c K̂_c (N/mm) into ``values[:n_pairs]``, the pairs of this rank's cells."""
-        values[: self.n_upper] = self.P @ self.E.x.array[self.cell_dof]
+    def fill(self, values: FloatArray, E_cells: FloatArray) -> None:
+        """Σ_c E_c K̂_c (N/mm) into ``values[:n_pairs]``, the pairs of this rank's cells.
+
+        Args:
+            values: the COO value array of a group.
+            E_cells: E of this rank's cells (MPa), ``E.x.array[cell_dof]``.
+        """
+        values[: self.n_upper] = self.P @ E_cells
         values[self.n_upper : self.n_pairs] = values[self.lower_src]
 
 
@@ -261,7 +266,7 @@ class GroupOperator:
             self.values[:n] = src.values[:n]
             self.values[src.zero] = src.zero_values
         else:
-            op.fill(self.values)
+            op.fill(self.values, E)
             op.filled_E = E
         op.filled_group = self
         self.zero_values = self.values[self.zero]
