@@ -3,7 +3,8 @@ SECONDS before every step (a long run, for tests of concurrent access to its fol
 
 With HOLD (a path), every step also waits until that file exists (at most 300 s): the test
 creates it when it is done with the running folder, so the run cannot end early however
-loaded the machine is (e.g. the suite's other pytest-xdist worker)."""
+loaded the machine is (e.g. the suite's other pytest-xdist worker). Once it exists the run
+goes on at full speed (no more sleeps)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ MAX_HOLD = 300.0
 
 
 def _pause(seconds: float, hold: Path | None) -> None:
+    if hold is not None and hold.exists():
+        return
     time.sleep(seconds)
     deadline = time.monotonic() + MAX_HOLD
     while hold is not None and not hold.exists() and time.monotonic() < deadline:

@@ -18,22 +18,27 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "regression"
 
 
+Q = 91.3125  # days, a quarter
+
+
 def _menopause_vertebra(d: dict[str, Any]) -> None:
-    d["run"]["duration_days"] = 730.5
-    d["biology"]["estrogen"]["menopause_time_days"] = 182.625
+    # one year, the FMP at the first quarter: the premenopausal steady state, then the
+    # estrogen decline (three quarters of it)
+    d["run"]["duration_days"] = 4 * Q
+    d["biology"]["estrogen"]["menopause_time_days"] = Q
 
 
 def _denosumab_femur(d: dict[str, Any]) -> None:
-    d["run"]["duration_days"] = 730.5
-    d["biology"]["denosumab"][0].update(start_days=182.625, stop_days=547.875)
+    # one year: an injection at half a quarter (stopped after two quarters, so only one),
+    # its suppression, and the rebound as the dose wears off
+    d["run"]["duration_days"] = 4 * Q
+    d["biology"]["denosumab"][0].update(start_days=Q / 2, stop_days=2 * Q)
 
 
 def _disuse_femur(d: dict[str, Any]) -> None:
-    d["run"]["duration_days"] = 547.875
-    d["activity"][0].update(start_days=0.0, stop_days=182.625)
-
-
-Q = 91.3125  # days, a quarter
+    # one year: a quarter of disuse at 30 % load, then the reloading (rows every 59.5 days)
+    d["run"]["duration_days"] = 4 * Q
+    d["activity"][0].update(start_days=0.0, stop_days=Q)
 
 
 def _half_year(d: dict[str, Any]) -> None:
@@ -140,15 +145,15 @@ def read_rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def main(out: Path = DATA) -> None:
-    """Run every short case and store its metrics.csv as the reference."""
+def main(out: Path = DATA, names: list[str] | None = None) -> None:
+    """Run every short case (or those named) and store its metrics.csv as the reference."""
     import tempfile
 
     from bonefem.driver import run_case
 
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        for name in SHORT_CASES:
+        for name in names or list(SHORT_CASES):
             case = write_short_case(name, Path(tmp))
             folder = run_case(case, output=Path(tmp) / name, progress=False)
             (out / f"{name}.csv").write_bytes((folder / "metrics.csv").read_bytes())
@@ -156,4 +161,5 @@ def main(out: Path = DATA) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else DATA)
+    # python -m tests.regression.short_cases [FOLDER [NAME ...]]
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else DATA, sys.argv[2:] or None)
