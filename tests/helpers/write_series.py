@@ -43,9 +43,8 @@ def write(
 
 
 if __name__ == "__main__":
-    write(
-        sys.argv[1],
-        sys.argv[2],
-        precision=sys.argv[3] if len(sys.argv) > 3 else "float64",
-        files=sys.argv[4] if len(sys.argv) > 4 else "per_rank",
-    )
+    # python -m tests.helpers.write_series FOLDER CELL_TYPE PRECISION FILES [FOLDER ...]:
+    # one series per group of four arguments (one interpreter for several series)
+    args = sys.argv[1:]
+    for k in range(0, len(args), 4):
+        write(args[k], args[k + 1], precision=args[k + 2], files=args[k + 3])

@@ -10,7 +10,7 @@ from bonefem._dolfinx import MPI
 from bonefem.output.run_folder import read_metrics
 from tests.conftest import ROOT, pvbatch, run_mpi
 from tests.helpers.cases import MENOPAUSE, write_case
-from tests.helpers.pvtools import inspect_pvd
+from tests.helpers.pvtools import inspect_pvd, inspect_pvds
 from tests.helpers.write_series import write
 
 #: the array names of a run with the default output fields, as ParaView shows them
@@ -29,23 +29,44 @@ DEFAULT_ARRAYS = {
 }
 
 
-def _series_in_paraview(
-    folder: Path, cell_type: str, nprocs: int, precision: str = "float64", files: str = "per_rank"
-) -> None:
-    """Write the small series of tests.helpers.write_series on ``nprocs`` ranks and check
-    what pvbatch reads: two output times, every cell, the three arrays with their
-    association, components and ranges (0 at the clamp, about the imposed 0.1 mm at the
-    pulled end; E = 1000 and 2000 MPa)."""
+#: the series variants: (cell type, ranks, precision, files)
+VARIANTS = [
+    *((cell, n, "float64", "per_rank") for cell in ("tetrahedron", "hexahedron") for n in (1, 2)),
+    *(("tetrahedron", n, "float32", files) for n in (1, 2) for files in ("per_rank", "single")),
+]
+
+
+@pytest.fixture(scope="module")
+def series_seen(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple, tuple[int, dict]]:
+    """Every variant's small series (tests.helpers.write_series) written — the 1-rank ones
+    in this process, the 2-rank ones by one ``mpiexec -n 2`` — and opened by one pvbatch:
+    variant -> (cells written, what ParaView sees). One process of each kind for the eight
+    series (their start-up was most of the cost of eight separate ones)."""
     exe = pvbatch()
     if exe is None:
         pytest.skip("ParaView's pvbatch is not installed")
-    if nprocs == 1:
-        ncells = write(str(folder), cell_type, MPI.COMM_SELF, precision, files)
-    else:
-        args = ["-m", "tests.helpers.write_series", str(folder), cell_type, precision, files]
-        run_mpi(nprocs, args, cwd=ROOT)
-        ncells = 40 if cell_type == "hexahedron" else 240
-    seen = inspect_pvd(exe, folder / "fields.pvd")
+    root = tmp_path_factory.mktemp("series")
+    folders = {v: root / "_".join(map(str, v)) for v in VARIANTS}
+    ncells = {}
+    for v in VARIANTS:
+        cell_type, nprocs, precision, files = v
+        if nprocs == 1:
+            ncells[v] = write(str(folders[v]), cell_type, MPI.COMM_SELF, precision, files)
+        else:
+            ncells[v] = 40 if cell_type == "hexahedron" else 240
+    args = ["-m", "tests.helpers.write_series"]
+    for v in VARIANTS:
+        if v[1] == 2:
+            args += [str(folders[v]), v[0], v[2], v[3]]
+    run_mpi(2, args, cwd=ROOT)
+    seen = inspect_pvds(exe, [folders[v] / "fields.pvd" for v in VARIANTS])
+    return {v: (ncells[v], s) for v, s in zip(VARIANTS, seen, strict=True)}
+
+
+def _check_series(ncells: int, seen: dict) -> None:
+    """What pvbatch read of the small series: two output times, every cell, the three
+    arrays with their association, components and ranges (0 at the clamp, about the
+    imposed 0.1 mm at the pulled end; E = 1000 and 2000 MPa)."""
     assert seen["times"] == [0.0, 365.0]
     for step, info in enumerate(seen["steps"]):
         assert info["cells"] == ncells
@@ -64,18 +85,18 @@ def _series_in_paraview(
 @pytest.mark.serial
 @pytest.mark.parametrize("cell_type", ["tetrahedron", "hexahedron"])
 @pytest.mark.parametrize("nprocs", [1, 2])
-def test_series_opens_in_paraview(tmp_path, cell_type: str, nprocs: int) -> None:
-    _series_in_paraview(tmp_path, cell_type, nprocs)
+def test_series_opens_in_paraview(series_seen, cell_type: str, nprocs: int) -> None:
+    _check_series(*series_seen[(cell_type, nprocs, "float64", "per_rank")])
 
 
 @pytest.mark.paraview
 @pytest.mark.serial
 @pytest.mark.parametrize("nprocs", [1, 2])
 @pytest.mark.parametrize("files", ["per_rank", "single"])
-def test_float32_series_opens_in_paraview(tmp_path: Path, nprocs: int, files: str) -> None:
+def test_float32_series_opens_in_paraview(series_seen, nprocs: int, files: str) -> None:
     """``output.field_precision = "float32"``, per-rank pieces or one file per write
     (``output.field_files = "single"``): the same arrays and ranges in ParaView."""
-    _series_in_paraview(tmp_path, "tetrahedron", nprocs, "float32", files)
+    _check_series(*series_seen[("tetrahedron", nprocs, "float32", files)])
 
 
 @pytest.mark.paraview
