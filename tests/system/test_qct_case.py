@@ -93,13 +93,22 @@ def _short_case(folder: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def serial_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The short case file and its serial run folder (``bonefem run``, fields at t = 0 and
+    at 3 quarters): the 1-rank reference of the restart test, opened in ParaView below."""
+    folder = tmp_path_factory.mktemp("qct")
+    case = _short_case(folder)
+    run_bonefem(["run", str(case), "-o", str(folder / "one"), "--no-progress"])
+    return case, folder / "one"
+
+
 @pytest.mark.slow
 @pytest.mark.serial
-def test_short_case_same_metrics_on_1_and_2_ranks_and_after_a_restart(tmp_path) -> None:
+def test_short_case_same_metrics_on_1_and_2_ranks_and_after_a_restart(tmp_path, serial_run) -> None:
     """Serial, 2 ranks, and killed after the first checkpoint then restarted on 2 ranks."""
-    case = _short_case(tmp_path)
-    one, two, killed = tmp_path / "one", tmp_path / "two", tmp_path / "killed"
-    run_bonefem(["run", str(case), "-o", str(one), "--no-progress"])
+    case, one = serial_run
+    two, killed = tmp_path / "two", tmp_path / "killed"
     run_bonefem(["run", str(case), "-o", str(two), "--no-progress"], nprocs=2)
     # 7 steps a quarter; checkpoint at 3 quarters (step 21): killed before step 25
     run_killed(str(case), str(killed), 25)
@@ -153,7 +162,7 @@ def test_healthy_run_on_the_scan_stays_at_steady_state(tmp_path) -> None:
 @pytest.mark.slow
 @pytest.mark.paraview
 @pytest.mark.serial
-def test_fields_open_in_paraview_with_the_scanned_density(tmp_path) -> None:
+def test_fields_open_in_paraview_with_the_scanned_density(serial_run) -> None:
     exe = pvbatch()
     if exe is None:
         pytest.skip("ParaView's pvbatch is not installed")
@@ -161,9 +170,7 @@ def test_fields_open_in_paraview_with_the_scanned_density(tmp_path) -> None:
 
     from bonefem.imaging.phantoms import qct_phantom
 
-    run = tmp_path / "run"
-    sets = ["--set", "run.duration_days=91.3125", "--set", "output.fields_every_days=91.3125"]
-    run_bonefem(["run", str(CASE), "-o", str(run), "--no-progress", *sets])
+    run = serial_run[1]  # the short case's serial run: fields at t = 0 on the scan
     script = str(ROOT / "tests" / "helpers" / "pv_inspect.py")
     out = subprocess.run(
         [exe, script, str(run / "fields.pvd")], capture_output=True, text=True, check=True
