@@ -313,6 +313,24 @@ class MetricsSettings(_Section):
         "metrics.csv), and the column tests_evaluated (1 or 0) tells which rows have them. "
         "Default: none = at every metrics row. A --restart may change it.",
     )
+    qct_fe: bool = Field(
+        default=False,
+        description="Also run the virtual tests the way a QCT-based finite-element study "
+        "would (columns qct_fe_stiffness in N/mm and qct_fe_failure_load in N, with their "
+        "_pct_change): each cell's modulus from its mineral density alone, through the "
+        "region's density-modulus law at an apparent density of mineral density / "
+        "qct_ash_to_apparent (the QCT-FE convention, e.g. Keyak 1998, Schileo 2008, "
+        "Keaveny 2010), so a loss of tissue mineral counts like a loss of bone volume. Two "
+        "more elasticity solves in every row with tests. Default: false.",
+    )
+    qct_ash_to_apparent: float = Field(
+        default=0.6,
+        gt=0.3,
+        lt=1.0,
+        description="Ash (mineral) density over apparent wet density assumed by the QCT-FE "
+        "tests (dimensionless; 0.6, Schileo et al. 2008, J Biomech 41:356, after Keller "
+        "1994 and Morgan et al. 2003).",
+    )
 
 
 class SolverSettings(_Section):

@@ -3,6 +3,14 @@
 ρ_app = f ρ_tissue(m) (apparent density, g/cm³) and the mineral density f ρ_mineral m
 (g/cm³) come from :mod:`bonefem.remodeling.bone` (Martínez-Reina et al. 2019); Young's
 modulus E = a ρ_app^b (MPa) from each region's law (:mod:`bonefem.material`).
+
+:meth:`BoneMaterial.qct_modulus` is the modulus a QCT-based finite-element study would give
+the same bone: the law's density taken from the mineral density alone through a constant
+ash-to-apparent ratio (0.6, Schileo et al. 2008, J Biomech 41:356; the convention of
+Keyak et al. 1998 and of the QCT-FE studies Keaveny et al. 2010 report), so that tissue
+mineral lost by younger, less mineralised bone counts like lost bone volume. It is a
+*measurement* model for the ``metrics.qct_fe`` virtual tests; the coupled loop's own
+mechanics keeps :meth:`BoneMaterial.modulus`.
 """
 
 from __future__ import annotations
@@ -55,6 +63,15 @@ class BoneMaterial:
         (quick-start case, issue 15).
         """
         return power_law(self.density(f, m), *self._law_per_cell)
+
+    def qct_modulus(self, mineral_density: FloatArray, ash_to_apparent: float) -> FloatArray:
+        """Young's modulus per cell (MPa) under the QCT-FE convention (module docstring).
+
+        E = a (ρ_min / r)^b clipped to [E_min, E_max], with ρ_min = f ρ_mineral m the
+        mineral density per cell (g/cm³, :meth:`mineral_density`) and r =
+        ``ash_to_apparent`` (dimensionless).
+        """
+        return power_law(mineral_density / ash_to_apparent, *self._law_per_cell)
 
     def yield_strain(self) -> FloatArray:
         """Yield strain per cell (-), from the region's law."""

@@ -26,6 +26,8 @@ ABMD = "abmd"
 STIFFNESS = "apparent_stiffness"
 FAILURE_LOAD = "failure_load"
 RISK_INDEX = "fracture_risk_index"
+QCT_STIFFNESS = "qct_fe_stiffness"
+QCT_FAILURE_LOAD = "qct_fe_failure_load"
 TESTS_EVALUATED = "tests_evaluated"
 MECHANICS_SOLVES = "mechanics_solves"
 KSP_ITERATIONS = "ksp_iterations"
@@ -34,9 +36,21 @@ PCT_SUFFIX = "_pct_change"
 
 #: Columns of the virtual mechanical tests (NaN in rows where the tests are not evaluated).
 TEST_KEYS = (STIFFNESS, FAILURE_LOAD, RISK_INDEX)
+#: Columns of the QCT-FE convention's virtual tests (``metrics.qct_fe``; NaN likewise).
+QCT_TEST_KEYS = (QCT_STIFFNESS, QCT_FAILURE_LOAD)
 
 #: Metrics whose percent change from baseline is reported as ``<name>_pct_change``.
-PCT_CHANGE_KEYS = (BMD_VOL, BVTV, DENSITY_APP, ABMD, BMC, STIFFNESS, FAILURE_LOAD)
+PCT_CHANGE_KEYS = (
+    BMD_VOL,
+    BVTV,
+    DENSITY_APP,
+    ABMD,
+    BMC,
+    STIFFNESS,
+    FAILURE_LOAD,
+    QCT_STIFFNESS,
+    QCT_FAILURE_LOAD,
+)
 
 
 def pct(name: str) -> str:
@@ -68,6 +82,8 @@ UNITS: dict[str, str] = {
     STIFFNESS: "N/mm",
     FAILURE_LOAD: "N",
     RISK_INDEX: "-",
+    QCT_STIFFNESS: "N/mm",
+    QCT_FAILURE_LOAD: "N",
     TESTS_EVALUATED: "1",
     MECHANICS_SOLVES: "1",
     KSP_ITERATIONS: "1",

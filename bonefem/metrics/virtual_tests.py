@@ -8,6 +8,11 @@
   quality, e.g. insulin resistance: :mod:`bonefem.biology.agents.metabolic`; 1 otherwise).
 * ``tests_evaluated``: 1 in rows with the tests (``metrics.tests_every_days``), else 0;
   the test columns are NaN then.
+* ``qct_fe_stiffness`` (N/mm) and ``qct_fe_failure_load`` (N), with ``metrics.qct_fe``: the
+  same two tests with each cell's modulus from its mineral density alone
+  (:meth:`bonefem.coupling.material.BoneMaterial.qct_modulus`), as a QCT-based FE study
+  would compute them (Keyak et al. 1998, J Biomech 31:125; Schileo et al. 2008; the
+  strength-density comparison of Keaveny et al. 2010, J Bone Miner Res 25:1886).
 
 The tests solve on the run's elasticity problem: their operators (one per distinct set of
 supports, shared with a habitual load case where the supports agree) are built once,
@@ -26,7 +31,7 @@ from bonefem.coupling.timers import Timers
 from bonefem.metrics import columns as C
 from bonefem.metrics.evaluator import MetricContext, Row, register_metric
 from bonefem.metrics.failure import failure_estimate
-from bonefem.state import RunView
+from bonefem.state import FloatArray, RunView
 
 #: name of the virtual tests' phase in the run's timers (sub-phases ``PHASE.assemble`` ...)
 PHASE = "virtual_tests"
@@ -56,8 +61,14 @@ def virtual_tests_due(
 class VirtualTests:
     """The stiffness test and the fracture load case of the case (module docstring)."""
 
+    #: the columns of the stiffness, failure load and risk index (None: not written)
+    columns: tuple[str, str, str | None] = (C.STIFFNESS, C.FAILURE_LOAD, C.RISK_INDEX)
+    #: whether this object writes ``tests_evaluated``
+    marks_rows = True
+
     def __init__(self, context: MetricContext) -> None:
         case = context.case
+        self.material = context.material
         self.mech = context.mechanics
         self.comm = context.bone.comm
         self.stiffness = case.metrics.stiffness_test
@@ -83,13 +94,16 @@ class VirtualTests:
     def evaluate(self, view: RunView, row: Row) -> None:
         """Add the test columns (NaN where not due) and ``tests_evaluated``."""
         run = self.due(view.t)
+        stiffness, failure, risk = self.columns
         # the columns exist in every row (NaN where the tests do not run): a stable header
         if self.stiffness is not None:
-            row[C.STIFFNESS] = float("nan")
+            row[stiffness] = float("nan")
         if self.fracture is not None:
-            row[C.FAILURE_LOAD] = float("nan")
-            row[C.RISK_INDEX] = float("nan")
-        row[C.TESTS_EVALUATED] = 1.0 if run else 0.0
+            row[failure] = float("nan")
+            if risk is not None:
+                row[risk] = float("nan")
+        if self.marks_rows:
+            row[C.TESTS_EVALUATED] = 1.0 if run else 0.0
         if not run:
             return
         with self.timers.timed(PHASE):
@@ -108,13 +122,18 @@ class VirtualTests:
         ):
             self.timers.add(f"{PHASE}.{phase}", seconds)
 
+    def modulus(self, view: RunView) -> FloatArray:
+        """Young's modulus per owned cell (MPa) the tests use: the run's own."""
+        return view.state.E
+
     def _run_tests(self, view: RunView, row: Row) -> None:
-        E = view.state.E
+        stiffness, failure, risk = self.columns
+        E = self.modulus(view)
         self.mech.set_modulus(E)
         if self.stiffness is not None:
             self._solve(self.stiffness.name, view)
             with self.timers.timed(f"{PHASE}.postprocess"):
-                row[C.STIFFNESS] = self.mech.apparent_stiffness(self.stiffness.name)
+                row[stiffness] = self.mech.apparent_stiffness(self.stiffness.name)
         if self.fracture is not None:
             lc = self.fracture.load_case
             self._solve(lc.name, view)
@@ -128,8 +147,35 @@ class VirtualTests:
                     self.applied,
                     self.fracture.critical_fraction,
                 )
-            row[C.FAILURE_LOAD] = est.failure_load
-            row[C.RISK_INDEX] = est.risk_index
+            row[failure] = est.failure_load
+            if risk is not None:
+                row[risk] = est.risk_index
+
+
+class QCTFETests(VirtualTests):
+    """The same tests with the QCT-FE convention's modulus (``metrics.qct_fe``).
+
+    See the module docstring. They run in the same rows as the run's own tests, right after
+    them, on the same operators (re-filled from the other modulus) and load cases.
+    """
+
+    columns = (C.QCT_STIFFNESS, C.QCT_FAILURE_LOAD, None)
+    marks_rows = False
+
+    def __init__(self, context: MetricContext) -> None:
+        super().__init__(context)
+        self.ash_to_apparent = context.case.metrics.qct_ash_to_apparent
+
+    def modulus(self, view: RunView) -> FloatArray:
+        """E = a (ρ_min / r)^b per owned cell (MPa), r = ``metrics.qct_ash_to_apparent``."""
+        return self.material.qct_modulus(view.mineral_density, self.ash_to_apparent)
+
+
+def _qct_fe_tests(context: MetricContext) -> QCTFETests | None:
+    metrics = context.case.metrics
+    configured = metrics.stiffness_test is not None or metrics.fracture is not None
+    return QCTFETests(context) if metrics.qct_fe and configured else None
 
 
 register_metric("virtual_tests", 30)(VirtualTests)
+register_metric("qct_fe_tests", 31)(_qct_fe_tests)
