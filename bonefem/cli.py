@@ -378,6 +378,8 @@ def _run_estimate(case: Any, dofs: float, cells: float, args: argparse.Namespace
     run, out = case.run, case.output
     rows = rows_with_tests(run.duration_days, out.metrics_every_days, case.metrics.tests_every_days)
     tests = bool(case.test_load_cases())
+    if case.metrics.qct_fe:
+        rows *= 2  # the tests run again under the QCT-FE convention in the same rows
     return estimate_run(dofs, cells, ranks, run.duration_days, rows, tests=tests).describe()
 
 
