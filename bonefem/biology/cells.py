@@ -593,6 +593,9 @@ CELL_BLOCK = 16384
 small and in cache instead of being allocated (and page-faulted) at the size of a rank's
 arrays (issue 15). The work is per point: the numbers do not depend on the block size."""
 
+SPLIT_MIN_BLOCKS = 2
+"""Up to this many blocks a substep runs in one pass (the split's overhead is not repaid)."""
+
 
 def _part(psi: FloatArray | float | None, sl: slice) -> FloatArray | float | None:
     """The points ``sl`` of a per-point stimulus (a number or None as it is)."""
@@ -629,20 +632,21 @@ class CellProblem:
 
     def split(
         self, t: float, y: FloatArray, h: float
-    ) -> tuple[tuple[int, ...], list[tuple[Any, CellProblem, FloatArray]]]:
+    ) -> tuple[tuple[int, ...], list[tuple[Any, CellProblem, FloatArray]]] | None:
         """The parts of one substep of size h from (t, y): blocks of :data:`CELL_BLOCK` points.
 
-        The stimulus takes the whole f (the coupled loop's callable), so it is evaluated here
-        on all points for each role: at f, at f moved by F_t's increment, and at the stage
-        value f + h F_f (f is explicit without F_t: its stage is known before the stages).
+        None (one pass) for at most :data:`SPLIT_MIN_BLOCKS` blocks. The stimulus takes the
+        whole f (the coupled loop's callable), so it is evaluated here on all points for each
+        role: at f, at f moved by F_t's increment, and at the stage value f + h F_f (f is
+        explicit without F_t: its stage is known before the stages).
         """
         rp, dlt = self.rp, 1.0e-3 * h
         e = self.signals.effects(t)
         blocks = point_blocks(y.shape[1], CELL_BLOCK)
-        if not blocks:
-            return y.shape, []
+        if len(blocks) <= SPLIT_MIN_BLOCKS:
+            return None
         bone = [bone_rates(self.model.remodeling, y[:, sl], e) for sl in blocks]
-        rate_f = np.concatenate([b[0][0] for b in bone]) if len(bone) > 1 else bone[0][0][0]
+        rate_f = np.concatenate([b[0][0] for b in bone])
         # the f of each role, as time_derivative and the stage update compute it
         f_roles = (
             y[IF],

@@ -91,15 +91,15 @@ class SplitProblem[Y](WProblem[Y], Protocol):
 
     ``split(t, y, h)`` returns the shape of the stage vectors and, per part, the index of
     its entries in them, a :class:`WProblem` for the part and the part's state, prepared
-    for one substep of size h from (t, y). :func:`ros2_stages` runs the stages of each part
-    and takes the maximum of their error norms, so the problem's ``error_norm`` must be a
-    maximum over its parts.
+    for one substep of size h from (t, y); or None (one pass). :func:`ros2_stages` runs the
+    stages of each part and takes the maximum of their error norms, so the problem's
+    ``error_norm`` must be a maximum over its parts.
     """
 
     def split(
         self, t: float, y: Y, h: float
-    ) -> tuple[tuple[int, ...], Sequence[tuple[Any, WProblem[Any], Any]]]:
-        """Stage-vector shape and the parts (index, problem, state) of one substep."""
+    ) -> tuple[tuple[int, ...], Sequence[tuple[Any, WProblem[Any], Any]]] | None:
+        """Stage-vector shape and the parts (index, problem, state) of one substep, or None."""
         ...
 
 
@@ -190,9 +190,10 @@ def ros2_stages[Y](
     parts -- the same numbers as one pass when the problem's work is per point.
     """
     split = getattr(problem, "split", None)
-    if split is None:
+    prepared = None if split is None else split(t, y, h)
+    if prepared is None:
         return _stages(problem, t, y, h)
-    shape, parts = split(t, y, h)
+    shape, parts = prepared
     k1, k2 = np.empty(shape), np.empty(shape)
     err = 0.0
     for index, part, y_part in parts:

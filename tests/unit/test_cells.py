@@ -399,7 +399,7 @@ def _realistic_substep_case(n: int, seed: int = 7) -> tuple[Any, Any, Any, Any]:
     return m, y, sig, stimulus
 
 
-@pytest.mark.parametrize("n", [1, 700, 2500])
+@pytest.mark.parametrize("n", [1, 700, 3500])
 def test_split_substep_equals_the_whole_array_substep(
     n: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -423,13 +423,20 @@ def test_split_substep_equals_the_whole_array_substep(
             np.testing.assert_array_equal(y_new, y_ref)
 
 
-def test_split_part_refuses_a_stage_it_has_no_stimulus_for() -> None:
+def test_split_part_refuses_a_stage_it_has_no_stimulus_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import bonefem.biology.cells as cells
     from bonefem.errors import SolverError
 
-    m, y, sig, stimulus = _realistic_substep_case(50)
-    _, parts = cells.CellProblem(m, sig, stimulus).split(400.0, y, 14.0)
+    monkeypatch.setattr(cells, "CELL_BLOCK", 1000)
+    m, y, sig, stimulus = _realistic_substep_case(3500)
+    assert cells.CellProblem(m, sig, stimulus).split(400.0, y[:, :2000], 14.0) is None
+    split = cells.CellProblem(m, sig, stimulus).split(400.0, y, 14.0)
+    assert split is not None
+    _, parts = split
     _, part, y_part = parts[0]
+    assert isinstance(part, cells.CellProblem)
     part.rhs(414.0, part.update(y_part, 14.0, part.linearise(400.0, y_part, 1.0)[0], False))
     with pytest.raises(SolverError, match="stage f"):
         part.rhs(414.0, y_part * 1.01)
