@@ -49,6 +49,7 @@ __all__ = [
     "inverse_3x3",
     "point_blocks",
     "ros2_stages",
+    "ros2_substep",
     "round_sig",
 ]
 
@@ -189,17 +190,36 @@ def ros2_stages[Y](
     points that stay in cache) into whole k arrays, and the error is the maximum over the
     parts -- the same numbers as one pass when the problem's work is per point.
     """
+    k1, k2, err = ros2_substep(problem, t, y, h, increment=False)
+    assert k2 is not None
+    return k1, k2, err
+
+
+def ros2_substep[Y](
+    problem: WProblem[Y], t: float, y: Y, h: float, *, increment: bool = True
+) -> tuple[FloatArray, FloatArray | None, float]:
+    """One ROS2 substep: the increment 3/2 k1 + 1/2 k2 (None) and the local error.
+
+    With ``increment=False`` the stages k1 and k2 instead (:func:`ros2_stages`). A split
+    problem's increment is formed part by part, while the part's stages are in cache.
+    """
     split = getattr(problem, "split", None)
     prepared = None if split is None else split(t, y, h)
     if prepared is None:
-        return _stages(problem, t, y, h)
+        k1, k2, err = _stages(problem, t, y, h)
+        return (ros2_increment(k1, k2), None, err) if increment else (k1, k2, err)
     shape, parts = prepared
-    k1, k2 = np.empty(shape), np.empty(shape)
+    out1 = np.empty(shape)
+    out2 = None if increment else np.empty(shape)
     err = 0.0
     for index, part, y_part in parts:
-        k1[index], k2[index], err_part = _stages(part, t, y_part, h)
+        k1, k2, err_part = _stages(part, t, y_part, h)
+        if out2 is None:
+            out1[index] = ros2_increment(k1, k2)
+        else:
+            out1[index], out2[index] = k1, k2
         err = max(err, err_part)
-    return k1, k2, err
+    return out1, out2, err
 
 
 def _stages[Y](
@@ -271,10 +291,10 @@ def integrate_ros2[Y](
         hs = min(h, target - tc)
         if target - (tc + hs) < 1e-9 * max(1.0, target):
             hs = target - tc
-        k1, k2, err_local = ros2_stages(problem, tc, y, hs)
+        incr, _, err_local = ros2_substep(problem, tc, y, hs)
         err = round_sig(reduce_max(err_local))
         if err <= 1.0:
-            y = problem.update(y, hs, ros2_increment(k1, k2), True)
+            y = problem.update(y, hs, incr, True)
             tc = target if hs == target - tc else tc + hs
             st.n_accepted += 1
             h_last = hs
