@@ -741,7 +741,7 @@ class CellProblem:
     def update(self, y: FloatArray, h: float, k: FloatArray, final: bool) -> FloatArray:
         """Return y + h k (x exp(h k) for the cells; f and, at the end, m clipped)."""
         out = np.empty_like(y)
-        for sl in point_blocks(y.shape[1], CELL_BLOCK):
+        for sl in point_blocks(y.shape[1], CELL_BLOCK, SPLIT_MIN_BLOCKS):
             self._update(out[:, sl], y[:, sl], h, k[:, sl], final)
         return out
 
@@ -757,7 +757,7 @@ class CellProblem:
 
     def error_norm(self, y: FloatArray, k_sum: FloatArray, half_h: float) -> float:
         """Max over points of the error h/2 (k1 + k2) over its tolerance (dimensionless)."""
-        blocks = point_blocks(y.shape[1], CELL_BLOCK)
+        blocks = point_blocks(y.shape[1], CELL_BLOCK, SPLIT_MIN_BLOCKS)
         return max((self._error(y[:, s], k_sum[:, s], half_h) for s in blocks), default=0.0)
 
     def _error(self, y: FloatArray, k_sum: FloatArray, half_h: float) -> float:

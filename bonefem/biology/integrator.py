@@ -167,8 +167,13 @@ def inverse_3x3(
     return (c00, c01, c02, c10, c11, c12, c20, c21, c22), inv_det
 
 
-def point_blocks(n: int, size: int) -> list[slice]:
-    """Slices of at most ``size`` points covering ``range(n)`` (parts of a split problem)."""
+def point_blocks(n: int, size: int, one_up_to: int = 0) -> list[slice]:
+    """Slices of at most ``size`` points covering ``range(n)`` (parts of a split problem).
+
+    One slice of all points if they fit in ``one_up_to`` blocks.
+    """
+    if n <= one_up_to * size:
+        return [slice(0, n)]
     return [slice(s, min(s + size, n)) for s in range(0, n, size)]
 
 
