@@ -640,11 +640,11 @@ class CellProblem:
         role: at f, at f moved by F_t's increment, and at the stage value f + h F_f (f is
         explicit without F_t: its stage is known before the stages).
         """
-        rp, dlt = self.rp, 1.0e-3 * h
-        e = self.signals.effects(t)
         blocks = point_blocks(y.shape[1], CELL_BLOCK)
         if len(blocks) <= SPLIT_MIN_BLOCKS:
             return None
+        rp, dlt = self.rp, 1.0e-3 * h
+        e = self.signals.effects(t)
         bone = [bone_rates(self.model.remodeling, y[:, sl], e) for sl in blocks]
         rate_f = np.concatenate([b[0][0] for b in bone])
         # the f of each role, as time_derivative and the stage update compute it
