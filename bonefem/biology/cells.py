@@ -598,8 +598,8 @@ SPLIT_MIN_BLOCKS = 2
 
 
 def _part(psi: FloatArray | float | None, sl: slice) -> FloatArray | float | None:
-    """The points ``sl`` of a per-point stimulus (a number or None as it is)."""
-    return psi[sl] if isinstance(psi, np.ndarray) and psi.ndim == 1 else psi
+    """The points ``sl`` of a per-point stimulus (a number, None or one value as it is)."""
+    return psi[sl] if isinstance(psi, np.ndarray) and psi.ndim == 1 and psi.size > 1 else psi
 
 
 class CellProblem:

@@ -409,7 +409,7 @@ def test_split_substep_equals_the_whole_array_substep(
 
     monkeypatch.setattr(cells, "CELL_BLOCK", 1000)  # several blocks, the last one short
     m, y, sig, stimulus = _realistic_substep_case(n)
-    for problem_stimulus in (stimulus, stimulus(y[IF]), None):
+    for problem_stimulus in (stimulus, stimulus(y[IF]), np.array([1.01]), 0.98, None):
         problem = cells.CellProblem(m, sig, problem_stimulus)
         for t, h in ((400.0, 14.0), (1000.0, 3.5)):
             k1, k2, err = ros2_stages(problem, t, y, h)
