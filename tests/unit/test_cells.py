@@ -423,6 +423,26 @@ def test_split_substep_equals_the_whole_array_substep(
             np.testing.assert_array_equal(y_new, y_ref)
 
 
+def test_advance_with_the_split_equals_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whole advances (substeps, controller, stop event) do not depend on the block size."""
+    import bonefem.biology.cells as cells
+
+    m, y, sig, stimulus = _realistic_substep_case(3000)
+
+    def moved(f: np.ndarray, _m: np.ndarray) -> bool:
+        return bool(np.max(np.abs(f - y[IF])) > 2e-3)
+
+    results = []
+    for block in (1_000_000, 400):
+        monkeypatch.setattr(cells, "CELL_BLOCK", block)
+        res = m.advance(y, 300.0, 60.0, sig, stimulus, h_init=5.0, stop=moved)
+        results.append(res)
+    one, split = results
+    np.testing.assert_array_equal(one.state, split.state)
+    assert (one.n_accepted, one.h_next, one.t_end) == (split.n_accepted, split.h_next, split.t_end)
+    assert one.n_accepted > 1
+
+
 def test_split_part_refuses_a_stage_it_has_no_stimulus_for(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
