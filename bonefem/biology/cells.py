@@ -74,8 +74,14 @@ from scipy.optimize import root
 
 from bonefem.biology.calibrated import CALIBRATED
 from bonefem.biology.dual import log_variables
-from bonefem.biology.effects import NEUTRAL, ConstantSignals, Effects, SystemicSignals
-from bonefem.biology.integrator import integrate_ros2
+from bonefem.biology.effects import (
+    NEUTRAL,
+    ConstantSignals,
+    Effects,
+    StageSignals,
+    SystemicSignals,
+)
+from bonefem.biology.integrator import integrate_ros2, inverse_3x3, point_blocks
 from bonefem.biology.parameters import (
     CellParameters,
     calibrated_parameters,
@@ -582,27 +588,18 @@ def bone_rates(
     return out, form_rel
 
 
-def inverse_3x3(
-    a: list[list[Any]],
-) -> tuple[tuple[Any, ...], Any]:
-    """Cofactors (c00, c01, ..., c22 of the adjugate, row-major) and 1/det of 3x3 matrices.
+CELL_BLOCK = 16384
+"""Points per part of a split substep (:meth:`CellProblem.split`): numpy's temporaries stay
+small and in cache instead of being allocated (and page-faulted) at the size of a rank's
+arrays (issue 15). The work is per point: the numbers do not depend on the block size."""
 
-    The entries ``a[i][j]`` are arrays over points (or numbers); the inverse of each point's
-    matrix is ``c_ij * inv_det`` (closed form, vectorised; no pivoting -- the W matrices
-    I - gamma h J of the cell model are diagonally dominant enough for it).
-    """
-    (a00, a01, a02), (a10, a11, a12), (a20, a21, a22) = a
-    c00 = a11 * a22 - a12 * a21
-    c01 = a02 * a21 - a01 * a22
-    c02 = a01 * a12 - a02 * a11
-    c10 = a12 * a20 - a10 * a22
-    c11 = a00 * a22 - a02 * a20
-    c12 = a02 * a10 - a00 * a12
-    c20 = a10 * a21 - a11 * a20
-    c21 = a01 * a20 - a00 * a21
-    c22 = a00 * a11 - a01 * a10
-    inv_det = 1.0 / (a00 * c00 + a01 * c10 + a02 * c20)
-    return (c00, c01, c02, c10, c11, c12, c20, c21, c22), inv_det
+SPLIT_MIN_BLOCKS = 2
+"""Up to this many blocks a substep runs in one pass (the split's overhead is not repaid)."""
+
+
+def _part(psi: FloatArray | float | None, sl: slice) -> FloatArray | float | None:
+    """The points ``sl`` of a per-point stimulus (a number, None or one value as it is)."""
+    return psi[sl] if isinstance(psi, np.ndarray) and psi.ndim == 1 and psi.size > 1 else psi
 
 
 class CellProblem:
@@ -618,6 +615,9 @@ class CellProblem:
     forced substeps of ~0.3 day through years of post-menopausal drift. Milestones are
     never inside a substep, so the signals are smooth there.
 
+    The integrator computes the stages block by block (:meth:`split`); the methods below
+    compute them on all points at once (the reference the split is tested against).
+
     Args:
         model: the cell model.
         signals: systemic signals.
@@ -630,6 +630,45 @@ class CellProblem:
         self.stimulus = stimulus
         self.rp = model.remodeling.params
 
+    def split(
+        self, t: float, y: FloatArray, h: float
+    ) -> tuple[tuple[int, ...], list[tuple[Any, CellProblem, FloatArray]]] | None:
+        """The parts of one substep of size h from (t, y): blocks of :data:`CELL_BLOCK` points.
+
+        None (one pass) for at most :data:`SPLIT_MIN_BLOCKS` blocks. The stimulus takes the
+        whole f (the coupled loop's callable), so it is evaluated here on all points for each
+        role: at f, at f moved by F_t's increment, and at the stage value f + h F_f (f is
+        explicit without F_t: its stage is known before the stages).
+        """
+        blocks = point_blocks(y.shape[1], CELL_BLOCK)
+        if len(blocks) <= SPLIT_MIN_BLOCKS:
+            return None
+        rp, dlt = self.rp, 1.0e-3 * h
+        e = self.signals.effects(t)
+        bone = [bone_rates(self.model.remodeling, y[:, sl], e) for sl in blocks]
+        rate_f = np.concatenate([b[0][0] for b in bone])
+        # the f of each role, as time_derivative and the stage update compute it
+        f_roles = (
+            y[IF],
+            np.clip(y[IF] + dlt * rate_f, rp.f_min, rp.f_max),
+            np.clip(y[IF] + h * (rate_f + 0.0), rp.f_min, rp.f_max),
+        )
+        psi = [self.model._psi(self.stimulus, f) for f in f_roles]
+        known = StageSignals(
+            self.signals, {t: e, t + dlt: self.signals.effects(t + dlt), t + h: None}
+        )
+        parts: list[tuple[Any, CellProblem, FloatArray]] = []
+        for sl, rates in zip(blocks, bone, strict=True):
+            part = _CellPart(self.model, known, None)
+            part.psi, part.bone = [_part(p, sl) for p in psi], rates
+            part.check = (f_roles[1][sl], f_roles[2][sl])
+            parts.append(((slice(None), sl), part, y[:, sl]))
+        return y.shape, parts
+
+    def _stimulus(self, role: int, f: FloatArray) -> FloatArray | float | None:
+        """Psi/Psi_ss at f (role 0: at y, 1: moved for F_t, 2: at the stage)."""
+        return self.model._psi(self.stimulus, f)
+
     def linearise(
         self, t: float, y: FloatArray, gh: float
     ) -> tuple[FloatArray, Callable[[FloatArray], FloatArray]]:
@@ -639,8 +678,19 @@ class CellProblem:
         implicit in their own decay (the delay chain's sub-diagonal included); f explicit.
         """
         e = self.signals.effects(t)
-        g, jac = self.model._log_rates_sparse(y[0:3], e, self.model._psi(self.stimulus, y[IF]))
         bone, form_rel = bone_rates(self.model.remodeling, y, e)
+        return self._linearise(e, y, gh, self._stimulus(0, y[IF]), bone, form_rel)
+
+    def _linearise(
+        self,
+        e: Effects,
+        y: FloatArray,
+        gh: float,
+        psi: FloatArray | float | None,
+        bone: FloatArray,
+        form_rel: FloatArray,
+    ) -> tuple[FloatArray, Callable[[FloatArray], FloatArray]]:
+        g, jac = self.model._log_rates_sparse(y[0:3], e, psi)
         f0 = np.empty_like(y)
         f0[0], f0[1], f0[2] = g[0], g[1], g[2]
         f0[3:] = bone
@@ -671,7 +721,7 @@ class CellProblem:
     def rhs(self, t: float, y: FloatArray) -> FloatArray:
         """F(t, y) (see :meth:`linearise`)."""
         e = self.signals.effects(t)
-        g = self.model._log_rates(y[0:3], e, self.model._psi(self.stimulus, y[IF]))
+        g = self.model._log_rates(y[0:3], e, self._stimulus(2, y[IF]))
         out = np.empty_like(y)
         out[0], out[1], out[2] = g[0], g[1], g[2]
         out[3:] = bone_rates(self.model.remodeling, y, e)[0]
@@ -681,9 +731,7 @@ class CellProblem:
         """F_t of the log-rates along the explicit drivers (1/day^2); zero for f and m."""
         dlt = 1.0e-3 * h
         f_moved = np.clip(y[IF] + dlt * f0[IF], self.rp.f_min, self.rp.f_max)
-        g = self.model._log_rates(
-            y[0:3], self.signals.effects(t + dlt), self.model._psi(self.stimulus, f_moved)
-        )
+        g = self.model._log_rates(y[0:3], self.signals.effects(t + dlt), self._stimulus(1, f_moved))
         ft = np.empty_like(y)
         for i in range(3):
             np.divide(np.subtract(g[i], f0[i], out=ft[i]), dlt, out=ft[i])
@@ -693,6 +741,11 @@ class CellProblem:
     def update(self, y: FloatArray, h: float, k: FloatArray, final: bool) -> FloatArray:
         """Return y + h k (x exp(h k) for the cells; f and, at the end, m clipped)."""
         out = np.empty_like(y)
+        for sl in point_blocks(y.shape[1], CELL_BLOCK, SPLIT_MIN_BLOCKS):
+            self._update(out[:, sl], y[:, sl], h, k[:, sl], final)
+        return out
+
+    def _update(self, out: FloatArray, y: FloatArray, h: float, k: FloatArray, final: bool) -> None:
         cells = np.multiply(k[0:3], h, out=out[0:3])
         np.multiply(y[0:3], np.exp(cells, out=cells), out=cells)
         out[IF] = np.clip(y[IF] + h * k[IF], self.rp.f_min, self.rp.f_max)
@@ -701,10 +754,13 @@ class CellProblem:
         ds = y[IDS] + h * k[IDS]
         out[IDS] = np.maximum(ds, 0.0) if final else ds
         out[IZ1:] = y[IZ1:] + h * k[IZ1:]
-        return out
 
     def error_norm(self, y: FloatArray, k_sum: FloatArray, half_h: float) -> float:
         """Max over points of the error h/2 (k1 + k2) over its tolerance (dimensionless)."""
+        blocks = point_blocks(y.shape[1], CELL_BLOCK, SPLIT_MIN_BLOCKS)
+        return max((self._error(y[:, s], k_sum[:, s], half_h) for s in blocks), default=0.0)
+
+    def _error(self, y: FloatArray, k_sum: FloatArray, half_h: float) -> float:
         m = self.model
         err_c = float(np.max(np.abs(k_sum[0:3]), initial=0.0)) * half_h / m.rtol_cells
         scale_f = m.atol_f + m.rtol_bone * y[IF]
@@ -717,3 +773,22 @@ class CellProblem:
         scale_z = m.rtol_cells * np.abs(y[IZ1:]) + 1e-12
         err_z = float(np.max(np.abs(k_sum[IZ1:]) / scale_z, initial=0.0)) * half_h
         return max(err_c, err_f, err_m, err_d, err_z)
+
+
+class _CellPart(CellProblem):
+    """A block of a split substep: its stimulus per role and bone rates at y given by split."""
+
+    psi: list[FloatArray | float | None]
+    bone: tuple[FloatArray, FloatArray]  # rates of rows 3-7 and F/f at y
+    check: tuple[FloatArray, FloatArray]  # the f of roles 1 and 2
+
+    def linearise(
+        self, t: float, y: FloatArray, gh: float
+    ) -> tuple[FloatArray, Callable[[FloatArray], FloatArray]]:
+        """:meth:`CellProblem.linearise` with the stimulus and bone rates given."""
+        return self._linearise(self.signals.effects(t), y, gh, self.psi[0], *self.bone)
+
+    def _stimulus(self, role: int, f: FloatArray) -> FloatArray | float | None:
+        if role and not np.array_equal(f, self.check[role - 1]):
+            raise SolverError("cell model: a stage f differs from the one its stimulus was for")
+        return self.psi[role]

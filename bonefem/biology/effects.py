@@ -14,7 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-__all__ = ["NEUTRAL", "ConstantSignals", "Effects", "PiecewiseSignals", "SystemicSignals"]
+__all__ = [
+    "NEUTRAL",
+    "ConstantSignals",
+    "Effects",
+    "PiecewiseSignals",
+    "StageSignals",
+    "SystemicSignals",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +147,30 @@ class PiecewiseSignals:
     def milestones(self, t_end: float) -> list[float]:
         """The window edges that fall in [0, t_end] (days)."""
         return sorted(x for x in (self.start, self.stop) if 0.0 <= x <= t_end)
+
+
+class StageSignals:
+    """Signals with the effects at a substep's stage times computed once, shared by its parts.
+
+    Args:
+        signals: the signals.
+        known: effects by time (days); None = computed at the first request, then kept.
+    """
+
+    def __init__(self, signals: SystemicSignals, known: dict[float, Effects | None]) -> None:
+        self.signals = signals
+        self.known = known
+
+    def effects(self, t: float) -> Effects:
+        """The effects at t (days)."""
+        e = self.known.get(t)
+        if e is None:
+            e = self.known[t] = self.signals.effects(t)
+        return e
+
+    def milestones(self, t_end: float) -> list[float]:
+        """The signals' milestones (days)."""
+        return self.signals.milestones(t_end)
 
 
 def merge_milestones(times: Sequence[float], t_end: float) -> list[float]:

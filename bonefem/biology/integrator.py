@@ -41,11 +41,15 @@ from bonefem.errors import SolverError
 
 __all__ = [
     "GAMMA",
+    "SplitProblem",
     "StepStats",
     "WProblem",
     "WResult",
     "integrate_ros2",
+    "inverse_3x3",
+    "point_blocks",
     "ros2_stages",
+    "ros2_substep",
     "round_sig",
 ]
 
@@ -80,6 +84,23 @@ class WProblem[Y](Protocol):
 
     def error_norm(self, y: Y, k_sum: FloatArray, half_h: float) -> float:
         """Local scaled norm of the error estimate half_h * k_sum (accept if <= 1)."""
+        ...
+
+
+class SplitProblem[Y](WProblem[Y], Protocol):
+    """A :class:`WProblem` whose stages may be computed part by part (optional).
+
+    ``split(t, y, h)`` returns the shape of the stage vectors and, per part, the index of
+    its entries in them, a :class:`WProblem` for the part and the part's state, prepared
+    for one substep of size h from (t, y); or None (one pass). :func:`ros2_stages` runs the
+    stages of each part and takes the maximum of their error norms, so the problem's
+    ``error_norm`` must be a maximum over its parts.
+    """
+
+    def split(
+        self, t: float, y: Y, h: float
+    ) -> tuple[tuple[int, ...], Sequence[tuple[Any, WProblem[Any], Any]]] | None:
+        """Stage-vector shape and the parts (index, problem, state) of one substep, or None."""
         ...
 
 
@@ -123,6 +144,39 @@ def round_sig(x: float, digits: int = 2) -> float:
     return round(x, digits - 1 - math.floor(math.log10(abs(x))))
 
 
+def inverse_3x3(
+    a: list[list[Any]],
+) -> tuple[tuple[Any, ...], Any]:
+    """Cofactors (c00, c01, ..., c22 of the adjugate, row-major) and 1/det of 3x3 matrices.
+
+    The entries ``a[i][j]`` are arrays over points (or numbers); the inverse of each point's
+    matrix is ``c_ij * inv_det`` (closed form, vectorised; no pivoting -- the W matrices
+    I - gamma h J of the cell model are diagonally dominant enough for it).
+    """
+    (a00, a01, a02), (a10, a11, a12), (a20, a21, a22) = a
+    c00 = a11 * a22 - a12 * a21
+    c01 = a02 * a21 - a01 * a22
+    c02 = a01 * a12 - a02 * a11
+    c10 = a12 * a20 - a10 * a22
+    c11 = a00 * a22 - a02 * a20
+    c12 = a02 * a10 - a00 * a12
+    c20 = a10 * a21 - a11 * a20
+    c21 = a01 * a20 - a00 * a21
+    c22 = a00 * a11 - a01 * a10
+    inv_det = 1.0 / (a00 * c00 + a01 * c10 + a02 * c20)
+    return (c00, c01, c02, c10, c11, c12, c20, c21, c22), inv_det
+
+
+def point_blocks(n: int, size: int, one_up_to: int = 0) -> list[slice]:
+    """Slices of at most ``size`` points covering ``range(n)`` (parts of a split problem).
+
+    One slice of all points if they fit in ``one_up_to`` blocks.
+    """
+    if n <= one_up_to * size:
+        return [slice(0, n)]
+    return [slice(s, min(s + size, n)) for s in range(0, n, size)]
+
+
 def _identity(x: float) -> float:
     return x
 
@@ -135,7 +189,48 @@ def ros2_stages[Y](
     The error is the problem's scaled norm of the embedded linearly implicit Euler estimate
     h/2 (k1 + k2), inf if not finite. The arrays returned by the problem's ``linearise``,
     ``time_derivative`` and ``rhs`` are overwritten (they must be fresh arrays).
+
+    A problem whose points are independent may offer ``split(t, y, h)`` (see
+    :class:`SplitProblem`): the stages are then computed part by part (e.g. blocks of
+    points that stay in cache) into whole k arrays, and the error is the maximum over the
+    parts -- the same numbers as one pass when the problem's work is per point.
     """
+    k1, k2, err = ros2_substep(problem, t, y, h, increment=False)
+    assert k2 is not None
+    return k1, k2, err
+
+
+def ros2_substep[Y](
+    problem: WProblem[Y], t: float, y: Y, h: float, *, increment: bool = True
+) -> tuple[FloatArray, FloatArray | None, float]:
+    """One ROS2 substep: the increment 3/2 k1 + 1/2 k2 (None) and the local error.
+
+    With ``increment=False`` the stages k1 and k2 instead (:func:`ros2_stages`). A split
+    problem's increment is formed part by part, while the part's stages are in cache.
+    """
+    split = getattr(problem, "split", None)
+    prepared = None if split is None else split(t, y, h)
+    if prepared is None:
+        k1, k2, err = _stages(problem, t, y, h)
+        return (ros2_increment(k1, k2), None, err) if increment else (k1, k2, err)
+    shape, parts = prepared
+    out1 = np.empty(shape)
+    out2 = None if increment else np.empty(shape)
+    err = 0.0
+    for index, part, y_part in parts:
+        k1, k2, err_part = _stages(part, t, y_part, h)
+        if out2 is None:
+            out1[index] = ros2_increment(k1, k2)
+        else:
+            out1[index], out2[index] = k1, k2
+        err = max(err, err_part)
+    return out1, out2, err
+
+
+def _stages[Y](
+    problem: WProblem[Y], t: float, y: Y, h: float
+) -> tuple[FloatArray, FloatArray, float]:
+    """:func:`ros2_stages` of one problem (or one part of a split problem)."""
     f0, solve = problem.linearise(t, y, GAMMA * h)
     ft = problem.time_derivative(t, y, f0, h)
     # in-place where the arithmetic is unchanged: fewer large temporaries (allocator churn)
@@ -201,10 +296,10 @@ def integrate_ros2[Y](
         hs = min(h, target - tc)
         if target - (tc + hs) < 1e-9 * max(1.0, target):
             hs = target - tc
-        k1, k2, err_local = ros2_stages(problem, tc, y, hs)
+        incr, _, err_local = ros2_substep(problem, tc, y, hs)
         err = round_sig(reduce_max(err_local))
         if err <= 1.0:
-            y = problem.update(y, hs, ros2_increment(k1, k2), True)
+            y = problem.update(y, hs, incr, True)
             tc = target if hs == target - tc else tc + hs
             st.n_accepted += 1
             h_last = hs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import numpy as np
 import pytest
@@ -374,6 +375,91 @@ def test_blocked_jacobian_equals_whole_array() -> None:
             assert (jac[i][j] is None) == (jac_whole[i][j] is None)
             if jac[i][j] is not None:
                 np.testing.assert_array_equal(jac[i][j], jac_whole[i][j])
+
+
+def _realistic_substep_case(n: int, seed: int = 7) -> tuple[Any, Any, Any, Any]:
+    """A post-menopausal state of n points with a modulus-like callable stimulus of f."""
+    from bonefem.biology.signals import build_signals
+    from bonefem.config.scenario import EstrogenConfig, ScenarioConfig
+
+    m = BoneCellModel()
+    rng = np.random.default_rng(seed)
+    y = m.healthy_state(rng.uniform(0.05, 0.95, n))
+    y[0:3] *= rng.uniform(0.7, 1.6, (3, n))  # cells off their steady state
+    y[4:] *= rng.uniform(0.97, 1.03, (4, n))
+    sig = build_signals(
+        ScenarioConfig(estrogen=EstrogenConfig(menopause="natural", menopause_time_days=0.0))
+    )
+    base, b = rng.uniform(0.9, 1.1, n), np.where(rng.uniform(size=n) < 0.5, 1.56, 3.0)
+    e0 = (y[IF] * 1.8) ** b
+
+    def stimulus(f: np.ndarray) -> np.ndarray:
+        return base * e0 / (f * 1.8) ** b  # load-controlled: Psi ~ 1/E(f)
+
+    return m, y, sig, stimulus
+
+
+@pytest.mark.parametrize("n", [1, 700, 3500])
+def test_split_substep_equals_the_whole_array_substep(
+    n: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stages computed block by block (CellProblem.split) equal one pass, bit for bit."""
+    import bonefem.biology.cells as cells
+    from bonefem.biology.integrator import _stages, ros2_stages
+
+    monkeypatch.setattr(cells, "CELL_BLOCK", 1000)  # several blocks, the last one short
+    m, y, sig, stimulus = _realistic_substep_case(n)
+    for problem_stimulus in (stimulus, stimulus(y[IF]), np.array([1.01]), 0.98, None):
+        problem = cells.CellProblem(m, sig, problem_stimulus)
+        for t, h in ((400.0, 14.0), (1000.0, 3.5)):
+            k1, k2, err = ros2_stages(problem, t, y, h)
+            r1, r2, r_err = _stages(problem, t, y, h)  # the problem's whole-array methods
+            np.testing.assert_array_equal(k1, r1)
+            np.testing.assert_array_equal(k2, r2)
+            assert err == r_err
+            y_new = problem.update(y, h, k1, True)
+            y_ref = np.empty_like(y)
+            problem._update(y_ref, y, h, k1, True)
+            np.testing.assert_array_equal(y_new, y_ref)
+
+
+def test_advance_with_the_split_equals_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whole advances (substeps, controller, stop event) do not depend on the block size."""
+    import bonefem.biology.cells as cells
+
+    m, y, sig, stimulus = _realistic_substep_case(3000)
+
+    def moved(f: np.ndarray, _m: np.ndarray) -> bool:
+        return bool(np.max(np.abs(f - y[IF])) > 2e-3)
+
+    results = []
+    for block in (1_000_000, 400):
+        monkeypatch.setattr(cells, "CELL_BLOCK", block)
+        res = m.advance(y, 300.0, 60.0, sig, stimulus, h_init=5.0, stop=moved)
+        results.append(res)
+    one, split = results
+    np.testing.assert_array_equal(one.state, split.state)
+    assert (one.n_accepted, one.h_next, one.t_end) == (split.n_accepted, split.h_next, split.t_end)
+    assert one.n_accepted > 1
+
+
+def test_split_part_refuses_a_stage_it_has_no_stimulus_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import bonefem.biology.cells as cells
+    from bonefem.errors import SolverError
+
+    monkeypatch.setattr(cells, "CELL_BLOCK", 1000)
+    m, y, sig, stimulus = _realistic_substep_case(3500)
+    assert cells.CellProblem(m, sig, stimulus).split(400.0, y[:, :2000], 14.0) is None
+    split = cells.CellProblem(m, sig, stimulus).split(400.0, y, 14.0)
+    assert split is not None
+    _, parts = split
+    _, part, y_part = parts[0]
+    assert isinstance(part, cells.CellProblem)
+    part.rhs(414.0, part.update(y_part, 14.0, part.linearise(400.0, y_part, 1.0)[0], False))
+    with pytest.raises(SolverError, match="stage f"):
+        part.rhs(414.0, y_part * 1.01)
 
 
 @pytest.mark.parametrize("model_name", ["pivonka", "scheiner"])
