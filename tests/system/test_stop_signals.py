@@ -121,9 +121,22 @@ def test_sigterm_sent_to_mpiexec_stops_both_ranks_cleanly(tmp_path) -> None:
 @pytest.mark.serial
 @pytest.mark.parametrize(("name", "code"), [("INT", 130), ("USR1", 138)])
 def test_sigint_and_sigusr1_stop_with_a_checkpoint(tmp_path, name: str, code: int) -> None:
+    """In this process (tests.helpers.signalled_run's main, 1 rank): a handler of the test
+    fails it if the signal gets past the run's handler, and must be back after the run."""
+    from tests.helpers.signalled_run import main
+
     case, run = _case(tmp_path), tmp_path / "run"
-    proc = _run(["-m", "tests.helpers.signalled_run", str(case), str(run), "5", name], 1)
-    assert proc.returncode == code, proc.stderr
+    signum = signal.Signals[f"SIG{name}"]
+
+    def not_the_runs(*_: object) -> None:
+        raise AssertionError(f"SIG{name} reached the handler outside the run")
+
+    before = signal.signal(signum, not_the_runs)
+    try:
+        assert main([str(case), str(run), "5", name]) == code
+        assert signal.getsignal(signum) is not_the_runs  # restored when the run stopped
+    finally:
+        signal.signal(signum, before)
     manifest = _manifest(run)
     assert manifest["status"] == "stopped"
     assert manifest["stopped_by"] == f"SIG{name}"
