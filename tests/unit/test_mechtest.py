@@ -118,7 +118,7 @@ def test_image_tests_along_each_axis(mpi_tmp_path: Path, comm) -> None:
 def test_one_and_two_ranks_agree(
     mpi_tmp_path: Path, comm, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.helpers.cli import _run
+    from tests.helpers.cli import _run, run_main
 
     if comm.size > 1:
         pytest.skip("launches its own processes")
@@ -132,11 +132,7 @@ def test_one_and_two_ranks_agree(
         image = str(mpi_tmp_path / "r.nii.gz")
         args = ["-q", "test", image, "--threshold", "500", "-o", str(mpi_tmp_path / f"o{n}")]
         if n == 1:  # the CLI's main in this process
-            from bonefem.cli import main
-
-            capsys.readouterr()
-            code = main(args)
-            stdout, stderr = capsys.readouterr()
+            code, stdout, stderr = run_main(args, capsys)
         else:  # bonefem under mpiexec -n 2
             proc = _run([sys.executable, "-m", "bonefem.cli", *args], n)
             code, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
@@ -178,7 +174,7 @@ supports = [
 def test_test_file_with_selector_and_empty_selector_exit_2(
     mpi_tmp_path: Path, comm, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.helpers.cli import _run
+    from tests.helpers.cli import _run, run_main
 
     if comm.size > 1:
         pytest.skip("launches its own processes")
@@ -189,17 +185,13 @@ def test_test_file_with_selector_and_empty_selector_exit_2(
     bad.write_text(TEST_FILE.format(band=-1.0))
     cmd = [sys.executable, "-m", "bonefem.cli", "-q", "test"]
     # the run on 1 rank and the invalid table through the CLI's main in this process
-    from bonefem.cli import main
-
-    capsys.readouterr()
-    assert main(["-q", "test", str(good), "-o", str(mpi_tmp_path / "o")]) == 0, capsys.readouterr()
+    code, _, err = run_main(["-q", "test", str(good), "-o", str(mpi_tmp_path / "o")], capsys)
+    assert code == 0, err
     doc = json.loads((mpi_tmp_path / "o" / "results.json").read_text())
     assert "top_plate" in doc["tests"][0]["reactions_N"]
     assert doc["tests"][0]["apparent_modulus_MPa"] > 10000.0  # clamped ends: stiffer
-    capsys.readouterr()
-    assert main(["-q", "test", str(bad)]) == 2
-    err = capsys.readouterr().err
-    assert "mesh.select" in err, err
+    code, _, err = run_main(["-q", "test", str(bad)], capsys)
+    assert code == 2 and "mesh.select" in err, err
     # a selector that selects nothing: exit 2 naming it and the bounding box
     far = TEST_FILE.format(band=1e-6).replace('type = "extreme"', 'type = "sphere"').replace(
         "direction = [0.0, 0.0, 1.0]", "center = [9.0, 9.0, 9.0]").replace(

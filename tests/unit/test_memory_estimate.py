@@ -18,6 +18,7 @@ from bonefem.coupling.memory import (
 )
 from tests.conftest import ROOT, mpiexec
 from tests.helpers.cases import write_case
+from tests.helpers.cli import run_main
 
 #: the estimate holds the measured peak of a small run within this factor (either way)
 FACTOR = 1.5
@@ -61,14 +62,8 @@ def _exit_and_stderr(
     if nprocs > 1:
         proc = _bonefem(nprocs, *args)
         return proc.returncode, proc.stderr
-    from bonefem.cli import main
-
-    capsys.readouterr()
-    try:
-        code = main(["-q", *args])
-    except SystemExit as exc:  # argparse's usage errors
-        code = exc.code if isinstance(exc.code, int) else 1
-    return code, capsys.readouterr().err
+    code, _, err = run_main(["-q", *args], capsys)
+    return code, err
 
 
 @pytest.mark.serial

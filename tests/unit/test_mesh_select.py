@@ -108,11 +108,10 @@ def _check(path: Path, nprocs: int, capsys: pytest.CaptureFixture[str]) -> tuple
 
         proc = _run([sys.executable, "-m", "bonefem.cli", "check", str(path)], nprocs)
         return proc.returncode, proc.stderr
-    from bonefem.cli import main
+    from tests.helpers.cli import run_main
 
-    capsys.readouterr()
-    code = main(["check", str(path)])
-    return code, capsys.readouterr().err
+    code, _, err = run_main(["check", str(path)], capsys)
+    return code, err
 
 
 @pytest.mark.parametrize("nprocs", [1, 2])
