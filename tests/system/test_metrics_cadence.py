@@ -20,7 +20,7 @@ from bonefem.metrics import TEST_KEYS
 from bonefem.output.run_folder import read_metrics
 from tests.helpers.cases import MENOPAUSE, write_case
 from tests.helpers.cli import run_bonefem as _bonefem
-from tests.helpers.cli import run_killed
+from tests.helpers.cli import run_killed, run_main
 
 QUARTER = 91.3125
 #: seven quarterly rows after t = 0: the end (639.1875 d) is not on the 2-quarter grid
@@ -174,7 +174,9 @@ def test_a_restart_may_change_the_test_interval(tmp_path: Path) -> None:
     assert resolved("b", biology=MENOPAUSE) != base
 
 
-def test_a_finished_run_extended_by_a_restart_writes_rows_to_its_new_end(tmp_path: Path) -> None:
+def test_a_finished_run_extended_by_a_restart_writes_rows_to_its_new_end(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Two quarters, then a restart of the finished run with 3.5 quarters and monthly rows:
     the rows of the new grid after the checkpoint, up to the new end (the checkpoint's
     output indices counted on the old grid: no row was written after the restart)."""
@@ -182,10 +184,14 @@ def test_a_finished_run_extended_by_a_restart_writes_rows_to_its_new_end(tmp_pat
     (tmp_path / "b").mkdir()
     first = write_case(tmp_path / "a", "extend", duration=2 * QUARTER, step=14.0,
                        checkpoint_every=QUARTER)  # fmt: skip
-    run_case(first, output=tmp_path / "run", comm=MPI.COMM_SELF, progress=False)  # CLI below
+    run_case(first, output=tmp_path / "run", comm=MPI.COMM_SELF, progress=False)
     longer = write_case(tmp_path / "b", "extend", duration=3.5 * QUARTER, step=14.0,
                         checkpoint_every=QUARTER, metrics_every=QUARTER / 3)  # fmt: skip
-    _bonefem(["run", str(longer), "--output", str(tmp_path / "run"), "--restart", "--no-progress"])
+    code, _, err = run_main(
+        ["-q", "run", str(longer), "--output", str(tmp_path / "run"), "--restart", "--no-progress"],
+        capsys,
+    )
+    assert code == 0, err
     times = metrics_of(tmp_path / "run")["time_days"]
     month = QUARTER / 3
     expected = [0.0, QUARTER, 2 * QUARTER, *(k * month for k in range(7, 11)), 3.5 * QUARTER]
