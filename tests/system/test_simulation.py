@@ -13,7 +13,7 @@ from bonefem.driver import run_case
 from bonefem.output.run_folder import read_metrics
 from tests.helpers.cases import HRT, MENOPAUSE, write_case
 from tests.helpers.cli import run_bonefem as _bonefem
-from tests.helpers.cli import run_killed
+from tests.helpers.cli import run_killed, run_main
 
 TEN_YEARS = 3652.5
 
@@ -108,17 +108,19 @@ def restart_ref(tmp_path_factory) -> dict[str, np.ndarray]:
 @pytest.mark.slow
 @pytest.mark.parametrize(("kill_step", "restart_ranks"), [(40, 1), (62, 2)])
 def test_killed_run_restarts_to_the_same_metrics(
-    tmp_path, restart_ref, kill_step, restart_ranks
+    tmp_path, capsys: pytest.CaptureFixture[str], restart_ref, kill_step, restart_ranks
 ) -> None:
     case = _restart_case(tmp_path)
     ref = restart_ref
     run_killed(str(case), str(tmp_path / "b"), kill_step)
     killed = metrics_of(tmp_path / "b")
     assert 0 < killed["time_days"][-1] < 730.5  # rows after the last checkpoint exist
-    _bonefem(
-        ["run", str(case), "--output", str(tmp_path / "b"), "--restart", "--no-progress"],
-        nprocs=restart_ranks,
-    )
+    restart = ["run", str(case), "--output", str(tmp_path / "b"), "--restart", "--no-progress"]
+    if restart_ranks == 1:  # the CLI's main in this process
+        code, _, err = run_main(["-q", *restart], capsys)
+        assert code == 0, err
+    else:  # bonefem under mpiexec -n 2
+        _bonefem(restart, nprocs=restart_ranks)
     got = metrics_of(tmp_path / "b")
     np.testing.assert_allclose(got["time_days"], ref["time_days"], rtol=0, atol=1e-9)
     for key in ("bmd_vol_mean", "abmd", "apparent_stiffness", "failure_load", "bvtv_mean"):
