@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bonefem._dolfinx import MPI
+from bonefem.driver import run_case
 from bonefem.errors import InputError
-from tests.conftest import ROOT
 from tests.helpers.cases import MENOPAUSE, write_case
 from tests.helpers.checkpoint_case import fields_of, save, store_for
+from tests.helpers.cli import run_main
 from tests.system.test_simulation import metrics_of
 
 
@@ -99,46 +98,39 @@ def test_no_usable_checkpoint_is_an_input_error_with_every_reason(mpi_tmp_path) 
         store.load(mpi_tmp_path / "step_000003")  # not an mmap traceback
 
 
-def _cli(args: list[str]) -> tuple[int, str]:
-    import subprocess
-
-    env = dict(os.environ)
-    env.pop("PMI_RANK", None)
-    env.pop("PMI_SIZE", None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "bonefem.cli", "-q", *args, "--no-progress"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    return proc.returncode, proc.stderr
+def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """``bonefem -q ARGS --no-progress`` through the CLI's main in this process (1 rank):
+    exit code and stderr."""
+    code, _, err = run_main(["-q", *args, "--no-progress"], capsys)
+    return code, err
 
 
 @pytest.mark.serial
-@pytest.mark.slow
-def test_restart_with_a_truncated_newest_checkpoint_uses_the_previous(tmp_path) -> None:
+def test_restart_with_a_truncated_newest_checkpoint_uses_the_previous(
+    tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
     case = write_case(
         tmp_path, "trunc", duration=730.5, step=7.0, biology=MENOPAUSE, checkpoint_every=182.625
     )
-    ref, run = tmp_path / "ref", tmp_path / "run"
-    assert _cli(["run", str(case), "-o", str(ref)])[0] == 0
-    assert _cli(["run", str(case), "-o", str(run)])[0] == 0
+    run = tmp_path / "run"
+    # in process: the run, then the restarts through the CLI's main (messages, exit codes)
+    run_case(case, output=run, comm=MPI.COMM_SELF, progress=False)
+    # the uninterrupted run's rows, before the restart rewrites those after its checkpoint
+    want = metrics_of(run)
     ckpts = sorted(p.name for p in (run / "checkpoints").glob("step_*"))
     assert len(ckpts) == 2
     _truncate(run / "checkpoints" / ckpts[-1] / "cells.bin")
-    code, err = _cli(["run", str(case), "-o", str(run), "--restart"])
+    code, err = _cli(["run", str(case), "-o", str(run), "--restart"], capsys)
     assert code == 0, err
     assert f"checkpoint {ckpts[-1]} is not usable" in err and "truncated" in err
-    got, want = metrics_of(run), metrics_of(ref)
+    got = metrics_of(run)
     np.testing.assert_array_equal(got["time_days"], want["time_days"])
     for key in ("bmd_vol_mean", "abmd", "apparent_stiffness", "failure_load", "bvtv_mean"):
         np.testing.assert_allclose(got[key], want[key], rtol=1e-6, err_msg=key)
     # now damage both: exit 2, one line, no traceback
     for name in (p.name for p in (run / "checkpoints").glob("step_*")):
         _truncate(run / "checkpoints" / name / "cells.bin")
-    code, err = _cli(["run", str(case), "-o", str(run), "--restart"])
+    code, err = _cli(["run", str(case), "-o", str(run), "--restart"], capsys)
     assert code == 2, err
     assert "Traceback" not in err
     last = err.strip().splitlines()[-1]

@@ -20,7 +20,7 @@ from bonefem.metrics import TEST_KEYS
 from bonefem.output.run_folder import read_metrics
 from tests.helpers.cases import MENOPAUSE, write_case
 from tests.helpers.cli import run_bonefem as _bonefem
-from tests.helpers.cli import run_killed
+from tests.helpers.cli import run_killed, run_main
 
 QUARTER = 91.3125
 #: seven quarterly rows after t = 0: the end (639.1875 d) is not on the 2-quarter grid
@@ -38,14 +38,25 @@ def expected_test_rows(times: np.ndarray, every: float, end: float) -> np.ndarra
     return on_grid | np.isclose(times, end, rtol=0, atol=1e-6)
 
 
+def _write_half(folder: Path, name: str) -> Path:
+    """The menopause case with the tests every second quarterly row."""
+    return write_case(folder, name, duration=DURATION, biology=MENOPAUSE, tests_every=2 * QUARTER)
+
+
+@pytest.fixture(scope="module")
+def half_run(tmp_path_factory) -> Path:
+    """The 1-rank run (in process) of the tests-every-two-rows case, shared by the serial
+    tests (made only when asked for: under mpiexec each rank makes its own runs)."""
+    base = tmp_path_factory.mktemp("half")
+    return run_case(_write_half(base, "half"), output=base / "b", comm=MPI.COMM_SELF,
+                    progress=False)  # fmt: skip
+
+
 @pytest.mark.serial
-def test_tests_every_two_rows_skip_only_the_test_columns(tmp_path: Path) -> None:
+def test_tests_every_two_rows_skip_only_the_test_columns(tmp_path: Path, half_run: Path) -> None:
     every = write_case(tmp_path, "every", duration=DURATION, biology=MENOPAUSE)
-    half = write_case(
-        tmp_path, "half", duration=DURATION, biology=MENOPAUSE, tests_every=2 * QUARTER
-    )
     a = metrics_of(run_case(every, output=tmp_path / "a", comm=MPI.COMM_SELF, progress=False))
-    b = metrics_of(run_case(half, output=tmp_path / "b", comm=MPI.COMM_SELF, progress=False))
+    b = metrics_of(half_run)
     assert list(a) == list(b)  # same columns in the same order
     times = b["time_days"]
     np.testing.assert_array_equal(times, a["time_days"])
@@ -90,8 +101,8 @@ def test_restart_on_two_ranks_gives_the_same_test_rows(tmp_path: Path) -> None:
         checkpoint_every=3 * QUARTER,
         tests_every=2 * QUARTER,
     )
-    _bonefem(["run", str(case), "--output", str(tmp_path / "ref"), "--no-progress"])
-    ref = metrics_of(tmp_path / "ref")
+    # the uninterrupted run in process (the restart below goes through the CLI)
+    ref = metrics_of(run_case(case, output=tmp_path / "ref", comm=MPI.COMM_SELF, progress=False))
     # 7 steps a quarter (6 x 14 days + 7.3125): killed before step 37, after the rows at
     # 4 (with tests) and 5 quarters (without)
     run_killed(str(case), str(tmp_path / "b"), 37)
@@ -112,16 +123,22 @@ def test_restart_on_two_ranks_gives_the_same_test_rows(tmp_path: Path) -> None:
 
 
 @pytest.mark.mpi
-def test_test_rows_agree_on_one_and_two_ranks(mpi_tmp_path: Path) -> None:
+def test_test_rows_agree_on_one_and_two_ranks(
+    mpi_tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     """A 1-rank run (on rank 0) against a 2-rank run: under ``mpiexec -n 2`` the run on all
     ranks in this process; in the serial suite ``mpiexec -n 2 bonefem run`` in a
-    subprocess (so both suites compare 1 with 2 ranks, never 1 with 1)."""
+    subprocess (so both suites compare 1 with 2 ranks, never 1 with 1), against the
+    module's 1-rank run of the same case."""
     comm = MPI.COMM_WORLD
     case = mpi_tmp_path / "ranks.toml"
     if comm.rank == 0:
-        write_case(mpi_tmp_path, "ranks", duration=DURATION, biology=MENOPAUSE,
-                   tests_every=2 * QUARTER)  # fmt: skip
-        serial = run_case(case, output=mpi_tmp_path / "serial", comm=MPI.COMM_SELF, progress=False)
+        _write_half(mpi_tmp_path, "ranks")
+        if comm.size == 1:
+            serial = request.getfixturevalue("half_run")
+        else:
+            serial = run_case(case, output=mpi_tmp_path / "serial", comm=MPI.COMM_SELF,
+                              progress=False)  # fmt: skip
     comm.Barrier()
     parallel = mpi_tmp_path / "parallel"
     if comm.size == 1:
@@ -157,7 +174,9 @@ def test_a_restart_may_change_the_test_interval(tmp_path: Path) -> None:
     assert resolved("b", biology=MENOPAUSE) != base
 
 
-def test_a_finished_run_extended_by_a_restart_writes_rows_to_its_new_end(tmp_path: Path) -> None:
+def test_a_finished_run_extended_by_a_restart_writes_rows_to_its_new_end(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Two quarters, then a restart of the finished run with 3.5 quarters and monthly rows:
     the rows of the new grid after the checkpoint, up to the new end (the checkpoint's
     output indices counted on the old grid: no row was written after the restart)."""
@@ -165,10 +184,14 @@ def test_a_finished_run_extended_by_a_restart_writes_rows_to_its_new_end(tmp_pat
     (tmp_path / "b").mkdir()
     first = write_case(tmp_path / "a", "extend", duration=2 * QUARTER, step=14.0,
                        checkpoint_every=QUARTER)  # fmt: skip
-    _bonefem(["run", str(first), "--output", str(tmp_path / "run"), "--no-progress"])
+    run_case(first, output=tmp_path / "run", comm=MPI.COMM_SELF, progress=False)
     longer = write_case(tmp_path / "b", "extend", duration=3.5 * QUARTER, step=14.0,
                         checkpoint_every=QUARTER, metrics_every=QUARTER / 3)  # fmt: skip
-    _bonefem(["run", str(longer), "--output", str(tmp_path / "run"), "--restart", "--no-progress"])
+    code, _, err = run_main(
+        ["-q", "run", str(longer), "--output", str(tmp_path / "run"), "--restart", "--no-progress"],
+        capsys,
+    )
+    assert code == 0, err
     times = metrics_of(tmp_path / "run")["time_days"]
     month = QUARTER / 3
     expected = [0.0, QUARTER, 2 * QUARTER, *(k * month for k in range(7, 11)), 3.5 * QUARTER]

@@ -51,8 +51,10 @@ def _untreated(n: int, start_quarter: int) -> list[float]:
     return [-1.0 * max(0, k + start_quarter - 4) for k in range(n)]
 
 
-@pytest.fixture
-def runs(tmp_path: Path) -> list[Path]:
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """The two run folders (read-only for the tests: each report goes to its own folder)."""
+    tmp_path = tmp_path_factory.mktemp("runs")
     untreated = _run(tmp_path, "untreated", 2 * Y, 49.0, _untreated(13, 0))  # x -2 .. +1
     # starts at the FMP from the healthy state: own changes from 0, then treated after 0.5 y
     own = [0.0, -1.0, -1.5, -1.0, -0.5]
@@ -60,6 +62,12 @@ def runs(tmp_path: Path) -> list[Path]:
         tmp_path, "treated", 0.0, 51.0, own, denosumab=[{"start_days": Y / 2, "stop_days": None}]
     )
     return [untreated, treated]
+
+
+@pytest.fixture(scope="module")
+def time_report(runs: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The report aligned by time (the default), read by two tests."""
+    return make_report(runs, tmp_path_factory.mktemp("time") / "rep", render=False)
 
 
 def _series(out: Path, stem: str = "bmd_change") -> pd.DataFrame:
@@ -99,13 +107,12 @@ def test_aligned_by_menopause_a_later_run_starts_on_the_earlier_curve(
 
 
 def test_without_anchoring_and_by_time_the_runs_keep_their_own_values(
-    runs: list[Path], tmp_path: Path
+    runs: list[Path], tmp_path: Path, time_report: Path
 ) -> None:
     out = make_report(runs, tmp_path / "a", render=False, align="menopause", anchor=False)
     df = _series(out)
     assert (df["y"] == df["y_run"]).all() and (df["anchor_factor"] == 1.0).all()
-    out = make_report(runs, tmp_path / "b", render=False)  # align time: no anchoring
-    df = _series(out)
+    df = _series(time_report)  # align time: no anchoring
     assert df["x_years"].min() == 0.0 and (df["y"] == df["y_run"]).all()
 
 
@@ -127,8 +134,8 @@ def test_a_run_without_the_event_is_a_clear_error(
     assert "\n" not in err
 
 
-def test_repeated_abmd_panel_is_left_out_with_the_reason(runs: list[Path], tmp_path: Path) -> None:
-    out = make_report(runs, tmp_path / "rep", render=False)
+def test_repeated_abmd_panel_is_left_out_with_the_reason(time_report: Path) -> None:
+    out = time_report
     assert not _series(out)["panel"].str.startswith("Areal").any()
     assert "aBMD panel is left out" in (out / "summary.md").read_text()
 

@@ -13,7 +13,7 @@ from bonefem.driver import run_case
 from bonefem.output.run_folder import read_metrics
 from tests.helpers.cases import HRT, MENOPAUSE, write_case
 from tests.helpers.cli import run_bonefem as _bonefem
-from tests.helpers.cli import run_killed
+from tests.helpers.cli import run_killed, run_main
 
 TEN_YEARS = 3652.5
 
@@ -35,6 +35,17 @@ def runs(tmp_path_factory) -> dict[str, dict[str, np.ndarray]]:
         folder = run_case(case, output=base / name, comm=MPI.COMM_SELF, progress=False)
         out[name] = metrics_of(folder)
     return out
+
+
+@pytest.fixture(scope="module")
+def five_years(tmp_path_factory) -> tuple[Path, dict[str, np.ndarray]]:
+    """The case file and 1-rank metrics (in process) of 5 years after menopause with the
+    default adaptive coupling: the 1-rank side of the rank comparison and the adaptive side
+    of the coupling comparison."""
+    base = tmp_path_factory.mktemp("five_years")
+    case = write_case(base, "ranks", duration=TEN_YEARS / 2, step=14.0, biology=MENOPAUSE)
+    folder = run_case(case, output=base / "one", comm=MPI.COMM_SELF, progress=False)
+    return case, metrics_of(folder)
 
 
 @pytest.mark.serial
@@ -78,22 +89,38 @@ def test_stiffness_falls_faster_than_density(runs) -> None:
     assert 1.2 < exponent < 1.8  # near the law's 1.56 (heterogeneity spreads it)
 
 
+def _restart_case(folder: Path) -> Path:
+    return write_case(
+        folder, "restart", duration=730.5, step=7.0, biology=MENOPAUSE, checkpoint_every=182.625
+    )
+
+
+@pytest.fixture(scope="module")
+def restart_ref(tmp_path_factory) -> dict[str, np.ndarray]:
+    """The uninterrupted 1-rank run of the restart case (one for both kill points; in
+    process: the CLI is exercised by the killed runs' restarts)."""
+    base = tmp_path_factory.mktemp("restart_ref")
+    folder = run_case(_restart_case(base), output=base / "ref", comm=MPI.COMM_SELF, progress=False)
+    return metrics_of(folder)
+
+
 @pytest.mark.serial
 @pytest.mark.slow
 @pytest.mark.parametrize(("kill_step", "restart_ranks"), [(40, 1), (62, 2)])
-def test_killed_run_restarts_to_the_same_metrics(tmp_path, kill_step, restart_ranks) -> None:
-    case = write_case(
-        tmp_path, "restart", duration=730.5, step=7.0, biology=MENOPAUSE, checkpoint_every=182.625
-    )
-    _bonefem(["run", str(case), "--output", str(tmp_path / "ref"), "--no-progress"])
-    ref = metrics_of(tmp_path / "ref")
+def test_killed_run_restarts_to_the_same_metrics(
+    tmp_path, capsys: pytest.CaptureFixture[str], restart_ref, kill_step, restart_ranks
+) -> None:
+    case = _restart_case(tmp_path)
+    ref = restart_ref
     run_killed(str(case), str(tmp_path / "b"), kill_step)
     killed = metrics_of(tmp_path / "b")
     assert 0 < killed["time_days"][-1] < 730.5  # rows after the last checkpoint exist
-    _bonefem(
-        ["run", str(case), "--output", str(tmp_path / "b"), "--restart", "--no-progress"],
-        nprocs=restart_ranks,
-    )
+    restart = ["run", str(case), "--output", str(tmp_path / "b"), "--restart", "--no-progress"]
+    if restart_ranks == 1:  # the CLI's main in this process
+        code, _, err = run_main(["-q", *restart], capsys)
+        assert code == 0, err
+    else:  # bonefem under mpiexec -n 2
+        _bonefem(restart, nprocs=restart_ranks)
     got = metrics_of(tmp_path / "b")
     np.testing.assert_allclose(got["time_days"], ref["time_days"], rtol=0, atol=1e-9)
     for key in ("bmd_vol_mean", "abmd", "apparent_stiffness", "failure_load", "bvtv_mean"):
@@ -102,11 +129,12 @@ def test_killed_run_restarts_to_the_same_metrics(tmp_path, kill_step, restart_ra
 
 @pytest.mark.serial
 @pytest.mark.slow
-def test_one_and_two_ranks_give_the_same_metrics(tmp_path) -> None:
-    case = write_case(tmp_path, "ranks", duration=1826.25, step=14.0, biology=MENOPAUSE)
-    _bonefem(["run", str(case), "--output", str(tmp_path / "one"), "--no-progress"])
+def test_one_and_two_ranks_give_the_same_metrics(tmp_path, five_years) -> None:
+    """The 5-year menopause run on 2 ranks (``bonefem run`` under mpiexec) against the same
+    case on 1 rank (in process, shared with the adaptive-coupling test)."""
+    case, one = five_years
     _bonefem(["run", str(case), "--output", str(tmp_path / "two"), "--no-progress"], nprocs=2)
-    one, two = metrics_of(tmp_path / "one"), metrics_of(tmp_path / "two")
+    two = metrics_of(tmp_path / "two")
     assert one.keys() == two.keys()
     for key in one:
         if key in ("ksp_iterations",):
@@ -115,14 +143,13 @@ def test_one_and_two_ranks_give_the_same_metrics(tmp_path) -> None:
 
 
 @pytest.mark.serial
-def test_adaptive_coupling_matches_a_solve_every_step(tmp_path) -> None:
+def test_adaptive_coupling_matches_a_solve_every_step(tmp_path, five_years) -> None:
     """Re-solving only when E changed by > 2 % (with the local load-controlled update in
     between) gives the metrics of a 10x tighter coupling (0.2 %, re-solves inside the
     steps) to within 0.05 percentage points."""
-    case = write_case(tmp_path, "adaptive", duration=TEN_YEARS / 2, biology=MENOPAUSE)
+    case, a = five_years
     tight = tmp_path / "tight.toml"
     tight.write_text(case.read_text() + "\n[coupling]\nmodulus_tolerance = 0.002\n")
-    a = metrics_of(run_case(case, output=tmp_path / "a", comm=MPI.COMM_SELF, progress=False))
     b = metrics_of(run_case(tight, output=tmp_path / "b", comm=MPI.COMM_SELF, progress=False))
     assert a["mechanics_solves"][-1] < 0.3 * b["mechanics_solves"][-1]
     for key in ("bmd_vol_mean", "apparent_stiffness", "failure_load"):

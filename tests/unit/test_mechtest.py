@@ -115,8 +115,10 @@ def test_image_tests_along_each_axis(mpi_tmp_path: Path, comm) -> None:
         assert r.apparent_modulus_MPa == pytest.approx(E_TISSUE, rel=1e-7)
 
 
-def test_one_and_two_ranks_agree(mpi_tmp_path: Path, comm) -> None:
-    from tests.helpers.cli import _run
+def test_one_and_two_ranks_agree(
+    mpi_tmp_path: Path, comm, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.helpers.cli import _run, run_main
 
     if comm.size > 1:
         pytest.skip("launches its own processes")
@@ -128,10 +130,14 @@ def test_one_and_two_ranks_agree(mpi_tmp_path: Path, comm) -> None:
     out = {}
     for n in (1, 2):
         image = str(mpi_tmp_path / "r.nii.gz")
-        proc = _run([sys.executable, "-m", "bonefem.cli", "-q", "test", image,
-                     "--threshold", "500", "-o", str(mpi_tmp_path / f"o{n}")], n)  # fmt: skip
-        assert proc.returncode == 0, proc.stderr
-        assert "compression_z" in proc.stdout and "E_app" in proc.stdout
+        args = ["-q", "test", image, "--threshold", "500", "-o", str(mpi_tmp_path / f"o{n}")]
+        if n == 1:  # the CLI's main in this process
+            code, stdout, stderr = run_main(args, capsys)
+        else:  # bonefem under mpiexec -n 2
+            proc = _run([sys.executable, "-m", "bonefem.cli", *args], n)
+            code, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
+        assert code == 0, stderr
+        assert "compression_z" in stdout and "E_app" in stdout
         out[n] = json.loads((mpi_tmp_path / f"o{n}" / "results.json").read_text())["tests"][0]
     assert out[2]["apparent_modulus_MPa"] == pytest.approx(out[1]["apparent_modulus_MPa"],
                                                            rel=1e-6)  # fmt: skip
@@ -165,8 +171,10 @@ supports = [
 """
 
 
-def test_test_file_with_selector_and_empty_selector_exit_2(mpi_tmp_path: Path, comm) -> None:
-    from tests.helpers.cli import _run
+def test_test_file_with_selector_and_empty_selector_exit_2(
+    mpi_tmp_path: Path, comm, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.helpers.cli import _run, run_main
 
     if comm.size > 1:
         pytest.skip("launches its own processes")
@@ -176,13 +184,14 @@ def test_test_file_with_selector_and_empty_selector_exit_2(mpi_tmp_path: Path, c
     good.write_text(TEST_FILE.format(band=1e-6))
     bad.write_text(TEST_FILE.format(band=-1.0))
     cmd = [sys.executable, "-m", "bonefem.cli", "-q", "test"]
-    ok = _run([*cmd, str(good), "-o", str(mpi_tmp_path / "o")], 1)
-    assert ok.returncode == 0, ok.stderr
+    # the run on 1 rank and the invalid table through the CLI's main in this process
+    code, _, err = run_main(["-q", "test", str(good), "-o", str(mpi_tmp_path / "o")], capsys)
+    assert code == 0, err
     doc = json.loads((mpi_tmp_path / "o" / "results.json").read_text())
     assert "top_plate" in doc["tests"][0]["reactions_N"]
     assert doc["tests"][0]["apparent_modulus_MPa"] > 10000.0  # clamped ends: stiffer
-    fail = _run([*cmd, str(bad)], 1)
-    assert fail.returncode == 2 and "mesh.select" in fail.stderr, fail.stderr
+    code, _, err = run_main(["-q", "test", str(bad)], capsys)
+    assert code == 2 and "mesh.select" in err, err
     # a selector that selects nothing: exit 2 naming it and the bounding box
     far = TEST_FILE.format(band=1e-6).replace('type = "extreme"', 'type = "sphere"').replace(
         "direction = [0.0, 0.0, 1.0]", "center = [9.0, 9.0, 9.0]").replace(

@@ -18,6 +18,7 @@ from bonefem.coupling.memory import (
 )
 from tests.conftest import ROOT, mpiexec
 from tests.helpers.cases import write_case
+from tests.helpers.cli import run_main
 
 #: the estimate holds the measured peak of a small run within this factor (either way)
 FACTOR = 1.5
@@ -53,21 +54,37 @@ def _bonefem(nprocs: int, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 
+def _exit_and_stderr(
+    nprocs: int, capsys: pytest.CaptureFixture[str], *args: str
+) -> tuple[int, str]:
+    """Exit code and stderr of ``bonefem -q ARGS``: on 1 rank in this process (the refusal
+    comes from the estimate, before any mesh or solver), on more under mpiexec."""
+    if nprocs > 1:
+        proc = _bonefem(nprocs, *args)
+        return proc.returncode, proc.stderr
+    code, _, err = run_main(["-q", *args], capsys)
+    return code, err
+
+
 @pytest.mark.serial
 @pytest.mark.parametrize("nprocs", [1, 2])
-def test_check_and_run_refuse_above_the_memory_limit(tmp_path: Path, nprocs: int) -> None:
+def test_check_and_run_refuse_above_the_memory_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], nprocs: int
+) -> None:
     case = write_case(tmp_path, "small", duration=14.0)
     for command in (["check", str(case)], ["run", str(case), "-o", str(tmp_path / "run")]):
-        proc = _bonefem(nprocs, *command, "--max-memory-per-rank", "100MB")
-        assert proc.returncode == 2, proc.stderr
-        err = proc.stderr.strip()
+        code, err = _exit_and_stderr(nprocs, capsys, *command, "--max-memory-per-rank", "100MB")
+        assert code == 2, err
+        err = err.strip()
         assert "Traceback" not in err and len(err.splitlines()) == 1, err
         assert "--max-memory-per-rank" in err and "100 MB" in err
         assert f"per rank on {nprocs} rank(s)" in err
         assert "no rank count fits" in err  # 100 MB is below the baseline of a rank
     assert not (tmp_path / "run" / "manifest.json").exists()
-    proc = _bonefem(nprocs, "check", str(case), "--max-memory-per-rank", "lots")
-    assert proc.returncode == 2 and "not an amount of memory" in proc.stderr
+    code, err = _exit_and_stderr(
+        nprocs, capsys, "check", str(case), "--max-memory-per-rank", "lots"
+    )
+    assert code == 2 and "not an amount of memory" in err
 
 
 @pytest.mark.serial

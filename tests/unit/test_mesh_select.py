@@ -100,19 +100,32 @@ loads = [{{ type = "force", surface = "top_cut", force = [0.0, 0.0, -100.0] }}]
 """
 
 
-@pytest.mark.parametrize("nprocs", [1, 2])
-def test_bonefem_check_sees_selected_surfaces(block_image: Path, comm, nprocs: int) -> None:
-    from tests.helpers.cli import _run
+def _check(path: Path, nprocs: int, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """Exit code and stderr of ``bonefem check PATH``: 1 rank in this process (the CLI's
+    ``main``), 2 ranks under mpiexec."""
+    if nprocs > 1:
+        from tests.helpers.cli import _run
 
+        proc = _run([sys.executable, "-m", "bonefem.cli", "check", str(path)], nprocs)
+        return proc.returncode, proc.stderr
+    from tests.helpers.cli import run_main
+
+    code, _, err = run_main(["check", str(path)], capsys)
+    return code, err
+
+
+@pytest.mark.parametrize("nprocs", [1, 2])
+def test_bonefem_check_sees_selected_surfaces(
+    block_image: Path, comm, capsys: pytest.CaptureFixture[str], nprocs: int
+) -> None:
     if comm.size > 1:
         pytest.skip("launches its own processes")
     good, bad = block_image / "good.toml", block_image / "bad.toml"
     good.write_text(CASE.format(offset=6.0))
     bad.write_text(CASE.format(offset=60.0))
-    cmd = [sys.executable, "-m", "bonefem.cli", "check"]
-    ok = _run([*cmd, str(good)], nprocs)
-    assert ok.returncode == 0, ok.stderr
-    assert "top_cut" in ok.stderr
-    fail = _run([*cmd, str(bad)], nprocs)
-    assert fail.returncode == 2, fail.stderr
-    assert "mesh.select[0]" in fail.stderr and "selects no boundary facet" in fail.stderr
+    code, err = _check(good, nprocs, capsys)
+    assert code == 0, err
+    assert "top_cut" in err
+    code, err = _check(bad, nprocs, capsys)
+    assert code == 2, err
+    assert "mesh.select[0]" in err and "selects no boundary facet" in err
