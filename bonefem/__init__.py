@@ -65,6 +65,15 @@ __all__ = [
 ]
 
 
+if "pdoc" in __import__("sys").modules:  # pragma: no cover - building the API reference
+    # pdoc reads the names of __all__ from the module's namespace, not through __getattr__:
+    # resolve the lazy ones now, so that the reference page of `bonefem` documents them
+    import importlib as _importlib
+
+    for _name, _module in _LAZY.items():
+        globals()[_name] = getattr(_importlib.import_module(_module), _name)
+
+
 def __getattr__(name: str) -> Any:
     """Import the API functions on first use (``import bonefem`` stays light)."""
     if name in _LAZY:

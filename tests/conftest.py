@@ -66,6 +66,24 @@ def _collect_and_sync(request: pytest.FixtureRequest) -> Iterator[None]:
         mpi.COMM_WORLD.Barrier()
 
 
+@pytest.fixture(autouse=True)
+def _restore_root_logger() -> Iterator[None]:
+    """Put back the root logger's handlers and level after each test: ``bonefem.cli.main``
+    called in process replaces them (its handler would keep writing to that test's
+    captured, then closed, stream, and its level would leak into later tests)."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    if root.handlers != handlers or root.level != level:
+        for h in list(root.handlers):
+            root.removeHandler(h)
+        for h in handlers:
+            root.addHandler(h)
+        root.setLevel(level)
+
+
 @pytest.fixture(scope="session")
 def bone_mesh() -> Callable[..., BoneMesh]:
     """``bone_mesh(name, **parameters)``: a generated mesh on COMM_WORLD, made once per
