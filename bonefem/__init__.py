@@ -34,6 +34,8 @@ runtime: the API functions are imported on first use.
 
 from __future__ import annotations
 
+import importlib
+import sys
 from typing import TYPE_CHECKING, Any
 
 from bonefem._version import __version__
@@ -65,19 +67,15 @@ __all__ = [
 ]
 
 
-if "pdoc" in __import__("sys").modules:  # pragma: no cover - building the API reference
+if "pdoc" in sys.modules:  # pragma: no cover - building the API reference
     # pdoc reads the names of __all__ from the module's namespace, not through __getattr__:
     # resolve the lazy ones now, so that the reference page of `bonefem` documents them
-    import importlib as _importlib
-
     for _name, _module in _LAZY.items():
-        globals()[_name] = getattr(_importlib.import_module(_module), _name)
+        globals()[_name] = getattr(importlib.import_module(_module), _name)
 
 
 def __getattr__(name: str) -> Any:
     """Import the API functions on first use (``import bonefem`` stays light)."""
     if name in _LAZY:
-        import importlib
-
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'bonefem' has no attribute {name!r}")

@@ -10,7 +10,7 @@
   :mod:`~bonefem.metrics.run_info` (signal levels, solver counters).
 """
 
-from bonefem.metrics.columns import PCT_CHANGE_KEYS, QCT_TEST_KEYS, TEST_KEYS
+from bonefem.metrics.columns import PCT_CHANGE_KEYS, TEST_KEYS
 from bonefem.metrics.dxa import (
     Projection,
     bone_mineral_content,
@@ -36,7 +36,6 @@ from bonefem.metrics.virtual_tests import virtual_tests_due
 
 __all__ = [
     "PCT_CHANGE_KEYS",
-    "QCT_TEST_KEYS",
     "TEST_KEYS",
     "FailureEstimate",
     "MetricContext",

@@ -36,8 +36,6 @@ PCT_SUFFIX = "_pct_change"
 
 #: Columns of the virtual mechanical tests (NaN in rows where the tests are not evaluated).
 TEST_KEYS = (STIFFNESS, FAILURE_LOAD, RISK_INDEX)
-#: Columns of the QCT-FE convention's virtual tests (``metrics.qct_fe``; NaN likewise).
-QCT_TEST_KEYS = (QCT_STIFFNESS, QCT_FAILURE_LOAD)
 
 #: Metrics whose percent change from baseline is reported as ``<name>_pct_change``.
 PCT_CHANGE_KEYS = (

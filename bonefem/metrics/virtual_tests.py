@@ -68,7 +68,6 @@ class VirtualTests:
 
     def __init__(self, context: MetricContext) -> None:
         case = context.case
-        self.material = context.material
         self.mech = context.mechanics
         self.comm = context.bone.comm
         self.stiffness = case.metrics.stiffness_test
@@ -164,6 +163,7 @@ class QCTFETests(VirtualTests):
 
     def __init__(self, context: MetricContext) -> None:
         super().__init__(context)
+        self.material = context.material
         self.ash_to_apparent = context.case.metrics.qct_ash_to_apparent
 
     def modulus(self, view: RunView) -> FloatArray:
@@ -172,9 +172,8 @@ class QCTFETests(VirtualTests):
 
 
 def _qct_fe_tests(context: MetricContext) -> QCTFETests | None:
-    metrics = context.case.metrics
-    configured = metrics.stiffness_test is not None or metrics.fracture is not None
-    return QCTFETests(context) if metrics.qct_fe and configured else None
+    # without a stiffness test or fracture load case it writes nothing (VirtualTests.due)
+    return QCTFETests(context) if context.case.metrics.qct_fe else None
 
 
 register_metric("virtual_tests", 30)(VirtualTests)

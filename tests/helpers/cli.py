@@ -40,25 +40,15 @@ def run_killed(case: str, output: str, step: int) -> None:
 
 def run_main(args: list[str], capsys: Any) -> tuple[int, str, str]:
     """``bonefem ARGS`` through :func:`bonefem.cli.main` in this process (1 rank): exit code,
-    stdout and stderr (``capsys``); argparse's usage errors give their exit code. The root
-    logger's handlers and level, which ``main`` replaces, are restored afterwards (its
-    handler writes to this test's captured stderr)."""
-    import logging
-
+    stdout and stderr (``capsys``); argparse's usage errors give their exit code. ``main``
+    replaces the root logger's handlers and level; the suite's autouse fixture
+    (tests/conftest.py, ``_restore_root_logger``) puts them back after the test."""
     from bonefem.cli import main
 
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
     capsys.readouterr()
     try:
         code = main(args)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
-    finally:
-        for h in list(root.handlers):
-            root.removeHandler(h)
-        for h in handlers:
-            root.addHandler(h)
-        root.setLevel(level)
     out, err = capsys.readouterr()
     return code, out, err
