@@ -165,6 +165,7 @@ def _mechanics(case: Case, bone: BoneMesh, clock: Callable[[], float]) -> Elasti
         refresh_factor=case.solver.refresh_factor,
         clock=clock,
         galerkin_product=case.solver.galerkin_product,
+        case_rtol={lc.name: case.solver.test_rtol for lc in case.test_load_cases()},
     )
 
 

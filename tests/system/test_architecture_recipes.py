@@ -111,3 +111,13 @@ def test_huiskes_disuse_in_the_coupled_loop(mpi_tmp_path: Path) -> None:
     assert last["apparent_stiffness"] < first["apparent_stiffness"]
     assert run.loop.mechanics_solves > 2  # the stop event re-solved inside the steps
     assert np.all(np.diff([first["bvtv_mean"], last["bvtv_mean"]]) < 0)
+
+
+@pytest.mark.mpi
+def test_virtual_tests_solve_to_their_own_tolerance(mpi_tmp_path: Path) -> None:
+    """``solver.test_rtol`` reaches the test load cases only; the habitual ones keep ``rtol``."""
+    path = _on_root_case(mpi_tmp_path, "tols", "\n[solver]\ntest_rtol = 2e-5\n", duration=14.0)
+    case, model = _model(path)
+    mech = model.mechanics
+    assert mech.case_rtol == {"test": 2e-5, "overload": 2e-5}
+    assert case.solver.rtol == 1e-8 and "compression" not in mech.case_rtol

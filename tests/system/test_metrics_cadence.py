@@ -21,6 +21,7 @@ from bonefem.output.run_folder import read_metrics
 from tests.helpers.cases import MENOPAUSE, write_case
 from tests.helpers.cli import run_bonefem as _bonefem
 from tests.helpers.cli import run_killed, run_main
+from tests.helpers.compare import assert_columns_close
 
 QUARTER = 91.3125
 #: seven quarterly rows after t = 0: the end (639.1875 d) is not on the 2-quarter grid
@@ -71,15 +72,14 @@ def test_tests_every_two_rows_skip_only_the_test_columns(tmp_path: Path, half_ru
         assert np.all(np.isfinite(a[key])), key
     # where the tests run they give the values of the run testing every row. Each test solve
     # starts from its own past solutions, which differ between the runs, so in general
-    # they agree to the solver tolerance only (4e-6 for the stiffness of the 10-year
-    # vertebra run); in this cube the warm start of the displacement-controlled test
-    # already meets the tolerance (0 iterations), so the stiffness agrees to round-off;
-    # the fracture load case iterates (0-1 iterations a row), its results differ by ~1e-9
+    # they agree to the tests' solver tolerance only (solver.test_rtol = 1e-6); the
+    # stiffness, from the strain energy, to its square; the failure load (a strain
+    # energy quantile, linear in the solver error) differs by ~1.5e-7 here
     np.testing.assert_allclose(
         b["apparent_stiffness"][tested], a["apparent_stiffness"][tested], rtol=1e-9, atol=0
     )
     for key in ("failure_load", "fracture_risk_index"):
-        np.testing.assert_allclose(b[key][tested], a[key][tested], rtol=1e-7, atol=0, err_msg=key)
+        np.testing.assert_allclose(b[key][tested], a[key][tested], rtol=1e-6, atol=0, err_msg=key)
     # everything else (biology, density, BMD, signals, solver counters) is identical
     for key in a:
         if key in TEST_COLUMNS or key == "tests_evaluated":
@@ -117,9 +117,7 @@ def test_restart_on_two_ranks_gives_the_same_test_rows(tmp_path: Path) -> None:
     np.testing.assert_allclose(got["time_days"], ref["time_days"], rtol=0, atol=1e-9)
     np.testing.assert_array_equal(got["tests_evaluated"], ref["tests_evaluated"])
     assert ref["tests_evaluated"].tolist() == [1, 0, 1, 0, 1, 0, 1, 1]
-    for key in ("bmd_vol_mean", "abmd", "bvtv_mean", *TEST_COLUMNS):
-        np.testing.assert_array_equal(np.isnan(got[key]), np.isnan(ref[key]), err_msg=key)
-        np.testing.assert_allclose(got[key], ref[key], rtol=1e-6, err_msg=key)
+    assert_columns_close(got, ref, ("bmd_vol_mean", "abmd", "bvtv_mean", *TEST_COLUMNS))
 
 
 @pytest.mark.mpi
@@ -154,11 +152,8 @@ def test_test_rows_agree_on_one_and_two_ranks(
     assert list(one) == list(many)
     np.testing.assert_array_equal(many["tests_evaluated"], one["tests_evaluated"])
     assert one["tests_evaluated"].tolist() == [1, 0, 1, 0, 1, 0, 1, 1]
-    for key in one:
-        if key == "ksp_iterations":
-            continue  # the preconditioner depends on the partition
-        np.testing.assert_array_equal(np.isnan(many[key]), np.isnan(one[key]), err_msg=key)
-        np.testing.assert_allclose(many[key], one[key], rtol=1e-6, atol=1e-12, err_msg=key)
+    # every column but the iteration count (the preconditioner depends on the partition)
+    assert_columns_close(many, one, [k for k in one if k != "ksp_iterations"])
 
 
 def test_a_restart_may_change_the_test_interval(tmp_path: Path) -> None:

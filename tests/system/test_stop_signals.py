@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import ROOT, mpiexec
 from tests.helpers.cases import MENOPAUSE, write_case
+from tests.helpers.compare import assert_columns_close
 from tests.system.test_simulation import metrics_of
 
 
@@ -84,12 +85,15 @@ def test_sigterm_on_one_of_two_ranks_stops_cleanly_and_restarts_exactly(tmp_path
     for key in want:
         if key == "ksp_iterations":
             continue  # the restart's first solve starts from a zero initial guess
+        # the virtual tests' Krylov solves start from another guess after a restart: the
+        # failure load within their CG tolerance (solver.test_rtol = 1e-6), its percent
+        # change within 200 x that in points (tests/helpers/compare.py)
+        if key.startswith(("failure_load", "fracture_risk")):
+            assert_columns_close(got, want, [key], rtol=1e-6)
+            continue
         # metrics.csv prints 10 significant digits; percent changes magnify the last one
         atol = 1e-6 if key.endswith("_pct_change") else 0.0
-        # the virtual tests' Krylov solves also start from another guess after a restart:
-        # failure load within the CG tolerance (1e-8, as in test_legacy_checkpoint.py)
-        rtol = 1e-8 if key.startswith(("failure_load", "fracture_risk")) else 2e-9
-        np.testing.assert_allclose(got[key], want[key], rtol=rtol, atol=atol, err_msg=key)
+        np.testing.assert_allclose(got[key], want[key], rtol=2e-9, atol=atol, err_msg=key)
 
 
 @pytest.mark.serial
