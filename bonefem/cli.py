@@ -349,7 +349,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         ", ".join(bone.surface_names),
     )
     dofs = 3 * bone.mesh.geometry.index_map().size_global  # P1: 3 per node
-    line = _run_estimate(case, dofs, bone.num_cells_global, args)
+    hexahedral = bone.mesh.topology.cell_type.name == "hexahedron"
+    line = _run_estimate(case, dofs, bone.num_cells_global, args, hexahedral)
     logger.info("%s: run-time estimate: %s", path, line)
     _memory_estimate(case, dofs, bone.num_cells_global, args, path)
     return 0
@@ -367,7 +368,9 @@ def _memory_estimate(
     logger.info("%s: memory estimate: %s", path, est.describe())
 
 
-def _run_estimate(case: Any, dofs: float, cells: float, args: argparse.Namespace) -> str:
+def _run_estimate(
+    case: Any, dofs: float, cells: float, args: argparse.Namespace, hexahedral: bool = False
+) -> str:
     """The run-time estimate of ``case`` on a mesh of ``dofs`` unknowns (one line)."""
     from bonefem._dolfinx import MPI
     from bonefem.coupling.cost import estimate_run, rows_with_tests
@@ -380,7 +383,10 @@ def _run_estimate(case: Any, dofs: float, cells: float, args: argparse.Namespace
     tests = bool(case.test_load_cases())
     if case.metrics.qct_fe:
         rows *= 2  # the tests run again under the QCT-FE convention in the same rows
-    return estimate_run(dofs, cells, ranks, run.duration_days, rows, tests=tests).describe()
+    est = estimate_run(
+        dofs, cells, ranks, run.duration_days, rows, tests=tests, hexahedral=hexahedral
+    )
+    return est.describe()
 
 
 def _cmd_test(args: argparse.Namespace) -> int:

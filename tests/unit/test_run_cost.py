@@ -36,13 +36,16 @@ def test_cold_solve_time_matches_the_femur_table() -> None:
 
 def test_runs_within_a_factor_two_of_their_measurements() -> None:
     quick = estimate_run(25_980, 38_220, 1, 3652.5, rows_with_tests(3652.5, 91.3125, None))
-    assert within_2x(quick.seconds, 24.5) and within_2x(quick.cold_solves, 23.0)
+    assert within_2x(quick.seconds, 23.2) and within_2x(quick.cold_solves, 21.6)
     femur = estimate_run(1_004_316, 1_812_018, 2, 365.25, rows_with_tests(365.25, 91.3125, None))
     assert within_2x(femur.seconds, 271.0)
     ten = estimate_run(922_587, 1_654_864, 2, 3652.5, rows_with_tests(3652.5, 91.3125, None))
-    assert within_2x(ten.cold_solves, 24.3)
-    qct = estimate_run(9_282, 2_448, 1, 3652.5, rows_with_tests(3652.5, 91.3125, None))
-    assert within_2x(qct.seconds, 9.7) and within_2x(qct.cold_solve_s, 0.21)
+    assert within_2x(ten.seconds, 1069.0)
+    qct = estimate_run(
+        9_282, 2_448, 1, 3652.5, rows_with_tests(3652.5, 91.3125, None), hexahedral=True
+    )
+    assert within_2x(qct.seconds, 10.6) and within_2x(qct.cold_solve_s, 0.27)
+    assert qct.seconds > estimate_run(9_282, 2_448, 1, 3652.5, 41).seconds
     # more ranks, less time; fewer test rows, less time; no tests, less time
     base = estimate_run(1e6, 2e6, 2, 3652.5, 41).seconds
     assert estimate_run(1e6, 2e6, 8, 3652.5, 41).seconds < base
