@@ -28,7 +28,7 @@ images, distorted hexahedra) keeps DOLFINx's assembly.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -137,7 +137,7 @@ class VoxelOperator:
         self.n_local = 3 * (imap.size_local + imap.num_ghosts)
         self.n_owned = 3 * imap.size_local
 
-    def _values(self, sl: slice) -> FloatArray:
+    def _values(self, sl: slice | npt.NDArray[np.integer[Any]]) -> FloatArray:
         """E_c (μ̂_c K_μ + λ̂_c K_λ) of the cells ``sl``, shape (m, 24, 24) (N/mm)."""
         E = self.E.x.array[self.cell_dof[sl]]
         return np.asarray(
@@ -153,19 +153,31 @@ class VoxelOperator:
             is_bc[np.asarray(idx, dtype=np.int64)] = True
         A = dolfinx.fem.petsc.create_matrix(self.a)
         owned_bc = np.flatnonzero(is_bc[: self.n_owned]).astype(PETSc.IntType)
-        return VoxelGroup(self, A, is_bc, owned_bc)
+        touching = is_bc[self._cell_dofs(slice(None))].any(axis=1)
+        return VoxelGroup(self, A, is_bc, owned_bc, bc_cells=np.flatnonzero(touching))
+
+    def _cell_dofs(self, sl: slice | npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.int64]:
+        """Local dofs (unrolled) of the cells ``sl`` in element order, shape (m, 24)."""
+        return (3 * self.nodes[sl][:, :, None].astype(np.int64) + np.arange(3)).reshape(-1, 24)
+
+    def action(self, x: FloatArray, cells: npt.NDArray[np.integer[Any]]) -> FloatArray:
+        """Σ over ``cells`` of K_c x_c at the local dofs (owned and ghost, unrolled; N).
+
+        Element by element in chunks (x in mm, e.g.); this rank's cells only, so the
+        ranks' parts add up like assembled vectors.
+        """
+        acc = np.zeros(x.size)
+        for start in range(0, cells.size, _CHUNK):
+            idx = cells[start : start + _CHUNK]
+            d = self._cell_dofs(idx)
+            f = np.einsum("cab,cb->ca", self._values(idx), x[d])
+            acc += np.bincount(d.ravel(), weights=f.ravel(), minlength=x.size)
+        return acc
 
     def internal_forces(self, u: fem.Function) -> FloatArray:
         """K u without supports, at the owned dofs (N), element by element; collective."""
         out = dolfinx.la.vector(self.V.dofmap.index_map, bs=3)
-        acc = np.zeros(self.n_local)
-        ux = u.x.array
-        for start in range(0, self.nodes.shape[0], _CHUNK):
-            sl = slice(start, min(start + _CHUNK, self.nodes.shape[0]))
-            d = (3 * self.nodes[sl][:, :, None] + np.arange(3)).reshape(-1, 24)
-            f = np.einsum("cab,cb->ca", self._values(sl), ux[d])
-            acc += np.bincount(d.ravel(), weights=f.ravel(), minlength=self.n_local)
-        out.array[:] = acc
+        out.array[:] = self.action(u.x.array, np.arange(self.nodes.shape[0]))
         out.scatter_reverse(dolfinx.la.InsertMode.add)
         return np.asarray(out.array[: self.n_owned].copy())
 
@@ -185,10 +197,22 @@ class VoxelGroup:
     owned_bc: Any
     #: a constant matrix added after every refill (elastic supports), or None
     constant: PETSc.Mat | None = None
+    #: this rank's cells with a Dirichlet dof (indices into the operator's cells)
+    bc_cells: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
 
-    def dirichlet_action(self, x: npt.NDArray[np.float64]) -> None:
-        """None: the voxel groups keep no Dirichlet pairs (DOLFINx lifts and reacts)."""
-        return None
+    def dirichlet_action(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64] | None:
+        """K(E) x of this rank's cells at the Dirichlet rows, or for x zero off them (N).
+
+        The same contract as
+        :meth:`~bonefem.mechanics.assembly.GroupOperator.dirichlet_action`: element by
+        element over the cells that hold a Dirichlet dof (every cell of a Dirichlet row,
+        and the only cells where such an x is nonzero), at the current E -- the lifting
+        b ← b − K(E) g and the reactions at a supported surface without DOLFINx
+        assembling element matrices. None with a constant (Robin) matrix, as there.
+        """
+        if self.constant is not None:
+            return None
+        return self.op.action(x, self.bc_cells)
 
     def assemble(self) -> None:
         """Refill ``A`` from the current E (collective): scaled box matrices, no kernel."""

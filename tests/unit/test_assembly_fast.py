@@ -174,11 +174,13 @@ def test_fast_and_dolfinx_problems_agree() -> None:
     assert np.allclose(results["auto"], results["dolfinx"], rtol=1e-8, atol=0)
 
 
-def test_lifting_and_reactions_from_the_dirichlet_pairs() -> None:
+@pytest.mark.parametrize("cell_type", ["tetrahedron", "hexahedron"])
+def test_lifting_and_reactions_from_the_dirichlet_pairs(cell_type: str) -> None:
     """The lifting K(E) g and the reaction forces from the unit-modulus operator's Dirichlet
-    pairs equal DOLFINx's apply_lifting and residual assembly, for the same solution
-    (issue 15). A surface with a free component (xmax of "platen": x only) and a group
-    with a Robin term ("disc") keep DOLFINx's assembly."""
+    pairs (tetrahedra) or the voxel operator's cells at the supports (box hexahedra) equal
+    DOLFINx's apply_lifting and residual assembly, for the same solution (issue 15). A
+    surface with a free component (xmax of "platen": x only) and a group with a Robin
+    term ("disc") keep DOLFINx's assembly."""
     from mpi4py import MPI
 
     from bonefem.mechanics.solver import assemble_rhs
@@ -191,14 +193,15 @@ def test_lifting_and_reactions_from_the_dirichlet_pairs() -> None:
             {"type": "displacement", "surface": "xmax", "value": [-0.01, 0.002, 0.0]},
         ],
     )
-    bone = _bone(comm)
+    bone = _bone(comm, cell_type)
     prob = ElasticityProblem(
         bone,
         [press, *_cases()],
         poisson_ratio={"cortical": 0.3, "trabecular": 0.2},
         petsc_options={"ksp_rtol": 1e-10},
-        options_prefix="dirpairs_",
+        options_prefix=f"dirpairs_{cell_type}_",
     )
+    assert (prob.voxel_operator is not None) == (cell_type == "hexahedron")
     for seed in (0.0, 0.4):  # and after a re-assembly with another E
         prob.set_modulus(_modulus(bone, seed))
         prob.solve_all()
