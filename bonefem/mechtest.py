@@ -184,23 +184,15 @@ def load_test_mesh(
         return load_bone_mesh(mesh, comm, base_dir=base_dir, file=file), 0
     from bonefem.imaging.segment import Segmentation, face_connected
     from bonefem.imaging.selector_schema import apply_selections
-    from bonefem.imaging.source import _grid_on_every_rank, _read_and_segment
+    from bonefem.imaging.source import segmentation_on_root
     from bonefem.imaging.voxelmesh import voxel_mesh
 
-    image = seg = None
-    error: InputError | None = None
+    image, seg = segmentation_on_root(src, base_dir, comm)
     removed = 0
-    if comm.rank == 0:
-        try:
-            image, seg0 = _read_and_segment(src, base_dir)
-            labels, removed = face_connected(seg0.labels)
-            seg = Segmentation(labels, dict(seg0.regions), source=seg0.source)
-        except InputError as exc:
-            error = exc
-    error = comm.bcast(error, root=0)
-    if error is not None:
-        raise error
-    bone, _ = voxel_mesh(comm, _grid_on_every_rank(comm, image), seg)
+    if seg is not None:  # rank 0
+        labels, removed = face_connected(seg.labels)
+        seg = Segmentation(labels, dict(seg.regions), source=seg.source)
+    bone, _ = voxel_mesh(comm, image, seg)
     if spec.mesh.select:
         apply_selections(bone, spec.mesh.select, file=file, prefix="mesh.select")
     return bone, int(comm.bcast(removed, root=0))

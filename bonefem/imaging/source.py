@@ -163,7 +163,30 @@ def _read_and_segment(source: ImageMeshSource, base: Path | None) -> tuple[Image
     return image, Segmentation(mask.astype("int32"), {"bone": 1}, source=image.source)
 
 
-def _grid_on_every_rank(comm: Any, image: Image | None) -> Image:
+def segmentation_on_root(
+    source: ImageMeshSource, base: Path | None, comm: Any
+) -> tuple[Image, Segmentation | None]:
+    """Read and segment the image on rank 0 (collective; an InputError raised on every rank).
+
+    Returns:
+        (the image on rank 0 and its grid elsewhere (:func:`grid_on_every_rank`), the
+        segmentation on rank 0 and None elsewhere).
+    """
+    image: Image | None = None
+    seg: Segmentation | None = None
+    error: InputError | None = None
+    if comm.rank == 0:
+        try:
+            image, seg = _read_and_segment(source, base)
+        except InputError as exc:
+            error = exc
+    error = comm.bcast(error, root=0)
+    if error is not None:
+        raise error
+    return grid_on_every_rank(comm, image), seg
+
+
+def grid_on_every_rank(comm: Any, image: Image | None) -> Image:
     """The image on rank 0; elsewhere its grid (spacing mm, origin, direction) with 1 voxel."""
     import numpy as np
 
@@ -219,20 +242,10 @@ def load_image_mesh(
     comm = comm or MPI.COMM_WORLD
     source = _validated(source, file)
     base = Path(base_dir) if base_dir is not None else None
-    image: Image | None = None
-    seg: Segmentation | None = None
-    error: InputError | None = None
-    if comm.rank == 0:
-        try:
-            image, seg = _read_and_segment(source, base)
-        except InputError as exc:
-            error = exc
-    error = comm.bcast(error, root=0)
-    if error is not None:
-        raise error
-    bone = _mesh_of(comm, _grid_on_every_rank(comm, image), seg, source)
+    image, seg = segmentation_on_root(source, base, comm)
+    bone = _mesh_of(comm, image, seg, source)
     if source.density is not None:
-        _map_density(comm, bone, image, seg, source.density)
+        _map_density(comm, bone, image if comm.rank == 0 else None, seg, source.density)
     return bone
 
 
