@@ -3,9 +3,14 @@
 ``refine`` (and smaller mesh sizes) grow the cell count as their cube: ``refine = 50`` on
 the femur asks for ~5·10⁹ cells, and gmsh would fill the memory of the node before saying
 anything. :func:`estimate_generated` scales the cell count of each generator's default
-mesh (measured with gmsh 4.15, meshes/README.md) by ``refine³`` and by the cube of the
-largest ratio default/given of ``mesh_size`` and ``cortical_mesh_size``; changed
-dimensions are not taken into account (the estimate is rough: a factor of about 2).
+mesh (measured with gmsh 4.15, meshes/README.md) by r³, r = ``refine`` times the largest
+ratio default/given of ``mesh_size`` and ``cortical_mesh_size``; changed dimensions are
+not taken into account (the estimate is rough: a factor of about 2). The femur grows more
+slowly than r³ (its thin cortical shells are meshed at a size of their own): its count is
+the default's times s r³ + (1 − s) r², s = :data:`VOLUME_SHARE` = 0.343, least squares on
+the logarithm over the measured meshes at refine 1, 1.25, 2, 4.5 and 6 (41.1k, 66.7k, 207k,
+1.81M, 3.9M cells; docs/performance.md): within 7 % of each, where r³ was 2.3× high at
+refine 6.
 ``uniform_refinements`` (the femur's parallel refinement after gmsh) multiplies the count
 by exactly 8 per level.
 Memory: about 5 kB per cell for a run (measured: 4.2 kB on the vertebra, 4.8 kB on the
@@ -27,6 +32,9 @@ DEFAULT_CELLS = {"specimen": 7_600, "diaphysis": 11_200, "vertebra": 30_900, "fe
 #: Further cells of the vertebra's posterior elements at the default posterior_mesh_size
 #: (38,220 cells in all with ``posterior_elements = true``).
 POSTERIOR_CELLS = 7_300
+#: Share of the r³ term in a generator's cell count (the rest grows as r²; module doc);
+#: 1 where only the default mesh was measured.
+VOLUME_SHARE = {"femur": 0.343}
 #: Peak memory of a run per cell (bytes), and of the imported stack per rank.
 BYTES_PER_CELL = 5_000
 BYTES_PER_RANK = 160e6
@@ -82,7 +90,9 @@ def estimate_generated(generator: str, parameters: dict[str, Any]) -> MeshEstima
     scale = max(ratios) if ratios else 1.0
     if refine <= 0 or scale <= 0 or not 0 <= levels <= 10:
         return None
-    cells = DEFAULT_CELLS[generator] * refine**3 * scale**3
+    r = refine * scale
+    share = VOLUME_SHARE.get(generator, 1.0)
+    cells = DEFAULT_CELLS[generator] * (share * r**3 + (1.0 - share) * r**2)
     if generator == "vertebra" and parameters.get("posterior_elements") is True:
         try:
             h = float(parameters.get("posterior_mesh_size", defaults.posterior_mesh_size))
