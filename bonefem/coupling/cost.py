@@ -28,12 +28,13 @@ cold solves against 29.
 
 Issue 15's fourth round (the virtual tests to ``solver.test_rtol``, energy-form stiffness)
 made a test row cheaper: 0.115 cold solves a row on the quick start, 0.145 on the 27k-dof
-femur, 0.08 on the 1.0M-dof femur, so ``COLD_PER_TEST_ROW`` is 0.12 (was 0.22). Hexahedral
-meshes keep DOLFINx's (or the voxel) re-assembly and lifting in every test solve: the QCT
-phantom case (2.4k hexahedra) 0.6 cold solves a row, ``COLD_PER_TEST_ROW_HEX``. Measured
-against estimated then: the quick start 23.2 s CPU against 27 s (21.6 cold solves against
-28); the 10-year 1.0M-dof femur on 2 ranks 1069 s against 640 s (a loaded machine); the
-QCT phantom 10.6 s against 10.8 s.
+femur, 0.09 on the 1.0M-dof femur (idle machine), so ``COLD_PER_TEST_ROW`` is 0.12 (was
+0.22). Hexahedral meshes re-assemble through DOLFINx or the voxel operator's blocked
+insertion in every test row: the QCT phantom case (2.4k hexahedra) 0.42 cold solves a row,
+``COLD_PER_TEST_ROW_HEX`` = 0.45. Measured against estimated then: the quick start 23.2 s
+CPU against 27 s (21.6 cold solves against 28); the 10-year 1.0M-dof femur on 2 ranks 660 s
+(idle machine; 20.6 cold solves of 32 s) against 640 s (25 of 26 s); the QCT phantom 8.3 s
+against 8.9 s.
 
 It is a factor-of-2 estimate: the cell model's cost depends on the scenario, hexahedral
 micro-FE meshes need more CG iterations (about 5x, docs/performance.md "Micro-FE"), and
@@ -59,7 +60,7 @@ PARALLEL_EXPONENT = 0.95
 SETUP_COLD = 4.0
 COLD_PER_YEAR = 0.3
 COLD_PER_TEST_ROW = 0.12
-COLD_PER_TEST_ROW_HEX = 0.6
+COLD_PER_TEST_ROW_HEX = 0.45
 #: Cell model: seconds per cell and simulated year (on one rank's cells; 1.7e-5 to
 #: 3.2e-5 measured on the bundled cases, more on big meshes, whose state exceeds the
 #: caches).
