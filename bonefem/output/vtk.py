@@ -181,6 +181,9 @@ class ParaViewSeries:
         self._field_data = names_field_data(bone.regions, bone.surfaces)
         self._node_lookup = np.full(mesh.geometry.x.shape[0], -1, dtype=np.int64)
         self._node_lookup[nodes] = np.arange(nodes.size)
+        #: the encoded mesh of a piece (points; connectivity, offsets, types), built at the
+        #: first write: the mesh never changes, its encoding was a third of every write
+        self._piece_mesh: tuple[list[str], list[str]] | None = None
 
     # ----------------------------------------------------------------- helpers
     def point_values(self, u: fem.Function) -> npt.NDArray[np.float64]:
@@ -295,6 +298,16 @@ class ParaViewSeries:
         cell_arrays: Mapping[str, npt.NDArray[Any]],
     ) -> None:
         c, p = self.compress, self.precision
+        if self._piece_mesh is None:
+            self._piece_mesh = (
+                [_data_array("Points", self._points.astype(np.float64), c, p)],
+                [
+                    _data_array("connectivity", self._connectivity.ravel(), c),
+                    _data_array("offsets", self._offsets, c),
+                    _data_array("types", self._types, c),
+                ],
+            )
+        points, cells = self._piece_mesh
         parts = [
             '<?xml version="1.0"?>',
             grid_open(c),
@@ -303,12 +316,8 @@ class ParaViewSeries:
             *piece_lines(
                 self._nodes.size,
                 self.n_cells,
-                [_data_array("Points", self._points.astype(np.float64), c, p)],
-                [
-                    _data_array("connectivity", self._connectivity.ravel(), c),
-                    _data_array("offsets", self._offsets, c),
-                    _data_array("types", self._types, c),
-                ],
+                points,
+                cells,
                 (_data_array(k, v, c, p) for k, v in point_arrays.items()),
                 (_data_array(k, v, c, p) for k, v in cell_arrays.items()),
             ),
