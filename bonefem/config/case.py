@@ -350,8 +350,8 @@ class SolverSettings(_Section):
         "test, fracture load case; dimensionless). Their results need less than the "
         "habitual solves' `rtol`: the stiffness comes from the strain energy (error "
         "quadratic in the solver's), the failure load from a volume quantile of the strain "
-        "energy density; at 1e-6 both are within 1e-7 of a 1e-10 solve on the bundled cases "
-        "(docs/performance.md).",
+        "energy density; at 1e-6 both were within 1e-7 of a 1e-10 solve on the quick-start "
+        "case (docs/performance.md).",
     )
     refresh_factor: float = Field(
         default=1.5,

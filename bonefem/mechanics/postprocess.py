@@ -21,8 +21,9 @@ sensitive to the linear solver's error: for an iterate u + e with e zero on the 
 (u + e)ᵀK(u + e) = uᵀKu + eᵀKe (eᵀKu = 0: Ku vanishes at the free dofs), so the error is
 quadratic in the energy norm of e and one-signed (an upper bound), where the reaction's is
 linear in e (the minimum potential energy principle; Strang & Fix 1973, *An Analysis of the
-Finite Element Method*, §1.2). Measured on the quick-start vertebra at CG tolerance 1e-6:
-3.4e-4 relative from the reaction, below 1e-9 from the energy (docs/performance.md).
+Finite Element Method*, §1.2). Measured on the quick-start vertebra at CG tolerance 1e-6,
+against the same run solved to 1e-10: 3.4e-4 relative from the reaction, 4.9e-8 from the
+energy (the reference's own reaction-form error is of that size; docs/performance.md).
 Definitions as in
 docs/model-mechanics.md (section 1); strain and stress as in :mod:`bonefem.mechanics.forms`
 (Zienkiewicz & Taylor, *The Finite Element Method* vol. 1, ch. 6).

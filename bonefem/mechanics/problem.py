@@ -466,7 +466,7 @@ class ElasticityProblem:
             for bc in case.bcs:
                 constrained[np.asarray(bc.dof_indices()[0], dtype=np.int64)] = True
             local = bool(constrained[(3 * nodes[:, None] + np.arange(3)).ravel()].all())
-            # Robin groups and voxel groups keep no Dirichlet pairs (the same on every rank)
+            # Robin groups (tetrahedra or voxels) give no Dirichlet action (same on every rank)
             keeps = fast.dirichlet_action(case.u.x.array) is not None
             self._all_dirichlet[key] = keeps and bool(self.comm.allreduce(local, op=MPI.LAND))
         if not self._all_dirichlet[key]:

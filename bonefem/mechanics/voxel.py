@@ -223,7 +223,7 @@ class VoxelGroup:
             sl = slice(start, min(start + _CHUNK, op.nodes.shape[0]))
             nodes = op.nodes[sl]
             vals = op._values(sl)
-            bc = self.is_bc[(3 * nodes[:, :, None] + np.arange(3)).reshape(-1, 24)]
+            bc = self.is_bc[op._cell_dofs(sl)]
             if bc.any():
                 vals[bc[:, :, None] | bc[:, None, :]] = 0.0
             A.setValuesBlockedLocalRCV(nodes, nodes, vals.reshape(nodes.shape[0], 576), addv=add)
