@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.bench_mechanics import LOAD_CASES, modulus_fields
@@ -31,7 +33,13 @@ from benchmarks.common import RESULTS, load_mesh, machine, rank0_print, write_js
 from bonefem._dolfinx import MPI, dolfinx
 from bonefem.config.loading import LoadCase
 from bonefem.mechanics import ElasticityProblem
-from bonefem.mechanics.assembly import UnitModulusOperator, relative_difference
+from bonefem.mechanics.assembly import (
+    _A,
+    _B,
+    UnitModulusOperator,
+    relative_difference,
+    unique_inverse,
+)
 
 
 def timed(fn: Any, repeat: int) -> dict[str, float]:
@@ -56,6 +64,18 @@ def unit_modulus(prob: ElasticityProblem, A: Any, bcs: Any, repeat: int) -> dict
     res["unit_group_setup"] = timed(lambda: box.update(g=box["op"].group(bcs)), 1)
     res["unit_assemble"] = timed(box["g"].assemble, repeat)
     res["unit_vs_aij_rel_diff"] = relative_difference(box["g"].A, A)
+    # the pair keys of the set-up: numpy's unique against the argsort + prefix sum it uses
+    n_cells = prob.V.mesh.topology.index_map(3).size_local
+    dofs = prob.V.dofmap.list[:n_cells].astype(np.int64)
+    n_nodes = prob.V.dofmap.index_map.size_local + prob.V.dofmap.index_map.num_ghosts
+    da, db = dofs[:, _A], dofs[:, _B]
+    keys = np.minimum(da, db) * n_nodes + np.maximum(da, db)
+    res["pair_keys_np_unique"] = timed(
+        lambda: box.update(u=np.unique(keys, return_inverse=True)), 1
+    )
+    res["pair_keys_unique_inverse"] = timed(lambda: box.update(v=unique_inverse(keys)), 1)
+    (p0, i0), (p1, i1) = box["u"], box["v"]
+    res["pair_keys_identical"] = bool(np.array_equal(p0, p1) and np.array_equal(i0, i1))
     P = box["op"].P
     res["unit_map_mb"] = MPI.COMM_WORLD.allreduce(
         (P.data.nbytes + P.indices.nbytes + P.indptr.nbytes) / 2**20, op=MPI.SUM

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -219,6 +220,60 @@ def _write_root(bone: BoneMesh, path: Path, parts: list[tuple[Any, ...]]) -> Non
         finals.insert(0, _cell_data_file(path))
     for final in finals:  # the sidecar last: it marks a complete file
         os.replace(str(final) + tmp, final)
+
+
+def copy_mesh_file(source: str | Path, path: str | Path, comm: MPI.Intracomm) -> Path:
+    """Copy a bonefem mesh file (collective; rank 0 copies the bytes).
+
+    The data file and the per-cell arrays are copied as they are, the XDMF text is written
+    again for the new data file's name and the sidecar goes last (it marks a complete
+    file), each through a temporary name and ``os.replace`` as in :func:`write_mesh`. The
+    copy holds the same cells, nodes and tags in the same rows as the source, so it reads
+    back as the same mesh; what a read of the source then a :func:`write_mesh` would give,
+    without reading it (the run folder of a cached mesh).
+
+    Args:
+        source: the ``.xdmf`` file of a bonefem mesh file.
+        path: the ``.xdmf`` file to write (``.h5`` and ``.bonefem.json`` go beside it).
+        comm: the communicator of the run (every rank calls).
+
+    Returns:
+        The path of the XDMF file.
+
+    Raises:
+        InputError: the source is not a complete bonefem mesh file, or the copy failed
+            (every rank raises).
+    """
+    source, path = Path(source), Path(path)
+
+    def copy() -> None:
+        if not is_bonefem_file(source) or not source.with_suffix(".h5").is_file():
+            raise InputError(f"{source} is not a complete bonefem mesh file")
+        try:
+            info = json.loads(_sidecar(source).read_text())
+        except (OSError, ValueError) as exc:
+            raise InputError(f"unreadable sidecar {_sidecar(source).name}: {exc}") from None
+        if info.get("format") != FORMAT or int(info.get("version", 0)) > FORMAT_VERSION:
+            raise InputError(f"{_sidecar(source).name} is not a bonefem mesh file "
+                             f"v{FORMAT_VERSION}")  # fmt: skip
+        path.parent.mkdir(parents=True, exist_ok=True)
+        h5 = path.with_suffix(".h5")
+        tmp = f".tmp{os.getpid()}"
+        pairs = [(source.with_suffix(".h5"), h5)]
+        if info.get("cell_data"):
+            pairs.append((_cell_data_file(source), _cell_data_file(path)))
+        try:
+            for src, dst in pairs:
+                shutil.copyfile(src, str(dst) + tmp)
+            Path(str(path) + tmp).write_text(_xdmf_text(h5.name, info))
+            Path(str(_sidecar(path)) + tmp).write_text(json.dumps(info, indent=1) + "\n")
+            for final in [*(dst for _, dst in pairs), path, _sidecar(path)]:
+                os.replace(str(final) + tmp, final)
+        except OSError as exc:
+            raise InputError(f"cannot copy the mesh file to {path}: {exc}") from None
+
+    _on_root(comm, copy, source=str(source))
+    return path
 
 
 def read_bonefem(path: str | Path, comm: MPI.Intracomm | None = None) -> BoneMesh:

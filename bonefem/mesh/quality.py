@@ -20,6 +20,7 @@ cell (tangled). A cell is *degenerate* when its quality is below a threshold (de
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -135,14 +136,31 @@ def hexahedron_quality(x: npt.NDArray[np.float64]) -> dict[str, npt.NDArray[np.f
     }
 
 
+#: cells per block of the quality measures: their temporaries (up to 36 doubles a cell)
+#: stay in the cache instead of being fresh pages of a few hundred MB at 1M cells, which
+#: cost more to fault in than to compute (0.83M tetrahedra: 2.7-6.4 s -> 1.0 s)
+_QUALITY_BLOCK = 32768
+
+
+def _in_blocks(
+    measure: Callable[[npt.NDArray[np.float64]], dict[str, npt.NDArray[np.float64]]],
+    x: npt.NDArray[np.float64],
+) -> dict[str, npt.NDArray[np.float64]]:
+    """``measure(x)`` over blocks of cells, concatenated (the same values)."""
+    if x.shape[0] <= _QUALITY_BLOCK:
+        return measure(x)
+    parts = [measure(x[i : i + _QUALITY_BLOCK]) for i in range(0, x.shape[0], _QUALITY_BLOCK)]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
 def cell_quality(mesh: dolfinx.mesh.Mesh) -> dict[str, npt.NDArray[np.float64]]:
     """Per owned cell: signed ``volume`` (mm³), ``quality`` (1 ideal) and dihedral angles."""
     x = _owned_cell_nodes(mesh)
     ct = mesh.topology.cell_type
     if ct == dolfinx.mesh.CellType.tetrahedron and x.shape[1] == 4:
-        return tetrahedron_quality(x)
+        return _in_blocks(tetrahedron_quality, x)
     if ct == dolfinx.mesh.CellType.hexahedron and x.shape[1] == 8:
-        return hexahedron_quality(x)
+        return _in_blocks(hexahedron_quality, x)
     raise InputError(
         f"unsupported cell type {ct.name} with {x.shape[1]} nodes; "
         "supported: linear tetrahedra (4 nodes) and trilinear hexahedra (8 nodes)"

@@ -18,6 +18,7 @@ from bonefem.mechanics.assembly import (
     UnitModulusOperator,
     relative_difference,
     supported,
+    unique_inverse,
     unit_element_matrices,
 )
 from bonefem.mesh import box
@@ -260,3 +261,16 @@ def test_matrix_is_aij_for_gamg() -> None:
     _, prob = _problem(MPI.COMM_WORLD, "auto", "asm_type_")
     assert prob.groups[0].A.getType() in (PETSc.Mat.Type.SEQAIJ, PETSc.Mat.Type.MPIAIJ)
     prob.destroy()
+
+
+@pytest.mark.parametrize("shape", [(0,), (1,), (7, 10), (5000, 10)])
+def test_unique_inverse_is_numpys_unique(shape: tuple[int, ...]) -> None:
+    """The set-up's pair keys: the same distinct keys and inverse as ``np.unique``."""
+    rng = np.random.default_rng(3)
+    keys = rng.integers(0, max(2, shape[0]), size=shape, dtype=np.int64)  # many repeats
+    pairs, inverse = unique_inverse(keys)
+    ref_pairs, ref_inverse = np.unique(keys, return_inverse=True)
+    assert np.array_equal(pairs, ref_pairs)
+    assert inverse.shape == keys.shape
+    assert np.array_equal(inverse, ref_inverse.reshape(keys.shape))
+    assert np.array_equal(pairs[inverse], keys)

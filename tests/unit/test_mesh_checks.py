@@ -41,6 +41,19 @@ def test_hexahedron_scaled_jacobian_and_volume() -> None:
     assert hexahedron_quality(tangled)["quality"][0] < 0.0
 
 
+def test_quality_in_blocks_is_the_same_as_in_one_go(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``cell_quality`` measures in blocks of cells: the same values as one call."""
+    from bonefem.mesh import quality
+
+    bone = box(MPI.COMM_SELF, (3.0, 2.0, 1.0), (5, 4, 3))
+    whole = quality.tetrahedron_quality(quality._owned_cell_nodes(bone.mesh))
+    monkeypatch.setattr(quality, "_QUALITY_BLOCK", 7)  # 360 cells: 52 blocks, the last short
+    blocks = quality.cell_quality(bone.mesh)
+    assert blocks.keys() == whole.keys()
+    for k, v in whole.items():
+        assert np.array_equal(blocks[k], v), k
+
+
 @pytest.mark.mpi
 def test_quality_stats_are_reduced_over_ranks() -> None:
     stats = quality_stats(box(MPI.COMM_WORLD, (1, 1, 1), (4, 4, 4)).mesh)

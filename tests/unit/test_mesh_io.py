@@ -358,3 +358,35 @@ def test_tag_lookup_errors(mpi_tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"region tag 7 .*tags are: 1, 2"):
         read_mesh(path, MPI.COMM_WORLD, regions={"cortical": 7})
     assert "regions" in TAG_KEYS
+
+
+def test_copied_mesh_file_reads_as_the_written_one(mpi_tmp_path: Path, bone_mesh) -> None:
+    """A run folder's copy of a cached mesh (``copy_mesh_file``) is what reading the cache
+    and writing it again gives: the same datasets, XDMF text and sidecar, the same cells."""
+    h5py = pytest.importorskip("h5py")
+    from bonefem.mesh.meshfile import copy_mesh_file
+
+    comm = MPI.COMM_WORLD
+    bone = bone_mesh("femur", mesh_size=10.0, cortical_mesh_size=4.0)
+    cached = write_mesh(bone, mpi_tmp_path / "cache" / "femur-0123.xdmf")
+    copied = copy_mesh_file(cached, mpi_tmp_path / "run" / "mesh.xdmf", comm)
+    rewritten = write_mesh(read_mesh(cached, comm), mpi_tmp_path / "again" / "mesh.xdmf")
+    if comm.rank == 0:
+        assert copied.read_text() == rewritten.read_text()
+        assert "mesh.h5:/Mesh/topology" in copied.read_text()
+        side = [p.with_name("mesh.bonefem.json").read_text() for p in (copied, rewritten)]
+        assert side[0] == side[1]
+        names = ["Mesh/geometry", "Mesh/topology", "Mesh/regions", "Surfaces/topology"]
+        h5 = [p.with_suffix(".h5") for p in (copied, rewritten)]
+        with h5py.File(h5[0]) as x, h5py.File(h5[1]) as y:
+            for name in [*names, "Surfaces/values"]:
+                assert np.array_equal(x[name][()], y[name][()]), name
+    back = read_mesh(copied, comm)
+    assert back.regions == bone.regions and back.surfaces == bone.surfaces
+    a, b = cell_centroids_by_original_index(bone), cell_centroids_by_original_index(back)
+    if comm.rank == 0:
+        assert a is not None and b is not None and np.array_equal(a, b)
+    # an incomplete source is refused on every rank, naming it
+    write_on_root(cached.with_suffix(".h5"), lambda p: p.unlink())
+    with pytest.raises(InputError, match="not a complete bonefem mesh file"):
+        copy_mesh_file(cached, mpi_tmp_path / "run2" / "mesh.xdmf", comm)

@@ -103,6 +103,17 @@ def cache_key(name: str, parameters: Mapping[str, Any] | None = None, ranks: int
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def _cached(
+    name: str,
+    parameters: Mapping[str, Any] | None,
+    comm: MPI.Intracomm,
+    directory: str | Path | None = None,
+) -> tuple[Path, bool]:
+    """The cache file of a generated mesh and whether the cache has it (collective)."""
+    path = Path(directory or cache_dir()) / f"{name}-{cache_key(name, parameters, comm.size)}.xdmf"
+    return path, bool(comm.bcast(is_bonefem_file(path) if comm.rank == 0 else None, root=0))
+
+
 def generate_cached(
     name: str,
     parameters: Mapping[str, Any] | None = None,
@@ -124,9 +135,7 @@ def generate_cached(
         The mesh (same cells in the same original order either way).
     """
     comm = comm or MPI.COMM_WORLD
-    key = cache_key(name, parameters, comm.size)
-    path = Path(directory or cache_dir()) / f"{name}-{key}.xdmf"
-    found = comm.bcast(is_bonefem_file(path) if comm.rank == 0 else None, root=0)
+    path, found = _cached(name, parameters, comm, directory)
     if found:
         try:
             bone = read_bonefem(path, comm)
@@ -155,6 +164,52 @@ def _resolve(path: str, base_dir: Path | None, *, settings: bool = False) -> Pat
     return candidates[0]
 
 
+def _final_config(
+    config: Mapping[str, Any] | MeshConfig, base_dir: str | Path | None, file: str | None
+) -> tuple[MeshConfig, Path | None, str | None]:
+    """The ``[mesh]`` table after following its ``settings`` files: (config, folder, file)."""
+    cfg = parse_mesh_config(config, file=file)
+    base = Path(base_dir) if base_dir is not None else None
+    depth = 0
+    while cfg.settings is not None:
+        depth += 1
+        path = _resolve(cfg.settings, base, settings=True)
+        if depth > 4:
+            raise InputError("settings files refer to each other in a loop", file=path)
+        try:
+            table = tomllib.loads(path.read_text()).get("mesh")
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise InputError(f"cannot read the mesh settings: {exc}", file=path) from None
+        if not isinstance(table, dict):
+            raise InputError("the settings file has no [mesh] table", file=path)
+        cfg = parse_mesh_config(table, file=str(path))
+        base, file = path.parent, str(path)
+    return cfg, base, file
+
+
+def cached_mesh_file(
+    config: Mapping[str, Any] | MeshConfig,
+    comm: MPI.Intracomm | None = None,
+    *,
+    base_dir: str | Path | None = None,
+    file: str | None = None,
+) -> Path | None:
+    """The mesh cache's file of a ``[mesh]`` table that the cache has (collective), or None.
+
+    None: the table imports a file or an image, does not cache, adds selected surfaces, or
+    the cache does not have the mesh yet. The file is the one :func:`generate_cached` would
+    read, for callers that copy it instead (the run folder:
+    :func:`~bonefem.mesh.meshfile.copy_mesh_file`).
+    """
+    comm = comm or MPI.COMM_WORLD
+    top = parse_mesh_config(config, file=file)
+    cfg, _, _ = _final_config(top, base_dir, file)
+    if cfg.generator is None or not cfg.cache or top.select or cfg.select:
+        return None  # not a cached generated mesh, or one the selectors add surfaces to
+    path, found = _cached(cfg.generator, cfg.parameters, comm)
+    return path if found else None
+
+
 def load_bone_mesh(
     config: Mapping[str, Any] | MeshConfig,
     comm: MPI.Intracomm | None = None,
@@ -174,22 +229,7 @@ def load_bone_mesh(
         The distributed mesh.
     """
     comm = comm or MPI.COMM_WORLD
-    cfg = parse_mesh_config(config, file=file)
-    base = Path(base_dir) if base_dir is not None else None
-    depth = 0
-    while cfg.settings is not None:
-        depth += 1
-        path = _resolve(cfg.settings, base, settings=True)
-        if depth > 4:
-            raise InputError("settings files refer to each other in a loop", file=path)
-        try:
-            table = tomllib.loads(path.read_text()).get("mesh")
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise InputError(f"cannot read the mesh settings: {exc}", file=path) from None
-        if not isinstance(table, dict):
-            raise InputError("the settings file has no [mesh] table", file=path)
-        cfg = parse_mesh_config(table, file=str(path))
-        base, file = path.parent, str(path)
+    cfg, base, file = _final_config(config, base_dir, file)
     if cfg.generator is not None:
         if cfg.cache:
             return generate_cached(cfg.generator, cfg.parameters, comm, file=file)
