@@ -32,6 +32,7 @@ from bonefem.coupling.memory import MemoryEstimate, peak_rss_bytes, require_memo
 from bonefem.coupling.stop import SignalStop
 from bonefem.coupling.timers import Timers
 from bonefem.errors import BonefemError, InputError, OutputWriteError
+from bonefem.kernels import kernel_info
 from bonefem.mesh.bonemesh import BoneMesh
 from bonefem.output.checkpoint import CheckpointStore
 from bonefem.output.run import RunOutput
@@ -350,7 +351,7 @@ def _run_case(
         case=case.run.name,
         case_file=str(case_path),
         overrides=overrides,
-        versions={**versions(), "allocator": tune_allocator()},
+        versions={**versions(), "allocator": tune_allocator(), "kernels": kernel_info()},
         git_revision=git_revision(Path(__file__).parent),
         ranks=comm.size,
         mesh={

@@ -33,6 +33,13 @@ metrics.csv prints 10 significant digits. Tolerances, and why:
 * ``*_pct_change`` columns: 1e-8 percentage points, i.e. 1e-10 relative to the quantity
   itself (a change of -0.05 % carries its base quantity's rounding in its own 10th digit);
 * solver counters (``step``, ``mechanics_solves``, ``ksp_iterations``) exactly.
+
+These hold on the numerical kernels the references were computed with (NumPy's x86-64-v3
+ufuncs, OpenBLAS's AVX2 kernels), which ``scripts/test.sh`` pins on x86-64 CPUs with AVX2
+(``bonefem/kernels.py``). NumPy's AVX-512 ufuncs round exp and log differently in the last
+bit, and the error-controlled substeps carry that to 7.4e-5 relative (OBa under denosumab;
+the other eleven cases <= 1.2e-8; measured on an AMD EPYC with AVX-512, December 2026): on
+other kernels the columns are compared to ``CROSS_RTOL`` / ``CROSS_PCT_ATOL``.
 """
 
 from __future__ import annotations
@@ -47,15 +54,38 @@ from tests.regression.short_cases import DATA, SHORT_CASES, read_rows, write_sho
 RTOL = 1e-9
 PCT_ATOL = 1e-8  # percentage points
 COUNTERS = ("step", "mechanics_solves", "ksp_iterations")
+#: Tolerances on other numerical kernels (bonefem/kernels.py: NumPy's AVX-512 ufuncs,
+#: OpenBLAS's SkylakeX kernels): 10x the largest difference measured between AVX2 and
+#: AVX-512 kernels over the twelve cases (7.4e-5 relative, 7.0e-5 percentage points;
+#: the solver counters were equal). What changes the model moves these columns by far more.
+CROSS_RTOL = 1e-3
+CROSS_PCT_ATOL = 1e-3
+#: the kernels the references were computed with: NumPy's x86-64-v3 (AVX2) ufuncs and
+#: OpenBLAS's AVX2 kernels (Zen uses Haswell's); scripts/test.sh pins them on x86-64 CPUs
+REFERENCE_SIMD = ["X86_V3"]
+REFERENCE_BLAS = ("Haswell", "Zen")
 
 
-def mismatch(key: str, a: float, b: float) -> float:
+def reference_kernels() -> bool:
+    """Whether this process runs the kernels the references were computed with."""
+    from bonefem.kernels import kernel_info
+
+    k = kernel_info()
+    return (
+        k["machine"] == "x86_64"
+        and k["numpy_simd"] == REFERENCE_SIMD
+        and k["openblas_core"] in REFERENCE_BLAS
+    )
+
+
+def mismatch(key: str, a: float, b: float, *, exact_kernels: bool = True) -> float:
     """How far ``a`` is from the reference ``b`` in units of the column's tolerance."""
+    rtol, pct_atol = (RTOL, PCT_ATOL) if exact_kernels else (CROSS_RTOL, CROSS_PCT_ATOL)
     if key in COUNTERS:
         return 0.0 if a == b else math.inf
     if key.endswith("_pct_change"):
-        return abs(a - b) / PCT_ATOL
-    return abs(a - b) / (RTOL * max(abs(b), 1e-300))
+        return abs(a - b) / pct_atol
+    return abs(a - b) / (rtol * max(abs(b), 1e-300))
 
 
 @pytest.mark.slow
@@ -70,6 +100,7 @@ def test_bundled_case_metrics_unchanged(name: str, tmp_path: Path) -> None:
     ref = read_rows(DATA / f"{name}.csv")
     assert len(got) == len(ref)
     assert set(got[0]) >= set(ref[0]), f"columns lost: {set(ref[0]) - set(got[0])}"
+    exact = reference_kernels()
     worst = (0.0, "", 0)  # (difference in units of the tolerance, column, row)
     for i, (g, r) in enumerate(zip(got, ref, strict=True)):
         for key, text in r.items():
@@ -77,8 +108,9 @@ def test_bundled_case_metrics_unchanged(name: str, tmp_path: Path) -> None:
             if math.isnan(b):
                 assert math.isnan(a), f"{name} row {i} {key}: {a} (reference nan)"
                 continue
-            err = mismatch(key, a, b)
+            err = mismatch(key, a, b, exact_kernels=exact)
             if err > worst[0]:
                 worst = (err, key, i)
     err, key, row = worst
-    assert err <= 1.0, f"{name}: {err:.3g} x the tolerance in {key} row {row}"
+    kernels = "" if exact else " (other kernels than the references': cross-kernel tolerance)"
+    assert err <= 1.0, f"{name}: {err:.3g} x the tolerance in {key} row {row}{kernels}"

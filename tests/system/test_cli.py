@@ -48,6 +48,7 @@ def test_run_writes_a_complete_run_folder(finished_run: Path) -> None:
     manifest = json.loads((finished_run / "manifest.json").read_text())
     assert manifest["status"] == "finished"
     assert {"dolfinx", "petsc", "python", "allocator"} <= set(manifest["versions"])
+    assert set(manifest["versions"]["kernels"]) == {"machine", "numpy_simd", "openblas_core"}
     assert manifest["wall_time_per_phase_s"]["mechanics"] > 0
 
 
