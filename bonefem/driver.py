@@ -32,7 +32,7 @@ from bonefem.coupling.memory import MemoryEstimate, peak_rss_bytes, require_memo
 from bonefem.coupling.stop import SignalStop
 from bonefem.coupling.timers import Timers
 from bonefem.errors import BonefemError, InputError, OutputWriteError
-from bonefem.kernels import kernel_info
+from bonefem.kernels import kernels_of_ranks
 from bonefem.mesh.bonemesh import BoneMesh
 from bonefem.output.checkpoint import CheckpointStore
 from bonefem.output.run import RunOutput
@@ -346,12 +346,19 @@ def _run_case(
     run.timers.add("setup", t_setup)
     out.attach(bone)
     cold = model.mechanics.cold_solve_seconds(model.habitual)  # None on a restart
+    kernels = kernels_of_ranks(comm)
+    if kernels.get("mixed"):
+        logger.warning(
+            "the ranks use different numerical kernels (NumPy SIMD, OpenBLAS core): the run "
+            "reproduces only on the same mix of nodes; NPY_DISABLE_CPU_FEATURES and "
+            "OPENBLAS_CORETYPE pin them (README, Parallel runs)"
+        )
     out.start(
         **({} if cold is None else {"cold_solve_s": cold}),
         case=case.run.name,
         case_file=str(case_path),
         overrides=overrides,
-        versions={**versions(), "allocator": tune_allocator(), "kernels": kernel_info()},
+        versions={**versions(), "allocator": tune_allocator(), "kernels": kernels},
         git_revision=git_revision(Path(__file__).parent),
         ranks=comm.size,
         mesh={

@@ -28,7 +28,7 @@ import platform
 from functools import cache
 from typing import Any
 
-__all__ = ["kernel_info", "numpy_simd", "openblas_core"]
+__all__ = ["kernel_info", "kernels_of_ranks", "numpy_simd", "openblas_core"]
 
 
 def numpy_simd() -> list[str]:
@@ -76,3 +76,17 @@ def kernel_info() -> dict[str, Any]:
         "numpy_simd": numpy_simd(),
         "openblas_core": openblas_core(),
     }
+
+
+def kernels_of_ranks(comm: Any) -> dict[str, Any]:
+    """:func:`kernel_info` of every rank of ``comm``: one dict where they agree.
+
+    Where the ranks differ (a job spread over nodes of different CPUs), the result is
+    ``{"mixed": True, "ranks": [info of rank 0, rank 1, ...]}``: the run is then reproducible
+    only on the same mix of nodes (module docstring: pin the kernels to make them agree).
+    Collective.
+    """
+    infos = comm.allgather(kernel_info())
+    if all(info == infos[0] for info in infos):
+        return infos[0]
+    return {"mixed": True, "ranks": infos}

@@ -85,3 +85,27 @@ def test_scripts_test_sh_pins_the_suite_it_runs() -> None:
     from tests.regression.test_bundled_metrics import reference_kernels
 
     assert reference_kernels(), kernel_info()
+
+
+class _Comm:
+    """allgather over made-up ranks (what an MPI job over mixed nodes would return)."""
+
+    def __init__(self, infos: list[dict[str, Any]]) -> None:
+        self.infos = infos
+
+    def allgather(self, _: object) -> list[dict[str, Any]]:
+        return self.infos
+
+
+@pytest.mark.mpi
+def test_kernels_of_ranks_one_record_or_every_rank_when_mixed() -> None:
+    from mpi4py import MPI
+
+    from bonefem.kernels import kernels_of_ranks
+
+    mine = kernel_info()
+    assert kernels_of_ranks(MPI.COMM_WORLD) == mine  # every rank of this job: same CPU
+    avx512 = {**mine, "numpy_simd": ["X86_V3", "X86_V4"], "openblas_core": "SkylakeX"}
+    assert kernels_of_ranks(_Comm([mine, mine])) == mine
+    mixed = kernels_of_ranks(_Comm([mine, avx512]))
+    assert mixed == {"mixed": True, "ranks": [mine, avx512]}
