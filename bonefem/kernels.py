@@ -7,7 +7,7 @@ AVX-512), and OpenBLAS picks its kernels by CPU (``Haswell``, ``Zen``, ``Skylake
 uses error-controlled substeps in the cell model: a difference in the last bit can move an
 accepted step, and the difference then grows to the integrator's tolerance. Measured on the
 bundled cases (their short versions, ``tests/regression``): the same run on an AVX2
-machine and on an AVX-512 one (AMD EPYC, numpy 2.5.5, OpenBLAS 0.3.x) agrees to 3e-11 in
+machine and on an AVX-512 one (AMD EPYC, NumPy 2.5.5, OpenBLAS 0.3.34) agrees to 3e-11 in
 most cases and to 7e-5 relative in the worst column (osteoblasts under denosumab, pushed
 26-fold below normal); every clinical column to 7e-5 percentage points.
 
