@@ -47,7 +47,7 @@ from bonefem.mesh.meshfile import FORMAT_VERSION, is_bonefem_file, read_bonefem,
 logger = logging.getLogger(__name__)
 
 #: Bump when a generator's geometry or meshing changes, to invalidate cached meshes.
-GEOMETRY_VERSION = 1
+GEOMETRY_VERSION = 2  # 2: slivers removed (generators/_gmsh.py::remove_slivers)
 
 #: Bump when the parallel refinement (``uniform_refinements``: tag transfer, projection)
 #: changes; part of the cache key of refined meshes only.
