@@ -222,6 +222,20 @@ def _write_root(bone: BoneMesh, path: Path, parts: list[tuple[Any, ...]]) -> Non
         os.replace(str(final) + tmp, final)
 
 
+def _read_meta(path: Path) -> dict[str, Any]:
+    """Rank 0: the sidecar of a bonefem mesh file, checked (format, version, data file)."""
+    _check_readable(path)
+    try:
+        meta = json.loads(_sidecar(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"unreadable sidecar {_sidecar(path).name}: {exc}") from None
+    if meta.get("format") != FORMAT or int(meta.get("version", 0)) > FORMAT_VERSION:
+        raise InputError(f"{_sidecar(path).name} is not a bonefem mesh file v{FORMAT_VERSION}")
+    if not path.with_suffix(".h5").is_file():
+        raise InputError(f"the data file {path.with_suffix('.h5').name} is missing")
+    return dict(meta)
+
+
 def copy_mesh_file(source: str | Path, path: str | Path, comm: MPI.Intracomm) -> Path:
     """Copy a bonefem mesh file (collective; rank 0 copies the bytes).
 
@@ -249,13 +263,7 @@ def copy_mesh_file(source: str | Path, path: str | Path, comm: MPI.Intracomm) ->
     def copy() -> None:
         if not is_bonefem_file(source) or not source.with_suffix(".h5").is_file():
             raise InputError(f"{source} is not a complete bonefem mesh file")
-        try:
-            info = json.loads(_sidecar(source).read_text())
-        except (OSError, ValueError) as exc:
-            raise InputError(f"unreadable sidecar {_sidecar(source).name}: {exc}") from None
-        if info.get("format") != FORMAT or int(info.get("version", 0)) > FORMAT_VERSION:
-            raise InputError(f"{_sidecar(source).name} is not a bonefem mesh file "
-                             f"v{FORMAT_VERSION}")  # fmt: skip
+        info = _read_meta(source)
         path.parent.mkdir(parents=True, exist_ok=True)
         h5 = path.with_suffix(".h5")
         tmp = f".tmp{os.getpid()}"
@@ -281,19 +289,7 @@ def read_bonefem(path: str | Path, comm: MPI.Intracomm | None = None) -> BoneMes
     comm = comm or MPI.COMM_WORLD
     path = Path(path)
 
-    def info() -> dict[str, Any]:
-        _check_readable(path)
-        try:
-            meta = json.loads(_sidecar(path).read_text())
-        except (OSError, ValueError) as exc:
-            raise InputError(f"unreadable sidecar {_sidecar(path).name}: {exc}") from None
-        if meta.get("format") != FORMAT or int(meta.get("version", 0)) > FORMAT_VERSION:
-            raise InputError(f"{_sidecar(path).name} is not a bonefem mesh file v{FORMAT_VERSION}")
-        if not path.with_suffix(".h5").is_file():
-            raise InputError(f"the data file {path.with_suffix('.h5').name} is missing")
-        return dict(meta)
-
-    meta = comm.bcast(_on_root(comm, info, source=str(path)), root=0)
+    meta = comm.bcast(_on_root(comm, lambda: _read_meta(path), source=str(path)), root=0)
     try:
         with dolfinx.io.XDMFFile(comm, str(path), "r") as f:
             mesh = f.read_mesh(ghost_mode=dolfinx.mesh.GhostMode.none, name="mesh")
