@@ -8,6 +8,7 @@ quantities against analytic values) or by launching ``mpiexec -n 2`` from a seri
 
 from __future__ import annotations
 
+import faulthandler
 import gc
 import os
 import shutil
@@ -120,6 +121,38 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     """
     if report.when == "call":
         _durations[report.nodeid] = (report.duration, "slow" in report.keywords)
+    if report.failed and _ranks() > 1:
+        # Under mpiexec, say at once which rank failed and why: a rank that fails alone
+        # leaves the others in a collective, and pytest's summary would never be printed
+        # (scripts/mpi_pytest.py hides rank 1's output until the end of the session).
+        rank = sys.modules["mpi4py.MPI"].COMM_WORLD.rank
+        print(
+            f"\n===== rank {rank} FAILED {report.nodeid} ({report.when}) =====\n"
+            f"{report.longreprtext}\n",
+            file=sys.__stderr__,
+            flush=True,
+        )
+
+
+def _ranks() -> int:
+    """The number of ranks of the job (1 when mpi4py is not imported)."""
+    mpi = sys.modules.get("mpi4py.MPI")
+    return 1 if mpi is None else int(mpi.COMM_WORLD.size)
+
+
+#: an ``mpi`` test under mpiexec that takes longer than this (s) ends the job: every rank
+#: prints its traceback and exits with status 1. A rank that fails alone inside a
+#: collective leaves the others waiting forever; without this watchdog, CI would only learn
+#: of it when its own time limit ran out.
+MPI_TEST_TIMEOUT = float(os.environ.get("BONEFEM_MPI_TEST_TIMEOUT", 600))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Under mpiexec, re-arm the watchdog for each test (set-up, call and tear-down)."""
+    if _ranks() > 1:
+        faulthandler.dump_traceback_later(MPI_TEST_TIMEOUT, exit=True, file=sys.__stderr__)
+    yield
 
 
 def _marker_audit() -> tuple[list[str], list[str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 SPECIMEN_CASE = """
@@ -64,7 +65,12 @@ def write_case(
 ) -> Path:
     path = folder / f"{name}.toml"
     metrics = "" if tests_every is None else f"\n[metrics]\ntests_every_days = {tests_every}\n"
-    path.write_text(
+    # through a temporary name and os.replace: a rank that reads the file while another
+    # rank writes the same file (a folder shared by the ranks) sees a whole file, never a
+    # truncated one (it would refuse the case on that rank alone and leave the others
+    # waiting in a collective)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(
         SPECIMEN_CASE.format(
             name=name,
             duration=duration,
@@ -77,4 +83,5 @@ def write_case(
             metrics=metrics,
         )
     )
+    os.replace(tmp, path)
     return path
