@@ -151,7 +151,7 @@ MPI_TEST_TIMEOUT = float(os.environ.get("BONEFEM_MPI_TEST_TIMEOUT", 600))
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
     """Under mpiexec, re-arm the watchdog for each test (set-up, call and tear-down)."""
     if _ranks() > 1:
-        faulthandler.dump_traceback_later(MPI_TEST_TIMEOUT, exit=True, file=sys.__stderr__)
+        faulthandler.dump_traceback_later(MPI_TEST_TIMEOUT, exit=True, file=2)  # stderr fd
     yield
 
 
