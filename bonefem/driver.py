@@ -281,12 +281,12 @@ def run_case(
         if hooks.stop_requested is None:
             hooks = dataclasses.replace(hooks, stop_requested=stop.poll)
         path = Path(case_path)
-        case = load_case(path, overrides)
+        comm = comm or MPI.COMM_WORLD
+        case = load_case(path, overrides, comm)  # rank 0 reads, every rank validates
         if max_cells is not None and not restart:
             from bonefem.mesh.estimate import require_affordable
 
             require_affordable(case.mesh, path.parent, max_cells, file=str(path))
-        comm = comm or MPI.COMM_WORLD
         if max_memory_per_rank is not None:
             _memory_precheck(case, path, comm.size, max_memory_per_rank)
         return _run_case(

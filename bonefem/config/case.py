@@ -598,13 +598,18 @@ _UNION_TAGS: tuple[str, ...] = ("fixed", "displacement", "elastic", "traction", 
 _UNION_TAGS += ("plane", "box", "sphere", "patch", "extreme")  # [[mesh.select]] types
 
 
-def load_case(path: str | Path, overrides: Sequence[str] = ()) -> Case:
+def load_case(path: str | Path, overrides: Sequence[str] = (), comm: Any = None) -> Case:
     """Read and validate a case file.
 
     Args:
         path: the TOML case file.
         overrides: ``key=value`` changes applied before validation (``bonefem run --set``;
             :mod:`bonefem.config.overrides`).
+        comm: an MPI communicator (collective): rank 0 reads the file and broadcasts its
+            text, so every rank validates the same bytes and fails alike. Without it, each
+            rank reads the file itself: a rank that cannot see the file (a node-local
+            folder on a cluster) or reads it while it is being rewritten would fail alone
+            and leave the others waiting in the run's first collective.
 
     Returns:
         The validated :class:`Case`.
@@ -614,8 +619,34 @@ def load_case(path: str | Path, overrides: Sequence[str] = ()) -> Case:
             of range, inconsistent settings (the message names file, field and value).
     """
     path = Path(path)
+    if comm is None or comm.size == 1:
+        text = _read_case_text(path)
+    else:
+        read: tuple[str | None, InputError | None] = (None, None)
+        if comm.rank == 0:
+            try:
+                read = (_read_case_text(path), None)
+            except InputError as exc:
+                read = (None, exc)
+        text, error = comm.bcast(read, root=0)
+        if error is not None:
+            raise error
     try:
-        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"TOML syntax error: {exc}", file=path) from None
+    if overrides:
+        try:
+            apply_overrides(data, overrides)
+        except InputError as exc:
+            raise InputError(exc.reason, file=path, field=exc.field, value=exc.value) from None
+    return parse_case(data, file=path)
+
+
+def _read_case_text(path: Path) -> str:
+    """The case file's text, or an InputError that names the file and what is wrong."""
+    try:
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError("case file not found", file=path) from None
     except IsADirectoryError:
@@ -628,16 +659,6 @@ def load_case(path: str | Path, overrides: Sequence[str] = ()) -> Case:
             f"{exc.start}); save it as UTF-8",
             file=path,
         ) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"TOML syntax error: {exc}", file=path) from None
-    if overrides:
-        try:
-            apply_overrides(data, overrides)
-        except InputError as exc:
-            raise InputError(exc.reason, file=path, field=exc.field, value=exc.value) from None
-    return parse_case(data, file=path)
 
 
 def parse_case(data: dict[str, Any], *, file: str | Path | None = None) -> Case:
