@@ -465,7 +465,7 @@ def run_test_target(
     comm = comm or MPI.COMM_WORLD
     path = Path(target)
     if path.suffix == ".toml":
-        spec, base, file = load_test_file(path), path.parent, str(path)
+        spec, base, file = load_test_file(path, comm), path.parent, str(path)
     else:
         spec = image_test_file(path, comm=comm, **(image_options or {}))
         base, file = None, str(path)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bonefem.config.defaults import DEFAULT_RTOL_BONE, DEFAULT_RTOL_CELLS
+from bonefem.config.files import read_text_once
 from bonefem.config.loading import LoadCase
 from bonefem.config.overrides import apply_overrides
 from bonefem.config.scenario import ScenarioConfig
@@ -606,10 +607,8 @@ def load_case(path: str | Path, overrides: Sequence[str] = (), comm: Any = None)
         overrides: ``key=value`` changes applied before validation (``bonefem run --set``;
             :mod:`bonefem.config.overrides`).
         comm: an MPI communicator (collective): rank 0 reads the file and broadcasts its
-            text, so every rank validates the same bytes and fails alike. Without it, each
-            rank reads the file itself: a rank that cannot see the file (a node-local
-            folder on a cluster) or reads it while it is being rewritten would fail alone
-            and leave the others waiting in the run's first collective.
+            text, so every rank validates the same bytes and fails alike
+            (:func:`bonefem.config.files.read_text_once`); None: this process reads it.
 
     Returns:
         The validated :class:`Case`.
@@ -619,18 +618,7 @@ def load_case(path: str | Path, overrides: Sequence[str] = (), comm: Any = None)
             of range, inconsistent settings (the message names file, field and value).
     """
     path = Path(path)
-    if comm is None or comm.size == 1:
-        text = _read_case_text(path)
-    else:
-        read: tuple[str | None, InputError | None] = (None, None)
-        if comm.rank == 0:
-            try:
-                read = (_read_case_text(path), None)
-            except InputError as exc:
-                read = (None, exc)
-        text, error = comm.bcast(read, root=0)
-        if error is not None:
-            raise error
+    text = read_text_once(path, _read_case_text, comm)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -40,6 +40,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from bonefem.config.files import read_text_once
 from bonefem.config.loading import LoadCase
 from bonefem.errors import InputError, validation_to_input_error
 from bonefem.material import ModulusLaw
@@ -209,15 +210,25 @@ def parse_test_file(data: dict[str, Any], *, file: str | Path | None = None) -> 
         raise validation_to_input_error(exc, file, MechTestFile, drop=_TAGS) from None
 
 
-def load_test_file(path: str | Path) -> MechTestFile:
-    """Read and validate a test file (InputError naming file, field and value)."""
+def load_test_file(path: str | Path, comm: Any = None) -> MechTestFile:
+    """Read and validate a test file (InputError naming file, field and value).
+
+    ``comm`` (collective): rank 0 reads the file and every rank validates its text
+    (:func:`bonefem.config.files.read_text_once`); None: this process reads it.
+    """
     path = Path(path)
+    text = read_text_once(path, _read_test_text, comm)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"TOML syntax error: {exc}", file=path) from None
+    return parse_test_file(data, file=path)
+
+
+def _read_test_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError("test file not found", file=path) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the test file: {exc}", file=path) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"TOML syntax error: {exc}", file=path) from None
-    return parse_test_file(data, file=path)

@@ -36,6 +36,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bonefem._dolfinx import MPI
+from bonefem.config.files import read_text_once
 from bonefem.errors import InputError, validation_to_input_error
 from bonefem.mesh.bonemesh import BoneMesh
 from bonefem.mesh.config_schema import MeshConfig
@@ -164,21 +165,38 @@ def _resolve(path: str, base_dir: Path | None, *, settings: bool = False) -> Pat
     return candidates[0]
 
 
+def _read_settings_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the mesh settings: {exc}", file=path) from None
+
+
 def _final_config(
-    config: Mapping[str, Any] | MeshConfig, base_dir: str | Path | None, file: str | None
+    config: Mapping[str, Any] | MeshConfig,
+    base_dir: str | Path | None,
+    file: str | None,
+    comm: MPI.Intracomm | None = None,
 ) -> tuple[MeshConfig, Path | None, str | None]:
-    """The ``[mesh]`` table after following its ``settings`` files: (config, folder, file)."""
+    """The ``[mesh]`` table after following its ``settings`` files: (config, folder, file).
+
+    With ``comm`` (collective), rank 0 finds and reads each settings file and every rank
+    parses its text (:func:`bonefem.config.files.read_text_once`).
+    """
     cfg = parse_mesh_config(config, file=file)
     base = Path(base_dir) if base_dir is not None else None
     depth = 0
     while cfg.settings is not None:
         depth += 1
         path = _resolve(cfg.settings, base, settings=True)
+        if comm is not None and comm.size > 1:
+            path = Path(comm.bcast(str(path), root=0))  # the file rank 0 found
         if depth > 4:
             raise InputError("settings files refer to each other in a loop", file=path)
+        text = read_text_once(path, _read_settings_text, comm)
         try:
-            table = tomllib.loads(path.read_text()).get("mesh")
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+            table = tomllib.loads(text).get("mesh")
+        except tomllib.TOMLDecodeError as exc:
             raise InputError(f"cannot read the mesh settings: {exc}", file=path) from None
         if not isinstance(table, dict):
             raise InputError("the settings file has no [mesh] table", file=path)
@@ -203,7 +221,7 @@ def cached_mesh_file(
     """
     comm = comm or MPI.COMM_WORLD
     top = parse_mesh_config(config, file=file)
-    cfg, _, _ = _final_config(top, base_dir, file)
+    cfg, _, _ = _final_config(top, base_dir, file, comm)
     if cfg.generator is None or not cfg.cache or top.select or cfg.select:
         return None  # not a cached generated mesh, or one the selectors add surfaces to
     path, found = _cached(cfg.generator, cfg.parameters, comm)
@@ -229,7 +247,7 @@ def load_bone_mesh(
         The distributed mesh.
     """
     comm = comm or MPI.COMM_WORLD
-    cfg, base, file = _final_config(config, base_dir, file)
+    cfg, base, file = _final_config(config, base_dir, file, comm)
     if cfg.generator is not None:
         if cfg.cache:
             return generate_cached(cfg.generator, cfg.parameters, comm, file=file)
