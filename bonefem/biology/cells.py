@@ -551,7 +551,8 @@ class BoneCellModel:
             )
         except SolverError as exc:
             raise SolverError(f"cell model: {exc} (days)") from exc
-        if not np.all(np.isfinite(res.y)):
+        # on every rank alike (a rank failing alone would leave the others in a collective)
+        if reduce_max(0.0 if np.all(np.isfinite(res.y)) else 1.0) > 0.0:
             raise SolverError(f"cell model: non-finite state at t={res.t_end} days")
         return AdvanceResult(
             res.y, res.n_accepted, res.n_rejected, res.h_last, res.t_end, res.stopped, res.h_next

@@ -50,6 +50,20 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+
+def max_on_every_rank(comm: MPI.Intracomm, value: float) -> float:
+    """The largest ``value`` of all ranks (collective); a NaN on any rank gives +inf on all.
+
+    The loop takes its decisions (accept a substep, re-solve the mechanics) on this maximum.
+    MPI's MAX on Python floats compares with ``>`` and drops a NaN that is not on rank 0
+    (measured: NaN on rank 1 and 1.0 on rank 0 give 1.0 on both): a NaN modulus change
+    would be noticed or not depending on the rank that holds it, and the run would go on
+    with a non-finite field on one rank until a rank-local check failed there alone. +inf
+    exceeds every tolerance on every rank alike.
+    """
+    return float(comm.allreduce(math.inf if math.isnan(value) else value, op=MPI.MAX))
+
+
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -153,11 +167,10 @@ class CoupledRun:
         return s
 
     def _global_max(self, values: FloatArray) -> float:
-        local = float(values.max()) if values.size else -math.inf
-        return float(self.comm.allreduce(local, op=MPI.MAX))
+        return max_on_every_rank(self.comm, float(values.max()) if values.size else -math.inf)
 
     def _reduce_max(self, value: float) -> float:
-        return float(self.comm.allreduce(value, op=MPI.MAX))
+        return max_on_every_rank(self.comm, value)
 
     # -------------------------------------------------------------- mechanics
     def solve_habitual(self, s: RunState) -> FloatArray:

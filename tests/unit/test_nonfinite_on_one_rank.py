@@ -1,0 +1,47 @@
+"""A non-finite cell state on one rank fails the step on every rank, never on that rank alone.
+
+A rank that raises alone leaves the others waiting in the loop's next collective (the job
+hangs). The loop decides on global maxima (bonefem.coupling.loop.max_on_every_rank), and the
+cell model checks the finiteness of its result through the same reduction. Under
+``mpiexec -n 2`` the NaN is on rank 1, where MPI's MAX on Python floats drops it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from bonefem._dolfinx import MPI
+from bonefem.biology.cells import BoneCellModel
+from bonefem.biology.parameters import SCHEINER_2013
+from bonefem.coupling.loop import max_on_every_rank
+from bonefem.errors import SolverError
+
+pytestmark = pytest.mark.mpi
+
+COMM = MPI.COMM_WORLD
+LAST = COMM.size - 1
+
+
+def test_a_nan_on_the_last_rank_is_the_maximum_everywhere() -> None:
+    value = math.nan if COMM.rank == LAST else float(COMM.rank)
+    assert max_on_every_rank(COMM, value) == math.inf
+    assert max_on_every_rank(COMM, float(COMM.rank)) == float(LAST)
+    assert max_on_every_rank(COMM, -math.inf) == -math.inf  # a rank without cells
+
+
+def test_a_nan_cell_on_one_rank_fails_every_rank() -> None:
+    model = BoneCellModel(SCHEINER_2013)
+    state = model.healthy_state(np.array([0.15, 0.25]))
+    if COMM.rank == LAST:
+        state[:, 0] = np.nan  # one cell of the last rank
+    failed = ""
+    try:
+        model.advance(
+            state, 0.0, 14.0, None, np.ones(2), reduce_max=lambda v: max_on_every_rank(COMM, v)
+        )
+    except SolverError as exc:
+        failed = str(exc)
+    assert COMM.allgather(bool(failed)) == [True] * COMM.size, failed
