@@ -283,12 +283,16 @@ def run_case(
         path = Path(case_path)
         comm = comm or MPI.COMM_WORLD
         case = load_case(path, overrides, comm)  # rank 0 reads, every rank validates
+        # the size checks follow settings files: rank 0 decides, every rank raises alike
         if max_cells is not None and not restart:
             from bonefem.mesh.estimate import require_affordable
 
-            require_affordable(case.mesh, path.parent, max_cells, file=str(path))
+            _collective(
+                comm, lambda: require_affordable(case.mesh, path.parent, max_cells, file=str(path))
+            )
         if max_memory_per_rank is not None:
-            _memory_precheck(case, path, comm.size, max_memory_per_rank)
+            limit = max_memory_per_rank
+            _collective(comm, lambda: _memory_precheck(case, path, comm.size, limit))
         return _run_case(
             (path, case, list(overrides), max_memory_per_rank),
             output,
