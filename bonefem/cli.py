@@ -319,7 +319,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from bonefem.config.case import load_case
 
     path = resolve_case(args.case)
-    case = load_case(path, args.overrides)
+    comm = None  # --no-mesh: no collective follows, each process reads the file itself
+    if not args.no_mesh:  # the mesh is built on every rank: rank 0 reads the case for all
+        from bonefem._dolfinx import MPI
+
+        comm = MPI.COMM_WORLD
+    case = load_case(path, args.overrides, comm)
     logger.info("%s: schema OK (run '%s', %g days)", path, case.run.name, case.run.duration_days)
     from bonefem.mesh.estimate import require_affordable
 
@@ -330,14 +335,13 @@ def _cmd_check(args: argparse.Namespace) -> int:
             line = _run_estimate(case, estimate.dofs, estimate.cells, args)
             logger.info("%s: run-time estimate: %s", path, line)
             _memory_estimate(case, estimate.dofs, estimate.cells, args, path)
-    if args.no_mesh:
+    if comm is None:
         return 0
-    from bonefem._dolfinx import MPI
     from bonefem.mesh import load_bone_mesh
     from bonefem.mesh.validate import precheck_case_mesh
 
-    precheck_case_mesh(case.mesh, path.parent, MPI.COMM_WORLD)
-    bone = load_bone_mesh(case.mesh, MPI.COMM_WORLD, base_dir=path.parent, file=str(path))
+    precheck_case_mesh(case.mesh, path.parent, comm)
+    bone = load_bone_mesh(case.mesh, comm, base_dir=path.parent, file=str(path))
     from bonefem.build import check_case_against_mesh
 
     check_case_against_mesh(case, bone, str(path))
