@@ -43,7 +43,6 @@ def test_modelling_formation_wanes_and_skips_continuous_pth() -> None:
     assert cont.effects(10.0).modelling_formation == 0.0
 
 
-@pytest.mark.slow
 def test_modelling_formation_calibration_pin() -> None:
     """k_mod reproduces its mechanistic target: cancellous BFR/BS 2x placebo at day 40
     (Cosman et al. 2016): fitted to the root finder's tolerance on the cohort of the previous
