@@ -100,6 +100,23 @@ class SolverError(BonefemError, RuntimeError):
     """A numerical solve failed (message names load case, step and time)."""
 
 
+def raise_on_every_rank(comm: Any, error: BonefemError | None) -> None:
+    """Collective: raise, on every rank, the error of the lowest rank that has one.
+
+    For checks of distributed data (each rank checks its own cells): an error raised on
+    the ranks that hold a bad cell only would leave the others waiting in the next
+    collective (docs/reliability.md, "One rank failing alone"). ``comm`` is duck-typed
+    (``size``, ``allgather``); None or one rank: raise ``error`` if it is not None.
+    """
+    if comm is None or comm.size == 1:
+        if error is not None:
+            raise error
+        return
+    first = next((e for e in comm.allgather(error) if e is not None), None)
+    if first is not None:
+        raise first
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """Return a ``" Did you mean 'x'?"`` hint (or an empty string) for a mistyped name."""
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)

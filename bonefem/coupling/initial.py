@@ -24,7 +24,7 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
-from bonefem.errors import InputError
+from bonefem.errors import InputError, raise_on_every_rank
 from bonefem.mesh.initial_arrays import INITIAL_BVTV, INITIAL_MINERAL_DENSITY
 from bonefem.remodeling.bone import RemodelingParameters, mineral_density
 
@@ -63,19 +63,24 @@ def bvtv_for_mineral_density(
     return np.asarray(0.5 * (a + b))
 
 
-def _checked(values: FloatArray, name: str, source: str, upper: float | None) -> FloatArray:
+def _checked(
+    values: FloatArray, name: str, source: str, upper: float | None, comm: object | None
+) -> FloatArray:
+    """The values, or InputError on every rank of ``comm`` if a rank has a bad one."""
     v = np.asarray(values, dtype=np.float64)
     bad = ~np.isfinite(v) | (v <= 0.0)
     if upper is not None:
         bad |= v > upper
+    error = None
     if np.any(bad):
         allowed = f"in (0, {upper:g}]" if upper is not None else "finite and > 0"
-        raise InputError(
+        error = InputError(
             f"{int(bad.sum())} cell(s) have an initial value outside what is allowed ({allowed})",
             file=source,
             field=f"mesh cell data '{name}'",
             value=float(v[bad][0]),
         )
+    raise_on_every_rank(comm, error)
     return v
 
 
@@ -106,11 +111,11 @@ def initial_bvtv(
     lo = params.f_min + params.bound_width
     hi = params.f_max - params.bound_width
     if INITIAL_BVTV in cell_data:
-        f = _checked(cell_data[INITIAL_BVTV][:n], INITIAL_BVTV, source, 1.0)
+        f = _checked(cell_data[INITIAL_BVTV][:n], INITIAL_BVTV, source, 1.0, comm)
         origin = INITIAL_BVTV
     elif INITIAL_MINERAL_DENSITY in cell_data:
         rho = _checked(cell_data[INITIAL_MINERAL_DENSITY][:n], INITIAL_MINERAL_DENSITY, source,
-                       None)  # fmt: skip
+                       None, comm)  # fmt: skip
         f = bvtv_for_mineral_density(rho, initial_mineral, params, lo, hi)
         ends = np.array([lo, hi])
         g_lo, g_hi = mineral_density(ends, initial_mineral(ends), params)

@@ -1,4 +1,4 @@
-"""A non-finite cell state on one rank fails the step on every rank, never on that rank alone.
+"""A bad cell on one rank fails every rank, never that rank alone (non-finite state, bad input).
 
 A rank that raises alone leaves the others waiting in the loop's next collective (the job
 hangs). The loop decides on global maxima (bonefem.coupling.loop.max_on_every_rank), and the
@@ -16,8 +16,10 @@ import pytest
 from bonefem._dolfinx import MPI
 from bonefem.biology.cells import BoneCellModel
 from bonefem.biology.parameters import SCHEINER_2013
+from bonefem.coupling.initial import INITIAL_BVTV, initial_bvtv
 from bonefem.coupling.loop import max_on_every_rank
-from bonefem.errors import SolverError
+from bonefem.errors import InputError, SolverError, raise_on_every_rank
+from bonefem.remodeling.bone import DEFAULT_REMODELING
 
 pytestmark = pytest.mark.mpi
 
@@ -45,3 +47,20 @@ def test_a_nan_cell_on_one_rank_fails_every_rank() -> None:
     except SolverError as exc:
         failed = str(exc)
     assert COMM.allgather(bool(failed)) == [True] * COMM.size, failed
+
+
+def test_raise_on_every_rank_raises_the_lowest_ranks_error() -> None:
+    mine = InputError(f"bad cell on rank {COMM.rank}") if COMM.rank >= LAST else None
+    with pytest.raises(InputError, match=f"bad cell on rank {LAST}"):
+        raise_on_every_rank(COMM, mine)
+    raise_on_every_rank(COMM, None)  # no error anywhere: nothing raised
+
+
+def test_a_bad_initial_cell_value_on_one_rank_fails_every_rank() -> None:
+    """A per-cell initial BV/TV outside (0, 1] in a cell of the last rank only."""
+    f = np.full(3, 0.2)
+    if COMM.rank == LAST:
+        f[1] = 1.2
+    m0 = lambda f: np.full_like(f, 0.4)  # noqa: E731
+    with pytest.raises(InputError, match="initial_bvtv"):
+        initial_bvtv(3, {INITIAL_BVTV: f}, np.full(3, 0.2), m0, DEFAULT_REMODELING, comm=COMM)
