@@ -35,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bonefem.errors import FieldValueError, InputError
+from bonefem.errors import FieldValueError, InputError, raise_on_every_rank
 from bonefem.imaging.density import Calibration, DensityRelations, cylinder_mask, element_values
 from bonefem.imaging.image import Image
 from bonefem.mesh.initial_arrays import INITIAL_BVTV, INITIAL_MINERAL_DENSITY
@@ -235,7 +235,13 @@ def map_cells(
     if isinstance(payload, InputError):
         raise payload
     grid, rho, mask, cal = payload
-    qct, _ = element_values(bone, grid, rho, mask=mask, n=settings.subsamples)
+    qct, error = None, None
+    try:  # each rank integrates its own cells: a cell outside the image fails every rank
+        qct, _ = element_values(bone, grid, rho, mask=mask, n=settings.subsamples)
+    except InputError as exc:
+        error = exc
+    raise_on_every_rank(comm, error)
+    assert qct is not None
     if settings.initial == "bvtv":
         return {INITIAL_BVTV: settings.relations.bvtv(qct)}, cal
     return {INITIAL_MINERAL_DENSITY: qct}, cal

@@ -64,3 +64,28 @@ def test_a_bad_initial_cell_value_on_one_rank_fails_every_rank() -> None:
     m0 = lambda f: np.full_like(f, 0.4)  # noqa: E731
     with pytest.raises(InputError, match="initial_bvtv"):
         initial_bvtv(3, {INITIAL_BVTV: f}, np.full(3, 0.2), m0, DEFAULT_REMODELING, comm=COMM)
+
+
+def test_a_cell_outside_the_image_on_one_rank_fails_every_rank(
+    monkeypatch: pytest.MonkeyPatch, bone_mesh
+) -> None:
+    """Each rank maps the scan onto its own cells; a cell outside the image box (found by
+    the rank that owns it: here the last rank, through a stand-in for the integration)
+    fails the mapping on every rank."""
+    from bonefem.imaging import initial
+    from bonefem.imaging.image import Image
+
+    bone = bone_mesh("specimen", shape="cube", width=8.0, height=8.0, mesh_size=2.0)
+
+    def integrate(bone, grid, rho, mask=None, n=1):
+        if COMM.rank == LAST:
+            raise InputError("cell 3 lies outside the image box", field="mesh")
+        ones = np.ones(bone.num_cells_local)
+        return ones, ones
+
+    monkeypatch.setattr(initial, "element_values", integrate)
+    image = Image(np.ones((4, 4, 4))) if COMM.rank == 0 else None
+    mask = np.ones((4, 4, 4), dtype=bool) if COMM.rank == 0 else None
+    settings = initial.DensityMapping(units="g/cm3")
+    with pytest.raises(InputError, match="outside the image box"):
+        initial.map_cells(COMM, bone, image, mask, settings)
