@@ -41,7 +41,7 @@ from bonefem.coupling.stimulus import (
     StressUpdate,
     TissueStimulus,
 )
-from bonefem.errors import InputError, raise_on_every_rank
+from bonefem.errors import InputError
 from bonefem.filtering import HelmholtzFilter
 from bonefem.mechanics import ElasticityProblem
 from bonefem.mesh.bonemesh import BoneMesh
@@ -136,11 +136,7 @@ def check_case_against_mesh(case: Case, bone: BoneMesh, file: str | None = None)
 
 def _geometry(case: Case, bone: BoneMesh, volumes: FloatArray) -> CellGeometry:
     n = bone.num_cells_local
-    index = bone.cell_region_index()[:n]
-    untagged = None
-    if np.any(index < 0):  # on every rank alike (each rank checks its own cells)
-        untagged = InputError("every cell needs a region tag", file=bone.source, field="mesh")
-    raise_on_every_rank(bone.comm, untagged)
+    index = bone.owned_region_index()
     tags = bone.cell_tags.values[:n].astype(np.int32)
     return CellGeometry(n, index, list(bone.region_names), volumes, tags)
 

@@ -14,7 +14,7 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from bonefem.coupling.loop import CoupledRun, RunHooks
 from bonefem.coupling.memory import MemoryEstimate, peak_rss_bytes, require_memory
 from bonefem.coupling.stop import SignalStop
 from bonefem.coupling.timers import Timers
-from bonefem.errors import BonefemError, InputError, OutputWriteError
+from bonefem.errors import InputError, OutputWriteError, on_rank_0
 from bonefem.kernels import kernels_of_ranks
 from bonefem.mesh.bonemesh import BoneMesh
 from bonefem.output.checkpoint import CheckpointStore
@@ -44,21 +44,6 @@ logger = logging.getLogger(__name__)
 
 #: Case fields a restart may change (extend the run, change output and test intervals).
 RESTART_MAY_CHANGE = {("run", "duration_days"), ("output",), ("metrics", "tests_every_days")}
-
-
-def _collective[T](comm: MPI.Intracomm, fn: Callable[[], T]) -> T:
-    """Run ``fn`` on rank 0 and broadcast its result, or re-raise its InputError everywhere."""
-    result: Any = None
-    error: BonefemError | None = None
-    if comm.rank == 0:
-        try:
-            result = fn()
-        except BonefemError as exc:
-            error = exc
-    result, error = comm.bcast((result, error), root=0)
-    if error is not None:
-        raise error
-    return result
 
 
 def _comparable(data: dict[str, Any]) -> dict[str, Any]:
@@ -109,7 +94,7 @@ def _prepare_folder(
         cleanup.callback(lock.release)  # rank 0 only: the lock stays in this process
         return path
 
-    folder: Path = _collective(comm, claim)
+    folder: Path = on_rank_0(comm, claim)
     resolved = case_to_toml_dict(case)
     if restart:
 
@@ -125,7 +110,7 @@ def _prepare_folder(
                     file=case_path,
                 )
 
-        _collective(comm, check_same)
+        on_rank_0(comm, check_same)
 
     def write_case_files() -> None:
         try:
@@ -137,7 +122,7 @@ def _prepare_folder(
                 file=exc.filename or folder,
             ) from None
 
-    _collective(comm, write_case_files)
+    on_rank_0(comm, write_case_files)
     logger.info("run folder: %s", folder)
     return folder
 
@@ -287,12 +272,12 @@ def run_case(
         if max_cells is not None and not restart:
             from bonefem.mesh.estimate import require_affordable
 
-            _collective(
+            on_rank_0(
                 comm, lambda: require_affordable(case.mesh, path.parent, max_cells, file=str(path))
             )
         if max_memory_per_rank is not None:
             limit = max_memory_per_rank
-            _collective(comm, lambda: _memory_precheck(case, path, comm.size, limit))
+            on_rank_0(comm, lambda: _memory_precheck(case, path, comm.size, limit))
         return _run_case(
             (path, case, list(overrides), max_memory_per_rank),
             output,

@@ -13,7 +13,7 @@ Two families reach the user:
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -98,6 +98,31 @@ class FieldValueError(ValueError):
 
 class SolverError(BonefemError, RuntimeError):
     """A numerical solve failed (message names load case, step and time)."""
+
+
+def on_rank_0[T](comm: Any, fn: Callable[[], T]) -> T:
+    """Collective: ``fn()`` on rank 0, its result broadcast, or its error raised everywhere.
+
+    For work that one rank does for all (read an input file, claim the run folder, decide
+    a size check): a :class:`BonefemError` raised on rank 0 alone would leave the others
+    waiting in the next collective (docs/reliability.md, "One rank failing alone"). Input
+    files read so are also one read of a parallel file system per job instead of one per
+    rank. ``comm`` is duck-typed (``size``, ``rank``, ``bcast``) so that the schemas import
+    without MPI; None or one rank: ``fn()`` here.
+    """
+    if comm is None or comm.size == 1:
+        return fn()
+    result: Any = None
+    error: BonefemError | None = None
+    if comm.rank == 0:
+        try:
+            result = fn()
+        except BonefemError as exc:
+            error = exc
+    result, error = comm.bcast((result, error), root=0)
+    if error is not None:
+        raise error
+    return result
 
 
 def raise_on_every_rank(comm: Any, error: BonefemError | None) -> None:

@@ -40,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bonefem.config.mechtest import MechTestFile, VirtualTest, load_test_file, parse_test_file
-from bonefem.errors import InputError, raise_on_every_rank
+from bonefem.errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -210,11 +210,7 @@ def _moduli(spec: MechTestFile, bone: Any) -> tuple[FloatArray, dict[str, float]
         )
     names = bone.region_names
     E_region = np.array([spec.material.of(r).modulus() for r in names], dtype=np.float64)
-    index = bone.cell_region_index()[: bone.num_cells_local]
-    untagged = None
-    if np.any(index < 0):  # on every rank alike (each rank checks its own cells)
-        untagged = InputError("every cell needs a region tag", file=bone.source, field="mesh")
-    raise_on_every_rank(bone.comm, untagged)
+    index = bone.owned_region_index()
     nu = {r: spec.material.of(r).poisson_ratio for r in names}
     return E_region[index], nu
 

@@ -18,7 +18,7 @@ cd "$root"
 venv="$root/.venv/bin"
 # Cache the bytecode of the project's own modules (bonefem/, tests/, scripts/; __pycache__ is
 # git-ignored): the suite starts about a hundred Python processes (CLI runs, mpiexec jobs), and
-# each one compiled about 120 modules again without it (0.6 s of CPU per process, measured).
+# each one compiled about 120 modules again without it (0.2 s of CPU per process, measured).
 unset PYTHONDONTWRITEBYTECODE
 export OMP_NUM_THREADS=1
 # The regression references (tests/data/regression) were computed with AVX2 kernels: NumPy's

@@ -61,10 +61,9 @@ def _collect_and_sync(request: pytest.FixtureRequest) -> Iterator[None]:
     are collective) and synchronise; serial runs and other tests need neither (about 0.08 s
     per test)."""
     yield
-    mpi = sys.modules.get("mpi4py.MPI")
-    if mpi is not None and mpi.COMM_WORLD.size > 1 and request.node.get_closest_marker("mpi"):
+    if _ranks() > 1 and request.node.get_closest_marker("mpi"):
         gc.collect()
-        mpi.COMM_WORLD.Barrier()
+        sys.modules["mpi4py.MPI"].COMM_WORLD.Barrier()
 
 
 @pytest.fixture(autouse=True)

@@ -28,11 +28,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bonefem.config.defaults import DEFAULT_RTOL_BONE, DEFAULT_RTOL_CELLS
-from bonefem.config.files import read_text_once
 from bonefem.config.loading import LoadCase
 from bonefem.config.overrides import apply_overrides
 from bonefem.config.scenario import ScenarioConfig
-from bonefem.errors import FieldValueError, InputError, validation_to_input_error
+from bonefem.errors import FieldValueError, InputError, on_rank_0, validation_to_input_error
 from bonefem.material import DEFAULT_LAWS, ModulusLaw
 from bonefem.mesh.config_schema import MeshConfig
 from bonefem.output.fields import DEFAULT_FIELDS, FIELD_NAMES
@@ -608,7 +607,7 @@ def load_case(path: str | Path, overrides: Sequence[str] = (), comm: Any = None)
             :mod:`bonefem.config.overrides`).
         comm: an MPI communicator (collective): rank 0 reads the file and broadcasts its
             text, so every rank validates the same bytes and fails alike
-            (:func:`bonefem.config.files.read_text_once`); None: this process reads it.
+            (:func:`bonefem.errors.on_rank_0`); None: this process reads it.
 
     Returns:
         The validated :class:`Case`.
@@ -618,7 +617,7 @@ def load_case(path: str | Path, overrides: Sequence[str] = (), comm: Any = None)
             of range, inconsistent settings (the message names file, field and value).
     """
     path = Path(path)
-    text = read_text_once(path, _read_case_text, comm)
+    text = on_rank_0(comm, lambda: _read_case_text(path))
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

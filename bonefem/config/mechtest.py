@@ -40,9 +40,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bonefem.config.files import read_text_once
 from bonefem.config.loading import LoadCase
-from bonefem.errors import InputError, validation_to_input_error
+from bonefem.errors import InputError, on_rank_0, validation_to_input_error
 from bonefem.material import ModulusLaw
 from bonefem.mesh.config_schema import MeshConfig
 
@@ -214,10 +213,10 @@ def load_test_file(path: str | Path, comm: Any = None) -> MechTestFile:
     """Read and validate a test file (InputError naming file, field and value).
 
     ``comm`` (collective): rank 0 reads the file and every rank validates its text
-    (:func:`bonefem.config.files.read_text_once`); None: this process reads it.
+    (:func:`bonefem.errors.on_rank_0`); None: this process reads it.
     """
     path = Path(path)
-    text = read_text_once(path, _read_test_text, comm)
+    text = on_rank_0(comm, lambda: _read_test_text(path))
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bonefem._dolfinx import MPI, dolfinx
-from bonefem.errors import require_names
+from bonefem.errors import InputError, raise_on_every_rank, require_names
 
 
 @dataclass
@@ -79,6 +79,19 @@ class BoneMesh:
         for i, name in enumerate(self.region_names):
             out[self.cell_tags.find(self.regions[name])] = i
         return out
+
+    def owned_region_index(self) -> npt.NDArray[np.int32]:
+        """Per owned cell: index into ``sorted(regions)`` (collective).
+
+        Raises:
+            InputError: on every rank, if a cell of any rank has no region tag.
+        """
+        index = self.cell_region_index()[: self.num_cells_local]
+        untagged = None
+        if np.any(index < 0):  # each rank checks its own cells; all raise alike
+            untagged = InputError("every cell needs a region tag", file=self.source, field="mesh")
+        raise_on_every_rank(self.comm, untagged)
+        return index
 
     @property
     def region_names(self) -> list[str]:

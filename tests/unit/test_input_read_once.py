@@ -2,7 +2,7 @@
 
 A rank that cannot see a file (a node-local folder on a cluster) or reads it while it is
 being rewritten must not fail alone: it would leave the other ranks waiting in the job's
-first collective (bonefem.config.files). Under ``mpiexec -n 2`` rank 1 is given a path that
+first collective (bonefem.errors.on_rank_0). Under ``mpiexec -n 2`` rank 1 is given a path that
 does not exist.
 """
 

@@ -30,14 +30,14 @@ import logging
 import os
 import tomllib
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from bonefem._dolfinx import MPI
-from bonefem.config.files import read_text_once
-from bonefem.errors import InputError, validation_to_input_error
+from bonefem.errors import InputError, on_rank_0, validation_to_input_error
 from bonefem.mesh.bonemesh import BoneMesh
 from bonefem.mesh.config_schema import MeshConfig
 from bonefem.mesh.generators import generate, get_generator
@@ -165,9 +165,13 @@ def _resolve(path: str, base_dir: Path | None, *, settings: bool = False) -> Pat
     return candidates[0]
 
 
-def _read_settings_text(path: Path) -> str:
+def _settings_text(settings: str, base: Path | None, depth: int) -> tuple[Path, str]:
+    """The settings file a ``[mesh]`` table names (the ``depth``-th followed) and its text."""
+    path = _resolve(settings, base, settings=True)
+    if depth > 4:
+        raise InputError("settings files refer to each other in a loop", file=path)
     try:
-        return path.read_text(encoding="utf-8")
+        return path, path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the mesh settings: {exc}", file=path) from None
 
@@ -181,19 +185,14 @@ def _final_config(
     """The ``[mesh]`` table after following its ``settings`` files: (config, folder, file).
 
     With ``comm`` (collective), rank 0 finds and reads each settings file and every rank
-    parses its text (:func:`bonefem.config.files.read_text_once`).
+    parses its text (:func:`bonefem.errors.on_rank_0`).
     """
     cfg = parse_mesh_config(config, file=file)
     base = Path(base_dir) if base_dir is not None else None
     depth = 0
     while cfg.settings is not None:
         depth += 1
-        path = _resolve(cfg.settings, base, settings=True)
-        if comm is not None and comm.size > 1:
-            path = Path(comm.bcast(str(path), root=0))  # the file rank 0 found
-        if depth > 4:
-            raise InputError("settings files refer to each other in a loop", file=path)
-        text = read_text_once(path, _read_settings_text, comm)
+        path, text = on_rank_0(comm, partial(_settings_text, cfg.settings, base, depth))
         try:
             table = tomllib.loads(text).get("mesh")
         except tomllib.TOMLDecodeError as exc:
