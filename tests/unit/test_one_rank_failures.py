@@ -89,3 +89,18 @@ def test_a_cell_outside_the_image_on_one_rank_fails_every_rank(
     settings = initial.DensityMapping(units="g/cm3")
     with pytest.raises(InputError, match="outside the image box"):
         initial.map_cells(COMM, bone, image, mask, settings)
+
+
+def test_an_untagged_cell_on_one_rank_fails_every_rank(
+    monkeypatch: pytest.MonkeyPatch, bone_mesh
+) -> None:
+    """The region-tag check of build and bonefem test (BoneMesh.owned_region_index)."""
+    bone = bone_mesh("specimen", shape="cube", width=8.0, height=8.0, mesh_size=2.0)
+    tagged = bone.cell_region_index()
+    assert np.all(bone.owned_region_index() >= 0)  # the generated mesh is tagged
+    untagged = tagged.copy()
+    if COMM.rank == LAST:
+        untagged[0] = -1  # an owned cell of the last rank
+    monkeypatch.setattr(bone, "cell_region_index", lambda: untagged)
+    with pytest.raises(InputError, match="every cell needs a region tag"):
+        bone.owned_region_index()
