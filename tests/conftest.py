@@ -1,9 +1,12 @@
 """Shared fixtures: MPI-safe temporary folders, rank helpers, ParaView discovery.
 
 The suite runs twice: serially (every test) and under ``mpiexec -n 2`` (tests marked
-``mpi``). Tests compare 1-rank and 2-rank results either inside one MPI run (reduced
-quantities against analytic values) or by launching ``mpiexec -n 2`` from a serial test
-(:func:`run_mpi`).
+``mpi``). Tests compare 1-rank and 2-rank results in one of three ways: inside one MPI run
+against analytic values; inside one MPI run against the same computation on
+``MPI.COMM_SELF`` (tests marked ``mpi_only``, skipped on one rank: no process is started
+for the 1-rank side or the 2-rank side); or, where the command line itself is under test
+(exit codes, signals, files of a whole run), by launching ``mpiexec -n 2`` from a serial
+test (:func:`run_mpi`, tests/helpers/cli.py).
 """
 
 from __future__ import annotations
@@ -184,15 +187,39 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under mpiexec, skip tests marked ``serial``."""
-    if "mpi4py.MPI" not in sys.modules and os.environ.get("PMI_SIZE", "1") == "1":
-        return
-    size = _comm().size
+    """Under mpiexec, skip tests marked ``serial``; on one rank, tests marked ``mpi_only``."""
+    one_rank = "mpi4py.MPI" not in sys.modules and os.environ.get("PMI_SIZE", "1") == "1"
+    size = 1 if one_rank else _comm().size
     if size > 1:
         skip = pytest.mark.skip(reason="serial-only test (launched under MPI)")
-        for item in items:
-            if "serial" in item.keywords:
-                item.add_marker(skip)
+        marker = "serial"
+    else:
+        skip = pytest.mark.skip(reason="compares 1 rank with 2: runs under mpiexec -n 2")
+        marker = "mpi_only"
+    for item in items:
+        if marker in item.keywords:
+            item.add_marker(skip)
+
+
+def rank_0_result[T](fn: Callable[[], T]) -> T:
+    """Collective under mpiexec: ``fn()`` on rank 0 alone (e.g. the 1-rank side of an
+    ``mpi_only`` test, on ``MPI.COMM_SELF``), its result broadcast to every rank, or its
+    failure raised on every rank (a failure on rank 0 alone would leave the other ranks
+    waiting in the test's next collective)."""
+    comm = _comm()
+    if comm.size == 1:
+        return fn()
+    result: Any = None
+    error = None
+    if comm.rank == 0:
+        try:
+            result = fn()
+        except Exception as exc:  # any failure, assertions included: raised on every rank
+            error = f"on rank 0: {type(exc).__name__}: {exc}"
+    result, error = comm.bcast((result, error), root=0)
+    if error is not None:
+        raise AssertionError(error)
+    return result
 
 
 def mpiexec() -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
 from bonefem._dolfinx import MPI, dolfinx
@@ -42,7 +40,3 @@ def verify(folder: str, comm: MPI.Intracomm) -> None:
     assert meta["time_days"] == 30.0 and meta["state"] == {"pk": [3, 2.5]}
     for key, value in fields_of(bone).items():
         assert np.allclose(loaded[key], 3 * value, rtol=0, atol=1e-12), key
-
-
-if __name__ == "__main__":
-    {"save": save, "verify": verify}[sys.argv[1]](sys.argv[2], MPI.COMM_WORLD)

@@ -1,13 +1,10 @@
-"""A heterogeneous elasticity problem whose reduced results are printed as JSON.
+"""A heterogeneous elasticity problem and its reduced results (the same on every rank).
 
-Run serially and under ``mpiexec -n 2`` by tests/system/test_mechanics_parallel.py: the
-printed numbers must agree to solver tolerance.
+Solved on ``MPI.COMM_SELF`` and on two ranks by tests/system/test_mechanics_parallel.py:
+the numbers must agree to solver tolerance.
 """
 
 from __future__ import annotations
-
-import json
-import sys
 
 import numpy as np
 
@@ -66,9 +63,3 @@ def run(comm: MPI.Intracomm, cell_type: str = "tetrahedron") -> dict[str, float]
         for i, c in enumerate("xyz"):
             out[f"{name}_reaction_{c}"] = float(r[i])
     return out
-
-
-if __name__ == "__main__":
-    result = run(MPI.COMM_WORLD, sys.argv[1] if len(sys.argv) > 1 else "tetrahedron")
-    if MPI.COMM_WORLD.rank == 0:
-        print(json.dumps(result))

@@ -1,21 +1,18 @@
 """Meshes on 1 and 2 ranks: identical totals, and a bonefem file reloaded on other rank counts.
 
-Run as a module (``python -m tests.mpi.test_mesh_parallel ...``) it prints, as JSON, the
-volumes and areas of a generated geometry, or writes/reads a bonefem mesh file; the serial
-tests launch it under ``mpiexec -n 2`` and compare with a 1-rank run.
+The 1-rank side is made on ``MPI.COMM_SELF`` inside the ``mpiexec -n 2`` job (tests marked
+``mpi_only``, tests/conftest.py), so no process is started for either side.
 """
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bonefem._dolfinx import MPI
-from tests.conftest import ROOT, run_mpi
+from tests.conftest import rank_0_result
 
 PARAMS = {
     "vertebra": {"mesh_size": 5.0, "cortical_mesh_size": 2.0},
@@ -49,40 +46,6 @@ def centroids(bone) -> list | None:
     return out.tolist()
 
 
-def main(argv: list[str]) -> None:
-    from bonefem.mesh import generate, read_mesh, write_mesh
-
-    comm = MPI.COMM_WORLD
-    action, arg = argv[0], argv[1]
-    if action == "generate":
-        bone = generate(arg, comm, PARAMS[arg])
-        result = measures(bone)
-    elif action == "write":
-        bone = generate("femur", comm, PARAMS["femur"])
-        write_mesh(bone, arg)
-        result = {"centroids": centroids(bone), **measures(bone)}
-    else:
-        bone = read_mesh(arg, comm)
-        result = {"centroids": centroids(bone), **measures(bone)}
-    if comm.rank == 0:
-        print(json.dumps(result))
-
-
-def run_here(argv: list[str]) -> dict:
-    """Run :func:`main` in this process and return its result."""
-    import contextlib
-    import io
-
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        main(argv)
-    return json.loads(buf.getvalue())
-
-
-def run_two(argv: list[str]) -> dict:
-    return json.loads(run_mpi(2, ["-m", "tests.mpi.test_mesh_parallel", *argv], cwd=ROOT))
-
-
 def approx_equal(a: dict, b: dict) -> None:
     assert a["cells"] == b["cells"] and a["vertices"] == b["vertices"]
     assert a["volume"] == pytest.approx(b["volume"], rel=1e-12)
@@ -93,23 +56,41 @@ def approx_equal(a: dict, b: dict) -> None:
     assert a["min_quality"] == pytest.approx(b["min_quality"], rel=1e-12)
 
 
-@pytest.mark.serial
+@pytest.mark.mpi
+@pytest.mark.mpi_only
 @pytest.mark.parametrize("name", ["vertebra", "femur"])
 def test_same_mesh_on_one_and_two_ranks(name: str, bone_mesh) -> None:
-    # the 1-rank mesh from the session's cache (serial test: COMM_WORLD is one rank)
-    approx_equal(measures(bone_mesh(name, **PARAMS[name])), run_two(["generate", name]))
+    from bonefem.mesh import generate
+
+    every = measures(bone_mesh(name, **PARAMS[name]))  # distributed over the job's ranks
+    # the same geometry on one rank: each rank makes its own (the same gmsh mesh)
+    approx_equal(measures(generate(name, MPI.COMM_SELF, PARAMS[name])), every)
 
 
-@pytest.mark.serial
-def test_bonefem_file_written_on_two_ranks_reads_on_one(tmp_path: Path) -> None:
-    path = str(tmp_path / "femur.xdmf")
-    written = run_two(["write", path])
-    read = run_here(["read", path])
+@pytest.mark.mpi
+@pytest.mark.mpi_only
+def test_bonefem_file_written_on_two_ranks_reads_on_one(mpi_tmp_path: Path, bone_mesh) -> None:
+    from bonefem.mesh import read_mesh, write_mesh
+
+    comm = MPI.COMM_WORLD
+    bone = bone_mesh("femur", **PARAMS["femur"])
+    path = write_mesh(bone, mpi_tmp_path / "femur.xdmf")
+    written = {"centroids": centroids(bone), **measures(bone)}  # centroids on rank 0 only
+
+    def on_one_rank() -> dict:
+        one = read_mesh(path, MPI.COMM_SELF)
+        return {"centroids": centroids(one), **measures(one)}
+
+    read = rank_0_result(on_one_rank)
     approx_equal(written, read)
-    assert np.array_equal(np.array(written["centroids"]), np.array(read["centroids"]))
     # and back on two ranks: the original cell order is stable on any number of ranks
-    again = run_two(["read", path])
-    assert np.array_equal(np.array(again["centroids"]), np.array(read["centroids"]))
+    again = centroids(read_mesh(path, comm))
+    same = None
+    if comm.rank == 0:
+        ref = np.array(read["centroids"])
+        same = [np.array_equal(np.array(written["centroids"]), ref),
+                np.array_equal(np.array(again), ref)]  # fmt: skip
+    assert comm.bcast(same, root=0) == [True, True]
 
 
 @pytest.mark.mpi
@@ -123,7 +104,3 @@ def test_file_round_trip_under_mpi(mpi_tmp_path: Path, bone_mesh) -> None:
     a, b = centroids(bone), centroids(back)
     if MPI.COMM_WORLD.rank == 0:
         assert np.array_equal(np.array(a), np.array(b))
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

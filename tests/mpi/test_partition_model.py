@@ -4,21 +4,20 @@ The serial model of ``benchmarks/bench_partition.py`` (cells, owned vertices, gh
 of the vector index map, off-process columns of the matrix) is given the cell partition and
 the vertex owners that DOLFINx chose on 2 ranks for a small box; every count must equal
 DOLFINx's own (its vertex index map, and the column index map of the P1 vector sparsity
-pattern, whose ghosts are what PETSc's matrix-vector product receives). Run as a module
-(``python -m tests.mpi.test_partition_model``) under ``mpiexec -n 2`` it prints DOLFINx's
-side as JSON.
+pattern, whose ghosts are what PETSc's matrix-vector product receives). Runs in the
+``mpiexec -n 2`` job (marker ``mpi_only``): DOLFINx's side on the job's ranks, the model on
+rank 0.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 
 import numpy as np
 import pytest
 
 from bonefem._dolfinx import MPI, dolfinx
-from tests.conftest import ROOT, run_mpi
+from tests.conftest import ROOT, rank_0_result
 
 N = 6  # box of N x N x 2N cubes, 6 tetrahedra each (2592 cells)
 
@@ -70,13 +69,18 @@ def dolfinx_side() -> dict:
     return {"ranks": comm.gather(mine, root=0)}
 
 
-@pytest.mark.serial
+@pytest.mark.mpi
+@pytest.mark.mpi_only
 def test_partition_counts_equal_dolfinx_on_two_ranks() -> None:
+    ranks = dolfinx_side()["ranks"]  # gathered on rank 0 (None on the others)
+    rank_0_result(lambda: _model_equals_dolfinx(ranks))
+
+
+def _model_equals_dolfinx(ranks: list[dict]) -> None:
     sys.path.insert(0, str(ROOT))
     from benchmarks.bench_partition import partition_stats
 
-    real = json.loads(run_mpi(2, ["-m", "tests.mpi.test_partition_model"], cwd=ROOT, timeout=120))
-    ranks = real["ranks"]
+    size = len(ranks)
     mesh = _box(MPI.COMM_SELF)
     mesh.topology.create_connectivity(3, 0)
     c2v = mesh.topology.connectivity(3, 0).array.reshape(-1, 4)
@@ -88,7 +92,7 @@ def test_partition_counts_equal_dolfinx_on_two_ranks() -> None:
         part[d["cells"]] = r
         by_input.update(dict.fromkeys(d["owned_inputs"], r))
     owner = np.array([by_input[i] for i in _vertex_input_index(mesh)], dtype=np.int32)
-    st = partition_stats(cells.astype(np.int64), part, 2, owner=owner)
+    st = partition_stats(cells.astype(np.int64), part, size, owner=owner)
     per = st["per_rank"]
     assert per["cells"] == [len(d["cells"]) for d in ranks]
     assert per["owned_vertices"] == [len(d["owned_inputs"]) for d in ranks]
@@ -98,11 +102,5 @@ def test_partition_counts_equal_dolfinx_on_two_ranks() -> None:
     assert per["matvec_ghost_vertices"] == [d["matrix_ghost_columns"] for d in ranks]
     assert sum(per["matvec_ghost_vertices"]) > sum(per["indexmap_ghost_vertices"])
     # and without DOLFINx's owners, the rule-independent total: the interface vertices
-    free = partition_stats(cells.astype(np.int64), part, 2)
+    free = partition_stats(cells.astype(np.int64), part, size)
     assert free["indexmap_ghost_vertices_total"] == sum(d["vertex_ghosts"] for d in ranks)
-
-
-if __name__ == "__main__":
-    out = dolfinx_side()
-    if MPI.COMM_WORLD.rank == 0:
-        print(json.dumps(out))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bonefem._dolfinx import MPI
-from tests.conftest import ROOT, run_mpi
+from tests.conftest import rank_0_result
 from tests.helpers.checkpoint_case import save, verify
 
 
@@ -19,15 +19,18 @@ def test_save_and_load_same_ranks(mpi_tmp_path) -> None:
         assert not list(mpi_tmp_path.glob(".*tmp"))
 
 
-@pytest.mark.serial
+@pytest.mark.mpi
+@pytest.mark.mpi_only
 @pytest.mark.parametrize(("writers", "readers"), [(2, 1), (1, 2)])
-def test_restart_on_another_number_of_ranks(tmp_path, writers: int, readers: int) -> None:
-    module = "tests.helpers.checkpoint_case"
+def test_restart_on_another_number_of_ranks(mpi_tmp_path, writers: int, readers: int) -> None:
+    """Written by the job's ranks and read by rank 0 alone (``MPI.COMM_SELF``), or the
+    other way round."""
+    folder = str(mpi_tmp_path)
     if writers == 1:
-        save(str(tmp_path), MPI.COMM_SELF)
+        rank_0_result(lambda: save(folder, MPI.COMM_SELF))
     else:
-        run_mpi(writers, ["-m", module, "save", str(tmp_path)], cwd=ROOT)
+        save(folder, MPI.COMM_WORLD)
     if readers == 1:
-        verify(str(tmp_path), MPI.COMM_SELF)
+        rank_0_result(lambda: verify(folder, MPI.COMM_SELF))
     else:
-        run_mpi(readers, ["-m", module, "verify", str(tmp_path)], cwd=ROOT)
+        verify(folder, MPI.COMM_WORLD)

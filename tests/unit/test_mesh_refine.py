@@ -4,21 +4,15 @@ A coarse gmsh femur refined once in DOLFINx must keep its regions and surfaces (
 child cell in its parent's region; patch areas of the same size), converge to the exact
 CAD geometry faster than the coarse mesh (projection of the new boundary and interface
 nodes), agree with a directly generated gmsh femur of the same fineness, and give the same
-volumes and areas on 1 and 2 ranks.
-
-Run as a module (``python -m tests.unit.test_mesh_refine``) it prints the measures of the
-refined mesh as JSON (for the 2-rank comparison).
+volumes and areas on 1 and 2 ranks (the 1-rank mesh made on ``MPI.COMM_SELF`` inside the
+2-rank job).
 """
 
 from __future__ import annotations
 
-import json
-import sys
-
 import pytest
 
 from bonefem._dolfinx import MPI
-from tests.conftest import ROOT, run_mpi
 
 #: A small coarse femur (about 11k cells); refined once: about 90k cells.
 COARSE = {"mesh_size": 10.0, "cortical_mesh_size": 4.0}
@@ -165,25 +159,15 @@ def test_cache_key_names_the_refinement_and_the_ranks() -> None:
     assert cache_key("femur", REFINED) != cache_key("femur", REFINED, ranks=2)
 
 
-@pytest.mark.serial
+@pytest.mark.mpi
+@pytest.mark.mpi_only
 def test_same_volumes_and_areas_on_one_and_two_ranks(bone_mesh) -> None:
-    one = measures(bone_mesh("femur", **REFINED))
-    two = json.loads(run_mpi(2, ["-m", "tests.unit.test_mesh_refine"], cwd=ROOT))
+    from bonefem.mesh import generate
+
+    two = measures(bone_mesh("femur", **REFINED))  # refined after distribution over 2 ranks
+    one = measures(generate("femur", MPI.COMM_SELF, REFINED))  # each rank its own, alone
     assert one["cells"] == two["cells"]
     for kind in ("regions", "surfaces"):
         assert one[kind].keys() == two[kind].keys()
         for name, value in one[kind].items():
             assert two[kind][name] == pytest.approx(value, rel=1e-10), name
-
-
-def main() -> None:
-    from bonefem.mesh import generate
-
-    result = measures(generate("femur", MPI.COMM_WORLD, REFINED))
-    if MPI.COMM_WORLD.rank == 0:
-        print(json.dumps(result))
-
-
-if __name__ == "__main__":
-    main()
-    sys.exit(0)
