@@ -1,4 +1,5 @@
-"""The subprocess helpers of the suite fail on every exit but the expected one (issue 18)."""
+"""The subprocess helpers of the suite fail on every exit but the expected one (issue 18);
+the rank-0 helper of ``mpi_only`` tests fails every rank when rank 0 fails."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import subprocess
 
 import pytest
 
+from bonefem._dolfinx import MPI
+from tests.conftest import rank_0_result
 from tests.helpers import cli
 
 
@@ -39,3 +42,18 @@ def test_the_deliberate_kill_must_be_a_kill(monkeypatch: pytest.MonkeyPatch, cod
         cli.run_killed("case.toml", "out", 3)
     _exits(monkeypatch, -9)
     cli.run_killed("case.toml", "out", 3)
+
+
+@pytest.mark.mpi
+@pytest.mark.mpi_only
+def test_rank_0_result_is_rank_0s_on_every_rank_and_so_is_its_failure() -> None:
+    """The value of rank 0 everywhere; a failure on rank 0 alone raised on every rank (the
+    other ranks would otherwise wait in the test's next collective)."""
+    assert rank_0_result(lambda: MPI.COMM_WORLD.rank) == 0
+
+    def fails() -> None:  # called on rank 0 only
+        assert MPI.COMM_WORLD.rank != 0, "a check that fails on rank 0"
+
+    with pytest.raises(AssertionError, match="on rank 0: AssertionError: a check that fails"):
+        rank_0_result(fails)
+    MPI.COMM_WORLD.Barrier()  # every rank got here
