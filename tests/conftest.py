@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from bonefem.errors import BonefemError, on_rank_0
+
 if TYPE_CHECKING:
     from bonefem.mesh import BoneMesh
 
@@ -201,25 +203,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+class RankZeroFailure(BonefemError, AssertionError):
+    """A failure of the rank-0 part of a test (:func:`rank_0_result`), raised on every rank."""
+
+
 def rank_0_result[T](fn: Callable[[], T]) -> T:
     """Collective under mpiexec: ``fn()`` on rank 0 alone (e.g. the 1-rank side of an
     ``mpi_only`` test, on ``MPI.COMM_SELF``), its result broadcast to every rank, or its
     failure raised on every rank (a failure on rank 0 alone would leave the other ranks
-    waiting in the test's next collective)."""
-    comm = _comm()
-    if comm.size == 1:
-        return fn()
-    result: Any = None
-    error = None
-    if comm.rank == 0:
+    waiting in the test's next collective). Any failure, assertions included, becomes a
+    :class:`RankZeroFailure` that :func:`bonefem.errors.on_rank_0` shares."""
+
+    def guarded() -> T:
         try:
-            result = fn()
-        except Exception as exc:  # any failure, assertions included: raised on every rank
-            error = f"on rank 0: {type(exc).__name__}: {exc}"
-    result, error = comm.bcast((result, error), root=0)
-    if error is not None:
-        raise AssertionError(error)
-    return result
+            return fn()
+        except Exception as exc:
+            raise RankZeroFailure(f"on rank 0: {type(exc).__name__}: {exc}") from exc
+
+    return on_rank_0(_comm(), guarded)
 
 
 def mpiexec() -> str:
