@@ -19,9 +19,12 @@ follows the usual controller ``h_new = h * min(5, max(0.2, 0.9 / sqrt(err)))`` (
 / sqrt(err) after a rejection; Hairer & Wanner 1996, Sect. IV.8).
 
 Substeps never cross a milestone (a discontinuity of the drivers), each call starts with
-one substep of the whole interval (or ``h_init``), so the result depends only on the
-arguments (restart-safe), and an optional event ``stop(y)`` checked after every accepted
-substep ends the call early.
+one substep of the whole interval (or ``h_init`` if that is shorter), so the result depends
+only on the arguments (restart-safe), and an optional event ``stop(y)`` checked after every
+accepted substep ends the call early. A substep shortened to land on a milestone or on the
+end of the call keeps the proposal it was cut from, unless its own error asks for less
+than its size; the proposal is returned as ``h_next`` (the next call's ``h_init``), so a
+short call (a remainder before an output time) does not make the next one start small.
 
 The problem is anything implementing :class:`WProblem`; its state ``y`` is opaque to the
 integrator, which only combines the stage vectors k (arrays) linearly.
@@ -284,7 +287,10 @@ def integrate_ros2[Y](
     """
     t_end = t + dt
     stops = [s for s in milestones if t < s < t_end - 1e-9] + [t_end]
-    h = dt if h_init is None else min(h_init, dt)
+    # h_init is not clipped to dt: the first substep is (the call's interval, or) at most
+    # h_init, and a call shorter than h_init hands h_init on (the branch for a shortened
+    # substep below keeps the proposal), so the next call need not grow it back.
+    h = dt if h_init is None else h_init
     tc, h_last, i_stop = t, h, 0
     st = StepStats()
     while tc < t_end - 1e-12 * max(1.0, abs(t_end)):
@@ -304,7 +310,9 @@ def integrate_ros2[Y](
             st.n_accepted += 1
             h_last = hs
             fac = 5.0 if err == 0.0 else min(5.0, max(0.2, 0.9 / math.sqrt(err)))
-            h = max(hs * fac, h) if hs < h else h * fac
+            # a substep shortened to land on a stop keeps the proposal h unless its own
+            # error asks for less than its size
+            h = max(hs * fac, h) if hs < h and fac >= 1.0 else hs * fac
             if stop is not None and tc < t_end - 1e-12 * max(1.0, abs(t_end)) and stop(y):
                 return WResult(y, st.n_accepted, st.n_rejected, h_last, tc, True, h)
         else:

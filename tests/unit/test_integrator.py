@@ -150,6 +150,21 @@ def test_next_step_is_the_controllers_proposal_not_the_shortened_last_substep() 
     np.testing.assert_allclose(nxt.y, np.exp(-21.3 / 1000.0), rtol=1e-4)
 
 
+def test_a_call_shorter_than_the_proposal_hands_the_proposal_on() -> None:
+    """A call over an interval shorter than ``h_init`` (the coupled loop's remainder up to
+    an output time, e.g. 0.31 days after a 91-day step) takes that one short substep and
+    hands ``h_init`` on: the following call starts from the long substep, not from five
+    times the short one (which cost three extra substeps to grow back, issue 15)."""
+    pr = SlowDecay()
+    y0 = np.ones((1, 1))
+    short = integrate_ros2(pr, y0, 0.0, 0.3125, h_init=30.0)
+    assert short.n_accepted == 1 and short.h_last == pytest.approx(0.3125)
+    assert short.h_next >= 30.0
+    nxt = integrate_ros2(pr, short.y, 0.3125, 30.0, h_init=short.h_next)
+    assert nxt.n_accepted == 1
+    np.testing.assert_allclose(nxt.y, np.exp(-30.3125 / 1000.0), rtol=1e-4)
+
+
 def test_reduce_max_drives_the_decisions_and_failures_raise() -> None:
     # a global error always 10x the local one: more substeps than alone
     alone = integrate_ros2(ProtheroRobinson(tol=1e-6), exact(0.0), 0.0, 1.0)
