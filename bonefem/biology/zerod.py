@@ -373,10 +373,16 @@ def cli_main(argv: Sequence[str] | None = None) -> int:
             path = cand
     try:
         case = load_zero_d_case(path)
+        if args.years is not None:  # the override obeys the field's bounds
+            run = {**case.run.model_dump(), "duration_years": args.years}
+            try:
+                case = case.model_copy(update={"run": RunConfig.model_validate(run)})
+            except ValidationError as exc:
+                raise validation_to_input_error(exc, "--years", RunConfig, prefix="run") from None
     except InputError as exc:
         print(f"error: {exc}")
         return 2
-    years = args.years if args.years is not None else case.run.duration_years
+    years = case.run.duration_years
     result = run_zero_d(case.scenario, years * 365.25, run=case.run, activity=case.activity)
     csv_path, png_path = write_outputs(result, args.output)
     c = result.columns

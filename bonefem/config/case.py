@@ -627,7 +627,29 @@ def load_case(path: str | Path, overrides: Sequence[str] = (), comm: Any = None)
             apply_overrides(data, overrides)
         except InputError as exc:
             raise InputError(exc.reason, file=path, field=exc.field, value=exc.value) from None
-    return parse_case(data, file=path)
+    try:
+        return parse_case(data, file=path)
+    except InputError as exc:
+        key = _override_of(exc.field, overrides)
+        if key is None:
+            raise
+        # the bad value came from the command line, not from the file
+        source = f"{path} with --set {key}"
+        raise InputError(exc.reason, file=source, field=exc.field, value=exc.value) from None
+
+
+def _override_of(field: str | None, overrides: Sequence[str]) -> str | None:
+    """The ``--set`` key that wrote ``field`` (dotted) or a table or item above it.
+
+    None if the field came from the file.
+    """
+    if not field:
+        return None
+    for item in overrides:
+        key = item.split("=", 1)[0].strip()
+        if field == key or field.startswith(key + ".") or key.startswith(field + "."):
+            return key
+    return None
 
 
 def _read_case_text(path: Path) -> str:

@@ -194,7 +194,26 @@ class TRTConfig(Window):
     )
 
 
-class DenosumabConfig(Window):
+class Course(Window):
+    """A course of doses from ``start_days`` until ``stop_days``: the end must be given."""
+
+    stop_days: float = Field(
+        gt=0.0,
+        description="end of the course, exclusive (days from the start); required and finite: "
+        "the last dose is the last one before it",
+    )
+
+    @model_validator(mode="after")
+    def _finite(self) -> Course:
+        if not math.isfinite(self.stop_days):
+            raise ValueError(
+                "stop_days must be finite: the end of the course (the last dose is the last "
+                "one before it); e.g. the run's duration_days for a course that lasts the run"
+            )
+        return self
+
+
+class DenosumabConfig(Course):
     """Denosumab s.c. injections every interval_days from start_days until stop_days."""
 
     dose_mg: float = Field(default=60.0, gt=0.0, le=240.0, description="dose per injection (mg)")
@@ -203,12 +222,6 @@ class DenosumabConfig(Window):
     )
     body_mass_kg: float = Field(default=60.0, gt=20.0, le=250.0, description="body mass (kg)")
 
-    @model_validator(mode="after")
-    def _finite(self) -> DenosumabConfig:
-        if not math.isfinite(self.stop_days):
-            raise ValueError("denosumab stop_days must be finite (last dose before it)")
-        return self
-
 
 #: Default dose (mg) and dosing interval (days) of each bisphosphonate: oral alendronate
 #: 70 mg weekly (FIT, Black et al. 1996), intravenous zoledronate 5 mg yearly (HORIZON-PFT,
@@ -216,7 +229,7 @@ class DenosumabConfig(Window):
 BISPHOSPHONATE_DEFAULTS = {"alendronate": (70.0, 7.0), "zoledronate": (5.0, 365.25)}
 
 
-class BisphosphonateConfig(Window):
+class BisphosphonateConfig(Course):
     """Oral alendronate or intravenous zoledronate."""
 
     drug: Literal["alendronate", "zoledronate"] = Field(
@@ -248,12 +261,6 @@ class BisphosphonateConfig(Window):
         if self.interval_days is not None:
             return self.interval_days
         return BISPHOSPHONATE_DEFAULTS[self.drug][1]
-
-    @model_validator(mode="after")
-    def _finite(self) -> BisphosphonateConfig:
-        if not math.isfinite(self.stop_days):
-            raise ValueError("bisphosphonate stop_days must be finite")
-        return self
 
 
 class TeriparatideConfig(Window):

@@ -91,12 +91,42 @@ def choose_run_folder(
     return folder, lock
 
 
+#: What a run writes before its first result: a folder holding nothing else, with the
+#: ``case_resolved.json`` only bonefem writes, is a run that failed in its set-up (a missing
+#: mesh file, an unknown surface); it holds no results and a new run may take it over.
+SETUP_ARTEFACTS = frozenset({LOCK_NAME, "case.toml", "case_resolved.json", "mesh"})
+
+
+def _setup_only(folder: Path) -> bool:
+    """Whether ``folder`` holds only what a failed set-up leaves (no results)."""
+    if not folder.is_dir():
+        return False
+    names = {p.name for p in folder.iterdir()}
+    return "case_resolved.json" in names and names <= SETUP_ARTEFACTS
+
+
 def _nonempty(folder: Path) -> bool:
+    """Whether ``folder`` holds anything a new run must not replace (results, user files)."""
+    if _setup_only(folder):
+        return False
     return folder.is_dir() and any(p.name != LOCK_NAME for p in folder.iterdir())
+
+
+def _clear(folder: Path) -> None:
+    """Delete everything in a locked run folder but its lock."""
+    for child in folder.iterdir():
+        if child.name == LOCK_NAME:
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
 
 
 def _check_folder(folder: Path, *, restart: bool, overwrite: bool) -> None:
     """Refuse, resume or clear a locked run folder (see :func:`choose_run_folder`)."""
+    if not restart and _setup_only(folder):
+        _clear(folder)  # a failed set-up's inputs: no results to keep
     if _nonempty(folder) and not (restart or overwrite):
         raise InputError(
             "the output folder exists and is not empty; a run never overwrites another "
@@ -106,7 +136,7 @@ def _check_folder(folder: Path, *, restart: bool, overwrite: bool) -> None:
     if restart and not (folder / "checkpoints" / "LATEST").exists():
         raise InputError(
             "--restart: the run folder has no checkpoint to resume from (the run did not get "
-            "past its set-up); start it again with --overwrite",
+            "past its set-up); start it again without --restart",
             file=folder,
         )
     if overwrite and not restart and _nonempty(folder):
@@ -117,13 +147,7 @@ def _check_folder(folder: Path, *, restart: bool, overwrite: bool) -> None:
                 "manifest.json nor case_resolved.json)",
                 file=folder,
             )
-        for child in folder.iterdir():
-            if child.name == LOCK_NAME:
-                continue
-            if child.is_dir() and not child.is_symlink():
-                shutil.rmtree(child)
-            else:
-                child.unlink()
+        _clear(folder)
     try:
         probe = folder / ".write-test"
         probe.write_text("ok")

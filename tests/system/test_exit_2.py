@@ -88,20 +88,47 @@ def test_full_disk_on_two_ranks_exits_2_and_records_failed(tmp_path) -> None:
 
 
 @pytest.mark.serial
-def test_folder_of_a_failed_set_up_can_be_overwritten(capsys, tmp_path) -> None:
+def test_folder_of_a_failed_set_up_is_taken_over_by_the_next_run(
+    capsys, tmp_path, monkeypatch
+) -> None:
+    """A failed set-up leaves the case copies and no results: the same command again (or the
+    fixed case) runs into the folder; the default folder name does not move on to -2."""
     good = write_case(tmp_path, "setup", duration=91.3125)
     bad = tmp_path / "bad.toml"
     bad.write_text(good.read_text().replace('surface = "top", force', 'surface = "topp", force'))
     run = tmp_path / "run"
-    code, err = _cli(capsys, "run", str(bad), "--output", str(run), "--no-progress")
-    assert code == 2 and "unknown surface 'topp'" in err
+    for _ in range(2):  # the same failure twice: the mesh error both times, not "not empty"
+        code, err = _cli(capsys, "run", str(bad), "--output", str(run), "--no-progress")
+        assert code == 2 and "unknown surface 'topp'" in _one_line(err)
     assert (run / "case_resolved.json").exists() and not (run / "manifest.json").exists()
     code, err = _cli(capsys, "run", str(good), "--output", str(run), "--restart", "--no-progress")
     assert code == 2
-    assert "did not get past its set-up); start it again with --overwrite" in _one_line(err)
-    code, err = _cli(capsys, "run", str(good), "--output", str(run), "--overwrite", "--no-progress")
+    assert "did not get past its set-up); start it again without --restart" in _one_line(err)
+    code, err = _cli(capsys, "run", str(good), "--output", str(run), "--no-progress")
     assert code == 0, err
     assert json.loads((run / "manifest.json").read_text())["status"] == "finished"
+    # a finished run is never taken over
+    code, err = _cli(capsys, "run", str(good), "--output", str(run), "--no-progress")
+    assert code == 2 and "not empty" in _one_line(err)
+    # the default folder: runs/<name> of a failed set-up is reused, not runs/<name>-2
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        assert _cli(capsys, "run", str(bad), "--no-progress")[0] == 2
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["setup"]
+
+
+@pytest.mark.serial
+def test_a_user_file_beside_the_case_copies_keeps_the_folder(capsys, tmp_path) -> None:
+    """Only bonefem's set-up artefacts make a folder free to take over: one more file (the
+    user's) and the run refuses it as before."""
+    good = write_case(tmp_path, "setup", duration=91.3125)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "case_resolved.json").write_text("{}")
+    (run / "notes.txt").write_text("mine")
+    code, err = _cli(capsys, "run", str(good), "--output", str(run), "--no-progress")
+    assert code == 2 and "not empty" in _one_line(err)
+    assert (run / "notes.txt").read_text() == "mine"
 
 
 @pytest.mark.serial

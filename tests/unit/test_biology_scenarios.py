@@ -153,3 +153,18 @@ def test_cli_writes_csv_and_figure(tmp_path) -> None:
     assert csv_text[0].startswith("time_days,time_years")
     assert (tmp_path / "healthy.png").stat().st_size > 10_000
     assert cli_main([str(tmp_path / "missing.toml")]) == 2
+
+
+@pytest.mark.parametrize(
+    ("years", "allowed"), [("-1", "greater than 0"), ("1e6", "less than or equal to 100")]
+)
+def test_cli_years_override_obeys_the_field_bounds(
+    tmp_path, capsys, years: str, allowed: str
+) -> None:
+    """``--years`` goes through ``run.duration_years``'s bounds: exit 2 with the option, the
+    field, the value and what is allowed (was: a traceback for -1, an endless run for 1e6)."""
+    assert cli_main(["healthy", "--output", str(tmp_path), "--years", years]) == 2
+    out = capsys.readouterr().out
+    assert "--years" in out and "run.duration_years" in out and allowed in out
+    assert f"value {float(years)!r}" in out
+    assert not any(tmp_path.iterdir())  # nothing written

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from bonefem._dolfinx import MPI, dolfinx
+from bonefem.errors import InputError
 from bonefem.mesh import BoneMesh, box, generate, load_bone_mesh, quality_stats
 from bonefem.mesh.command import main as mesh_main
 from bonefem.mesh.quality import hexahedron_quality, tetrahedron_quality
@@ -321,3 +322,25 @@ def test_bonefem_file_opens_in_paraview(mpi_tmp_path: Path) -> None:
     _, cells, _, lo, hi = line.split()
     assert int(cells) == bone.num_cells_global
     assert (float(lo), float(hi)) == (1.0, 2.0)
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "value"),
+    [
+        ('settings = "no_such_settings.toml"', "mesh.settings", "no_such_settings.toml"),
+        ('file = "nonexistent_mesh.xdmf"', "mesh.file", "nonexistent_mesh.xdmf"),
+    ],
+)
+def test_a_missing_mesh_or_settings_file_names_the_case_field_and_places(
+    tmp_path: Path, line: str, field: str, value: str
+) -> None:
+    """The message names the case file, the ``[mesh]`` field, its value and every place the
+    file was looked for (was: the bare path, or a raw errno message)."""
+    case = tmp_path / "c.toml"
+    with pytest.raises(InputError) as info:
+        load_bone_mesh(tomllib.loads(line), MPI.COMM_WORLD, base_dir=tmp_path, file=str(case))
+    msg = str(info.value)
+    assert msg.startswith(f"{case}, field '{field}', value '{value}': no such ")
+    assert str(tmp_path / value) in msg
+    if field == "mesh.settings":
+        assert "meshes" in msg  # the bundled settings folder is searched too

@@ -83,6 +83,23 @@ def test_overrides_are_validated_like_the_file(tmp_path: Path) -> None:
         load_case(path, ['run.duration_days="14"'])  # strict: a quoted number is a mistake
 
 
+def test_an_error_in_an_overridden_value_names_the_override(tmp_path: Path) -> None:
+    """The bad value came from ``--set``: the message says so (the file holds no such value),
+    for the overridden field itself and for a field inside an overridden table or list."""
+    path = write_case(tmp_path, "c", biology=MENOPAUSE)
+    with pytest.raises(InputError, match=r"c\.toml with --set run\.duration_days, field "):
+        load_case(path, ["coupling.modulus_tolerance=0.01", "run.duration_days=-3"])
+    with pytest.raises(
+        InputError, match=r"with --set biology\.denosumab, field 'biology\.denosumab\.0\.stop_days'"
+    ):
+        load_case(path, ["biology.denosumab=[{start_days=365.25}]"])
+    # an error in a field no override touched names the file alone
+    bad = write_case(tmp_path, "d", biology=MENOPAUSE.replace("natural", "naturall"))
+    with pytest.raises(InputError) as info:
+        load_case(bad, ["run.duration_days=365.25"])
+    assert "--set" not in str(info.value)
+
+
 def _cli(args: list[str]) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", "bonefem.cli", "-q", *args]
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)

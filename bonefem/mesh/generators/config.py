@@ -152,22 +152,47 @@ def generate_cached(
     return bone
 
 
-def _resolve(path: str, base_dir: Path | None, *, settings: bool = False) -> Path:
+def _candidates(path: str, base_dir: Path | None, *, settings: bool = False) -> list[Path]:
+    """Where a relative path of a ``[mesh]`` table is looked for, in order."""
     p = Path(path).expanduser()
     if p.is_absolute():
-        return p
+        return [p]
     candidates = [(base_dir or Path.cwd()) / p, Path.cwd() / p]
     if settings:
         candidates += [MESHES_DIR / p, MESHES_DIR / p.name]
+    return list(dict.fromkeys(c.absolute() for c in candidates))
+
+
+def _resolve(path: str, base_dir: Path | None, *, settings: bool = False) -> Path:
+    candidates = _candidates(path, base_dir, settings=settings)
     for c in candidates:
         if c.exists():
             return c
     return candidates[0]
 
 
-def _settings_text(settings: str, base: Path | None, depth: int) -> tuple[Path, str]:
-    """The settings file a ``[mesh]`` table names (the ``depth``-th followed) and its text."""
+def _missing(kind: str, value: str, base: Path | None, referrer: str | None, key: str) -> None:
+    """Raise the error of a ``[mesh]`` path found nowhere.
+
+    It names the file whose table names the path, the field, the value and every place
+    looked in.
+    """
+    places = ", ".join(str(c) for c in _candidates(value, base, settings=key == "settings"))
+    raise InputError(
+        f"no such {kind} (looked for {places})", file=referrer, field=f"mesh.{key}", value=value
+    )
+
+
+def _settings_text(
+    settings: str, base: Path | None, depth: int, referrer: str | None = None
+) -> tuple[Path, str]:
+    """The settings file a ``[mesh]`` table names (the ``depth``-th followed) and its text.
+
+    ``referrer``: the file whose ``[mesh]`` table names it (for messages).
+    """
     path = _resolve(settings, base, settings=True)
+    if not path.exists():
+        _missing("mesh settings file", settings, base, referrer, "settings")
     if depth > 4:
         raise InputError("settings files refer to each other in a loop", file=path)
     try:
@@ -192,7 +217,7 @@ def _final_config(
     depth = 0
     while cfg.settings is not None:
         depth += 1
-        path, text = on_rank_0(comm, partial(_settings_text, cfg.settings, base, depth))
+        path, text = on_rank_0(comm, partial(_settings_text, cfg.settings, base, depth, file))
         try:
             table = tomllib.loads(text).get("mesh")
         except tomllib.TOMLDecodeError as exc:
@@ -252,8 +277,11 @@ def load_bone_mesh(
             return generate_cached(cfg.generator, cfg.parameters, comm, file=file)
         return generate(cfg.generator, comm, cfg.parameters, file=file)
     assert cfg.file is not None
+    mesh_file = _resolve(cfg.file, base)
+    if not on_rank_0(comm, mesh_file.exists):
+        _missing("mesh file", cfg.file, base, file, "file")
     return read_mesh(
-        _resolve(cfg.file, base),
+        mesh_file,
         comm,
         regions=cfg.regions or None,
         surfaces=cfg.surfaces or None,
