@@ -127,7 +127,10 @@ def _finite(values: np.ndarray | None, index: int) -> float:
 def _prepare(data: list[RunData], align: str, anchor: bool, labels: list[str] | None) -> None:
     """Labels, aligned x axes (years) and the anchoring of later-starting runs."""
     names = labels or A.labels(
-        [d.folder for d in data], [d.case for d in data], [d.name for d in data]
+        [d.folder for d in data],
+        [d.case for d in data],
+        [d.name for d in data],
+        [list(d.manifest.get("overrides") or []) for d in data],
     )
     if len(names) != len(data):
         raise InputError(f"give one label per run ({len(data)})", field="labels")
@@ -144,9 +147,23 @@ def _prepare(data: list[RunData], align: str, anchor: bool, labels: list[str] | 
         therapy.append(min(firsts) / A.DAYS_PER_YEAR - d.origin if firsts else np.inf)
     ref = A.reference_run(starts, therapy)
     for i, d in enumerate(data):
-        # only onto a history without therapy up to the run's start
-        if i != ref and starts[i] > starts[ref] + 1e-9 and therapy[ref] >= starts[i] - 1e-9:
+        # only onto a history without therapy up to the run's start, of the same bone (a
+        # vertebra's curve is not continued from a femur's)
+        if (
+            i != ref
+            and starts[i] > starts[ref] + 1e-9
+            and therapy[ref] >= starts[i] - 1e-9
+            and _bone(d) == _bone(data[ref])
+        ):
             d.anchor = ref
+
+
+def _bone(d: RunData) -> str:
+    """What bone a run is of: the manifest's mesh source, else the case's ``[mesh]`` table."""
+    source = (d.manifest.get("mesh") or {}).get("source")
+    if source:
+        return str(source)
+    return json.dumps(d.case.get("mesh") or {}, sort_keys=True, default=str)
 
 
 def _values(d: RunData, s: Series, data: list[RunData]) -> tuple[np.ndarray, np.ndarray, float]:

@@ -121,9 +121,26 @@ def origin_years(case: dict[str, Any], align: str, folder: Path) -> float:
     return found[0].start_days / DAYS_PER_YEAR
 
 
-def labels(folders: list[Path], cases: list[dict[str, Any]], names: list[str]) -> list[str]:
-    """Legend labels: descriptions when they tell the runs apart, else names, else folders."""
+def labels(
+    folders: list[Path],
+    cases: list[dict[str, Any]],
+    names: list[str],
+    overrides: list[list[str]] | None = None,
+) -> list[str]:
+    """Legend labels: descriptions when they tell the runs apart, else names, else folders.
+
+    A description is the case file's; a run whose case was changed on the command line
+    (``overrides``: the manifest's ``--set`` items) gets the changed keys after it, so that
+    a 5-year run of a 10-year case, or a case given a therapy by ``--set``, is not labelled
+    as the file describes it. Output settings are left out.
+    """
     descriptions = [str((c.get("run") or {}).get("description") or "") for c in cases]
+    for i, items in enumerate(overrides or []):
+        keys = [k.split("=", 1)[0].strip() for k in items]
+        keys = [k for k in dict.fromkeys(keys) if k and not k.startswith("output.")]
+        if descriptions[i] and keys:
+            shown = ", ".join(keys[:3]) + (", ..." if len(keys) > 3 else "")
+            descriptions[i] += f" (--set {shown})"
     for candidate in (descriptions, names):
         if all(candidate) and len(set(candidate)) == len(candidate):
             return candidate

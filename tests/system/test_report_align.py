@@ -167,3 +167,22 @@ def test_no_anchoring_onto_a_treated_history(runs: list[Path], tmp_path: Path) -
     df = _series(out)
     assert (df["anchor_factor"] == 1.0).all() and (df["y"] == df["y_run"]).all()
     assert "anchored" not in (out / "summary.md").read_text()
+
+
+def test_no_anchoring_onto_another_bone(runs: list[Path], tmp_path: Path) -> None:
+    """A vertebra's curve is not continued from a femur's: runs of different meshes (the
+    manifests' mesh sources) keep their own values under --align menopause."""
+    femur = tmp_path / "femur"
+    import shutil
+
+    shutil.copytree(runs[0], femur)
+    for run, source in ((femur, "femur(refine=1.0)"), (tmp_path / "vert", "vertebra(refine=1.0)")):
+        if run.name == "vert":
+            shutil.copytree(runs[1], run)
+        manifest = json.loads((run / "manifest.json").read_text())
+        manifest["mesh"] = {"source": source}
+        (run / "manifest.json").write_text(json.dumps(manifest))
+    out = make_report([femur, tmp_path / "vert"], tmp_path / "rep", render=False, align="menopause")
+    df = _series(out)
+    assert (df["anchor_factor"] == 1.0).all() and (df["y"] == df["y_run"]).all()
+    assert "anchored" not in (out / "summary.md").read_text()

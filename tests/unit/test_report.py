@@ -93,3 +93,23 @@ def test_progress_keeps_the_last_test_values_through_nan_rows(caplog) -> None:
     assert math.isnan(data[3]["apparent_stiffness_pct_change"])
     last = caplog.records[-1].getMessage()
     assert "aBMD -1.20%" in last and "K -2.00%" in last and "FRI 0.820" in last, last
+
+
+def test_labels_name_the_command_line_changes_of_a_run() -> None:
+    """A run changed by ``--set`` is not labelled as its case file describes it (a 5-year
+    run of a 10-year case); output settings are left out; names decide when the
+    descriptions do not tell the runs apart."""
+    from bonefem.report_align import labels
+
+    folders = [Path("a"), Path("b")]
+    cases = [{"run": {"description": "menopause, 10 years"}}] * 2
+    got = labels(
+        folders,
+        cases,
+        ["x", "y"],
+        [["run.duration_days=1826.25"], ["output.fields_every_days=365.25"]],
+    )
+    assert got == ["menopause, 10 years (--set run.duration_days)", "menopause, 10 years"]
+    many = [["a.b=1", "c.d=2", "e.f=3", "g.h=4"], []]
+    assert labels(folders, cases, ["x", "y"], many)[0].endswith("(--set a.b, c.d, e.f, ...)")
+    assert labels(folders, cases, ["x", "y"]) == ["x", "y"]  # same descriptions: the names

@@ -73,7 +73,7 @@ class GeneratorParameters(BaseModel):
         1.0,
         "-",
         "Refinement factor: every mesh size is divided by it, so the number of cells grows "
-        "about as refine³ (refine = 4 turns a 30k-cell default into ~2M cells).",
+        "about as refine³ (the bundled femur: 41k cells at refine = 1, 1.8M at 4.5).",
         gt=0.0,
         le=50.0,
     )
