@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from bonefem.config.defaults import DEFAULT_RTOL_BONE, DEFAULT_RTOL_CELLS
 from bonefem.config.loading import LoadCase
-from bonefem.config.overrides import apply_overrides
+from bonefem.config.overrides import apply_overrides, override_of
 from bonefem.config.scenario import ScenarioConfig
 from bonefem.errors import FieldValueError, InputError, on_rank_0, validation_to_input_error
 from bonefem.material import DEFAULT_LAWS, ModulusLaw
@@ -630,26 +630,12 @@ def load_case(path: str | Path, overrides: Sequence[str] = (), comm: Any = None)
     try:
         return parse_case(data, file=path)
     except InputError as exc:
-        key = _override_of(exc.field, overrides)
+        key = override_of(exc.field, overrides)
         if key is None:
             raise
         # the bad value came from the command line, not from the file
         source = f"{path} with --set {key}"
         raise InputError(exc.reason, file=source, field=exc.field, value=exc.value) from None
-
-
-def _override_of(field: str | None, overrides: Sequence[str]) -> str | None:
-    """The ``--set`` key that wrote ``field`` (dotted) or a table or item above it.
-
-    None if the field came from the file.
-    """
-    if not field:
-        return None
-    for item in overrides:
-        key = item.split("=", 1)[0].strip()
-        if field == key or field.startswith(key + ".") or key.startswith(field + "."):
-            return key
-    return None
 
 
 def _read_case_text(path: Path) -> str:

@@ -73,3 +73,17 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
             )
         node[parts[-1]] = parse_value(raw.strip())
     return data
+
+
+def override_of(field: str | None, overrides: Sequence[str]) -> str | None:
+    """The ``--set`` key that wrote ``field`` (dotted) or a table or item above it.
+
+    None if the field came from the file.
+    """
+    if not field:
+        return None
+    for item in overrides:
+        key = item.split("=", 1)[0].strip()
+        if field == key or field.startswith(key + ".") or key.startswith(field + "."):
+            return key
+    return None
