@@ -253,7 +253,8 @@ def _draw(
             ax.axhline(1.0, color="tab:red", lw=0.8, ls="--")  # load = strength
         _events(ax, data, colors, xlim)
         _fit_ylim(ax, plotted, s.percent)
-        ax.set_xlim(*xlim)
+        if xlim[1] > xlim[0]:  # one row (a run stopped at t = 0): matplotlib's own range
+            ax.set_xlim(*xlim)
         ax.set_title(title, fontsize=10)
         ax.set_ylabel(ylabel)
         ax.set_xlabel(A.AXIS_LABELS[align])
@@ -413,10 +414,12 @@ def _summary(data: list[RunData], written: list[Path], out: Path, ctx: dict[str,
         fri = c.get(C.RISK_INDEX)
         fri_text = f"{_finite(fri, 0):.3f} → {_finite(fri, -1):.3f}" if fri is not None else "–"
         wall = d.manifest.get("wall_time_s", float("nan"))
-        per_year = abmd / years if years > 0 else float("nan")
+        per_year = f"{abmd / years:+.2f}" if years > 0 else "–"
+        status = d.manifest.get("status")
+        span = f"{years:.2f}" + (f" ({status})" if status and status != "finished" else "")
         lines.append(
-            f"| {d.label} | {d.folder.name} | {years:.2f} | {abmd:+.2f} | {per_year:+.2f} | "
-            f"{stiff:+.2f} | {fri_text} | {wall:.0f} |"
+            f"| {d.label} | {d.folder.name} | {span} | {abmd:+.2f} | {per_year} | "
+            f"{f'{stiff:+.2f}' if np.isfinite(stiff) else '–'} | {fri_text} | {wall:.0f} |"
         )
     lines += ["", "## Figures", ""]
     for p in written:

@@ -186,3 +186,18 @@ def test_no_anchoring_onto_another_bone(runs: list[Path], tmp_path: Path) -> Non
     df = _series(out)
     assert (df["anchor_factor"] == 1.0).all() and (df["y"] == df["y_run"]).all()
     assert "anchored" not in (out / "summary.md").read_text()
+
+
+def test_a_run_stopped_at_its_start_is_reported_as_such(tmp_path: Path) -> None:
+    """One row (stopped at t = 0): the summary says "stopped" and gives no rate per year
+    (was +nan), and the figures draw without matplotlib's identical-limits warning."""
+    import warnings
+
+    run = _run(tmp_path, "early", 2 * Y, 49.0, [0.0])
+    manifest = json.loads((run / "manifest.json").read_text())
+    (run / "manifest.json").write_text(json.dumps({**manifest, "status": "stopped"}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        out = make_report([run], tmp_path / "rep", render=True)
+    row = next(ln for ln in (out / "summary.md").read_text().splitlines() if "| early" in ln)
+    assert "| 0.00 (stopped) |" in row and "| – |" in row and "nan" not in row
