@@ -58,7 +58,8 @@ class MeshEstimate:
         """One line for the log."""
         return (
             f"about {self.cells:,.0f} cells, {self.dofs:,.0f} displacement unknowns, "
-            f"{self.memory_bytes / 1e9:,.1f} GB of memory (rough, x2)"
+            f"{self.memory_bytes / 1e9:,.1f} GB of memory in all ranks (rough, x2; from the "
+            "cell count alone, before the mesh exists)"
         )
 
 
