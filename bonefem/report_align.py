@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from bonefem.config.overrides import override_key
 from bonefem.errors import InputError
 
 ALIGNMENTS = ("time", "age", "menopause", "therapy")
@@ -136,7 +137,7 @@ def labels(
     """
     descriptions = [str((c.get("run") or {}).get("description") or "") for c in cases]
     for i, items in enumerate(overrides or []):
-        keys = [k.split("=", 1)[0].strip() for k in items]
+        keys = [override_key(k) for k in items]
         keys = [k for k in dict.fromkeys(keys) if k and not k.startswith("output.")]
         if descriptions[i] and keys:
             shown = ", ".join(keys[:3]) + (", ..." if len(keys) > 3 else "")

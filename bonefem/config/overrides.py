@@ -50,8 +50,9 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
             a path through a value.
     """
     for item in overrides:
-        key, sep, raw = item.partition("=")
-        parts = [p.strip() for p in key.strip().split(".")]
+        _, sep, raw = item.partition("=")
+        key = override_key(item)
+        parts = [p.strip() for p in key.split(".")]
         if not sep or not all(parts):
             raise InputError(
                 "give --set as KEY=VALUE with a dotted key, e.g. run.duration_days=730.5 or "
@@ -64,15 +65,20 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
             node = _step(node, part, ".".join(parts[: i + 1]), create=True)
         parent = ".".join(parts[:-1])
         if not isinstance(node, dict | list):
-            raise InputError(f"{parent} is a value, not a table", field=f"--set {key.strip()}")
+            raise InputError(f"{parent} is a value, not a table", field=f"--set {key}")
         if not isinstance(node, dict):
             raise InputError(
                 "the key must end at a field of a table (for an array of tables give the "
                 "entry's index and one of its fields)",
-                field=f"--set {key.strip()}",
+                field=f"--set {key}",
             )
         node[parts[-1]] = parse_value(raw.strip())
     return data
+
+
+def override_key(item: str) -> str:
+    """The dotted key of a ``key=value`` override (``run.duration_days``)."""
+    return item.partition("=")[0].strip()
 
 
 def override_of(field: str | None, overrides: Sequence[str]) -> str | None:
@@ -83,7 +89,7 @@ def override_of(field: str | None, overrides: Sequence[str]) -> str | None:
     if not field:
         return None
     for item in overrides:
-        key = item.split("=", 1)[0].strip()
+        key = override_key(item)
         if field == key or field.startswith(key + ".") or key.startswith(field + "."):
             return key
     return None
