@@ -207,7 +207,11 @@ def build(
     rc = case.remodeling
     params = PARAMETER_SETS[rc.parameters](c)
     model = BoneCellModel(
-        params, remodeling_parameters(c), rtol_cells=rc.cell_rtol, rtol_bone=rc.bone_rtol
+        params,
+        remodeling_parameters(c),
+        rtol_cells=rc.cell_rtol,
+        rtol_bone=rc.bone_rtol,
+        integrator=rc.integrator,
     )
     signals = build_signals(case.biology, fe_constants(c), params)
     law = make_law(LawContext(rc, model, signals, _history(case, model, signals)))

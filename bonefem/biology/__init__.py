@@ -7,8 +7,10 @@ Modules:
 * :mod:`~bonefem.biology.cells` -- :class:`~bonefem.biology.cells.BoneCellModel`, the
   vectorised cell model with bone volume fraction and mineral content (``healthy_state``,
   ``derived``, ``advance``).
-* :mod:`~bonefem.biology.integrator` -- generic ROS2 Rosenbrock/W integrator with error
-  control, milestones and a stop event.
+* :mod:`~bonefem.biology.integrator` -- generic Rosenbrock-W integrator (ROS34PW2, ROS2)
+  with error control, milestones and a stop event.
+* :mod:`~bonefem.biology.cell_problem` -- the cell model as the integrator's problem (state
+  layout, bone rates, blocks of points).
 * :mod:`~bonefem.biology.parameters`, :mod:`~bonefem.biology.calibrated` -- parameter sets
   (Pivonka 2008, Scheiner 2013) and calibrated constants.
 * :mod:`~bonefem.biology.effects` -- the named model terms hormones and drugs act on.

@@ -1,6 +1,10 @@
-"""Generic ROS2 Rosenbrock/W integrator with error control, milestones and a stop event.
+"""Generic Rosenbrock-W integrator with error control, milestones and a stop event.
 
-The method is the two-stage, second-order, L-stable ROS2 of Verwer, Spee, Blom &
+Two methods: ROS34PW2 (Rang & Angermann 2005, BIT Numer Math 45:761; four stages, order 3
+as a W-method, L-stable, embedded order 2; :data:`RA34PW2`, run through the general stage
+loop :func:`rosw_stages` of a :class:`RosenbrockTableau`), and ROS2 by its own two-stage
+path (the default of :func:`integrate_ros2`, whose name it keeps). ROS2 is the two-stage,
+second-order, L-stable method of Verwer, Spee, Blom &
 Hundsdorfer (1999, SIAM J Sci Comput 20:1456, Eqs. (2.1)-(2.2), gamma = 1 + 1/sqrt(2)) in
 its non-autonomous form::
 
@@ -44,6 +48,10 @@ from bonefem.errors import SolverError
 
 __all__ = [
     "GAMMA",
+    "INTEGRATORS",
+    "RA34PW2",
+    "ROS2_TABLEAU",
+    "RosenbrockTableau",
     "SplitProblem",
     "StepStats",
     "WProblem",
@@ -60,6 +68,136 @@ FloatArray = npt.NDArray[np.float64]
 
 GAMMA = 1.0 + 1.0 / math.sqrt(2.0)
 """gamma of ROS2 (Verwer et al. 1999): L-stable choice 1 + 1/sqrt(2)."""
+
+
+@dataclass(frozen=True)
+class RosenbrockTableau:
+    """A Rosenbrock(-W) method, stored in transformed variables (no product J v needed).
+
+    The form of Hairer & Wanner (1996, Sect. IV.7, Eq. (7.4)), in their transformed
+    variables (Eq. (7.25)).
+
+    The method (stages k_i, gamma_ii = gamma for all i)::
+
+        (I - gamma h J) k_i = h F(t + alpha_i h, y + sum_j<i alpha_ij k_j)
+                              + h J sum_j<i gamma_ij k_j + gamma_i h^2 F_t
+        y_new = y + sum_i b_i k_i,   embedded y_hat = y + sum_i bhat_i k_i
+
+    with alpha_i = sum_j alpha_ij and gamma_i = sum_j<=i gamma_ij. With U_i =
+    (sum_j<=i gamma_ij k_j) / h the stages are, in the unscaled form the integrator uses::
+
+        (I - gamma h J) U_i = gamma [F(t + alpha_i h, y + h sum_j<i a_ij U_j)
+                                     + sum_j<i c_ij U_j + gamma_i h F_t]
+        y_new = y + h sum_i m_i U_i,   y_new - y_hat = h sum_i e_i U_i
+
+    (a = alpha Gamma^-1, c = diag(1/gamma) - Gamma^-1, m = b Gamma^-1, e = (b - bhat)
+    Gamma^-1). A W-method keeps its order for any matrix J.
+
+    Attributes:
+        name: the method's name.
+        order: order of y_new (as a W-method).
+        embedded_order: order of y_hat (the step controller's exponent is 1/(this + 1)).
+        gamma: the diagonal gamma.
+        alpha: alpha_i (stage times, fractions of h).
+        gamma_sum: gamma_i (weights of the F_t term).
+        a, c: transformed stage coefficients (strictly lower triangular).
+        m, e: transformed weights of the solution and of the error estimate.
+    """
+
+    name: str
+    order: int
+    embedded_order: int
+    gamma: float
+    alpha: tuple[float, ...]
+    gamma_sum: tuple[float, ...]
+    a: tuple[tuple[float, ...], ...]
+    c: tuple[tuple[float, ...], ...]
+    m: tuple[float, ...]
+    e: tuple[float, ...]
+
+    @classmethod
+    def from_coefficients(
+        cls,
+        name: str,
+        order: int,
+        embedded_order: int,
+        alpha: Sequence[Sequence[float]],
+        gamma: Sequence[Sequence[float]],
+        b: Sequence[float],
+        b_hat: Sequence[float],
+    ) -> RosenbrockTableau:
+        """The tableau from the coefficients (alpha_ij, gamma_ij, b_i, bhat_i) of Eq. (7.4)."""
+        A, G = np.asarray(alpha, dtype=float), np.asarray(gamma, dtype=float)
+        g = float(G[0, 0])
+        if not np.allclose(np.diag(G), g) or np.any(np.triu(A) != 0.0):
+            raise ValueError(f"{name}: gamma_ii must all be equal and alpha strictly lower")
+        Ginv = np.linalg.inv(G)
+        a = A @ Ginv
+        c = np.diag(1.0 / np.diag(G)) - Ginv
+        m = np.asarray(b, dtype=float) @ Ginv
+        e = (np.asarray(b, dtype=float) - np.asarray(b_hat, dtype=float)) @ Ginv
+        rows = range(A.shape[0])
+        return cls(
+            name,
+            order,
+            embedded_order,
+            g,
+            tuple(float(x) for x in A.sum(axis=1)),
+            tuple(float(x) for x in G.sum(axis=1)),
+            tuple(tuple(float(a[i, j]) for j in range(i)) for i in rows),
+            tuple(tuple(float(c[i, j]) for j in range(i)) for i in rows),
+            tuple(float(x) for x in m),
+            tuple(float(x) for x in e),
+        )
+
+    @property
+    def stages(self) -> int:
+        """Number of stages."""
+        return len(self.m)
+
+
+ROS2_TABLEAU = RosenbrockTableau.from_coefficients(
+    "ros2",
+    2,
+    1,
+    [[0.0, 0.0], [1.0, 0.0]],
+    [[GAMMA, 0.0], [-2.0 * GAMMA, GAMMA]],
+    [0.5, 0.5],
+    [1.0, 0.0],
+)
+"""ROS2 (Verwer et al. 1999) as a tableau: the same method as :func:`integrate_ros2`'s
+default path (used to test the general stage loop against it)."""
+
+RA34PW2 = RosenbrockTableau.from_coefficients(
+    "ros34pw2",
+    3,
+    2,
+    [
+        [0.0, 0.0, 0.0, 0.0],
+        [8.7173304301691801e-01, 0.0, 0.0, 0.0],
+        [8.4457060015369423e-01, -1.1299064236484185e-01, 0.0, 0.0],
+        [0.0, 0.0, 1.0, 0.0],
+    ],
+    [
+        [4.3586652150845900e-01, 0.0, 0.0, 0.0],
+        [-8.7173304301691801e-01, 4.3586652150845900e-01, 0.0, 0.0],
+        [-9.0338057013044082e-01, 5.4180672388095326e-02, 4.3586652150845900e-01, 0.0],
+        [
+            2.4212380706095346e-01,
+            -1.2232505839045147e00,
+            5.4526025533510214e-01,
+            4.3586652150845900e-01,
+        ],
+    ],
+    [2.4212380706095346e-01, -1.2232505839045147e00, 1.5452602553351020e00, 4.358665215084590e-01],
+    [3.7810903145819369e-01, -9.6042292212423178e-02, 0.5, 2.1793326075422950e-01],
+)
+"""ROS34PW2 of Rang & Angermann (2005, BIT 45:761, Table 4.1): four stages, order 3 as a
+W-method (for any J), stiffly accurate and L-stable, embedded order 2."""
+
+
+INTEGRATORS: dict[str, RosenbrockTableau | None] = {"ros2": None, "ros34pw2": RA34PW2}
+"""Methods by name; None = ROS2 by its dedicated two-stage path (:func:`ros2_substep`)."""
 
 
 class WProblem[Y](Protocol):
@@ -184,6 +322,11 @@ def _identity(x: float) -> float:
     return x
 
 
+def _safety(err: float, expo: float) -> float:
+    """The controller's proposal factor 0.9 err^-expo (ROS2: 0.9 / sqrt(err), as before)."""
+    return 0.9 / math.sqrt(err) if expo == 0.5 else 0.9 * err**-expo
+
+
 def ros2_stages[Y](
     problem: WProblem[Y], t: float, y: Y, h: float
 ) -> tuple[FloatArray, FloatArray, float]:
@@ -204,13 +347,24 @@ def ros2_stages[Y](
 
 
 def ros2_substep[Y](
-    problem: WProblem[Y], t: float, y: Y, h: float, *, increment: bool = True
+    problem: WProblem[Y],
+    t: float,
+    y: Y,
+    h: float,
+    *,
+    increment: bool = True,
+    tableau: RosenbrockTableau | None = None,
 ) -> tuple[FloatArray, FloatArray | None, float]:
     """One ROS2 substep: the increment 3/2 k1 + 1/2 k2 (None) and the local error.
 
     With ``increment=False`` the stages k1 and k2 instead (:func:`ros2_stages`). A split
     problem's increment is formed part by part, while the part's stages are in cache.
+    With a ``tableau`` the substep is that method's (:func:`rosw_stages`): the increment
+    sum_i m_i U_i (``increment`` is then ignored).
     """
+    if tableau is not None:
+        incr, err = rosw_stages(tableau, problem, t, y, h)
+        return incr, None, err
     split = getattr(problem, "split", None)
     prepared = None if split is None else split(t, y, h)
     if prepared is None:
@@ -228,6 +382,107 @@ def ros2_substep[Y](
             out1[index], out2[index] = k1, k2
         err = max(err, err_part)
     return out1, out2, err
+
+
+def rosw_stages[Y](
+    tab: RosenbrockTableau, problem: WProblem[Y], t: float, y: Y, h: float
+) -> tuple[FloatArray, float]:
+    """Increment sum_i m_i U_i of one substep of the method ``tab`` and its local error.
+
+    Stages in the transformed form of :class:`RosenbrockTableau` (one linearisation, one
+    W-solve per stage); the error is the problem's scaled norm of h sum_i e_i U_i, inf if
+    not finite.
+
+    A :class:`SplitProblem` is run stage by stage over its parts: each stage's states of
+    all parts are formed first and handed to the problem's ``prepare_stage(t_i, parts,
+    states)`` (if it has one: e.g. a drive that needs the whole state), then each part's
+    right-hand side and W-solve. Per point this is the arithmetic of one pass.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):  # a non-finite stage: err = inf
+        return _rosw_stages(tab, problem, t, y, h)
+
+
+def _rosw_stages[Y](
+    tab: RosenbrockTableau, problem: WProblem[Y], t: float, y: Y, h: float
+) -> tuple[FloatArray, float]:
+    """:func:`rosw_stages` (without the floating-point error state)."""
+    split = getattr(problem, "split", None)
+    prepared = None if split is None else split(t, y, h)
+    g = tab.gamma
+    if prepared is None:
+        f0, solve = problem.linearise(t, y, g * h)
+        ft = problem.time_derivative(t, y, f0, h)
+        U: list[FloatArray] = []
+        for i in range(tab.stages):
+            if i == 0:
+                rhs = f0
+            else:
+                y_i = problem.update(y, h, _combine(tab.a[i], U), False)
+                rhs = problem.rhs(t + tab.alpha[i] * h, y_i)
+            U.append(solve(_stage_rhs(tab, i, rhs, U, ft, h)))
+    else:
+        shape, parts = prepared
+        lin = []
+        for _, part, y_part in parts:
+            f0, solve = part.linearise(t, y_part, g * h)
+            lin.append((f0, solve, part.time_derivative(t, y_part, f0, h)))
+        U = []
+        prepare = getattr(problem, "prepare_stage", None)
+        for i in range(tab.stages):
+            U_i = np.empty(shape)
+            states: list[Any] = []
+            if i > 0:
+                states = [
+                    part.update(y_part, h, _combine(tab.a[i], [u[index] for u in U]), False)
+                    for index, part, y_part in parts
+                ]
+                if prepare is not None:
+                    prepare(t + tab.alpha[i] * h, parts, states)
+            for p, (index, part, _) in enumerate(parts):
+                f0, solve, ft = lin[p]
+                rhs = f0 if i == 0 else part.rhs(t + tab.alpha[i] * h, states[p])
+                U_i[index] = solve(_stage_rhs(tab, i, rhs, [u[index] for u in U], ft, h))
+            U.append(U_i)
+    incr = _combine(tab.m, U)
+    err = problem.error_norm(y, _combine(tab.e, U), h)
+    return incr, err if math.isfinite(err) else math.inf
+
+
+def _combine(weights: Sequence[float], vectors: Sequence[FloatArray]) -> FloatArray:
+    """sum_j w_j v_j over the first len(vectors) weights (a new array; zero weights skipped).
+
+    Element by element (no BLAS): the sum at a point does not depend on the array's size,
+    so a split substep and one pass agree bit for bit.
+    """
+    terms = [(w, v) for w, v in zip(weights, vectors, strict=False) if w != 0.0]
+    if not terms:
+        return np.zeros_like(vectors[0])
+    out = np.multiply(terms[0][1], terms[0][0])
+    tmp = np.empty_like(out) if len(terms) > 1 else out
+    for w, v in terms[1:]:
+        np.add(out, np.multiply(v, w, out=tmp), out=out)
+    return out
+
+
+def _stage_rhs(
+    tab: RosenbrockTableau,
+    i: int,
+    rhs: FloatArray,
+    U: Sequence[FloatArray],
+    ft: FloatArray | None,
+    h: float,
+) -> FloatArray:
+    """The stage's right-hand side gamma (F_i + sum_j<i c_ij U_j + gamma_i h F_t), in place."""
+    tmp: FloatArray | None = None
+    for c, u in zip(tab.c[i], U, strict=True):
+        if c != 0.0:
+            tmp = np.multiply(u, c, out=tmp)
+            np.add(rhs, tmp, out=rhs)
+    if ft is not None and tab.gamma_sum[i] != 0.0:
+        tmp = np.multiply(ft, tab.gamma_sum[i] * h, out=tmp)
+        np.add(rhs, tmp, out=rhs)
+    rhs *= tab.gamma
+    return rhs
 
 
 def _stages[Y](
@@ -266,6 +521,7 @@ def integrate_ros2[Y](
     stop: Callable[[Y], bool] | None = None,
     max_substeps: int = 100_000,
     h_min: float = 1e-10,
+    tableau: RosenbrockTableau | None = None,
 ) -> WResult[Y]:
     """Integrate from t to t + dt with error-controlled ROS2 substeps.
 
@@ -281,6 +537,8 @@ def integrate_ros2[Y](
             ends the call there. Must return the same on every rank.
         max_substeps: limit of substeps (accepted + rejected).
         h_min: smallest substep before giving up.
+        tableau: another Rosenbrock(-W) method (e.g. :data:`RA34PW2`); None = ROS2. The
+            controller's exponent is then 1 / (its embedded order + 1).
 
     Raises:
         SolverError: too many substeps, or the step size underflows.
@@ -293,6 +551,7 @@ def integrate_ros2[Y](
     h = dt if h_init is None else h_init
     tc, h_last, i_stop = t, h, 0
     st = StepStats()
+    expo = 0.5 if tableau is None else 1.0 / (tableau.embedded_order + 1)
     while tc < t_end - 1e-12 * max(1.0, abs(t_end)):
         if st.n_accepted + st.n_rejected >= max_substeps:
             raise SolverError(f"more than {max_substeps} substeps between t={t} and t={t_end}")
@@ -302,14 +561,14 @@ def integrate_ros2[Y](
         hs = min(h, target - tc)
         if target - (tc + hs) < 1e-9 * max(1.0, target):
             hs = target - tc
-        incr, _, err_local = ros2_substep(problem, tc, y, hs)
+        incr, _, err_local = ros2_substep(problem, tc, y, hs, tableau=tableau)
         err = round_sig(reduce_max(err_local))
         if err <= 1.0:
             y = problem.update(y, hs, incr, True)
             tc = target if hs == target - tc else tc + hs
             st.n_accepted += 1
             h_last = hs
-            fac = 5.0 if err == 0.0 else min(5.0, max(0.2, 0.9 / math.sqrt(err)))
+            fac = 5.0 if err == 0.0 else min(5.0, max(0.2, _safety(err, expo)))
             # a substep shortened to land on a stop keeps the proposal h unless its own
             # error asks for less than its size
             h = max(hs * fac, h) if hs < h and fac >= 1.0 else hs * fac
@@ -317,7 +576,7 @@ def integrate_ros2[Y](
                 return WResult(y, st.n_accepted, st.n_rejected, h_last, tc, True, h)
         else:
             st.n_rejected += 1
-            fac = 0.2 if not math.isfinite(err) else max(0.1, 0.9 / math.sqrt(err))
+            fac = 0.2 if not math.isfinite(err) else max(0.1, _safety(err, expo))
             h = hs * fac
             if h < h_min:
                 raise SolverError(f"step size underflow at t={tc}")

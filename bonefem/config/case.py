@@ -192,10 +192,16 @@ class RemodelingSettings(_Section):
         default=DEFAULT_RTOL_CELLS,
         gt=0.0,
         le=1.0,
-        description="Local error tolerance of the cell-model integrator (ROS2) per substep "
+        description="Local error tolerance of the cell-model integrator per substep "
         "on ln OBp, ln OBa, ln OCa (dimensionless, i.e. a relative error of the cell "
         "concentrations in pM). The default keeps the metrics of the 10-year femur "
         "menopause run within 0.04 % of a 300x tighter run (docs/performance.md).",
+    )
+    integrator: Literal["ros34pw2", "ros2"] = Field(
+        default="ros34pw2",
+        description="Rosenbrock-W method of the cell model: 'ros34pw2' (Rang & Angermann "
+        "2005, third order, four stages) or 'ros2' (Verwer et al. 1999, second order, two "
+        "stages; the method until December 2026, to reproduce older runs).",
     )
     bone_rtol: float = Field(
         default=DEFAULT_RTOL_BONE,
