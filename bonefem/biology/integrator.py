@@ -398,7 +398,7 @@ def rosw_stages[Y](
     states)`` (if it has one: e.g. a drive that needs the whole state), then each part's
     right-hand side and W-solve. Per point this is the arithmetic of one pass.
     """
-    with np.errstate(over="ignore", invalid="ignore"):  # a non-finite stage: err = inf
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite: err inf
         return _rosw_stages(tab, problem, t, y, h)
 
 
