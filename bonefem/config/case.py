@@ -60,9 +60,10 @@ class RunSettings(_Section):
     biology_step_days: float = Field(
         default=7.0,
         gt=0.0,
-        le=91.0,
-        description="Largest step of the coupled loop in days; the cell model subdivides it "
-        "with error control, and therapy starts/stops and output times are never skipped.",
+        le=366.0,
+        description="Largest step of the coupled loop in days (at most a year); the cell "
+        "model subdivides it with error control, and therapy starts/stops and output times "
+        "are never skipped.",
     )
 
     @model_validator(mode="after")

@@ -111,8 +111,9 @@ def test_short_case_same_metrics_on_1_and_2_ranks_and_after_a_restart(tmp_path, 
     case, one = serial_run
     two, killed = tmp_path / "two", tmp_path / "killed"
     run_bonefem(["run", str(case), "-o", str(two), "--no-progress"], nprocs=2)
-    # 2 steps a quarter (46-day steps); checkpoint at 3 quarters (step 6): killed before step 8
-    run_killed(str(case), str(killed), 8)
+    # 1 step a quarter (91.3125-day steps); checkpoint at 3 quarters (step 3): killed before
+    # step 5 (the run has 6)
+    run_killed(str(case), str(killed), 5)
     run_bonefem(["run", str(case), "-o", str(killed), "--restart", "--no-progress"], nprocs=2)
     a = _numbers(_rows(one))
     assert len(a["time_days"]) == 7
