@@ -210,7 +210,8 @@ class BoneCellModel:
         max_substeps: limit of substeps per :meth:`advance` call.
         integrator: the Rosenbrock-W method of :meth:`advance`, a key of
             :data:`~bonefem.biology.integrator.INTEGRATORS`: "ros34pw2" (third order, four
-            stages; default) or "ros2" (second order, two stages; bonefem 0.1 to 0.2).
+            stages; default) or "ros2" (second order, two stages; the method until
+            December 2026).
     """
 
     def __init__(
@@ -227,7 +228,6 @@ class BoneCellModel:
     ) -> None:
         if integrator not in INTEGRATORS:
             raise ValueError(f"integrator must be one of {sorted(INTEGRATORS)}, got {integrator!r}")
-        self.integrator = integrator
         self.tableau: RosenbrockTableau | None = INTEGRATORS[integrator]
         """The method's tableau; None = the dedicated ROS2 path."""
         self.params = params

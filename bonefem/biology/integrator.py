@@ -408,40 +408,38 @@ def _rosw_stages[Y](
     """:func:`rosw_stages` (without the floating-point error state)."""
     split = getattr(problem, "split", None)
     prepared = None if split is None else split(t, y, h)
-    g = tab.gamma
-    if prepared is None:
-        f0, solve = problem.linearise(t, y, g * h)
-        ft = problem.time_derivative(t, y, f0, h)
-        U: list[FloatArray] = []
-        for i in range(tab.stages):
-            if i == 0:
-                rhs = f0
-            else:
-                y_i = problem.update(y, h, _combine(tab.a[i], U), False)
-                rhs = problem.rhs(t + tab.alpha[i] * h, y_i)
-            U.append(solve(_stage_rhs(tab, i, rhs, U, ft, h)))
-    else:
+    shape: tuple[int, ...] | None = None
+    parts: Sequence[tuple[Any, WProblem[Any], Any]] = [(..., problem, y)]  # one pass
+    prepare = None
+    if prepared is not None:
         shape, parts = prepared
-        lin = []
-        for _, part, y_part in parts:
-            f0, solve = part.linearise(t, y_part, g * h)
-            lin.append((f0, solve, part.time_derivative(t, y_part, f0, h)))
-        U = []
         prepare = getattr(problem, "prepare_stage", None)
-        for i in range(tab.stages):
+    lin = []
+    for _, part, y_part in parts:
+        f0, solve = part.linearise(t, y_part, tab.gamma * h)
+        lin.append((f0, solve, part.time_derivative(t, y_part, f0, h)))
+    U: list[FloatArray] = []
+    for i in range(tab.stages):
+        t_i = t + tab.alpha[i] * h
+        states: list[Any] = []
+        if i > 0:
+            states = [
+                part.update(y_part, h, _combine(tab.a[i], [u[index] for u in U]), False)
+                for index, part, y_part in parts
+            ]
+            if prepare is not None:
+                prepare(t_i, parts, states)
+        pieces = []
+        for p, (index, part, _) in enumerate(parts):
+            f0, solve, ft = lin[p]
+            rhs = f0 if i == 0 else part.rhs(t_i, states[p])
+            pieces.append(solve(_stage_rhs(tab, i, rhs, [u[index] for u in U], ft, h)))
+        if shape is None:
+            U.append(pieces[0])
+        else:
             U_i = np.empty(shape)
-            states: list[Any] = []
-            if i > 0:
-                states = [
-                    part.update(y_part, h, _combine(tab.a[i], [u[index] for u in U]), False)
-                    for index, part, y_part in parts
-                ]
-                if prepare is not None:
-                    prepare(t + tab.alpha[i] * h, parts, states)
-            for p, (index, part, _) in enumerate(parts):
-                f0, solve, ft = lin[p]
-                rhs = f0 if i == 0 else part.rhs(t + tab.alpha[i] * h, states[p])
-                U_i[index] = solve(_stage_rhs(tab, i, rhs, [u[index] for u in U], ft, h))
+            for (index, _, _), piece in zip(parts, pieces, strict=True):
+                U_i[index] = piece
             U.append(U_i)
     incr = _combine(tab.m, U)
     err = problem.error_norm(y, _combine(tab.e, U), h)
