@@ -26,6 +26,7 @@ from bonefem.allocator import tune_allocator
 from bonefem.biology.calibrated import CalibratedConstants
 from bonefem.biology.cells import complete_state
 from bonefem.build import CoupledModel, build
+from bonefem.config import restart as restart_rules
 from bonefem.config.case import Case, case_to_toml_dict, load_case
 from bonefem.coupling.loop import CoupledRun, RunHooks
 from bonefem.coupling.memory import MemoryEstimate, peak_rss_bytes, require_memory
@@ -42,37 +43,9 @@ from bonefem.state import RunState
 
 logger = logging.getLogger(__name__)
 
-#: Case fields a restart may change (extend the run, change output and test intervals).
-RESTART_MAY_CHANGE = {("run", "duration_days"), ("output",), ("metrics", "tests_every_days")}
-
-
-def _comparable(data: dict[str, Any]) -> dict[str, Any]:
-    out = json.loads(json.dumps(data))
-    for path in RESTART_MAY_CHANGE:
-        *parents, key = path
-        section = out
-        for name in parents:
-            section = section.get(name) or {}
-        section.pop(key, None)
-    return out
-
-
-def _differences(old: Any, new: Any, path: str = "") -> list[str]:
-    """Fields of the resolved case ``old`` whose value differs in ``new`` ("field: a -> b").
-
-    Fields only ``new`` has (options added by a later bonefem version, at their defaults)
-    are not differences, so a run folder of an older version restarts; neither are the
-    settings of a remodelling law the case does not use (their defaults may change).
-    """
-    if not (isinstance(old, dict) and isinstance(new, dict)):
-        return [] if old == new else [f"{path}: {old!r} -> {new!r}"]
-    out: list[str] = []
-    for key, value in old.items():
-        sub = f"{path}.{key}" if path else key
-        if path == "remodeling" and isinstance(value, dict) and key != old.get("law"):
-            continue
-        out += _differences(value, new.get(key), sub) if key in new else [f"{sub}: removed"]
-    return out
+#: Case fields a restart may change (:mod:`bonefem.config.restart`).
+RESTART_MAY_CHANGE = restart_rules.RESTART_MAY_CHANGE
+_comparable = restart_rules.comparable
 
 
 def _prepare_folder(
@@ -83,10 +56,13 @@ def _prepare_folder(
     restart: bool,
     overwrite: bool,
     cleanup: ExitStack,
-) -> Path:
+) -> tuple[Path, Case]:
     """Choose and lock the run folder, check a restart's case, write the case files.
 
-    The lock (rank 0) is released by ``cleanup`` when the run ends, however it ends.
+    Returns the folder and the case to run: on a restart, fields the case leaves at a
+    default that changed since the run was started keep their recorded values
+    (:func:`bonefem.config.restart.adopt_recorded_defaults`). The lock (rank 0) is
+    released by ``cleanup`` when the run ends, however it ends.
     """
 
     def claim() -> Path:
@@ -97,20 +73,24 @@ def _prepare_folder(
     folder: Path = on_rank_0(comm, claim)
     resolved = case_to_toml_dict(case)
     if restart:
-
-        def check_same() -> None:
-            old = json.loads((folder / "case_resolved.json").read_text())
-            changed = _differences(_comparable(old), _comparable(resolved))
-            if changed:
-                raise InputError(
-                    "--restart needs the case the run was started with (only run.duration_days, "
-                    "metrics.tests_every_days and [output] may change); changed: "
-                    + "; ".join(changed[:5])
-                    + " (compare with case_resolved.json in the run folder)",
-                    file=case_path,
-                )
-
-        on_rank_0(comm, check_same)
+        recorded = on_rank_0(comm, lambda: json.loads((folder / "case_resolved.json").read_text()))
+        case, adopted = restart_rules.adopt_recorded_defaults(
+            case, recorded, resolved, str(folder / "case_resolved.json")
+        )
+        for line in adopted:
+            logger.info("restart: %s", line)
+        resolved = case_to_toml_dict(case)
+        changed = restart_rules.differences(
+            restart_rules.comparable(recorded), restart_rules.comparable(resolved)
+        )
+        if changed:  # the same data on every rank: every rank raises
+            raise InputError(
+                "--restart needs the case the run was started with (only run.duration_days, "
+                "metrics.tests_every_days and [output] may change); changed: "
+                + "; ".join(changed[:5])
+                + " (compare with case_resolved.json in the run folder)",
+                file=case_path,
+            )
 
     def write_case_files() -> None:
         try:
@@ -124,7 +104,7 @@ def _prepare_folder(
 
     on_rank_0(comm, write_case_files)
     logger.info("run folder: %s", folder)
-    return folder
+    return folder, case
 
 
 def _mesh(
@@ -304,7 +284,7 @@ def _run_case(
     comm = comm or MPI.COMM_WORLD
     t0, cpu0 = hooks.clock(), time.process_time()
     case_path, case, overrides, memory_limit = source
-    folder = _prepare_folder(case, case_path, comm, output, restart, overwrite, cleanup)
+    folder, case = _prepare_folder(case, case_path, comm, output, restart, overwrite, cleanup)
     t_mesh = hooks.clock()
     bone = _mesh(case, case_path, folder, comm, restart)
     t_mesh = hooks.clock() - t_mesh

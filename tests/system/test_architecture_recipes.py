@@ -120,4 +120,4 @@ def test_virtual_tests_solve_to_their_own_tolerance(mpi_tmp_path: Path) -> None:
     case, model = _model(path)
     mech = model.mechanics
     assert mech.case_rtol == {"test": 2e-5, "overload": 2e-5}
-    assert case.solver.rtol == 1e-8 and "compression" not in mech.case_rtol
+    assert case.solver.rtol == 1e-6 and "compression" not in mech.case_rtol

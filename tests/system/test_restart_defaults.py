@@ -1,0 +1,69 @@
+"""A run started by an older version restarts with the defaults it was started with.
+
+The habitual solves' ``solver.rtol`` default went from 1e-8 to 1e-6 (December 2026). A run
+folder whose recorded case (``case_resolved.json``) has 1e-8, restarted with a case file
+that does not set the field, goes on at 1e-8 (:mod:`bonefem.config.restart`) and gives the
+rows of the same run made in one go at 1e-8; a case file that sets another value is refused
+naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bonefem._dolfinx import MPI
+from bonefem.driver import run_case
+from bonefem.output.run_folder import read_metrics
+from tests.helpers.cases import MENOPAUSE, write_case
+from tests.helpers.cli import run_main
+
+QUARTER = 91.3125
+
+
+def _rows(folder: Path) -> dict[str, np.ndarray]:
+    rows = read_metrics(folder / "metrics.csv")
+    return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
+
+
+@pytest.mark.serial
+def test_an_older_runs_recorded_tolerance_is_kept_on_restart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for sub in ("a", "b", "c", "d"):
+        (tmp_path / sub).mkdir()
+    first = write_case(tmp_path / "a", "old", duration=2 * QUARTER, biology=MENOPAUSE,
+                       checkpoint_every=QUARTER)  # fmt: skip
+    longer = write_case(tmp_path / "b", "old", duration=3 * QUARTER, biology=MENOPAUSE,
+                        checkpoint_every=QUARTER)  # fmt: skip
+    run = tmp_path / "run"
+    run_case(first, output=run, comm=MPI.COMM_SELF, progress=False,
+             overrides=["solver.rtol=1e-8"])  # fmt: skip
+    # what an older version recorded: its default, not an override in the case file
+    resolved = json.loads((run / "case_resolved.json").read_text())
+    assert resolved["solver"]["rtol"] == 1e-8
+    code, _, err = run_main(
+        ["run", str(longer), "--output", str(run), "--restart", "--no-progress"], capsys
+    )
+    assert code == 0, err
+    assert "solver.rtol: 1e-08 kept (this version's default: 1e-06)" in err
+    assert json.loads((run / "case_resolved.json").read_text())["solver"]["rtol"] == 1e-8
+    # the same rows as the whole run at 1e-8 in one go
+    whole = run_case(longer, output=tmp_path / "whole", comm=MPI.COMM_SELF, progress=False,
+                     overrides=["solver.rtol=1e-8"])  # fmt: skip
+    got, ref = _rows(run), _rows(whole)
+    for key in ("abmd", "bvtv_mean_trabecular", "apparent_stiffness"):
+        np.testing.assert_allclose(got[key], ref[key], rtol=1e-9, err_msg=key)
+
+    # a case file that sets the field itself to another value is refused, naming it
+    explicit = write_case(tmp_path / "c", "old", duration=3 * QUARTER, biology=MENOPAUSE,
+                          checkpoint_every=QUARTER)  # fmt: skip
+    explicit.write_text(explicit.read_text() + "\n[solver]\nrtol = 1e-6\n")
+    code, _, err = run_main(
+        ["run", str(explicit), "--output", str(run), "--restart", "--no-progress"], capsys
+    )
+    assert code != 0
+    assert "solver.rtol: 1e-08 -> 1e-06" in err
