@@ -348,7 +348,7 @@ class SolverSettings(_Section):
         gt=0.0,
         lt=1.0e-2,
         description="Relative residual tolerance ‖b − Au‖ ≤ rtol·‖b‖ of the habitual solves "
-        "(dimensionless; 1e-6: metrics within 1.2e-6 of 1e-10 solves, docs/performance.md).",
+        "(dimensionless; 1e-6: quick-start metrics within 1.2e-6 of 1e-10, docs/performance.md).",
     )
     test_rtol: float = Field(
         default=1.0e-6,
