@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bonefem.config.case import case_to_toml_dict, load_case
+from bonefem.config.case import Case, case_to_toml_dict, load_case
 from bonefem.config.restart import adopt_recorded_defaults, comparable, differences
 from bonefem.errors import InputError
 from tests.helpers.cases import write_case
 
 
-def _case(tmp_path: Path, name: str, extra: str = "", **kw: float):
+def _case(tmp_path: Path, name: str, extra: str = "", **kw: Any) -> Case:
     folder = tmp_path / name
     folder.mkdir()
     path = write_case(folder, name="c", **kw)
@@ -28,7 +29,7 @@ def _case(tmp_path: Path, name: str, extra: str = "", **kw: float):
     return load_case(path)
 
 
-def _recorded(case, **changes: float) -> dict:
+def _recorded(case: Case, **changes: float) -> dict:
     """The resolved case as an older version would have recorded it (``solver`` changes)."""
     data = json.loads(json.dumps(case_to_toml_dict(case)))
     data["solver"].update(changes)
