@@ -19,7 +19,8 @@ from bonefem._dolfinx import MPI
 from bonefem.driver import run_case
 from bonefem.output.run_folder import read_metrics
 from tests.helpers.cases import MENOPAUSE, write_case
-from tests.helpers.cli import run_main
+from tests.helpers.cli import run_bonefem, run_main
+from tests.helpers.compare import assert_columns_close
 
 QUARTER = 91.3125
 
@@ -67,3 +68,25 @@ def test_an_older_runs_recorded_tolerance_is_kept_on_restart(
     )
     assert code != 0
     assert "solver.rtol: 1e-08 -> 1e-06" in err
+
+
+@pytest.mark.serial
+def test_the_recorded_tolerance_is_kept_by_a_two_rank_restart(tmp_path: Path) -> None:
+    """The same on 2 ranks: every rank adopts the recorded value (rank 0 reads the folder's
+    case and broadcasts it), the run goes on at 1e-8 and reproduces the 1-rank run."""
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+    first = write_case(tmp_path / "a", "old2", duration=2 * QUARTER, biology=MENOPAUSE,
+                       checkpoint_every=QUARTER)  # fmt: skip
+    longer = write_case(tmp_path / "b", "old2", duration=3 * QUARTER, biology=MENOPAUSE,
+                        checkpoint_every=QUARTER)  # fmt: skip
+    run = tmp_path / "run"
+    run_case(first, output=run, comm=MPI.COMM_SELF, progress=False,
+             overrides=["solver.rtol=1e-8"])  # fmt: skip
+    run_bonefem(["run", str(longer), "--output", str(run), "--restart", "--no-progress"],
+                nprocs=2)  # fmt: skip
+    assert json.loads((run / "case_resolved.json").read_text())["solver"]["rtol"] == 1e-8
+    whole = run_case(longer, output=tmp_path / "whole", comm=MPI.COMM_SELF, progress=False,
+                     overrides=["solver.rtol=1e-8"])  # fmt: skip
+    got, ref = _rows(run), _rows(whole)
+    assert_columns_close(got, ref, ("abmd", "bvtv_mean", "bmd_vol_mean", "apparent_stiffness"))
