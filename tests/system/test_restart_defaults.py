@@ -30,22 +30,31 @@ def _rows(folder: Path) -> dict[str, np.ndarray]:
     return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
 
 
+def _case(folder: Path, quarters: int) -> Path:
+    folder.mkdir()
+    return write_case(folder, "old", duration=quarters * QUARTER, biology=MENOPAUSE,
+                      checkpoint_every=QUARTER)  # fmt: skip
+
+
+def _older_run(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """Two quarters at 1e-8, as an older version ran them (it recorded 1e-8 as its
+    default); the case file for three quarters; the three quarters at 1e-8 in one go.
+    Returns (run folder, longer case, one-go run folder)."""
+    run = tmp_path / "run"
+    run_case(_case(tmp_path / "a", 2), output=run, comm=MPI.COMM_SELF, progress=False,
+             overrides=["solver.rtol=1e-8"])  # fmt: skip
+    assert json.loads((run / "case_resolved.json").read_text())["solver"]["rtol"] == 1e-8
+    longer = _case(tmp_path / "b", 3)
+    whole = run_case(longer, output=tmp_path / "whole", comm=MPI.COMM_SELF, progress=False,
+                     overrides=["solver.rtol=1e-8"])  # fmt: skip
+    return run, longer, whole
+
+
 @pytest.mark.serial
 def test_an_older_runs_recorded_tolerance_is_kept_on_restart(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for sub in ("a", "b", "c", "d"):
-        (tmp_path / sub).mkdir()
-    first = write_case(tmp_path / "a", "old", duration=2 * QUARTER, biology=MENOPAUSE,
-                       checkpoint_every=QUARTER)  # fmt: skip
-    longer = write_case(tmp_path / "b", "old", duration=3 * QUARTER, biology=MENOPAUSE,
-                        checkpoint_every=QUARTER)  # fmt: skip
-    run = tmp_path / "run"
-    run_case(first, output=run, comm=MPI.COMM_SELF, progress=False,
-             overrides=["solver.rtol=1e-8"])  # fmt: skip
-    # what an older version recorded: its default, not an override in the case file
-    resolved = json.loads((run / "case_resolved.json").read_text())
-    assert resolved["solver"]["rtol"] == 1e-8
+    run, longer, whole = _older_run(tmp_path)
     code, _, err = run_main(
         ["run", str(longer), "--output", str(run), "--restart", "--no-progress"], capsys
     )
@@ -53,15 +62,12 @@ def test_an_older_runs_recorded_tolerance_is_kept_on_restart(
     assert "solver.rtol: 1e-08 kept (this version's default: 1e-06)" in err
     assert json.loads((run / "case_resolved.json").read_text())["solver"]["rtol"] == 1e-8
     # the same rows as the whole run at 1e-8 in one go
-    whole = run_case(longer, output=tmp_path / "whole", comm=MPI.COMM_SELF, progress=False,
-                     overrides=["solver.rtol=1e-8"])  # fmt: skip
     got, ref = _rows(run), _rows(whole)
     for key in ("abmd", "bvtv_mean_trabecular", "apparent_stiffness"):
         np.testing.assert_allclose(got[key], ref[key], rtol=1e-9, err_msg=key)
 
     # a case file that sets the field itself to another value is refused, naming it
-    explicit = write_case(tmp_path / "c", "old", duration=3 * QUARTER, biology=MENOPAUSE,
-                          checkpoint_every=QUARTER)  # fmt: skip
+    explicit = _case(tmp_path / "c", 3)
     explicit.write_text(explicit.read_text() + "\n[solver]\nrtol = 1e-6\n")
     code, _, err = run_main(
         ["run", str(explicit), "--output", str(run), "--restart", "--no-progress"], capsys
@@ -74,19 +80,9 @@ def test_an_older_runs_recorded_tolerance_is_kept_on_restart(
 def test_the_recorded_tolerance_is_kept_by_a_two_rank_restart(tmp_path: Path) -> None:
     """The same on 2 ranks: every rank adopts the recorded value (rank 0 reads the folder's
     case and broadcasts it), the run goes on at 1e-8 and reproduces the 1-rank run."""
-    for sub in ("a", "b"):
-        (tmp_path / sub).mkdir()
-    first = write_case(tmp_path / "a", "old2", duration=2 * QUARTER, biology=MENOPAUSE,
-                       checkpoint_every=QUARTER)  # fmt: skip
-    longer = write_case(tmp_path / "b", "old2", duration=3 * QUARTER, biology=MENOPAUSE,
-                        checkpoint_every=QUARTER)  # fmt: skip
-    run = tmp_path / "run"
-    run_case(first, output=run, comm=MPI.COMM_SELF, progress=False,
-             overrides=["solver.rtol=1e-8"])  # fmt: skip
+    run, longer, whole = _older_run(tmp_path)
     run_bonefem(["run", str(longer), "--output", str(run), "--restart", "--no-progress"],
                 nprocs=2)  # fmt: skip
     assert json.loads((run / "case_resolved.json").read_text())["solver"]["rtol"] == 1e-8
-    whole = run_case(longer, output=tmp_path / "whole", comm=MPI.COMM_SELF, progress=False,
-                     overrides=["solver.rtol=1e-8"])  # fmt: skip
     got, ref = _rows(run), _rows(whole)
     assert_columns_close(got, ref, ("abmd", "bvtv_mean", "bmd_vol_mean", "apparent_stiffness"))
