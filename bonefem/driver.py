@@ -43,10 +43,6 @@ from bonefem.state import RunState
 
 logger = logging.getLogger(__name__)
 
-#: Case fields a restart may change (:mod:`bonefem.config.restart`).
-RESTART_MAY_CHANGE = restart_rules.RESTART_MAY_CHANGE
-_comparable = restart_rules.comparable
-
 
 def _prepare_folder(
     case: Case,

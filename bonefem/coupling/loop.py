@@ -130,7 +130,7 @@ class CoupledRun:
         """The next output of each kind on this run's grids: the first time after t.
 
         A restart may change the duration and the output intervals
-        (:data:`bonefem.driver.RESTART_MAY_CHANGE`); the checkpoint's indices count on the
+        (:data:`bonefem.config.restart.RESTART_MAY_CHANGE`); the checkpoint's indices count on the
         old grids (e.g. a finished run extended by a restart had no row at its new end).
         Outputs at t itself were written before the checkpoint. Unchanged grids give the
         checkpoint's indices back.

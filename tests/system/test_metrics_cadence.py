@@ -158,11 +158,11 @@ def test_test_rows_agree_on_one_and_two_ranks(
 
 def test_a_restart_may_change_the_test_interval(tmp_path: Path) -> None:
     from bonefem.config.case import case_to_toml_dict, load_case
-    from bonefem.driver import _comparable
+    from bonefem.config.restart import comparable
 
     def resolved(folder: str, **kw) -> dict:
         (tmp_path / folder).mkdir()
-        return _comparable(case_to_toml_dict(load_case(write_case(tmp_path / folder, **kw))))
+        return comparable(case_to_toml_dict(load_case(write_case(tmp_path / folder, **kw))))
 
     base = resolved("base")
     assert resolved("a", tests_every=365.25, duration=1461.0, metrics_every=182.625) == base
