@@ -8,6 +8,10 @@ Two families reach the user:
 * :class:`SolverError` -- a numerical failure during a run (non-converged Krylov solve,
   non-finite state). The message names the load case, step and simulated time; the run
   saves a checkpoint before raising. The CLI exits with code 1.
+
+:class:`CalibrationError` is raised by the calibration commands
+(``python -m bonefem.biology.calibration``, ``..._mechanistic``) when a fitted constant
+cannot reach its target; they print it as one line and exit with code 2.
 """
 
 from __future__ import annotations
@@ -98,6 +102,14 @@ class FieldValueError(ValueError):
 
 class SolverError(BonefemError, RuntimeError):
     """A numerical solve failed (message names load case, step and time)."""
+
+
+class CalibrationError(BonefemError, ValueError):
+    """A calibration target that no value of the fitted constant in its bracket reaches.
+
+    The message names the constant, the target, the bracket and the model's misfit at
+    both ends (:func:`bonefem.biology.calibration.bracketed_root`).
+    """
 
 
 def on_rank_0[T](comm: Any, fn: Callable[[], T]) -> T:

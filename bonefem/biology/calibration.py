@@ -24,7 +24,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,8 +37,9 @@ from bonefem.biology.cells import BoneCellModel
 from bonefem.biology.parameters import calibrated_parameters, remodeling_parameters
 from bonefem.biology.zerod import RunConfig, ZeroDResult, run_zero_d
 from bonefem.config.scenario import DenosumabConfig, EstrogenConfig, HRTConfig, ScenarioConfig
+from bonefem.errors import CalibrationError
 
-__all__ = ["TARGETS", "CalibrationPoint", "evaluate", "fit", "main"]
+__all__ = ["TARGETS", "CalibrationPoint", "bracketed_root", "evaluate", "fit", "main"]
 
 YEAR = 365.25
 FMP = 5.0 * YEAR  # final menstrual period, days after the start of the calibration runs
@@ -186,16 +188,51 @@ def _residuals(vals: dict[str, float], keys: Sequence[str]) -> np.ndarray:
     return np.array([vals[key] - TARGETS[key][0] for key in keys])
 
 
+def bracketed_root(
+    gap: Callable[[float], float],
+    lo: float,
+    hi: float,
+    *,
+    constant: str,
+    target: str,
+    **brentq_options: Any,
+) -> float:
+    """Root of ``gap`` (model minus target) in [lo, hi] by Brent's method (scipy).
+
+    Every calibration that fits one constant to one target goes through here: when the
+    target lies outside what the bracket reaches (the other constants hold the model away
+    from it, e.g. after a change of the model), a :class:`~bonefem.errors.CalibrationError`
+    names the constant, the target, the bracket and the misfit at both ends, instead of
+    scipy's "f(a) and f(b) must have different signs". The end values are computed once.
+    """
+    ends = {lo: gap(lo), hi: gap(hi)}
+    if not all(map(math.isfinite, ends.values())) or ends[lo] * ends[hi] > 0.0:
+        raise CalibrationError(
+            f"{constant}: no value in [{lo:.6g}, {hi:.6g}] reaches the target ({target}); "
+            f"model minus target is {ends[lo]:+.4g} at {lo:.6g} and {ends[hi]:+.4g} at "
+            f"{hi:.6g} (docs/calibration.md lists what each constant is fitted to)"
+        )
+    return float(brentq(lambda x: ends[x] if x in ends else gap(x), lo, hi, **brentq_options))
+
+
 def fit_age(k: CalibratedConstants, max_nfev: int = 40) -> CalibratedConstants:
     """Fit the age-related loss c_age to the FREEDOM placebo total hip at 36 months."""
-    target = TARGETS["freedom_th_36_placebo"][0]
+    target, desc, src = TARGETS["freedom_th_36_placebo"]
 
     def gap(c: float) -> float:
         kk = dataclasses.replace(k, age_oba_apoptosis=c)
         return freedom(kk, placebo_only=True)["freedom_th_36_placebo"] - target
 
-    c = brentq(gap, 0.0, 2.0, xtol=1e-4, maxiter=max_nfev)
-    return dataclasses.replace(k, age_oba_apoptosis=float(c))
+    c = bracketed_root(
+        gap,
+        0.0,
+        2.0,
+        constant="age_oba_apoptosis",
+        target=f"{desc} {target:+.2f}, {src}",
+        xtol=1e-4,
+        maxiter=max_nfev,
+    )
+    return dataclasses.replace(k, age_oba_apoptosis=c)
 
 
 def fit(start: CalibratedConstants = CALIBRATED, *, max_nfev: int = 40) -> CalibratedConstants:
@@ -226,15 +263,17 @@ def fit(start: CalibratedConstants = CALIBRATED, *, max_nfev: int = 40) -> Calib
         mechano_lambda=float(math.exp(sol.x[2])),
     )
     k = fit_age(k, max_nfev)
-    target_h = TARGETS["whi_th_3y_diff"][0]
-    e_hrt = brentq(
+    target_h, desc_h, src_h = TARGETS["whi_th_3y_diff"]
+    e_hrt = bracketed_root(
         lambda e: whi(dataclasses.replace(k, hrt_estrogen_level=e))["whi_th_3y_diff"] - target_h,
         0.05,
         1.5,
+        constant="hrt_estrogen_level",
+        target=f"{desc_h} {target_h:+.2f}, {src_h}",
         xtol=1e-4,
         maxiter=max_nfev,
     )
-    k = dataclasses.replace(k, hrt_estrogen_level=float(e_hrt))
+    k = dataclasses.replace(k, hrt_estrogen_level=e_hrt)
     fr_keys = [
         "freedom_th_12_diff",
         "freedom_th_24_diff",
@@ -376,7 +415,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--figure", default=None, help="write the calibration figure (PNG)")
     ap.add_argument("--max-nfev", type=int, default=40)
     args = ap.parse_args(argv)
-    k = CALIBRATED if args.evaluate else fit(CALIBRATED, max_nfev=args.max_nfev)
+    try:
+        k = CALIBRATED if args.evaluate else fit(CALIBRATED, max_nfev=args.max_nfev)
+    except CalibrationError as exc:
+        print(f"calibration failed: {exc}", file=sys.stderr)
+        return 2
     print("calibrated constants:")
     for f in dataclasses.fields(k):
         print(f"  {f.name} = {getattr(k, f.name)!r}")

@@ -53,15 +53,14 @@ import dataclasses
 import math
 import sys
 
-from scipy.optimize import brentq
-
 from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants
-from bonefem.biology.calibration import FMP, YEAR, _menopause
+from bonefem.biology.calibration import FMP, YEAR, _menopause, bracketed_root
 from bonefem.biology.cells import BoneCellModel
 from bonefem.biology.parameters import calibrated_parameters, remodeling_parameters
 from bonefem.biology.signals import build_signals
 from bonefem.biology.zerod import RunConfig, ZeroDResult, run_zero_d
 from bonefem.config.scenario import BisphosphonateConfig, ScenarioConfig, TeriparatideConfig
+from bonefem.errors import CalibrationError
 
 __all__ = [
     "BMDD_SECONDARY_PROGRESS",
@@ -122,8 +121,17 @@ def fit_mbf(k: CalibratedConstants = CALIBRATED) -> CalibratedConstants:
         kk = dataclasses.replace(k, pth_modelling_formation=x)
         return teriparatide_bfr_ratio(kk) - COSMAN_BFR_RATIO
 
-    x = brentq(gap, 0.0, 1.0e-3, xtol=1e-9, rtol=1e-6)
-    return dataclasses.replace(k, pth_modelling_formation=float(x))
+    x = bracketed_root(
+        gap,
+        0.0,
+        1.0e-3,
+        constant="pth_modelling_formation",
+        target=f"cancellous BFR/BS teriparatide over placebo {COSMAN_BFR_RATIO:g} at day "
+        f"{COSMAN_DAYS:g}, Cosman 2016",
+        xtol=1e-9,
+        rtol=1e-6,
+    )
+    return dataclasses.replace(k, pth_modelling_formation=x)
 
 
 def _alendronate_runs(k: CalibratedConstants) -> tuple[ZeroDResult, ZeroDResult]:
@@ -184,8 +192,16 @@ def fit_bisphosphonate(k: CalibratedConstants = CALIBRATED) -> CalibratedConstan
         acf = alendronate_activation_frequency(kk)[CHAVASSIEUX_YEARS]["acf"]
         return math.log(acf / CHAVASSIEUX_ACF_RATIO)
 
-    log_e = brentq(gap, math.log(30.0), math.log(1.0e3), xtol=1e-4)
-    return dataclasses.replace(k, bisphosphonate_oca_apoptosis_max=float(math.exp(log_e)))
+    log_e = bracketed_root(
+        gap,
+        math.log(30.0),
+        math.log(1.0e3),
+        constant="ln bisphosphonate_oca_apoptosis_max",
+        target=f"cancellous Ac.f alendronate over placebo {CHAVASSIEUX_ACF_RATIO:g} at "
+        f"{CHAVASSIEUX_YEARS:g} years, Chavassieux 1997 (gap: ln of the ratio over it)",
+        xtol=1e-4,
+    )
+    return dataclasses.replace(k, bisphosphonate_oca_apoptosis_max=math.exp(log_e))
 
 
 #: Healthy adult cancellous bone: mean calcium 22.20 wt% (reference BMDD, Roschger et al.
@@ -210,7 +226,12 @@ def slow_rate_for_share(share: float, k: CalibratedConstants = CALIBRATED) -> fl
     d_slow = (1.0 - BMDD_SECONDARY_PROGRESS) - d_fast
     q = d_slow / share  # = r / (r + k_slow)
     if not 0.0 < q < 1.0:
-        raise ValueError(f"no slow rate reaches the BMDD progress with share {share}")
+        raise CalibrationError(
+            f"mineral_slow_rate: no slow rate puts healthy trabecular tissue at the reference "
+            f"BMDD ({BMDD_SECONDARY_PROGRESS:.4f} of the secondary gap closed, Roschger 2003) "
+            f"with mineral_slow_share {share:.6g}: it needs a slow-phase deficit of "
+            f"{d_slow:.4f} of the gap, and only (0, {share:.6g}) is reachable"
+        )
     return r * (1.0 - q) / q
 
 
@@ -230,14 +251,31 @@ def fit_mineralisation(k: CalibratedConstants = CALIBRATED) -> CalibratedConstan
     def gap(share: float) -> float:
         return alendronate_dmb(with_share(share))[3.0] - BOIVIN_DMB[3.0]
 
-    share = brentq(gap, 0.47, 0.999, xtol=1e-4)
-    return with_share(float(share))
+    share = bracketed_root(
+        gap,
+        0.47,
+        0.999,
+        constant="mineral_slow_share",
+        target=f"DMB alendronate over placebo +{BOIVIN_DMB[3.0]:g} % at 3 years, Boivin 2000",
+        xtol=1e-4,
+    )
+    return with_share(share)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Fit and print the constants and the values reached (``--only aln|mineral|mbf``)."""
     args = sys.argv[1:] if argv is None else argv
     only = args[1] if len(args) == 2 and args[0] == "--only" else None
+    try:
+        _fit_and_print(only)
+    except CalibrationError as exc:
+        print(f"calibration failed: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _fit_and_print(only: str | None) -> None:
+    """The fits of ``main`` in their order, each printed with the values it reaches."""
     k = CALIBRATED
     if only in (None, "aln"):
         k = fit_bisphosphonate(k)
@@ -253,7 +291,6 @@ def main(argv: list[str] | None = None) -> int:
         k = fit_mbf(k)
         print(f"pth_modelling_formation = {k.pth_modelling_formation!r}  # mm/(day*pM)")
         print(f"BFR/BS ratio at day {COSMAN_DAYS:g}: {teriparatide_bfr_ratio(k):.4f}")
-    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,16 +17,23 @@
 * Regression pins: today's model values (the ``--evaluate`` table in docs/calibration.md)
   within 0.05 pp, so that any drift of the biology shows even where the target band is wide.
 * One mechanism check: without denosumab's RANKL binding there is no FREEDOM gain.
+* The fits' error path: a target outside a fitted constant's bracket raises a
+  CalibrationError naming the constant, the target and the misfit at both ends, and the
+  command exits with 2 (issue 13's refits hit scipy's bare "f(a) and f(b) must have
+  different signs").
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 
 from bonefem.biology import calibration as cal
+from bonefem.biology import calibration_mechanistic as mech
 from bonefem.biology.calibrated import CALIBRATED
+from bonefem.errors import CalibrationError
 
 #: key -> (published value, documented misfit bound, today's model value)
 POINTS = {
@@ -75,3 +82,63 @@ def test_denosumab_gain_needs_its_rankl_binding() -> None:
 def test_calibration_point_error() -> None:
     p = cal.CalibrationPoint("k", "d", target=-3.3, model=-2.5, source="s")
     assert p.error == pytest.approx(0.8)
+
+
+def test_bracketed_root_finds_the_root_and_evaluates_each_end_once() -> None:
+    calls: list[float] = []
+
+    def gap(x: float) -> float:
+        calls.append(x)
+        return x**3 - 2.0
+
+    root = cal.bracketed_root(gap, 0.0, 3.0, constant="c", target="t", xtol=1e-12)
+    assert root == pytest.approx(2.0 ** (1.0 / 3.0), abs=1e-10)
+    assert calls.count(0.0) == 1
+    assert calls.count(3.0) == 1
+
+
+@pytest.mark.parametrize(
+    ("gap", "misfits"),
+    [(lambda x: x + 1.0, ("+1", "+3")), (lambda x: x - 5.0, ("-5", "-3"))],
+)
+def test_bracketed_root_names_what_it_cannot_reach(gap: object, misfits: tuple[str, str]) -> None:
+    """A target outside the bracket: the constant, the target, the bracket and both misfits."""
+    with pytest.raises(CalibrationError) as info:
+        cal.bracketed_root(gap, 0.0, 2.0, constant="age_oba_apoptosis", target="TH placebo")  # type: ignore[arg-type]
+    msg = str(info.value)
+    assert "age_oba_apoptosis" in msg
+    assert "TH placebo" in msg
+    assert "[0, 2]" in msg
+    assert f"{misfits[0]} at 0" in msg
+    assert f"{misfits[1]} at 2" in msg
+
+
+def test_bracketed_root_refuses_a_non_finite_end() -> None:
+    with pytest.raises(CalibrationError, match="nan at 0"):
+        cal.bracketed_root(
+            lambda x: math.nan if x == 0.0 else 1.0, 0.0, 1.0, constant="c", target="t"
+        )
+
+
+def test_calibration_command_reports_an_unreachable_target(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``python -m bonefem.biology.calibration``: one line on stderr and exit code 2."""
+
+    def fail(*_: object, **__: object) -> None:
+        raise CalibrationError("hrt_estrogen_level: no value in [0.05, 1.5] reaches the target")
+
+    monkeypatch.setattr(cal, "fit", fail)
+    assert cal.main([]) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        err == "calibration failed: hrt_estrogen_level: no value in [0.05, 1.5] reaches the target"
+    )
+
+
+def test_mineral_slow_share_below_the_reference_bmdd_is_named() -> None:
+    """Shares whose slow phase cannot hold the reference BMDD's deficit (Roschger 2003)."""
+    with pytest.raises(CalibrationError, match=r"mineral_slow_share 0\.3: .*only \(0, 0\.3\)"):
+        mech.slow_rate_for_share(0.3)
+    # the bracket of fit_mineralisation starts where a solution exists
+    assert mech.slow_rate_for_share(0.47) > 0.0
