@@ -31,8 +31,10 @@ bearing; muscle forces remain). P_max is fitted first (the disuse femur has heal
 hormones), then the estrogen factor (the FE vertebra's trabecular bone is under-stimulated
 in menopause, so P_max acts there too).
 
-Run: ``python -m bonefem.calibration_fe [--target swan|disuse|both]`` (about 10 runs of
-~1 min for each target).
+Run: ``python -m bonefem.calibration_fe [--target swan|disuse] [--step DAYS]`` (a few
+runs of the bundled case for each target, at its own coupling step unless ``--step`` is
+given; a secant that does not reach its target within 0.05 percentage points stops with
+one line naming the constant, the target and the last tries, exit code 2).
 """
 
 from __future__ import annotations
@@ -43,9 +45,12 @@ import json
 import math
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants
+from bonefem.errors import CalibrationError
 
 #: SWAN lumbar-spine aBMD change over 10 years around the FMP (%), Greendale et al. 2012.
 SWAN_LS_10Y = -10.6
@@ -81,10 +86,15 @@ def _final_abmd_change(
     return float(read_metrics(out / "metrics.csv")[-1]["abmd_pct_change"])
 
 
-def loss_for(factor: float, folder: Path, step: float = 14.0) -> float:
-    """10-year aBMD change (%) of the bundled menopause vertebra with the given factor."""
+def loss_for(factor: float, folder: Path, step: float | None = None) -> float:
+    """10-year aBMD change (%) of the bundled menopause vertebra with the given factor.
+
+    ``step``: the coupled step (days); None keeps the case's own (``run.biology_step_days``).
+    """
     k = dataclasses.replace(CALIBRATED, fe_rankl_estrogen_factor=factor)
-    overrides = [f"run.biology_step_days={step}", "output.fields_every_days=3652.5"]
+    overrides = ["output.fields_every_days=3652.5"]
+    if step is not None:
+        overrides.append(f"run.biology_step_days={step}")
     return _final_abmd_change("menopause_vertebra", folder, f"run_{factor:.6f}", k, overrides)
 
 
@@ -104,63 +114,88 @@ def disuse_loss_for(
     return _final_abmd_change("disuse_femur", folder, run, k, overrides)
 
 
-def calibrate_disuse(
-    folder: Path, tol: float = 0.05, start: tuple[float, float] = (1.0e4, 3.0e3)
-) -> dict[str, float]:
-    """Secant iteration on ln(P_max) (pM/day) until the 17-week hip loss is on target.
+def log_secant(
+    model: Callable[[float], float],
+    target: float,
+    start: tuple[float, float],
+    *,
+    constant: str,
+    target_text: str,
+    tol: float = 0.05,
+    max_step: float = 1.5,
+    max_iter: int = 12,
+) -> dict[str, Any]:
+    """Secant iteration on ln(x) until ``model(x)`` is within ``tol`` of ``target``.
 
-    Stops when within ``tol`` percentage points of :data:`BEDREST_HIP_17WK`.
+    Each new ln(x) moves at most ``max_step`` from the last. Returns the constant's value
+    (under the key ``constant``), the model value reached (``"model"``), the target and
+    the history of (x, model(x)). Raises :class:`~bonefem.errors.CalibrationError` naming
+    the constant, the target and the last two tries when it does not get within ``tol``
+    (the model stopped responding to x, or ``max_iter`` tries were not enough).
     """
     x0, x1 = math.log(start[0]), math.log(start[1])
-    f0 = disuse_loss_for(math.exp(x0), folder) - BEDREST_HIP_17WK
-    f1 = disuse_loss_for(math.exp(x1), folder) - BEDREST_HIP_17WK
-    history = [(math.exp(x0), f0 + BEDREST_HIP_17WK), (math.exp(x1), f1 + BEDREST_HIP_17WK)]
-    for _ in range(12):
+    f0 = model(math.exp(x0)) - target
+    f1 = model(math.exp(x1)) - target
+    history = [(math.exp(x0), f0 + target), (math.exp(x1), f1 + target)]
+    for _ in range(max_iter):
         if abs(f1) < tol or f1 == f0:
             break
         x2 = x1 - f1 * (x1 - x0) / (f1 - f0)
-        x0, f0, x1 = x1, f1, max(min(x2, x1 + 2.0), x1 - 2.0)
-        f1 = disuse_loss_for(math.exp(x1), folder) - BEDREST_HIP_17WK
-        history.append((math.exp(x1), f1 + BEDREST_HIP_17WK))
-        print(f"P_max {math.exp(x1):.1f} pM/day: 17-week hip aBMD {f1 + BEDREST_HIP_17WK:+.3f} %")
-    return {
-        "mechano_rankl_max": math.exp(x1),
-        "abmd_change_17wk_pct": f1 + BEDREST_HIP_17WK,
-        "target_pct": BEDREST_HIP_17WK,
-        "history": history,  # type: ignore[dict-item]
-    }
+        x0, f0, x1 = x1, f1, max(min(x2, x1 + max_step), x1 - max_step)
+        f1 = model(math.exp(x1)) - target
+        history.append((math.exp(x1), f1 + target))
+        print(f"{constant} {math.exp(x1):.6g}: {f1 + target:+.3f} (target {target:+.3f})")
+    if not abs(f1) < tol:
+        tries = ", ".join(f"{x:.6g} -> {v:+.4g}" for x, v in history[-2:])
+        raise CalibrationError(
+            f"{constant}: {len(history)} tries did not reach {target_text} within {tol:g} "
+            f"(last: {tries})"
+        )
+    return {constant: math.exp(x1), "model": f1 + target, "target": target, "history": history}
+
+
+def calibrate_disuse(
+    folder: Path, tol: float = 0.05, start: tuple[float, float] = (1.0e4, 3.0e3)
+) -> dict[str, Any]:
+    """P_max (pM/day) by :func:`log_secant` until the 17-week hip loss is on target."""
+    return log_secant(
+        lambda p_max: disuse_loss_for(p_max, folder),
+        BEDREST_HIP_17WK,
+        start,
+        constant="mechano_rankl_max",
+        target_text=f"the bed-rest hip aBMD change {BEDREST_HIP_17WK} % at 17 weeks",
+        tol=tol,
+        max_step=2.0,
+    )
 
 
 def calibrate(
-    folder: Path, step: float = 14.0, tol: float = 0.05, start: tuple[float, float] = (1.0, 0.4)
-) -> dict[str, float]:
-    """Secant iteration on ln(factor) until the 10-year loss is within ``tol`` % of SWAN."""
-    x0, x1 = math.log(start[0]), math.log(start[1])
-    f0 = loss_for(math.exp(x0), folder, step) - SWAN_LS_10Y
-    f1 = loss_for(math.exp(x1), folder, step) - SWAN_LS_10Y
-    history = [(math.exp(x0), f0 + SWAN_LS_10Y), (math.exp(x1), f1 + SWAN_LS_10Y)]
-    for _ in range(12):
-        if abs(f1) < tol or f1 == f0:
-            break
-        x2 = x1 - f1 * (x1 - x0) / (f1 - f0)
-        x2 = max(min(x2, x1 + 1.5), x1 - 1.5)
-        x0, f0 = x1, f1
-        x1 = x2
-        f1 = loss_for(math.exp(x1), folder, step) - SWAN_LS_10Y
-        history.append((math.exp(x1), f1 + SWAN_LS_10Y))
-        print(f"factor {math.exp(x1):.5f}: 10-year aBMD change {f1 + SWAN_LS_10Y:+.3f} %")
-    return {
-        "fe_rankl_estrogen_factor": math.exp(x1),
-        "abmd_change_10y_pct": f1 + SWAN_LS_10Y,
-        "target_pct": SWAN_LS_10Y,
-        "history": history,  # type: ignore[dict-item]
-    }
+    folder: Path,
+    step: float | None = None,
+    tol: float = 0.05,
+    start: tuple[float, float] = (1.0, 0.4),
+) -> dict[str, Any]:
+    """The FE factor by :func:`log_secant` until the 10-year loss is within ``tol`` of SWAN."""
+    return log_secant(
+        lambda factor: loss_for(factor, folder, step),
+        SWAN_LS_10Y,
+        start,
+        constant="fe_rankl_estrogen_factor",
+        target_text=f"the SWAN lumbar-spine aBMD change {SWAN_LS_10Y} % over 10 years",
+        tol=tol,
+        max_step=1.5,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: run the calibration and print the result as JSON."""
     parser = argparse.ArgumentParser(prog="python -m bonefem.calibration_fe", description=__doc__)
-    parser.add_argument("--step", type=float, default=14.0, help="coupled step (days)")
+    parser.add_argument(
+        "--step",
+        type=float,
+        default=None,
+        help="coupled step (days; default: the bundled case's own run.biology_step_days)",
+    )
     parser.add_argument("--work", default=None, help="folder for the runs (default: temporary)")
     parser.add_argument(
         "--start", type=float, nargs=2, default=(1.0, 0.4), help="first two factors to try"
@@ -169,10 +204,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bonefem-fe-cal-"))
     work.mkdir(parents=True, exist_ok=True)
-    if args.target == "disuse":
-        result = calibrate_disuse(work)
-    else:
-        result = calibrate(work, args.step, start=(args.start[0], args.start[1]))
+    try:
+        if args.target == "disuse":
+            result = calibrate_disuse(work)
+        else:
+            result = calibrate(work, args.step, start=(args.start[0], args.start[1]))
+    except CalibrationError as exc:
+        print(f"calibration failed: {exc}", file=sys.stderr)
+        return 2
     json.dump(result, sys.stdout, indent=1)
     print()
     return 0
