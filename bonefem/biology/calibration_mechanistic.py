@@ -45,6 +45,13 @@ point fixes is fitted here to a mechanistic measurement instead, in 0-D.
 The order: E_max (Chavassieux), then the mineralisation (Boivin, through that E_max),
 then k_mod (Cosman). Run: ``python -m bonefem.biology.calibration_mechanistic`` (all three)
 or ``--only aln|mineral|mbf``.
+
+The whole 0-D chain (:func:`fit_chain`, ``--chain N``): these three, then the clinical fits
+of :func:`bonefem.biology.calibration.fit`, repeated because each depends on the other
+through the calibration cohort, until no constant moves by more than
+:data:`CHAIN_RTOL` in a round (at most N rounds). It prints each round's changes and the
+constants to record in :mod:`bonefem.biology.calibrated`; the FE constants follow with
+``python -m bonefem.calibration_fe``.
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ import dataclasses
 import math
 import sys
 
+from bonefem.biology import calibration
 from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants
 from bonefem.biology.calibration import FMP, YEAR, _menopause, bracketed_root
 from bonefem.biology.cells import BoneCellModel
@@ -65,15 +73,18 @@ from bonefem.errors import CalibrationError
 __all__ = [
     "BMDD_SECONDARY_PROGRESS",
     "BOIVIN_DMB",
+    "CHAIN_RTOL",
     "CHAVASSIEUX_ACF_RATIO",
     "COSMAN_BFR_RATIO",
     "COSMAN_DAYS",
     "alendronate_activation_frequency",
     "alendronate_dmb",
     "fit_bisphosphonate",
+    "fit_chain",
     "fit_mbf",
     "fit_mineralisation",
     "slow_rate_for_share",
+    "smallest_slow_share",
     "teriparatide_bfr_ratio",
 ]
 
@@ -235,12 +246,26 @@ def slow_rate_for_share(share: float, k: CalibratedConstants = CALIBRATED) -> fl
     return r * (1.0 - q) / q
 
 
+def smallest_slow_share(k: CalibratedConstants = CALIBRATED) -> float:
+    """The share below which no k_slow reaches the reference BMDD (dimensionless).
+
+    :func:`slow_rate_for_share` needs d_slow < share; with d_fast = a (1 - share),
+    a = r / (r + k_fast), that is share > (1 - P - a) / (1 - a), P =
+    :data:`BMDD_SECONDARY_PROGRESS`. At the bound k_slow = 0 (the slow phase never acts).
+    """
+    p = remodeling_parameters(k)
+    a = TRABECULAR_TURNOVER / (TRABECULAR_TURNOVER + p.k_sec)
+    return ((1.0 - BMDD_SECONDARY_PROGRESS) - a) / (1.0 - a)
+
+
 def fit_mineralisation(k: CalibratedConstants = CALIBRATED) -> CalibratedConstants:
     """Return ``k`` with the slow mineralisation phase fitted (see the module docstring).
 
     Two data, two constants: k_slow follows from the share through the healthy reference
     BMDD (:func:`slow_rate_for_share`); the share is the root of the 3-year DMB gain on
-    alendronate over placebo minus Boivin's +11.4 %. The 2-year value is a check.
+    alendronate over placebo minus Boivin's +11.4 %, searched from just above
+    :func:`smallest_slow_share` (was 0.47, which a refit can leave above the root) to 0.999.
+    The 2-year value is a check.
     """
 
     def with_share(share: float) -> CalibratedConstants:
@@ -253,7 +278,7 @@ def fit_mineralisation(k: CalibratedConstants = CALIBRATED) -> CalibratedConstan
 
     share = bracketed_root(
         gap,
-        0.47,
+        smallest_slow_share(k) + 1.0e-3,
         0.999,
         constant="mineral_slow_share",
         target=f"DMB alendronate over placebo +{BOIVIN_DMB[3.0]:g} % at 3 years, Boivin 2000",
@@ -262,16 +287,66 @@ def fit_mineralisation(k: CalibratedConstants = CALIBRATED) -> CalibratedConstan
     return with_share(share)
 
 
+#: A round of :func:`fit_chain` that moves no constant by more than this (relative) ends it.
+CHAIN_RTOL = 5.0e-3
+
+
+def _largest_change(old: CalibratedConstants, new: CalibratedConstants) -> tuple[str, float]:
+    """The constant that moved most between ``old`` and ``new``, and its relative change."""
+    moves = {
+        f.name: abs(getattr(new, f.name) / getattr(old, f.name) - 1.0)
+        for f in dataclasses.fields(old)
+        if getattr(old, f.name) != 0.0
+    }
+    name = max(moves, key=lambda key: moves[key])
+    return name, moves[name]
+
+
+def fit_chain(
+    k: CalibratedConstants = CALIBRATED, rounds: int = 4, rtol: float = CHAIN_RTOL
+) -> tuple[CalibratedConstants, int, bool]:
+    """The whole 0-D chain (module docstring): (constants, rounds run, converged).
+
+    A round: E_max, the mineralisation, k_mod, then ``calibration.fit`` (SWAN, c_age, WHI,
+    FREEDOM). Converged: the last round moved no constant by more than ``rtol``.
+    """
+    for n in range(1, rounds + 1):
+        new = calibration.fit(fit_mbf(fit_mineralisation(fit_bisphosphonate(k))))
+        name, change = _largest_change(k, new)
+        print(f"round {n}: largest change {name} {change:.2%}")
+        k = new
+        if change <= rtol:
+            return k, n, True
+    return k, rounds, False
+
+
 def main(argv: list[str] | None = None) -> int:
     """Fit and print the constants and the values reached (``--only aln|mineral|mbf``)."""
     args = sys.argv[1:] if argv is None else argv
     only = args[1] if len(args) == 2 and args[0] == "--only" else None
     try:
+        if len(args) == 2 and args[0] == "--chain":
+            return _chain_and_print(int(args[1]))
         _fit_and_print(only)
     except CalibrationError as exc:
         print(f"calibration failed: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _chain_and_print(rounds: int) -> int:
+    """``--chain N``: :func:`fit_chain`, then the constants that changed and the tables."""
+    k, n, converged = fit_chain(CALIBRATED, rounds)
+    print(("converged" if converged else "NOT converged") + f" after {n} round(s)")
+    for f in dataclasses.fields(k):
+        if getattr(k, f.name) != getattr(CALIBRATED, f.name):
+            print(f"    {f.name}: float = {getattr(k, f.name)!r}")
+    for p in calibration.evaluate(k):
+        print(f"| {p.description} | {p.target:+.2f} | {p.model:+.2f} | {p.error:+.2f} |")
+    acf = alendronate_activation_frequency(k)[CHAVASSIEUX_YEARS]["acf"]
+    print(f"Ac.f ratio {acf:.4f} (Chavassieux {CHAVASSIEUX_ACF_RATIO:g}); DMB {alendronate_dmb(k)}")
+    print(f"BFR/BS ratio {teriparatide_bfr_ratio(k):.4f} (Cosman {COSMAN_BFR_RATIO:g})")
+    return 0 if converged else 2
 
 
 def _fit_and_print(only: str | None) -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -141,7 +142,12 @@ def test_mineral_slow_share_below_the_reference_bmdd_is_named() -> None:
     """Shares whose slow phase cannot hold the reference BMDD's deficit (Roschger 2003)."""
     with pytest.raises(CalibrationError, match=r"mineral_slow_share 0\.3: .*only \(0, 0\.3\)"):
         mech.slow_rate_for_share(0.3)
-    # the bracket of fit_mineralisation starts where a solution exists
+    # the bracket of fit_mineralisation starts where a solution exists: the closed-form
+    # bound, k_slow -> 0 just above it
+    s0 = mech.smallest_slow_share()
+    with pytest.raises(CalibrationError):
+        mech.slow_rate_for_share(s0 * (1.0 - 1e-6))
+    assert 0.0 < mech.slow_rate_for_share(s0 * (1.0 + 1e-6)) < 1e-8
     assert mech.slow_rate_for_share(0.47) > 0.0
 
 
@@ -163,3 +169,36 @@ def test_trabecular_bone_does_not_rebound_after_menopause() -> None:
     low = int(np.argmin(bvtv))
     assert years[low] >= 2.0
     assert np.max(bvtv[low:]) / bvtv[low] - 1.0 < 0.01
+
+
+def test_fit_chain_repeats_the_fits_until_no_constant_moves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``calibration_mechanistic --chain``: the three mechanistic fits, then the clinical
+    ones, per round, until a round moves no constant by more than 0.5 %. A stand-in E_max
+    fit that closes 90 % of its distance to 200 per round: 267.5 -> 206.75 (22.7 %) ->
+    200.675 (2.9 %) -> 200.0675 (0.34 %), converged in round 3."""
+    calls: list[str] = []
+
+    def step(name: str, update: Any) -> Any:
+        def fake(k: Any) -> Any:
+            calls.append(name)
+            return update(k)
+
+        return fake
+
+    def toward_200(k: Any) -> Any:
+        e = k.bisphosphonate_oca_apoptosis_max
+        return dataclasses.replace(k, bisphosphonate_oca_apoptosis_max=200.0 + (e - 200.0) / 10.0)
+
+    monkeypatch.setattr(mech, "fit_bisphosphonate", step("aln", toward_200))
+    monkeypatch.setattr(mech, "fit_mineralisation", step("mineral", lambda k: k))
+    monkeypatch.setattr(mech, "fit_mbf", step("mbf", lambda k: k))
+    monkeypatch.setattr(cal, "fit", step("clinical", lambda k: k))
+    start = dataclasses.replace(CALIBRATED, bisphosphonate_oca_apoptosis_max=267.5)
+    k, rounds, converged = mech.fit_chain(start, rounds=5)
+    assert (rounds, converged) == (3, True)
+    assert k.bisphosphonate_oca_apoptosis_max == pytest.approx(200.0675)
+    assert calls == ["aln", "mineral", "mbf", "clinical"] * 3
+    _, rounds, converged = mech.fit_chain(start, rounds=2)
+    assert (rounds, converged) == (2, False)
