@@ -321,7 +321,11 @@ def fit_chain(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Fit and print the constants and the values reached (``--only aln|mineral|mbf``)."""
+    """Run the fits (``--only aln|mineral|mbf``) or the whole chain (``--chain N``).
+
+    Prints the constants and the values reached; exit code 2 when a fit fails or the chain
+    does not converge in N rounds.
+    """
     args = sys.argv[1:] if argv is None else argv
     only = args[1] if len(args) == 2 and args[0] == "--only" else None
     try:
