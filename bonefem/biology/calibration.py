@@ -39,7 +39,15 @@ from bonefem.biology.zerod import RunConfig, ZeroDResult, run_zero_d
 from bonefem.config.scenario import DenosumabConfig, EstrogenConfig, HRTConfig, ScenarioConfig
 from bonefem.errors import CalibrationError
 
-__all__ = ["TARGETS", "CalibrationPoint", "bracketed_root", "evaluate", "fit", "main"]
+__all__ = [
+    "TARGETS",
+    "CalibrationPoint",
+    "bracketed_root",
+    "error_table",
+    "evaluate",
+    "fit",
+    "main",
+]
 
 YEAR = 365.25
 FMP = 5.0 * YEAR  # final menstrual period, days after the start of the calibration runs
@@ -408,6 +416,19 @@ def plot(k: CalibratedConstants, path: str) -> None:
     plt.close(fig)
 
 
+def error_table(k: CalibratedConstants) -> str:
+    """Markdown table of every calibration point for the constants ``k``.
+
+    Columns: point, target, model, error, source, as docs/calibration.md records it.
+    """
+    rows = ["| point | target | model | error | source |", "|---|---|---|---|---|"]
+    rows += [
+        f"| {p.description} | {p.target:+.2f} | {p.model:+.2f} | {p.error:+.2f} | {p.source} |"
+        for p in evaluate(k)
+    ]
+    return "\n".join(rows)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Fit (unless ``--evaluate``), print the table of errors, optionally draw the figure."""
     ap = argparse.ArgumentParser(prog="python -m bonefem.biology.calibration")
@@ -423,11 +444,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("calibrated constants:")
     for f in dataclasses.fields(k):
         print(f"  {f.name} = {getattr(k, f.name)!r}")
-    print("| point | target | model | error | source |\n|---|---|---|---|---|")
-    for p in evaluate(k):
-        print(
-            f"| {p.description} | {p.target:+.2f} | {p.model:+.2f} | {p.error:+.2f} | {p.source} |"
-        )
+    print(error_table(k))
     if args.figure:
         plot(k, args.figure)
     return 0

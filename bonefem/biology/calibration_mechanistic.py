@@ -345,8 +345,7 @@ def _chain_and_print(rounds: int) -> int:
     for f in dataclasses.fields(k):
         if getattr(k, f.name) != getattr(CALIBRATED, f.name):
             print(f"    {f.name}: float = {getattr(k, f.name)!r}")
-    for p in calibration.evaluate(k):
-        print(f"| {p.description} | {p.target:+.2f} | {p.model:+.2f} | {p.error:+.2f} |")
+    print(calibration.error_table(k))
     acf = alendronate_activation_frequency(k)[CHAVASSIEUX_YEARS]["acf"]
     print(f"Ac.f ratio {acf:.4f} (Chavassieux {CHAVASSIEUX_ACF_RATIO:g}); DMB {alendronate_dmb(k)}")
     print(f"BFR/BS ratio {teriparatide_bfr_ratio(k):.4f} (Cosman {COSMAN_BFR_RATIO:g})")
