@@ -52,7 +52,7 @@ REFERENCE = {
             0.0,
             730.5,
             -1.7,
-            "SWAN, Sowers et al. 2010",
+            "Sowers et al. 2010, Michigan cohort (not SWAN)",
             "calibration data (0-D), not fitted in FE",
         ),
         (
@@ -61,7 +61,7 @@ REFERENCE = {
             730.5,
             1461.0,
             -3.3,
-            "SWAN, Sowers et al. 2010",
+            "Sowers et al. 2010, Michigan cohort (not SWAN)",
             "calibration data (0-D), not fitted in FE",
         ),
         (
@@ -70,8 +70,17 @@ REFERENCE = {
             1461.0,
             3287.25,
             -1.1,
-            "SWAN, Sowers et al. 2010",
+            "Sowers et al. 2010, Michigan cohort (not SWAN)",
             "calibration data (0-D), not fitted in FE",
+        ),
+        (
+            "LS aBMD, FMP−1 y to FMP+2 y (SWAN's transmenopause)",
+            "abmd",
+            365.25,
+            1461.0,
+            -7.38,
+            "SWAN, Greendale et al. 2012",
+            "validation (the fitted total's cohort; not fitted)",
         ),
     ],
     "menopause_femur": [
@@ -81,6 +90,15 @@ REFERENCE = {
             0.0,
             3652.5,
             -9.1,
+            "SWAN femoral neck, Greendale et al. 2012",
+            "validation (site not fitted in FE)",
+        ),
+        (
+            "total hip aBMD, FMP−1 y to FMP+2 y (SWAN's transmenopause)",
+            "abmd",
+            365.25,
+            1461.0,
+            -5.8,
             "SWAN femoral neck, Greendale et al. 2012",
             "validation (site not fitted in FE)",
         ),
@@ -541,8 +559,16 @@ def main() -> int:
         # SWAN rates, anchored at FMP−2 y = 0 %
         xs = [-2, 0, 2, 7]
         ys = [0.0, -3.4, -10.0, -15.5]
-        ax.plot(xs, ys, "o--", color="k", label="SWAN rates (Sowers 2010), cumulated")
+        ax.plot(xs, ys, "o--", color="k", label="stage rates (Sowers 2010, Michigan), cumulated")
         ax.plot([8], [-10.6], "s", color="tab:red", ms=8, label="SWAN 10-y total (Greendale 2012)")
+        y_m = float(np.interp(-1.0, years_from_fmp, m["abmd_pct_change"]))
+        ax.plot(
+            [-1, 2],
+            [y_m, y_m - 7.38],
+            "^-",
+            color="tab:red",
+            label="SWAN transmenopause (Greendale 2012)",
+        )
         ax.set_xlabel("years from the final menstrual period")
         ax.set_ylabel("lumbar spine aBMD change (%)")
         ax.grid(alpha=0.3)

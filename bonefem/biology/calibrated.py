@@ -23,9 +23,11 @@ class CalibratedConstants:
 
     Attributes:
         rankl_estrogen: extra RANKL production at complete estrogen deficiency
-            P_RANKL,E (pM/day). Target: SWAN lumbar-spine loss rates (Sowers et al. 2010:
-            1.7 %/y in the 2 y before FMP, 3.3 %/y in the 2 y after, 1.1 %/y from 2 to 7 y)
-            and the 10-year total (Greendale et al. 2012: -10.6 %).
+            P_RANKL,E (pM/day). Target: lumbar-spine loss rates by stage (Sowers et al.
+            2010, the Michigan Bone Health and Metabolism Study cohort, not SWAN: 1.7 %/y in
+            the 2 y before FMP, 3.3 %/y in the 2 y after, 1.1 %/y from 2 to 7 y) and SWAN's
+            10-year total (Greendale et al. 2012: -10.6 %); docs/calibration.md, "The stage
+            rates are another cohort's".
         estrogen_adaptation_days: time constant of the attenuation of the deficiency drive
             after menopause (days). Target: the same SWAN rates (deceleration of the loss
             2-7 y after FMP).
