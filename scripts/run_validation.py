@@ -556,7 +556,7 @@ def main() -> int:
         fig, ax = plt.subplots(figsize=(6, 4.2))
         years_from_fmp = m["time_years"] - 2.0
         ax.plot(years_from_fmp, m["abmd_pct_change"], label="bonefem L3 (FE)")
-        # SWAN rates, anchored at FMP−2 y = 0 %
+        # stage rates (Sowers 2010, Michigan cohort), anchored at FMP−2 y = 0 %
         xs = [-2, 0, 2, 7]
         ys = [0.0, -3.4, -10.0, -15.5]
         ax.plot(xs, ys, "o--", color="k", label="stage rates (Sowers 2010, Michigan), cumulated")

@@ -161,7 +161,11 @@ def _change(r: ZeroDResult, site: str, t0: float, t1: float) -> float:
 
 
 def swan(k: CalibratedConstants) -> dict[str, float]:
-    """SWAN quantities of the model (natural menopause, lumbar spine)."""
+    """SWAN quantities of the model (natural menopause).
+
+    Lumbar-spine stage rates and 10-year total (:data:`TARGETS`); lumbar-spine and
+    femoral-neck transmenopause and femoral-neck total (:data:`CHECKS`).
+    """
     r = _run(_menopause(), FMP + 7.0 * YEAR + 1.0, k)
     ls, fn = "lumbar_spine", "femoral_neck"
     t0, t1 = (FMP + y * YEAR for y in SWAN_TOTAL_WINDOW)
