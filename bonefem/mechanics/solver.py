@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -352,7 +352,14 @@ def set_tolerances(ksp: PETSc.KSP, rtol: float, bnorm: float) -> None:
 
 
 # ------------------------------------------------------------------ initial guess
-def initial_guess(mode: str, case: CaseData, A: PETSc.Mat, x: PETSc.Vec, b: PETSc.Vec) -> float:
+def initial_guess(
+    mode: str,
+    case: CaseData,
+    A: PETSc.Mat,
+    x: PETSc.Vec,
+    b: PETSc.Vec,
+    siblings: Sequence[PETSc.Vec] = (),
+) -> float:
     """Put the initial guess into ``x``; return its true residual norm ‖b − A x‖.
 
     ``"extrapolate"``: with the last solutions u₁ (newest), u₂, …, u_m of this load case,
@@ -363,6 +370,13 @@ def initial_guess(mode: str, case: CaseData, A: PETSc.Mat, x: PETSc.Vec, b: PETS
     than either in the energy norm, and costs m matrix-vector products. The dⱼ vanish
     on Dirichlet dofs (same prescribed values), so x₀ keeps the boundary values.
     ``"previous"``: the last solution (already in ``x``); ``"zero"``: a cold start.
+
+    ``siblings`` (``"extrapolate"`` only): solutions of other load cases on the same
+    operator (same supports), with their constrained dofs set to zero, join the directions
+    dⱼ. A load case whose loads are a multiple of a sibling's then starts from the exact
+    solution when the sibling was solved with the same E (the virtual tests' first row:
+    the fracture load of the vertebra is the habitual load × 3.125), and from the
+    sibling's shape otherwise; the projection keeps x₀ energy-optimal over the larger set.
     """
     r = b.duplicate()
     if not case.has_solution or mode == "zero":
@@ -373,20 +387,31 @@ def initial_guess(mode: str, case: CaseData, A: PETSc.Mat, x: PETSc.Vec, b: PETS
     A.mult(x, r)
     r.aypx(-1.0, b)  # r = b − A x
     hist = case.history if mode == "extrapolate" and case.has_solution else []
-    if len(hist) >= 2:
-        _project_on_history(hist, A, x, r, b)
+    extra = list(siblings) if mode == "extrapolate" else []
+    if len(hist) >= 2 or extra:
+        _project_on_history(hist, A, x, r, b, extra)
     norm = float(r.norm())
     r.destroy()
     return norm
 
 
 def _project_on_history(
-    hist: list[PETSc.Vec], A: PETSc.Mat, x: PETSc.Vec, r: PETSc.Vec, b: PETSc.Vec
+    hist: list[PETSc.Vec],
+    A: PETSc.Mat,
+    x: PETSc.Vec,
+    r: PETSc.Vec,
+    b: PETSc.Vec,
+    extra: Sequence[PETSc.Vec] = (),
 ) -> None:
-    """Add Σ cⱼ dⱼ to x and subtract Σ cⱼ A dⱼ from r, (DᵀAD) c = Dᵀ r (:func:`initial_guess`)."""
+    """Add Σ cⱼ dⱼ to x and subtract Σ cⱼ A dⱼ from r, (DᵀAD) c = Dᵀ r (:func:`initial_guess`).
+
+    The directions are the differences of consecutive past solutions and copies of the
+    ``extra`` vectors (zero on the constrained dofs).
+    """
     D = [hist[j].copy() for j in range(len(hist) - 1, 0, -1)]
     for j, dj in zip(range(len(hist) - 1, 0, -1), D, strict=True):
         dj.axpy(-1.0, hist[j - 1])  # dⱼ = u_j − u_{j−1} (newest first)
+    D += [v.copy() for v in extra]
     AD = []
     for dj in D:
         adj = b.duplicate()
@@ -406,7 +431,12 @@ def _project_on_history(
 
 # -------------------------------------------------------------------------- solve
 def run_krylov(
-    g: OperatorGroup, case: CaseData, mode: str, bnorm: float, clock: Clock
+    g: OperatorGroup,
+    case: CaseData,
+    mode: str,
+    bnorm: float,
+    clock: Clock,
+    siblings: Sequence[PETSc.Vec] = (),
 ) -> KrylovRun:
     """Initial guess, preconditioner set-up (or reuse) and CG iterations into ``case.u``.
 
@@ -419,7 +449,7 @@ def run_krylov(
     t_guess = t_setup = t_solve = 0.0
     while True:
         t2 = clock()
-        r0 = initial_guess(mode, case, g.A, x, b)
+        r0 = initial_guess(mode, case, g.A, x, b, siblings)
         initial_residual = r0 / bnorm if bnorm > 0 else 0.0
         t3 = clock()
         setup = g.pc_stale

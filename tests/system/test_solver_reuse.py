@@ -104,6 +104,58 @@ def test_extrapolation_is_exact_for_linear_trend(comm) -> None:
     prob.destroy()
 
 
+def test_sibling_solution_in_the_guess(comm) -> None:
+    """A load case on the same operator starts from a sibling's solution (guess_from).
+
+    Loads 3.125 × the sibling's (the vertebra's lifting load against its daily load): at
+    the same E the guess is the exact solution (no iteration); a non-proportional load on
+    the same supports starts from a better guess than zero; the answers equal cold solves.
+    """
+    bone = box(comm, (8.0, 2.0, 2.0), (16, 4, 4))
+    scaled = load_case(
+        name="lift",
+        supports=[{"type": "fixed", "surface": "xmin"}],
+        loads=[{"type": "force", "surface": "xmax", "force": [0.0, 62.5, -125.0]}],
+    )
+    other = load_case(
+        name="twist",
+        supports=[{"type": "fixed", "surface": "xmin"}],
+        loads=[{"type": "force", "surface": "xmax", "force": [30.0, 10.0, -40.0]}],
+    )
+    prob = ElasticityProblem(
+        bone,
+        [cantilever(), scaled, other],
+        options_prefix="reuse_sibling_",
+        petsc_options={"ksp_rtol": RTOL},
+    )
+    assert len(prob.groups) == 1
+    E0 = np.full(bone.num_cells_local, 1000.0)
+    prob.set_modulus(E0)
+    u_bend = prob.solve("bend").x.array.copy()
+    u_lift = prob.solve("lift", guess_from=("bend", "lift", "missing")).x.array.copy()
+    st = prob.last_stats("lift")
+    assert st.iterations == 0
+    assert st.initial_residual < RTOL
+    scale = comm.allreduce(np.abs(u_lift).max(), op=MPI.MAX)
+    err = comm.allreduce(np.abs(u_lift - 3.125 * u_bend).max(), op=MPI.MAX)
+    assert err < 1e-7 * scale
+    prob.solve("twist", guess_from=("bend", "lift"))
+    with_sibling = prob.last_stats("twist")
+    assert with_sibling.initial_residual < 0.9
+    u_twist = prob.displacement("twist").x.array.copy()
+    # a cold solve of the same case gives the same answer
+    cold = ElasticityProblem(
+        bone, [other], options_prefix="reuse_sibling_cold_", petsc_options={"ksp_rtol": RTOL}
+    )
+    cold.set_modulus(E0)
+    u_cold = cold.solve("twist").x.array
+    assert cold.last_stats("twist").initial_residual == pytest.approx(1.0)
+    scale = comm.allreduce(np.abs(u_cold).max(), op=MPI.MAX)
+    assert comm.allreduce(np.abs(u_twist - u_cold).max(), op=MPI.MAX) < 1e-6 * scale
+    prob.destroy()
+    cold.destroy()
+
+
 @pytest.mark.parametrize("guess", ["previous", "extrapolate"])
 def test_kept_preconditioner_refreshes_when_stale(comm, guess: str) -> None:
     prob, E0, _w = make(comm, guess, f"reuse_refresh_{guess}_", refresh_factor=1.2)
