@@ -24,7 +24,10 @@ integrator's step hand-over across short calls, and the bundled cases' 46-day st
 ``remodeling.bone_rtol`` 7.5e-5 (as accurate against a tight run as the 14-day steps at
 3e-4 were, for fewer substeps and steps; docs/performance.md): clinical columns ≤ 8.3e-4
 relative, OCa up to 6 % under denosumab (inside the cell tolerance); the Huiskes case is
-unchanged to every digit. That
+unchanged to every digit. The five vertebra cases with a fracture load on the habitual
+case's supports once more (issue 15, December 2026): their first lifting-load row starts
+from the habitual solution (the projection's sibling direction), failure load ≤ 1.8e-9
+relative, its percent change ≤ 1.6e-7 points, nothing else moved. That
 the new model reduces to 0.1 where its new terms are off is checked by
 ``test_legacy_checkpoint.py``.
 metrics.csv prints 10 significant digits. Tolerances, and why:
