@@ -56,9 +56,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
 
     p = sub.add_parser("phantom", help="write a test phantom made by the code")
-    p.add_argument("kind", choices=["qct", "rods", "core"],
-                   help="qct: femur-like shaft with calibration rods (HU); rods: micro-CT "
-                   "rod lattice; core: thresholded smoothed random field")  # fmt: skip
+    p.add_argument("kind", choices=["qct", "joint", "rods", "core"],
+                   help="qct: femur-like shaft with calibration rods (HU); joint: hip-like "
+                   "scan, a femur in a pelvis-like cup joined by a bridge, blurred, with rods "
+                   "(HU); rods: micro-CT rod lattice; core: thresholded smoothed random "
+                   "field")  # fmt: skip
     p.add_argument("--output", "-o", required=True,
                    help="image file (.nii.gz, .mha, .nrrd); the labels go to "
                    "<name>-labels.<ext>")  # fmt: skip
@@ -71,6 +73,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--threshold", type=float, nargs="+", metavar="VALUE",
                    help="bone = lower [upper] (image units); largest component kept")  # fmt: skip
     p.add_argument("--fill-holes", action="store_true", help="fill enclosed cavities")
+    p.add_argument("--crop", type=int, nargs=6, metavar=("I0", "I1", "J0", "J1", "K0", "K1"),
+                   help="keep voxels I0 <= i < I1, J0 <= j < J1, K0 <= k < K1")  # fmt: skip
+    p.add_argument("--seed", type=float, nargs=3, metavar=("X", "Y", "Z"),
+                   help="threshold: keep the bone holding this point (mm, the image's "
+                   "physical frame) instead of the largest")  # fmt: skip
+    p.add_argument("--separate", type=int, default=0, metavar="LAYERS",
+                   help="threshold: erode LAYERS voxels to cut bridges to a neighbouring "
+                   "bone (joints); docs/imaging.md")  # fmt: skip
     p.add_argument("--coarsen", type=int, default=1, help="voxels per element edge k")
     p.add_argument("--min-fraction", type=float, default=0.5,
                    help="keep a k³ block with at least this bone fraction")  # fmt: skip
@@ -143,7 +153,7 @@ def _phantom(args: argparse.Namespace) -> int:
     import numpy as np
 
     from bonefem.imaging.image import write_image
-    from bonefem.imaging.phantoms import qct_phantom, random_core, rod_lattice
+    from bonefem.imaging.phantoms import joint_phantom, qct_phantom, random_core, rod_lattice
 
     out = Path(args.output)
     if args.kind == "qct":
@@ -158,6 +168,22 @@ def _phantom(args: argparse.Namespace) -> int:
             for (x, y), r in zip(ph.rod_centers, ph.rod_densities, strict=True)
         )
         print(f"calibration rods, radius {ph.rod_radius} mm along z: {rods}")
+        return 0
+    if args.kind == "joint":
+        jp = joint_phantom()
+        write_image(jp.image, out)
+        lab = write_image(jp.image.with_array(jp.truth.astype(np.uint8)), _labels_path(out))
+        print(f"written: {out} (HU) and {lab} (truth: 1 femoral cortex, 2 femoral "
+              "trabecular bone, 3 pelvis, 4 bridge)")  # fmt: skip
+        print(f"true densities (g/cm³ K2HPO4): {jp.densities}; blur σ {jp.blur_mm} mm, "
+              f"noise σ {jp.noise_hu} HU")  # fmt: skip
+        rods = ", ".join(
+            f"({x:.2f}, {y:.2f}) mm: {r} g/cm³"
+            for (x, y), r in zip(jp.rod_centers, jp.rod_densities, strict=True)
+        )
+        print(f"calibration rods, radius {jp.rod_radius} mm along z: {rods}")
+        print(f"a point in the femur (mm): {list(jp.femur_seed)}; a crop without the rods: "
+              f"{jp.femur_box}")  # fmt: skip
         return 0
     if args.kind == "rods":
         img, mask, bvtv = rod_lattice()
@@ -186,7 +212,8 @@ def _pairs(items: list[str] | None) -> dict[str, int]:
 def _voxelmesh(args: argparse.Namespace) -> int:
     from bonefem._dolfinx import MPI
     from bonefem.imaging.image import read_image
-    from bonefem.imaging.segment import Segmentation, from_labels, threshold_mask
+    from bonefem.imaging.segment import from_labels
+    from bonefem.imaging.source import ImageMeshSource, threshold_segmentation
     from bonefem.imaging.voxelmesh import voxel_mesh
     from bonefem.mesh.meshfile import write_mesh
     from bonefem.mesh.quality import summarize
@@ -194,21 +221,29 @@ def _voxelmesh(args: argparse.Namespace) -> int:
     comm = MPI.COMM_WORLD
     if (args.labels is None) == (args.threshold is None):
         raise InputError("give exactly one of --labels or --threshold", field="--threshold")
-    seg: Segmentation | None = None
+    if args.labels is not None and (args.seed is not None or args.separate):
+        raise InputError("--seed and --separate work on a --threshold segmentation",
+                         field="--seed" if args.seed is not None else "--separate")  # fmt: skip
+    crop = None if args.crop is None else [args.crop[0:2], args.crop[2:4], args.crop[4:6]]
+    seg = None
     image = None
     error = None
     if comm.rank == 0:
         try:
             image = read_image(_source(args.image), spacing=args.spacing)
+            if crop is not None:
+                image = image.crop(crop, field="--crop")
             if args.labels is not None:
                 lab = read_image(args.labels, spacing=args.spacing)
+                if crop is not None:
+                    lab = lab.crop(crop, field="--crop")
                 seg = from_labels(lab.array, _pairs(args.region) or None, source=args.labels)
             else:
-                lo = args.threshold[0]
-                hi = args.threshold[1] if len(args.threshold) > 1 else float("inf")
-                mask = threshold_mask(image.array, lo, hi, fill=args.fill_holes,
-                                      source=image.source)  # fmt: skip
-                seg = Segmentation(mask.astype("int32"), {"bone": 1}, source=image.source)
+                options = ImageMeshSource(
+                    file=image.source, threshold=args.threshold, fill_holes=args.fill_holes,
+                    seed=args.seed, separate=args.separate,
+                )  # fmt: skip
+                seg = threshold_segmentation(options, image, None, prefix="--")
         except InputError as exc:
             error = exc
     error = comm.bcast(error, root=0)

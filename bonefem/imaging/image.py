@@ -159,6 +159,52 @@ class Image:
             np.asarray(array), self.spacing, self.origin, self.direction.copy(), self.source
         )
 
+    def crop(self, ranges: Sequence[Sequence[int]], *, field: str = "crop") -> Image:
+        """The sub-image of voxels ``i0 ≤ i < i1``, ``j0 ≤ j < j1``, ``k0 ≤ k < k1``.
+
+        Args:
+            ranges: ``[[i0, i1], [j0, j1], [k0, k1]]``, voxel indices along the image axes
+                (x, y, z) = (i, j, k), half-open, as ``bonefem image inspect`` counts them
+                (0 to size − 1).
+            field: the case-file field, for messages.
+
+        Returns:
+            The cropped image: same spacing and direction, origin moved to the centre of
+            voxel (i0, j0, k0), so every voxel keeps its physical position (mm).
+
+        Raises:
+            InputError: a range outside the image or empty (names the axis, the range and
+                the image size).
+        """
+        if len(ranges) != 3 or any(len(r) != 2 for r in ranges):
+            raise InputError(
+                "give three [start, stop] voxel ranges, along i, j and k",
+                file=self.source,
+                field=field,
+                value=[list(r) for r in ranges],
+            )
+        lo = [int(r[0]) for r in ranges]
+        hi = [int(r[1]) for r in ranges]
+        for axis, (a, b, n) in enumerate(zip(lo, hi, self.size, strict=True)):
+            if not 0 <= a < b <= n:
+                raise InputError(
+                    f"the range along {'ijk'[axis]} must satisfy 0 <= start < stop <= {n} "
+                    f"(the image has {n} voxels along {'ijk'[axis]}; stop is excluded)",
+                    file=self.source,
+                    field=f"{field}[{axis}]",
+                    value=[a, b],
+                )
+        array = self.array[lo[2] : hi[2], lo[1] : hi[1], lo[0] : hi[0]]
+        origin = self.index_to_physical([lo])[0]
+        return Image(
+            np.ascontiguousarray(array),
+            self.spacing,
+            (float(origin[0]), float(origin[1]), float(origin[2])),
+            self.direction.copy(),
+            self.source,
+            dict(self.metadata),
+        )
+
     def to_sitk(self) -> Any:
         """The image as a ``SimpleITK.Image``."""
         import SimpleITK as sitk

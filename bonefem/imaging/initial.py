@@ -184,10 +184,13 @@ def calibration_of(settings: DensityMapping, image: Image) -> Calibration | None
 
 
 def _density_on_root(
-    settings: DensityMapping, image: Image, bone_mask: npt.NDArray[np.bool_]
+    settings: DensityMapping,
+    image: Image,
+    bone_mask: npt.NDArray[np.bool_],
+    calibration: Calibration | None = None,
 ) -> tuple[Image, FloatArray, npt.NDArray[np.bool_], Calibration | None]:
     """The image of ρ_QCT (g/cm³), ρ_QCT, the bone mask and the calibration, on rank 0."""
-    cal = calibration_of(settings, image)
+    cal = calibration if calibration is not None else calibration_of(settings, image)
     arr = np.asarray(image.array, dtype=np.float64)
     rho = arr if cal is None else cal.density(arr)
     if not np.all(np.isfinite(rho[bone_mask])):
@@ -203,6 +206,8 @@ def map_cells(
     image: Image | None,
     bone_mask: npt.NDArray[np.bool_] | None,
     settings: DensityMapping,
+    *,
+    calibration: Calibration | None = None,
 ) -> tuple[dict[str, FloatArray], Calibration | None]:
     """Per local cell: the initial-state array the table asks for (collective).
 
@@ -216,6 +221,8 @@ def map_cells(
         image: the image (rank 0), in HU or g/cm³.
         bone_mask: bone voxels (z, y, x) of the segmentation (rank 0).
         settings: the ``[mesh.image.density]`` table.
+        calibration: the calibration to use (rank 0), e.g. fitted to rods of the whole
+            image before a crop; None: from ``settings`` on ``image``.
 
     Returns:
         ({:data:`INITIAL_MINERAL_DENSITY` (g/cm³) or :data:`INITIAL_BVTV` (-): value per
@@ -228,7 +235,7 @@ def map_cells(
     if comm.rank == 0:
         assert image is not None and bone_mask is not None
         try:
-            payload = _density_on_root(settings, image, bone_mask)
+            payload = _density_on_root(settings, image, bone_mask, calibration)
         except InputError as exc:
             payload = exc
     payload = comm.bcast(payload, root=0)

@@ -35,10 +35,17 @@ from bonefem.errors import InputError
 from bonefem.imaging.initial import DensityMapping
 
 if TYPE_CHECKING:
+    from bonefem.imaging.density import Calibration
     from bonefem.imaging.image import Image
     from bonefem.imaging.segment import Segmentation
 
-__all__ = ["ImageMeshSource", "load_bone_mesh", "load_image_mesh"]
+__all__ = [
+    "ImageMeshSource",
+    "load_bone_mesh",
+    "load_image_mesh",
+    "scan_on_root",
+    "threshold_segmentation",
+]
 
 
 class ImageMeshSource(BaseModel):
@@ -66,6 +73,39 @@ class ImageMeshSource(BaseModel):
         "labels; the largest connected component is kept (one region 'bone').",
     )
     fill_holes: bool = Field(default=False, description="Threshold: fill enclosed cavities.")
+    crop: list[list[int]] | None = Field(
+        default=None,
+        min_length=3,
+        max_length=3,
+        description="Voxel ranges [[i0, i1], [j0, j1], [k0, k1]] (half-open, along the image "
+        "axes x, y, z as `bonefem image inspect` counts them) to keep before segmenting; the "
+        "density calibration (rods) still reads the whole image.",
+    )
+    seed: list[float] | None = Field(
+        default=None,
+        min_length=3,
+        max_length=3,
+        description="Threshold: a point (x, y, z) in mm, in the image's physical frame (the "
+        "header's, LPS for DICOM), inside the bone to keep: its connected component instead of "
+        "the largest.",
+    )
+    separate: int = Field(
+        default=0,
+        ge=0,
+        le=20,
+        description="Threshold: voxel layers eroded to cut bridges that the scan's blur makes "
+        "across a joint space (0: none); the chosen bone (seed, else the largest) is grown "
+        "back inside the threshold mask.",
+    )
+    cortical_apparent_density: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=3.0,
+        description="Threshold: split the bone into regions 'cortical' (voxel apparent density "
+        ">= this, g/cm³) and 'trabecular' instead of one region 'bone'; needs "
+        "[mesh.image.density] (calibration and relations). 1.0 is the usual boundary "
+        "(docs/imaging.md, Segmentation).",
+    )
     element: Literal["hexahedron", "tetrahedron"] = Field(
         default="hexahedron",
         description="'hexahedron': voxel mesh (coarsen, min_fraction); 'tetrahedron': smooth "
@@ -109,6 +149,15 @@ class ImageMeshSource(BaseModel):
             raise ValueError("give exactly one of 'labels' or 'threshold'")
         if self.regions and self.labels is None:
             raise ValueError("'regions' name the values of a 'labels' image")
+        if self.labels is not None:
+            for name in ("seed", "separate", "cortical_apparent_density"):
+                if getattr(self, name):
+                    raise ValueError(f"'{name}' works on a 'threshold' segmentation, not 'labels'")
+        if self.cortical_apparent_density is not None and self.density is None:
+            raise ValueError(
+                "'cortical_apparent_density' needs a [mesh.image.density] table (the "
+                "calibration HU -> g/cm³ and the relations to apparent density)"
+            )
         return self
 
 
@@ -131,20 +180,113 @@ def _validated(source: ImageMeshSource | Mapping[str, Any], file: str | None) ->
         raise validation_to_input_error(exc, file, ImageMeshSource, prefix="mesh.image") from None
 
 
-def _read_and_segment(source: ImageMeshSource, base: Path | None) -> tuple[Image, Segmentation]:
-    """Read the image and segment it by its label image or threshold (rank 0).
+def _seed_index(
+    source: ImageMeshSource, image: Image, prefix: str = "mesh.image."
+) -> tuple[int, int, int] | None:
+    """The array index (k, j, i) of ``seed`` (mm) in the (cropped) image, or None."""
+    import numpy as np
+
+    if source.seed is None:
+        return None
+    ijk = np.rint(image.physical_to_index([source.seed])[0]).astype(int)
+    if np.any(ijk < 0) or np.any(ijk >= np.asarray(image.size)):
+        lo = image.index_to_physical([[0, 0, 0]])[0]
+        hi = image.index_to_physical([[n - 1 for n in image.size]])[0]
+        raise InputError(
+            f"the seed point lies outside the{' cropped' if source.crop else ''} image, "
+            f"whose voxel centres span {np.round(lo, 2).tolist()} to "
+            f"{np.round(hi, 2).tolist()} mm (x, y, z; the header's physical frame)",
+            file=image.source,
+            field=f"{prefix}seed",
+            value=source.seed,
+        )
+    return (int(ijk[2]), int(ijk[1]), int(ijk[0]))
+
+
+def threshold_segmentation(
+    source: ImageMeshSource,
+    image: Image,
+    calibration: Calibration | None,
+    *,
+    prefix: str = "mesh.image.",
+) -> Segmentation:
+    """Threshold, choose one bone (seed / separate / largest), fill, split (rank 0).
+
+    ``prefix`` names the fields in messages (``mesh.image.`` in case files, ``--`` for the
+    command line's ``--seed``).
+    """
+    import numpy as np
+
+    from bonefem.imaging.segment import (
+        Segmentation,
+        component_at,
+        fill_holes,
+        separate,
+        split_by_density,
+        threshold_mask,
+    )
+
+    assert source.threshold is not None
+    lo = source.threshold[0]
+    hi = source.threshold[1] if len(source.threshold) > 1 else float("inf")
+    mask = threshold_mask(image.array, lo, hi, keep_largest=False, source=image.source)
+    seed = _seed_index(source, image, prefix)
+    if seed is not None and not mask[seed] and not source.separate:
+        raise InputError(
+            f"the seed point is not bone: its voxel {seed[::-1]} (i, j, k) has the value "
+            f"{float(image.array[seed]):.6g}, outside the threshold [{lo}, {hi}]",
+            file=image.source,
+            field=f"{prefix}seed",
+            value=source.seed,
+        )
+    if source.separate:
+        try:
+            mask = separate(mask, source.separate, seed, spacing=image.spacing)
+        except ValueError as exc:
+            raise InputError(
+                f"{exc}: use fewer layers", file=image.source, field=f"{prefix}separate",
+                value=source.separate,
+            ) from None  # fmt: skip
+    elif seed is not None:
+        mask = component_at(mask, seed)
+    else:
+        from bonefem.imaging.segment import largest_component
+
+        mask = largest_component(mask)
+    if source.fill_holes:
+        mask = fill_holes(mask)
+    if source.cortical_apparent_density is None:
+        return Segmentation(mask.astype("int32"), {"bone": 1}, source=image.source)
+    assert source.density is not None
+    values = np.asarray(image.array, dtype=np.float64)
+    rho_qct = values if calibration is None else calibration.density(values)
+    rho_app = source.density.relations.apparent(rho_qct)
+    return split_by_density(mask, rho_app, source.cortical_apparent_density, source=image.source)
+
+
+def _read_and_segment(
+    source: ImageMeshSource, base: Path | None
+) -> tuple[Image, Segmentation, Calibration | None]:
+    """Read, calibrate, crop and segment the image (rank 0).
+
+    The density calibration (given, or fitted to rods) is taken from the whole image,
+    before ``crop``: the phantom's rods usually lie outside the bone's box.
 
     Returns:
-        (the :class:`~bonefem.imaging.image.Image` (voxel size in mm), the
-        :class:`~bonefem.imaging.segment.Segmentation`).
+        (the (cropped) :class:`~bonefem.imaging.image.Image` (voxel size in mm), the
+        :class:`~bonefem.imaging.segment.Segmentation`, the calibration or None).
 
     Raises:
-        InputError: an unreadable image, or a label image on another grid.
+        InputError: an unreadable image, a label image on another grid, a crop outside the
+            image, a seed outside the image or not in bone, an empty segmentation.
     """
     from bonefem.imaging.image import read_image
-    from bonefem.imaging.segment import Segmentation, from_labels, threshold_mask
+    from bonefem.imaging.initial import calibration_of
+    from bonefem.imaging.segment import from_labels
 
     image = read_image(_resolve(source.file, base), spacing=source.spacing)
+    calibration = None if source.density is None else calibration_of(source.density, image)
+    lab = None
     if source.labels is not None:
         lab_path = _resolve(source.labels, base)
         lab = read_image(lab_path, spacing=source.spacing)
@@ -154,13 +296,13 @@ def _read_and_segment(source: ImageMeshSource, base: Path | None) -> tuple[Image
                 file=lab_path,
                 field="mesh.image.labels",
             )
-        return image, from_labels(lab.array, source.regions or None, source=str(lab_path))
-    assert source.threshold is not None
-    lo = source.threshold[0]
-    hi = source.threshold[1] if len(source.threshold) > 1 else float("inf")
-    mask = threshold_mask(image.array, lo, hi, fill=source.fill_holes,
-                          source=image.source)  # fmt: skip
-    return image, Segmentation(mask.astype("int32"), {"bone": 1}, source=image.source)
+    if source.crop is not None:
+        image = image.crop(source.crop, field="mesh.image.crop")
+        lab = None if lab is None else lab.crop(source.crop, field="mesh.image.crop")
+    if lab is not None:
+        seg = from_labels(lab.array, source.regions or None, source=lab.source)
+        return image, seg, calibration
+    return image, threshold_segmentation(source, image, calibration), calibration
 
 
 def segmentation_on_root(
@@ -172,18 +314,27 @@ def segmentation_on_root(
         (the image on rank 0 and its grid elsewhere (:func:`grid_on_every_rank`), the
         segmentation on rank 0 and None elsewhere).
     """
+    image, seg, _ = scan_on_root(source, base, comm)
+    return image, seg
+
+
+def scan_on_root(
+    source: ImageMeshSource, base: Path | None, comm: Any
+) -> tuple[Image, Segmentation | None, Calibration | None]:
+    """:func:`segmentation_on_root` and the density calibration (rank 0; None elsewhere)."""
     image: Image | None = None
     seg: Segmentation | None = None
+    cal: Calibration | None = None
     error: InputError | None = None
     if comm.rank == 0:
         try:
-            image, seg = _read_and_segment(source, base)
+            image, seg, cal = _read_and_segment(source, base)
         except InputError as exc:
             error = exc
     error = comm.bcast(error, root=0)
     if error is not None:
         raise error
-    return grid_on_every_rank(comm, image), seg
+    return grid_on_every_rank(comm, image), seg, cal
 
 
 def grid_on_every_rank(comm: Any, image: Image | None) -> Image:
@@ -242,15 +393,20 @@ def load_image_mesh(
     comm = comm or MPI.COMM_WORLD
     source = _validated(source, file)
     base = Path(base_dir) if base_dir is not None else None
-    image, seg = segmentation_on_root(source, base, comm)
+    image, seg, cal = scan_on_root(source, base, comm)
     bone = _mesh_of(comm, image, seg, source)
     if source.density is not None:
-        _map_density(comm, bone, image if comm.rank == 0 else None, seg, source.density)
+        _map_density(comm, bone, image if comm.rank == 0 else None, seg, source.density, cal)
     return bone
 
 
 def _map_density(
-    comm: Any, bone: Any, image: Image | None, seg: Segmentation | None, density: DensityMapping
+    comm: Any,
+    bone: Any,
+    image: Image | None,
+    seg: Segmentation | None,
+    density: DensityMapping,
+    calibration: Calibration | None,
 ) -> None:
     """Put the image's density on the mesh's cells (``bone.cell_data``) and log the calibration."""
     import logging
@@ -259,7 +415,7 @@ def _map_density(
     from bonefem.imaging.initial import map_cells
 
     mask = None if seg is None else seg.labels > 0
-    values, cal = map_cells(comm, bone, image, mask, density)
+    values, cal = map_cells(comm, bone, image, mask, density, calibration=calibration)
     bone.cell_data.update(values)
     log = logging.getLogger("bonefem")
     if comm.rank == 0 and cal is not None:

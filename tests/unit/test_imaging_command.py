@@ -50,3 +50,38 @@ def test_bad_input_exit_2(tmp_path: Path, capsys, argv, message) -> None:
     capsys.readouterr()
     assert main([a.format(img=img) for a in argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_joint_phantom_voxelmesh_with_crop_seed_separate(tmp_path: Path, capsys, comm) -> None:
+    """The femur of the hip-like scan from the command line (crop, seed, separate)."""
+    import numpy as np
+
+    from bonefem.imaging.image import read_image
+    from bonefem.imaging.phantoms import joint_phantom
+    from bonefem.mesh import read_mesh
+
+    img = tmp_path / "hip.nii.gz"
+    assert main(["phantom", "joint", "-o", str(img)]) == 0
+    out = capsys.readouterr().out
+    assert "a point in the femur (mm): [25.75, 30.0, 10.0]" in out
+    truth = read_image(tmp_path / "hip-labels.nii.gz").array
+    assert np.array_equal(truth, joint_phantom().truth)
+    ph = joint_phantom()
+    crop = [str(v) for r in ph.femur_box for v in r]
+    seed = [str(v) for v in ph.femur_seed]
+    mesh = tmp_path / "femur.xdmf"
+    argv = ["voxelmesh", str(img), "--crop", *crop, "--threshold", "450", "--seed", *seed,
+            "--separate", "2", "--fill-holes", "-o", str(mesh)]  # fmt: skip
+    assert main(argv) == 0
+    femur = int(((truth == 1) | (truth == 2)).sum())
+    assert read_mesh(mesh, comm).volume() == pytest.approx(femur * 0.64, rel=0.002)
+    capsys.readouterr()
+    # the same without --separate: the femur's component holds the pelvis too
+    joined = tmp_path / "joined.xdmf"
+    assert main([*argv[:-5], "--fill-holes", "-o", str(joined)]) == 0
+    assert read_mesh(joined, comm).volume() > 2.5 * femur * 0.64
+    capsys.readouterr()
+    assert main([*argv[:2], "--crop", "0", "99", "0", "1", "0", "1", "--threshold", "450"]) == 2
+    assert "--crop[0]" in capsys.readouterr().err
+    assert main([*argv[:2], "--threshold", "450", "--seed", "900", "0", "0"]) == 2
+    assert "--seed" in capsys.readouterr().err
