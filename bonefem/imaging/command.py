@@ -7,6 +7,7 @@ Examples::
     bonefem image inspect slices/ --spacing 0.02 0.02 0.02   # a TIFF stack
     bonefem image phantom qct -o phantom.nii.gz          # QCT phantom (HU) + labels
     bonefem image phantom rods -o rods.mha               # micro-CT rod lattice
+    bonefem image components hip.nii.gz --threshold 450 --separate 2   # bones: size, box, seed
     bonefem image voxelmesh core.mha --threshold 500 --coarsen 1 -o core.xdmf
     bonefem image voxelmesh phantom.nii.gz --labels phantom-labels.nii.gz \
         --region cortical=1 --region trabecular=2 --coarsen 2 -o femur.xdmf
@@ -64,6 +65,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--output", "-o", required=True,
                    help="image file (.nii.gz, .mha, .nrrd); the labels go to "
                    "<name>-labels.<ext>")  # fmt: skip
+
+    p = sub.add_parser("components", help="the bones above a threshold: size, box, a seed")
+    p.add_argument("image", nargs="+", help="image file, DICOM/TIFF folder, or slice files")
+    p.add_argument("--threshold", type=float, nargs="+", metavar="VALUE", required=True,
+                   help="bone = lower [upper] (image units)")  # fmt: skip
+    p.add_argument("--crop", type=int, nargs=6, metavar=("I0", "I1", "J0", "J1", "K0", "K1"),
+                   help="keep voxels I0 <= i < I1, J0 <= j < J1, K0 <= k < K1")  # fmt: skip
+    p.add_argument("--separate", type=int, default=0, metavar="LAYERS",
+                   help="the parts that --separate LAYERS cuts apart (default: connected "
+                   "components)")  # fmt: skip
+    p.add_argument("--top", type=int, default=10, help="list the N largest (default 10)")
+    p.add_argument("--spacing", type=float, nargs=3, metavar=("X", "Y", "Z"),
+                   help="voxel size in mm (TIFF stacks)")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
 
     p = sub.add_parser("voxelmesh", help="voxel hexahedral mesh of a segmented image")
     p.add_argument("image", nargs="+", help="image file, DICOM/TIFF folder, or slice files")
@@ -230,13 +245,10 @@ def _voxelmesh(args: argparse.Namespace) -> int:
     error = None
     if comm.rank == 0:
         try:
-            image = read_image(_source(args.image), spacing=args.spacing)
-            if crop is not None:
-                image = image.crop(crop, field="--crop")
+            image = read_image(_source(args.image), spacing=args.spacing, crop=crop,
+                               crop_field="--crop")  # fmt: skip
             if args.labels is not None:
-                lab = read_image(args.labels, spacing=args.spacing)
-                if crop is not None:
-                    lab = lab.crop(crop, field="--crop")
+                lab = read_image(args.labels, spacing=args.spacing, crop=crop, crop_field="--crop")
                 seg = from_labels(lab.array, _pairs(args.region) or None, source=args.labels)
             else:
                 options = ImageMeshSource(
@@ -346,6 +358,65 @@ def _morphometry(args: argparse.Namespace) -> int:
     return 0
 
 
+def _components(args: argparse.Namespace) -> int:
+    """List the bones above the threshold with what a case needs to pick one (rank 0)."""
+    import numpy as np
+    from scipy import ndimage
+
+    from bonefem.imaging.image import read_image
+    from bonefem.imaging.segment import bone_labels, threshold_mask
+
+    crop = None if args.crop is None else [args.crop[0:2], args.crop[2:4], args.crop[4:6]]
+    image = read_image(_source(args.image), spacing=args.spacing, crop=crop, crop_field="--crop")
+    lo = args.threshold[0]
+    hi = args.threshold[1] if len(args.threshold) > 1 else float("inf")
+    mask = threshold_mask(image.array, lo, hi, keep_largest=False, source=image.source)
+    try:
+        labels, n = bone_labels(mask, args.separate, spacing=image.spacing)
+    except ValueError as exc:
+        raise InputError(str(exc), file=image.source, field="--separate",
+                         value=args.separate) from None  # fmt: skip
+    ids = np.arange(1, min(n, args.top) + 1)
+    # the deepest voxel of each part (farthest from the background: a seed well inside)
+    depth = ndimage.distance_transform_edt(
+        labels > 0, sampling=(image.spacing[2], image.spacing[1], image.spacing[0])
+    )
+    deepest = ndimage.maximum_position(depth, labels, ids) if ids.size else []
+    counts = np.bincount(labels.ravel(), minlength=n + 1)
+    boxes = ndimage.find_objects(labels, max_label=int(ids.size))
+    offset = [0, 0, 0] if args.crop is None else [args.crop[0], args.crop[2], args.crop[4]]
+    rows = []
+    for i, (box, (k, j, ii)) in enumerate(zip(boxes, deepest, strict=True), start=1):
+        assert box is not None
+        sk, sj, si = box
+        crop = [[si.start + offset[0], si.stop + offset[0]], [sj.start + offset[1],
+                sj.stop + offset[1]], [sk.start + offset[2], sk.stop + offset[2]]]  # fmt: skip
+        lo_mm = image.index_to_physical([[si.start, sj.start, sk.start]])[0]
+        hi_mm = image.index_to_physical([[si.stop - 1, sj.stop - 1, sk.stop - 1]])[0]
+        seed = image.index_to_physical([[ii, j, k]])[0]
+        rows.append({
+            "part": i,
+            "voxels": int(counts[i]),
+            "volume_mm3": float(counts[i] * image.voxel_volume),
+            "crop": crop,
+            "box_mm": [np.round(lo_mm, 3).tolist(), np.round(hi_mm, 3).tolist()],
+            "seed_mm": np.round(seed, 3).tolist(),
+            "seed_depth_mm": float(depth[k, j, ii]),
+        })  # fmt: skip
+    if args.json:
+        print(json.dumps({"threshold": args.threshold, "separate": args.separate,
+                          "parts": n, "listed": rows}, indent=1))  # fmt: skip
+        return 0
+    how = f"cut apart by --separate {args.separate}" if args.separate else "26-connected"
+    print(f"{image.source}: {n} part(s) within the threshold ({how}); the largest {len(rows)}:")
+    for r in rows:
+        print(f"  {r['part']:>3}: {r['voxels']} voxels, {r['volume_mm3']:.1f} mm³; crop "
+              f"{r['crop']} (voxel ranges i, j, k of the whole image); box {r['box_mm'][0]} "
+              f"to {r['box_mm'][1]} mm; seed {r['seed_mm']} mm ({r['seed_depth_mm']:.2f} mm "
+              "deep)")  # fmt: skip
+    return 0
+
+
 def _grid_only(image: Any) -> Any:
     """The image grid with a 1-voxel array, for broadcasting to the other ranks."""
     import numpy as np
@@ -367,6 +438,8 @@ def run(args: argparse.Namespace) -> int:
             return _phantom(args) if rank == 0 else 0
         if args.image_command == "morphometry":
             return _morphometry(args) if rank == 0 else 0
+        if args.image_command == "components":
+            return _components(args) if rank == 0 else 0
         return _voxelmesh(args)
     except InputError as exc:
         if rank == 0:

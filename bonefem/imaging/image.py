@@ -176,24 +176,9 @@ class Image:
             InputError: a range outside the image or empty (names the axis, the range and
                 the image size).
         """
-        if len(ranges) != 3 or any(len(r) != 2 for r in ranges):
-            raise InputError(
-                "give three [start, stop] voxel ranges, along i, j and k",
-                file=self.source,
-                field=field,
-                value=[list(r) for r in ranges],
-            )
-        lo = [int(r[0]) for r in ranges]
-        hi = [int(r[1]) for r in ranges]
-        for axis, (a, b, n) in enumerate(zip(lo, hi, self.size, strict=True)):
-            if not 0 <= a < b <= n:
-                raise InputError(
-                    f"the range along {'ijk'[axis]} must satisfy 0 <= start < stop <= {n} "
-                    f"(the image has {n} voxels along {'ijk'[axis]}; stop is excluded)",
-                    file=self.source,
-                    field=f"{field}[{axis}]",
-                    value=[a, b],
-                )
+        box = _check_crop(ranges, self.size, file=self.source, field=field)
+        lo = [a for a, _ in box]
+        hi = [b for _, b in box]
         array = self.array[lo[2] : hi[2], lo[1] : hi[1], lo[0] : hi[0]]
         origin = self.index_to_physical([lo])[0]
         return Image(
@@ -396,12 +381,33 @@ def read_header(
     return head
 
 
+def _check_crop(crop: Sequence[Sequence[int]], size: Sequence[int], *, file: str,
+                field: str) -> list[list[int]]:  # fmt: skip
+    """``crop`` as [[i0, i1], [j0, j1], [k0, k1]] inside ``size`` (x, y, z), else InputError."""
+    if len(crop) != 3 or any(len(r) != 2 for r in crop):
+        raise InputError("give three [start, stop] voxel ranges, along i, j and k", file=file,
+                         field=field, value=[list(r) for r in crop])  # fmt: skip
+    out = [[int(r[0]), int(r[1])] for r in crop]
+    for axis, ((a, b), n) in enumerate(zip(out, size, strict=True)):
+        if not 0 <= a < b <= n:
+            raise InputError(
+                f"the range along {'ijk'[axis]} must satisfy 0 <= start < stop <= {n} "
+                f"(the image has {n} voxels along {'ijk'[axis]}; stop is excluded)",
+                file=file,
+                field=f"{field}[{axis}]",
+                value=[a, b],
+            )
+    return out
+
+
 def read_image(
     path: str | Path | Sequence[str | Path],
     *,
     spacing: Sequence[float] | None = None,
     series_id: str | None = None,
     max_bytes: int | None = None,
+    crop: Sequence[Sequence[int]] | None = None,
+    crop_field: str = "crop",
 ) -> Image:
     """Read a 3-D image (see the module docstring for formats and conventions).
 
@@ -410,18 +416,44 @@ def read_image(
         spacing: voxel size (mm, x y z) replacing the header's -- needed for a TIFF stack,
             whose files carry no slice distance.
         series_id: the DICOM series to read from a folder with several.
-        max_bytes: memory limit (bytes), checked from the header before reading voxels.
+        max_bytes: memory limit (bytes), checked from the header before reading voxels --
+            for the cropped region when ``crop`` is given.
+        crop: read only the voxels [[i0, i1], [j0, j1], [k0, k1]] (half-open; as
+            :meth:`Image.crop`): a series reads only slices k0 … k1 − 1, a single file
+            is read through SimpleITK's extract region (streamed by the formats that
+            can: MetaImage, NRRD, uncompressed NIfTI), so a scan larger than the memory
+            limit can be read in parts.
+        crop_field: the field named in messages about ``crop``.
 
     Returns:
         The :class:`Image` (array (z, y, x) in the file's pixel type; DICOM values
         rescaled to HU by the slope/intercept of the header).
 
     Raises:
-        InputError: see :func:`read_header`; missing, zero or negative spacing.
+        InputError: see :func:`read_header`; missing, zero or negative spacing; a crop
+            outside the image.
     """
     sitk = _sitk()
     files, kind, source = _files_of(path, series_id)
-    head = read_header(files if len(files) > 1 else files[0], max_bytes=max_bytes)
+    head = read_header(
+        files if len(files) > 1 else files[0], max_bytes=max_bytes if crop is None else 2**62
+    )
+    box = None
+    if crop is not None:
+        box = _check_crop(crop, head.size, file=source, field=crop_field)
+        sub = int(np.prod([b - a for a, b in box]))
+        limit = _max_bytes(max_bytes)
+        if sub * 8 > limit:
+            raise InputError(
+                f"the cropped region has {sub} voxels, about {sub * 8 / 1024**3:.2f} GiB in "
+                f"memory, over the limit of {limit / 1024**3:.2f} GiB; crop smaller, or raise "
+                "the limit (max_bytes / $BONEFEM_IMAGE_MAX_BYTES)",
+                file=source,
+                field=crop_field,
+                value=box,
+            )
+        if len(files) > 1:
+            files = files[box[2][0] : box[2][1]]
     if spacing is not None:
         _check_spacing(spacing, file=source, field="spacing")
     elif kind == "tiff" and len(files) > 1:
@@ -434,13 +466,30 @@ def read_image(
     elif len(files) == 1:
         _check_spacing(head.spacing, file=source, field="spacing")
     try:
-        img = sitk.ReadImage(files if len(files) > 1 else files[0])
+        if box is not None and len(head.files) == 1:
+            reader = sitk.ImageFileReader()
+            reader.SetFileName(files[0])
+            reader.SetExtractIndex([a for a, _ in box])
+            reader.SetExtractSize([b - a for a, b in box])
+            img = reader.Execute()
+        else:
+            img = sitk.ReadImage(files if len(files) > 1 else files[0])
     except RuntimeError as exc:
         msg = str(exc).strip().splitlines()[-1][:300]
         raise InputError(f"SimpleITK cannot read the image: {msg}", file=source) from None
     meta: dict[str, str] = {"format": kind}
     if spacing is not None:
         img.SetSpacing(tuple(float(s) for s in spacing))
+    if box is not None and len(head.files) > 1:  # a series: slices k0 … k1 − 1 were read
+        if kind == "tiff":  # no positions in the files: slice k0 sits k0 slices up
+            o = (
+                np.asarray(img.GetOrigin())
+                + box[2][0]
+                * img.GetSpacing()[2]
+                * np.asarray(img.GetDirection()).reshape(3, 3)[:, 2]
+            )
+            img.SetOrigin(tuple(float(v) for v in o))
+        img = img[box[0][0] : box[0][1], box[1][0] : box[1][1], :]  # shifts the origin in i, j
     if img.GetDimension() != 3:
         raise InputError(
             "a 3-D image is needed", file=source, field="dimension", value=img.GetDimension()

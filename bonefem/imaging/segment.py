@@ -42,6 +42,7 @@ from bonefem.errors import InputError
 __all__ = [
     "CORTICAL_THRESHOLD_RHO_APP",
     "Segmentation",
+    "bone_labels",
     "component_at",
     "face_connected",
     "fill_capped",
@@ -156,6 +157,64 @@ def component_at(
     return np.asarray(lab == lab[seed])
 
 
+def _markers_and_owners(
+    mask: npt.NDArray[np.bool_], layers: int, spacing: tuple[float, float, float]
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+    """The markers of :func:`separate` and, for every voxel, the label of its nearest marker.
+
+    Raises:
+        ValueError: ``layers`` < 1, or erosion leaves nothing.
+    """
+    from scipy import ndimage
+
+    if layers < 1:
+        raise ValueError("layers must be at least 1")
+    core = ndimage.binary_erosion(
+        fill_capped(mask),
+        structure=ndimage.generate_binary_structure(3, 1),
+        iterations=layers,
+    )
+    if not np.any(core):
+        raise ValueError(f"nothing is left of the mask after eroding {layers} layer(s)")
+    lab, _ = ndimage.label(core, structure=ndimage.generate_binary_structure(3, 3))
+    nearest = np.empty((3, *mask.shape), dtype=np.int32)
+    sampling = (spacing[2], spacing[1], spacing[0])
+    ndimage.distance_transform_edt(
+        lab == 0, sampling=sampling, return_distances=False, return_indices=True,
+        indices=nearest,
+    )  # fmt: skip
+    owner = np.asarray(lab[nearest[0], nearest[1], nearest[2]], dtype=np.int32)
+    return np.asarray(lab, dtype=np.int32), owner
+
+
+def bone_labels(
+    mask: npt.ArrayLike, layers: int = 0, *, spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
+) -> tuple[npt.NDArray[np.int32], int]:
+    """Label the bones of a mask (connected components, or the parts of :func:`separate`).
+
+    With ``layers`` = 0 the 26-connected components; with ``layers`` ≥ 1 the parts that
+    :func:`separate` cuts apart, each voxel of the mask with its nearest marker.
+
+    Returns:
+        (labels (z, y, x): 0 background, 1 … n, numbered by decreasing voxel count; n).
+    """
+    from scipy import ndimage
+
+    m = np.asarray(mask, dtype=bool)
+    if layers == 0:
+        lab, n = ndimage.label(m, structure=ndimage.generate_binary_structure(3, 3))
+    else:
+        _, owner = _markers_and_owners(m, layers, spacing)
+        lab = np.where(m, owner, 0)
+        n = int(lab.max(initial=0))
+    sizes = np.bincount(np.asarray(lab).ravel(), minlength=n + 1)
+    order = np.argsort(-sizes[1:], kind="stable") + 1  # old labels, largest first
+    kept = order[sizes[order] > 0]
+    renumber = np.zeros(n + 1, dtype=np.int32)
+    renumber[kept] = np.arange(1, kept.size + 1, dtype=np.int32)
+    return renumber[lab], int(kept.size)
+
+
 def separate(
     mask: npt.ArrayLike,
     layers: int,
@@ -200,33 +259,17 @@ def separate(
     """
     from scipy import ndimage
 
-    if layers < 1:
-        raise ValueError("layers must be at least 1")
     m = np.asarray(mask, dtype=bool)
-    corners = ndimage.generate_binary_structure(3, 3)
-    core = ndimage.binary_erosion(
-        fill_capped(m),
-        structure=ndimage.generate_binary_structure(3, 1),
-        iterations=layers,
-    )
-    if not np.any(core):
-        raise ValueError(f"nothing is left of the mask after eroding {layers} layer(s)")
-    lab, _ = ndimage.label(core, structure=corners)
-    nearest = np.empty((3, *m.shape), dtype=np.int32)
-    sampling = (spacing[2], spacing[1], spacing[0])
-    ndimage.distance_transform_edt(
-        lab == 0, sampling=sampling, return_distances=False, return_indices=True,
-        indices=nearest,
-    )  # fmt: skip
-    owner = lab[nearest[0], nearest[1], nearest[2]]
-    del nearest
+    lab, owner = _markers_and_owners(m, layers, spacing)
     if seed is None:
         sizes = np.bincount(lab.ravel())
         sizes[0] = 0
         chosen = int(np.argmax(sizes))
     else:
         chosen = int(owner[seed])
-    parts, _ = ndimage.label(m & (owner == chosen), structure=corners)
+    parts, _ = ndimage.label(
+        m & (owner == chosen), structure=ndimage.generate_binary_structure(3, 3)
+    )
     sizes = np.bincount(parts.ravel())
     sizes[0] = 0
     if sizes.max(initial=0) == 0:

@@ -269,8 +269,9 @@ def _read_and_segment(
 ) -> tuple[Image, Segmentation, Calibration | None]:
     """Read, calibrate, crop and segment the image (rank 0).
 
-    The density calibration (given, or fitted to rods) is taken from the whole image,
-    before ``crop``: the phantom's rods usually lie outside the bone's box.
+    The density calibration fitted to rods is taken from the whole image, before ``crop``:
+    the phantom's rods usually lie outside the bone's box. Without rods only the cropped
+    region is read (:func:`~bonefem.imaging.image.read_image`, ``crop``).
 
     Returns:
         (the (cropped) :class:`~bonefem.imaging.image.Image` (voxel size in mm), the
@@ -284,21 +285,27 @@ def _read_and_segment(
     from bonefem.imaging.initial import calibration_of
     from bonefem.imaging.segment import from_labels
 
-    image = read_image(_resolve(source.file, base), spacing=source.spacing)
+    field = "mesh.image.crop"
+    # rods calibrate on the whole image; otherwise only the crop is read (a micro-CT scan
+    # larger than the memory limit can be read in parts)
+    whole = source.crop is None or (source.density is not None and bool(source.density.rods))
+    crop = None if whole else source.crop
+    image = read_image(_resolve(source.file, base), spacing=source.spacing, crop=crop,
+                       crop_field=field)  # fmt: skip
     calibration = None if source.density is None else calibration_of(source.density, image)
     lab = None
     if source.labels is not None:
         lab_path = _resolve(source.labels, base)
-        lab = read_image(lab_path, spacing=source.spacing)
+        lab = read_image(lab_path, spacing=source.spacing, crop=crop, crop_field=field)
         if lab.shape != image.shape:
             raise InputError(
                 f"the label image has {lab.size} voxels, the image {image.size}",
                 file=lab_path,
                 field="mesh.image.labels",
             )
-    if source.crop is not None:
-        image = image.crop(source.crop, field="mesh.image.crop")
-        lab = None if lab is None else lab.crop(source.crop, field="mesh.image.crop")
+    if source.crop is not None and whole:
+        image = image.crop(source.crop, field=field)
+        lab = None if lab is None else lab.crop(source.crop, field=field)
     if lab is not None:
         seg = from_labels(lab.array, source.regions or None, source=lab.source)
         return image, seg, calibration

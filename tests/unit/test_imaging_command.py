@@ -85,3 +85,37 @@ def test_joint_phantom_voxelmesh_with_crop_seed_separate(tmp_path: Path, capsys,
     assert "--crop[0]" in capsys.readouterr().err
     assert main([*argv[:2], "--threshold", "450", "--seed", "900", "0", "0"]) == 2
     assert "--seed" in capsys.readouterr().err
+
+
+def test_components_lists_the_bones_and_a_seed(tmp_path: Path, capsys) -> None:
+    """`components`: joined, the femur is part of the largest; cut apart, its own part."""
+    import json
+
+    import numpy as np
+
+    from bonefem.imaging.image import read_image
+
+    img = tmp_path / "hip.nii.gz"
+    assert main(["phantom", "joint", "-o", str(img)]) == 0
+    truth = read_image(tmp_path / "hip-labels.nii.gz")
+    femur = (truth.array == 1) | (truth.array == 2)
+    capsys.readouterr()
+    parts = {}
+    for layers in (0, 2):
+        argv = ["components", str(img), "--threshold", "450", "--separate", str(layers)]
+        assert main([*argv, "--json"]) == 0
+        parts[layers] = json.loads(capsys.readouterr().out)
+    # the bones and the two densest rods; the bridge joins femur and pelvis until cut
+    assert parts[0]["parts"] == 3 and parts[2]["parts"] == 4
+    joined, cut = parts[0]["listed"][0], parts[2]["listed"][1]
+    (i0, i1), (j0, j1), (k0, k1) = cut["crop"]
+    inside = np.zeros_like(femur)
+    inside[k0:k1, j0:j1, i0:i1] = True
+    assert femur[~inside].sum() == 0  # the femur's box holds every femur voxel
+    assert joined["voxels"] > cut["voxels"] + parts[2]["listed"][0]["voxels"] - 50
+    i, j, k = np.rint(truth.physical_to_index([cut["seed_mm"]])[0]).astype(int)
+    assert femur[k, j, i]  # the seed lies in the femur
+    assert main(["components", str(img), "--threshold", "450"]) == 0
+    assert "3 part(s) within the threshold (26-connected)" in capsys.readouterr().out
+    assert main(["components", str(img), "--threshold", "450", "--separate", "40"]) == 2
+    assert "--separate" in capsys.readouterr().err

@@ -141,3 +141,70 @@ def test_inspect_summary_and_figure(tmp_path: Path) -> None:
     png = Path(info.figure or "")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert any("0.5 x 0.6 x 0.7 mm" in line for line in info.lines())
+
+
+@pytest.mark.parametrize("ext", ["mha", "nii.gz", "nrrd"])
+def test_crop_on_read_equals_crop_after(tmp_path: Path, ext: str) -> None:
+    """Reading a region gives the region of the whole image, positions included."""
+    img = sample_image()
+    p = write_image(img, tmp_path / f"img.{ext}")
+    box = [[1, 5], [2, 4], [1, 3]]
+    part = read_image(p, crop=box)
+    whole = read_image(p).crop(box)
+    assert np.array_equal(part.array, whole.array)
+    np.testing.assert_allclose(part.origin, whole.origin, atol=1e-6)
+    assert part.size == (4, 2, 2)
+    with pytest.raises(InputError) as err:
+        read_image(p, crop=[[0, 6], [0, 5], [2, 9]], crop_field="mesh.image.crop")
+    assert err.value.field == "mesh.image.crop[2]"
+
+
+def test_crop_on_read_fits_the_memory_limit(tmp_path: Path) -> None:
+    """A scan over the limit is refused whole and read in a part that fits."""
+    img = Image(np.zeros((40, 50, 60), np.int16), spacing=(0.1, 0.1, 0.1), source="big")
+    p = write_image(img, tmp_path / "big.mha", compress=False)
+    limit = 40 * 50 * 60 * 8 // 2  # half the whole image's working copy
+    with pytest.raises(InputError, match="over the limit"):
+        read_image(p, max_bytes=limit)
+    part = read_image(p, max_bytes=limit, crop=[[0, 30], [0, 50], [0, 40]])
+    assert part.shape == (40, 50, 30)
+    with pytest.raises(InputError, match="cropped region") as err:
+        read_image(p, max_bytes=limit, crop=[[0, 60], [0, 50], [0, 39]])
+    assert err.value.field == "crop"
+
+
+def test_crop_on_read_of_a_series(tmp_path: Path) -> None:
+    """DICOM and TIFF series read only the slices of the crop."""
+    import SimpleITK as sitk
+
+    img = sample_image()
+    s3 = img.to_sitk()
+    folder = tmp_path / "dicom"
+    folder.mkdir()
+    w = sitk.ImageFileWriter()
+    w.KeepOriginalImageUIDOn()
+    for k in range(s3.GetDepth()):
+        s = s3[:, :, k]
+        pos = s3.TransformIndexToPhysicalPoint((0, 0, k))
+        s.SetMetaData("0020|0032", "\\".join(f"{v:.6f}" for v in pos))
+        s.SetMetaData("0020|0037", "1\\0\\0\\0\\1\\0")
+        s.SetMetaData("0020|0013", str(k + 1))
+        s.SetMetaData("0008|0060", "CT")
+        s.SetMetaData("0020|000e", "1.2.826.0.1.3680043.2.1125.16")
+        w.SetFileName(str(folder / f"s{k:03d}.dcm"))
+        w.Execute(s)
+    box = [[2, 6], [0, 3], [1, 3]]
+    part = read_image(folder, crop=box)
+    whole = read_image(folder).crop(box)
+    assert np.array_equal(part.array, whole.array)
+    np.testing.assert_allclose(part.origin, whole.origin, atol=1e-5)
+    tif = tmp_path / "tif"
+    tif.mkdir()
+    a = (img.array + 100).astype(np.uint8)
+    for k in range(a.shape[0]):
+        sitk.WriteImage(sitk.GetImageFromArray(a[k]), str(tif / f"slice_{k:03d}.tif"))
+    part = read_image(tif, spacing=(0.02, 0.02, 0.03), crop=box)
+    whole = read_image(tif, spacing=(0.02, 0.02, 0.03)).crop(box)
+    assert np.array_equal(part.array, a[1:3, 0:3, 2:6])
+    np.testing.assert_allclose(part.origin, whole.origin, atol=1e-12)
+    np.testing.assert_allclose(part.origin, (0.04, 0.0, 0.03), atol=1e-12)
