@@ -94,8 +94,8 @@ class ImageMeshSource(BaseModel):
         ge=0,
         le=20,
         description="Threshold: voxel layers eroded to cut bridges that the scan's blur makes "
-        "across a joint space (0: none); the chosen bone (seed, else the largest) is grown "
-        "back inside the threshold mask.",
+        "across a joint space (0: none); every bone voxel then goes to its nearest marker and "
+        "the seed's part (else the largest) is kept (docs/imaging.md).",
     )
     cortical_apparent_density: float | None = Field(
         default=None,

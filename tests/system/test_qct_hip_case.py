@@ -5,7 +5,6 @@ metrics on 1 and 2 ranks."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ import pytest
 from tests.conftest import ROOT
 from tests.helpers.cli import run_bonefem
 from tests.helpers.compare import assert_columns_close
+from tests.system.test_qct_case import _numbers, _rows
 
 CASE = ROOT / "cases" / "qct_hip.toml"
 IMAGES = ROOT / "cases" / "images"
@@ -24,21 +24,10 @@ SETS = [
     "output.fields_every_days=547.875",
     "output.checkpoint_every_days=547.875",
 ]
-NOT_COMPARED = ("wall", "time_s", "ksp", "solves", "memory", "elapsed")
 
 
-def _numbers(run: Path) -> dict[str, np.ndarray]:
-    with open(run / "metrics.csv", newline="") as fh:
-        rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
-    out = {}
-    for k in rows[0]:
-        if any(w in k for w in NOT_COMPARED):
-            continue
-        try:
-            out[k] = np.array([float(r[k]) for r in rows])
-        except ValueError:
-            continue
-    return out
+def _metrics(run: Path) -> dict[str, np.ndarray]:
+    return _numbers(_rows(run))
 
 
 def test_the_shipped_image_is_the_phantom_the_code_makes() -> None:
@@ -75,7 +64,7 @@ def test_the_case_takes_the_femur_and_its_mineral(tmp_path) -> None:
     one, two = tmp_path / "one", tmp_path / "two"
     run_bonefem(["run", str(CASE), "-o", str(one), "--no-progress", *sets])
     run_bonefem(["run", str(CASE), "-o", str(two), "--no-progress", *sets], nprocs=2)
-    a, b = _numbers(one), _numbers(two)
+    a, b = _metrics(one), _metrics(two)
     assert a.keys() == b.keys()
     assert_columns_close(b, a, a, where="2 ranks")
     ph = joint_phantom()

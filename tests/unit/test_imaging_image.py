@@ -42,12 +42,11 @@ def test_index_physical_maps() -> None:
     assert np.allclose(centers[1, 1, 2], x)
 
 
-def test_dicom_series_folder(tmp_path: Path) -> None:
+def _dicom_series(img: Image, folder: Path, uid: str) -> Path:
+    """Write ``img`` as a DICOM series (one file per slice, positions in the header)."""
     import SimpleITK as sitk
 
-    img = sample_image()
     s3 = img.to_sitk()
-    folder = tmp_path / "dicom"
     folder.mkdir()
     w = sitk.ImageFileWriter()
     w.KeepOriginalImageUIDOn()
@@ -58,9 +57,15 @@ def test_dicom_series_folder(tmp_path: Path) -> None:
         s.SetMetaData("0020|0037", "1\\0\\0\\0\\1\\0")
         s.SetMetaData("0020|0013", str(k + 1))
         s.SetMetaData("0008|0060", "CT")
-        s.SetMetaData("0020|000e", "1.2.826.0.1.3680043.2.1125.14")
+        s.SetMetaData("0020|000e", uid)
         w.SetFileName(str(folder / f"s{k:03d}.dcm"))
         w.Execute(s)
+    return folder
+
+
+def test_dicom_series_folder(tmp_path: Path) -> None:
+    img = sample_image()
+    folder = _dicom_series(img, tmp_path / "dicom", "1.2.826.0.1.3680043.2.1125.14")
     back = read_image(folder)
     assert back.shape == (4, 5, 6)
     assert np.array_equal(back.array, img.array)
@@ -178,21 +183,7 @@ def test_crop_on_read_of_a_series(tmp_path: Path) -> None:
     import SimpleITK as sitk
 
     img = sample_image()
-    s3 = img.to_sitk()
-    folder = tmp_path / "dicom"
-    folder.mkdir()
-    w = sitk.ImageFileWriter()
-    w.KeepOriginalImageUIDOn()
-    for k in range(s3.GetDepth()):
-        s = s3[:, :, k]
-        pos = s3.TransformIndexToPhysicalPoint((0, 0, k))
-        s.SetMetaData("0020|0032", "\\".join(f"{v:.6f}" for v in pos))
-        s.SetMetaData("0020|0037", "1\\0\\0\\0\\1\\0")
-        s.SetMetaData("0020|0013", str(k + 1))
-        s.SetMetaData("0008|0060", "CT")
-        s.SetMetaData("0020|000e", "1.2.826.0.1.3680043.2.1125.16")
-        w.SetFileName(str(folder / f"s{k:03d}.dcm"))
-        w.Execute(s)
+    folder = _dicom_series(img, tmp_path / "dicom", "1.2.826.0.1.3680043.2.1125.16")
     box = [[2, 6], [0, 3], [1, 3]]
     part = read_image(folder, crop=box)
     whole = read_image(folder).crop(box)
