@@ -66,46 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="image file (.nii.gz, .mha, .nrrd); the labels go to "
                    "<name>-labels.<ext>")  # fmt: skip
 
-    p = sub.add_parser("components", help="the bones above a threshold: size, box, a seed")
-    p.add_argument("image", nargs="+", help="image file, DICOM/TIFF folder, or slice files")
-    p.add_argument("--threshold", type=float, nargs="+", metavar="VALUE", required=True,
-                   help="bone = lower [upper] (image units)")  # fmt: skip
-    p.add_argument("--crop", type=int, nargs=6, metavar=("I0", "I1", "J0", "J1", "K0", "K1"),
-                   help="keep voxels I0 <= i < I1, J0 <= j < J1, K0 <= k < K1")  # fmt: skip
-    p.add_argument("--separate", type=int, default=0, metavar="LAYERS",
-                   help="the parts that --separate LAYERS cuts apart (default: connected "
-                   "components)")  # fmt: skip
-    p.add_argument("--top", type=int, default=10, help="list the N largest (default 10)")
-    p.add_argument("--spacing", type=float, nargs=3, metavar=("X", "Y", "Z"),
-                   help="voxel size in mm (TIFF stacks)")  # fmt: skip
-    p.add_argument("--json", action="store_true", help="print the list as JSON")
-
-    p = sub.add_parser("voxelmesh", help="voxel hexahedral mesh of a segmented image")
-    p.add_argument("image", nargs="+", help="image file, DICOM/TIFF folder, or slice files")
-    p.add_argument("--labels", help="label image (0 = background) instead of a threshold")
-    p.add_argument("--region", action="append", metavar="NAME=VALUE",
-                   help="name of a label value (repeat)")  # fmt: skip
-    p.add_argument("--threshold", type=float, nargs="+", metavar="VALUE",
-                   help="bone = lower [upper] (image units); largest component kept")  # fmt: skip
-    p.add_argument("--fill-holes", action="store_true", help="fill enclosed cavities")
-    p.add_argument("--crop", type=int, nargs=6, metavar=("I0", "I1", "J0", "J1", "K0", "K1"),
-                   help="keep voxels I0 <= i < I1, J0 <= j < J1, K0 <= k < K1")  # fmt: skip
-    p.add_argument("--seed", type=float, nargs=3, metavar=("X", "Y", "Z"),
-                   help="threshold: keep the bone holding this point (mm, the image's "
-                   "physical frame) instead of the largest")  # fmt: skip
-    p.add_argument("--separate", type=int, default=0, metavar="LAYERS",
-                   help="threshold: erode LAYERS voxels to cut bridges to a neighbouring "
-                   "bone (joints); docs/imaging.md")  # fmt: skip
-    p.add_argument("--coarsen", type=int, default=1, help="voxels per element edge k")
-    p.add_argument("--min-fraction", type=float, default=0.5,
-                   help="keep a k³ block with at least this bone fraction")  # fmt: skip
-    p.add_argument("--spacing", type=float, nargs=3, metavar=("X", "Y", "Z"),
-                   help="voxel size in mm (TIFF stacks)")  # fmt: skip
-    p.add_argument("--tetrahedra", action="store_true",
-                   help="smooth tetrahedra (marching cubes + gmsh) instead of voxels")  # fmt: skip
-    p.add_argument("--max-size", type=float, default=None,
-                   help="tetrahedra: largest element size inside (mm)")  # fmt: skip
-    p.add_argument("--output", "-o", help="bonefem mesh file (.xdmf)")
+    _add_components(sub)
+    _add_voxelmesh(sub)
 
     p = sub.add_parser("morphometry", help="BV/TV, BS/BV, Tb.Th, Tb.Sp, Tb.N of a micro-CT VOI")
     p.add_argument("image", nargs="+", help="image file, DICOM/TIFF folder, or slice files")
@@ -134,6 +96,56 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="write the local thickness of bone (mm; .nii.gz, .mha, .nrrd)")  # fmt: skip
     p.add_argument("--separation-image", metavar="FILE",
                    help="write the local thickness of marrow (mm)")  # fmt: skip
+
+
+_CROP = ("I0", "I1", "J0", "J1", "K0", "K1")
+
+
+def _add_components(sub: Any) -> None:
+    """The ``components`` sub-command's arguments."""
+    p = sub.add_parser("components", help="the bones above a threshold: size, box, a seed")
+    p.add_argument("image", nargs="+", help="image file, DICOM/TIFF folder, or slice files")
+    p.add_argument("--threshold", type=float, nargs="+", metavar="VALUE", required=True,
+                   help="bone = lower [upper] (image units)")  # fmt: skip
+    p.add_argument("--crop", type=int, nargs=6, metavar=_CROP,
+                   help="keep voxels I0 <= i < I1, J0 <= j < J1, K0 <= k < K1")  # fmt: skip
+    p.add_argument("--separate", type=int, default=0, metavar="LAYERS",
+                   help="the parts that --separate LAYERS cuts apart (default: connected "
+                   "components)")  # fmt: skip
+    p.add_argument("--top", type=int, default=10, help="list the N largest (default 10)")
+    p.add_argument("--spacing", type=float, nargs=3, metavar=("X", "Y", "Z"),
+                   help="voxel size in mm (TIFF stacks)")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
+
+
+def _add_voxelmesh(sub: Any) -> None:
+    """The ``voxelmesh`` sub-command's arguments."""
+    p = sub.add_parser("voxelmesh", help="voxel hexahedral mesh of a segmented image")
+    p.add_argument("image", nargs="+", help="image file, DICOM/TIFF folder, or slice files")
+    p.add_argument("--labels", help="label image (0 = background) instead of a threshold")
+    p.add_argument("--region", action="append", metavar="NAME=VALUE",
+                   help="name of a label value (repeat)")  # fmt: skip
+    p.add_argument("--threshold", type=float, nargs="+", metavar="VALUE",
+                   help="bone = lower [upper] (image units); largest component kept")  # fmt: skip
+    p.add_argument("--fill-holes", action="store_true", help="fill enclosed cavities")
+    p.add_argument("--crop", type=int, nargs=6, metavar=_CROP,
+                   help="keep voxels I0 <= i < I1, J0 <= j < J1, K0 <= k < K1")  # fmt: skip
+    p.add_argument("--seed", type=float, nargs=3, metavar=("X", "Y", "Z"),
+                   help="threshold: keep the bone holding this point (mm, the image's "
+                   "physical frame) instead of the largest")  # fmt: skip
+    p.add_argument("--separate", type=int, default=0, metavar="LAYERS",
+                   help="threshold: erode LAYERS voxels to cut bridges to a neighbouring "
+                   "bone (joints); docs/imaging.md")  # fmt: skip
+    p.add_argument("--coarsen", type=int, default=1, help="voxels per element edge k")
+    p.add_argument("--min-fraction", type=float, default=0.5,
+                   help="keep a k³ block with at least this bone fraction")  # fmt: skip
+    p.add_argument("--spacing", type=float, nargs=3, metavar=("X", "Y", "Z"),
+                   help="voxel size in mm (TIFF stacks)")  # fmt: skip
+    p.add_argument("--tetrahedra", action="store_true",
+                   help="smooth tetrahedra (marching cubes + gmsh) instead of voxels")  # fmt: skip
+    p.add_argument("--max-size", type=float, default=None,
+                   help="tetrahedra: largest element size inside (mm)")  # fmt: skip
+    p.add_argument("--output", "-o", help="bonefem mesh file (.xdmf)")
 
 
 def _source(items: list[str]) -> Any:
@@ -394,6 +406,7 @@ def _components(args: argparse.Namespace) -> int:
         lo_mm = image.index_to_physical([[si.start, sj.start, sk.start]])[0]
         hi_mm = image.index_to_physical([[si.stop - 1, sj.stop - 1, sk.stop - 1]])[0]
         seed = image.index_to_physical([[ii, j, k]])[0]
+        axis, length = _principal_axis(image, labels[box] == i, (si.start, sj.start, sk.start))
         rows.append({
             "part": i,
             "voxels": int(counts[i]),
@@ -402,6 +415,8 @@ def _components(args: argparse.Namespace) -> int:
             "box_mm": [np.round(lo_mm, 3).tolist(), np.round(hi_mm, 3).tolist()],
             "seed_mm": np.round(seed, 3).tolist(),
             "seed_depth_mm": float(depth[k, j, ii]),
+            "axis": np.round(axis, 4).tolist(),
+            "length_mm": round(length, 3),
         })  # fmt: skip
     if args.json:
         print(json.dumps({"threshold": args.threshold, "separate": args.separate,
@@ -413,8 +428,28 @@ def _components(args: argparse.Namespace) -> int:
         print(f"  {r['part']:>3}: {r['voxels']} voxels, {r['volume_mm3']:.1f} mm³; crop "
               f"{r['crop']} (voxel ranges i, j, k of the whole image); box {r['box_mm'][0]} "
               f"to {r['box_mm'][1]} mm; seed {r['seed_mm']} mm ({r['seed_depth_mm']:.2f} mm "
-              "deep)")  # fmt: skip
+              f"deep); long axis {r['axis']} ({r['length_mm']:.1f} mm long)")  # fmt: skip
     return 0
+
+
+def _principal_axis(image: Any, part: Any, start: tuple[int, int, int]) -> tuple[Any, float]:
+    """Unit vector of a part's longest principal axis (physical frame) and its extent (mm).
+
+    The eigenvector of the largest eigenvalue of the covariance of the voxel centres (the
+    shaft of a long bone; its sign points from the lower to the higher image index k), and
+    the extent of the centres along it plus one voxel.
+    """
+    import numpy as np
+
+    k, j, i = np.nonzero(part)
+    pts = image.index_to_physical(np.stack([i + start[0], j + start[1], k + start[2]], axis=1))
+    centred = pts - pts.mean(axis=0)
+    _, vecs = np.linalg.eigh(centred.T @ centred)
+    axis = vecs[:, -1]
+    if axis @ image.direction[:, 2] < 0:
+        axis = -axis
+    along = centred @ axis
+    return axis, float(np.ptp(along) + min(image.spacing))
 
 
 def _grid_only(image: Any) -> Any:

@@ -27,9 +27,11 @@ allowed.
 
 from __future__ import annotations
 
+import functools
+import locale
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -245,6 +247,29 @@ def _sitk() -> Any:
     return sitk
 
 
+def keeps_locale[F: Callable[..., Any]](func: F) -> F:
+    """Run ``func`` and put the process's locale back as it was.
+
+    SimpleITK's DICOM writer (GDCM) sets the C locale of the whole process (measured:
+    ``LC_CTYPE`` C.UTF-8 -> C after writing a series; reading left it alone with the pinned
+    SimpleITK), after which Python opens text files as ASCII by default and a later write
+    of "g/cm³" fails. Every SimpleITK file operation of this module goes through here, as a
+    guard.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        saved = locale.setlocale(locale.LC_ALL)
+        try:
+            return func(*args, **kwargs)
+        finally:
+            if locale.setlocale(locale.LC_ALL) != saved:
+                locale.setlocale(locale.LC_ALL, saved)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@keeps_locale
 def _series_files(path: Path, series_id: str | None) -> tuple[list[str], str]:
     """The files of a folder: a DICOM series or a TIFF stack; returns (files, kind)."""
     sitk = _sitk()
@@ -267,6 +292,7 @@ def _series_files(path: Path, series_id: str | None) -> tuple[list[str], str]:
     )
 
 
+@keeps_locale
 def _header_of(files: Sequence[str], *, source: str) -> ImageHeader:
     sitk = _sitk()
     reader = sitk.ImageFileReader()
@@ -400,6 +426,56 @@ def _check_crop(crop: Sequence[Sequence[int]], size: Sequence[int], *, file: str
     return out
 
 
+def _crop_within_limit(
+    crop: Sequence[Sequence[int]],
+    size: Sequence[int],
+    max_bytes: int | None,
+    *,
+    file: str,
+    field: str,
+) -> list[list[int]]:
+    """The checked crop box; InputError if its working copy is over the memory limit."""
+    box = _check_crop(crop, size, file=file, field=field)
+    sub = int(np.prod([b - a for a, b in box]))
+    limit = _max_bytes(max_bytes)
+    if sub * 8 > limit:
+        raise InputError(
+            f"the cropped region has {sub} voxels, about {sub * 8 / 1024**3:.2f} GiB in "
+            f"memory, over the limit of {limit / 1024**3:.2f} GiB; crop smaller, or raise "
+            "the limit (max_bytes / $BONEFEM_IMAGE_MAX_BYTES)",
+            file=file,
+            field=field,
+            value=box,
+        )
+    return box
+
+
+@keeps_locale
+def _read_sitk(files: Sequence[str], box: list[list[int]] | None, *, source: str) -> Any:
+    """SimpleITK image of ``files`` (a series, or one file: its region ``box`` if given)."""
+    sitk = _sitk()
+    try:
+        if box is not None:
+            reader = sitk.ImageFileReader()
+            reader.SetFileName(files[0])
+            reader.SetExtractIndex([a for a, _ in box])
+            reader.SetExtractSize([b - a for a, b in box])
+            return reader.Execute()
+        return sitk.ReadImage(list(files) if len(files) > 1 else files[0])
+    except RuntimeError as exc:
+        msg = str(exc).strip().splitlines()[-1][:300]
+        raise InputError(f"SimpleITK cannot read the image: {msg}", file=source) from None
+
+
+def _series_crop(img: Any, box: list[list[int]], *, tiff: bool) -> Any:
+    """The i, j crop of a series whose slices k0 … k1 − 1 were read (SimpleITK image)."""
+    if tiff:  # no positions in the files: slice k0 sits k0 slices up
+        d = np.asarray(img.GetDirection()).reshape(3, 3)[:, 2]
+        o = np.asarray(img.GetOrigin()) + box[2][0] * img.GetSpacing()[2] * d
+        img.SetOrigin(tuple(float(v) for v in o))
+    return img[box[0][0] : box[0][1], box[1][0] : box[1][1], :]  # shifts the origin in i, j
+
+
 def read_image(
     path: str | Path | Sequence[str | Path],
     *,
@@ -440,18 +516,7 @@ def read_image(
     )
     box = None
     if crop is not None:
-        box = _check_crop(crop, head.size, file=source, field=crop_field)
-        sub = int(np.prod([b - a for a, b in box]))
-        limit = _max_bytes(max_bytes)
-        if sub * 8 > limit:
-            raise InputError(
-                f"the cropped region has {sub} voxels, about {sub * 8 / 1024**3:.2f} GiB in "
-                f"memory, over the limit of {limit / 1024**3:.2f} GiB; crop smaller, or raise "
-                "the limit (max_bytes / $BONEFEM_IMAGE_MAX_BYTES)",
-                file=source,
-                field=crop_field,
-                value=box,
-            )
+        box = _crop_within_limit(crop, head.size, max_bytes, file=source, field=crop_field)
         if len(files) > 1:
             files = files[box[2][0] : box[2][1]]
     if spacing is not None:
@@ -465,31 +530,12 @@ def read_image(
         )
     elif len(files) == 1:
         _check_spacing(head.spacing, file=source, field="spacing")
-    try:
-        if box is not None and len(head.files) == 1:
-            reader = sitk.ImageFileReader()
-            reader.SetFileName(files[0])
-            reader.SetExtractIndex([a for a, _ in box])
-            reader.SetExtractSize([b - a for a, b in box])
-            img = reader.Execute()
-        else:
-            img = sitk.ReadImage(files if len(files) > 1 else files[0])
-    except RuntimeError as exc:
-        msg = str(exc).strip().splitlines()[-1][:300]
-        raise InputError(f"SimpleITK cannot read the image: {msg}", file=source) from None
+    img = _read_sitk(files, box if len(head.files) == 1 else None, source=source)
     meta: dict[str, str] = {"format": kind}
     if spacing is not None:
         img.SetSpacing(tuple(float(s) for s in spacing))
-    if box is not None and len(head.files) > 1:  # a series: slices k0 … k1 − 1 were read
-        if kind == "tiff":  # no positions in the files: slice k0 sits k0 slices up
-            o = (
-                np.asarray(img.GetOrigin())
-                + box[2][0]
-                * img.GetSpacing()[2]
-                * np.asarray(img.GetDirection()).reshape(3, 3)[:, 2]
-            )
-            img.SetOrigin(tuple(float(v) for v in o))
-        img = img[box[0][0] : box[0][1], box[1][0] : box[1][1], :]  # shifts the origin in i, j
+    if box is not None and len(head.files) > 1:
+        img = _series_crop(img, box, tiff=kind == "tiff")
     if img.GetDimension() != 3:
         raise InputError(
             "a 3-D image is needed", file=source, field="dimension", value=img.GetDimension()
@@ -507,6 +553,7 @@ def read_image(
     )
 
 
+@keeps_locale
 def write_image(image: Image, path: str | Path, *, compress: bool = True) -> Path:
     """Write an image in the format of the extension (``.nii.gz``, ``.mha``, ``.nrrd`` ...).
 

@@ -115,6 +115,9 @@ def test_components_lists_the_bones_and_a_seed(tmp_path: Path, capsys) -> None:
     assert joined["voxels"] > cut["voxels"] + parts[2]["listed"][0]["voxels"] - 50
     i, j, k = np.rint(truth.physical_to_index([cut["seed_mm"]])[0]).astype(int)
     assert femur[k, j, i]  # the seed lies in the femur
+    # the femur's long axis is its shaft, the image's z; shaft and head span 48 slices of 1 mm
+    assert np.allclose(cut["axis"], [0.0, 0.0, 1.0], atol=0.02)
+    assert cut["length_mm"] == pytest.approx(48.0, abs=1.0)
     assert main(["components", str(img), "--threshold", "450"]) == 0
     assert "3 part(s) within the threshold (26-connected)" in capsys.readouterr().out
     assert main(["components", str(img), "--threshold", "450", "--separate", "40"]) == 2

@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from bonefem.errors import InputError
-from bonefem.imaging.image import Image, inspect_image, read_header, read_image, write_image
+from bonefem.imaging.image import (
+    Image,
+    inspect_image,
+    keeps_locale,
+    read_header,
+    read_image,
+    write_image,
+)
 
 pytestmark = pytest.mark.serial
 
@@ -42,6 +49,8 @@ def test_index_physical_maps() -> None:
     assert np.allclose(centers[1, 1, 2], x)
 
 
+@keeps_locale  # SimpleITK's DICOM writer sets the C locale of the process: put it back,
+# or the tests after this one in the same process read UTF-8 text files as ASCII
 def _dicom_series(img: Image, folder: Path, uid: str) -> Path:
     """Write ``img`` as a DICOM series (one file per slice, positions in the header)."""
     import SimpleITK as sitk
@@ -66,7 +75,12 @@ def _dicom_series(img: Image, folder: Path, uid: str) -> Path:
 def test_dicom_series_folder(tmp_path: Path) -> None:
     img = sample_image()
     folder = _dicom_series(img, tmp_path / "dicom", "1.2.826.0.1.3680043.2.1125.14")
+    import locale
+
+    before = locale.setlocale(locale.LC_ALL)
     back = read_image(folder)
+    # reading a series leaves the process's locale alone (read_image guards it)
+    assert locale.setlocale(locale.LC_ALL) == before
     assert back.shape == (4, 5, 6)
     assert np.array_equal(back.array, img.array)
     assert back.spacing[2] == pytest.approx(0.7, rel=1e-6)  # slice distance from positions
