@@ -47,6 +47,7 @@ __all__ = [
     "ImageHeader",
     "ImageInfo",
     "histogram_figure",
+    "hu_check",
     "inspect_image",
     "read_header",
     "read_image",
@@ -590,6 +591,8 @@ class ImageInfo:
         extent_mm: physical size of the image box (mm) along (x, y, z).
         histogram_counts, histogram_edges: 256-bin histogram of the values.
         figure: the histogram PNG, if one was written.
+        hu_check: for a CT in Hounsfield units, where air and soft tissue peak, and a
+            warning when the values do not look like HU (:func:`hu_check`); None otherwise.
     """
 
     source: str
@@ -607,6 +610,7 @@ class ImageInfo:
     histogram_counts: tuple[int, ...]
     histogram_edges: tuple[float, ...]
     figure: str | None = None
+    hu_check: str | None = None
 
     def lines(self) -> list[str]:
         """Human-readable lines."""
@@ -622,7 +626,55 @@ class ImageInfo:
             f"values       min {self.minimum:.6g}, max {self.maximum:.6g}, mean {self.mean:.6g}",
             f"percentiles  1% {p1:.6g}, 50% {p50:.6g}, 99% {p99:.6g}",
             *([f"histogram    {self.figure}"] if self.figure else []),
+            *([f"HU check     {self.hu_check}"] if self.hu_check else []),
         ]
+
+
+def hu_check(values: npt.ArrayLike, *, dicom: bool = False) -> str | None:
+    """Where air and soft tissue peak in a CT, and whether the values look like HU.
+
+    A CT in Hounsfield units has air at −1000 and water at 0 by definition of the scale;
+    soft tissue lies about −100 (fat) to +60 (muscle). With values below −500 the air peak
+    (the mode of those values, 10-HU bins; a minimum of −1900 or below held by more than 1 %
+    of the voxels is the padding outside the reconstruction circle and left out) and the
+    soft-tissue peak (mode in −200 … 200) are reported, with a warning when air is not within
+    100 HU of −1000 (an uncalibrated scanner, or stored values with an offset). A DICOM
+    series without any value below 0 is reported as probably not rescaled to HU
+    (RescaleSlope/RescaleIntercept) or not a CT. Grey values of other images (micro-CT)
+    give None.
+    """
+    v = np.asarray(values).ravel()
+    if v.size == 0:
+        return None
+    lo = float(v.min())
+    if lo > -500.0:
+        if dicom and lo >= 0.0:
+            return (
+                "no value below 0: a CT in HU has air near -1000; these may be stored values "
+                "(RescaleSlope/RescaleIntercept not applied) or not a CT"
+            )
+        return None
+
+    def mode(a: npt.NDArray[Any], lo: float, hi: float) -> float | None:
+        a = a[(a >= lo) & (a <= hi)]
+        if a.size == 0:
+            return None
+        bins = round((hi - lo) / 10.0) + 1  # centred on multiples of 10 HU
+        counts, edges = np.histogram(a, bins=bins, range=(lo - 5.0, hi + 5.0))
+        i = int(np.argmax(counts))
+        return float(0.5 * (edges[i] + edges[i + 1]))
+
+    pad = lo <= -1900.0 and np.count_nonzero(v == lo) > 0.01 * v.size
+    if pad:  # the value scanners write outside the reconstruction circle (-2000, -3024, ...)
+        v = v[v != lo]
+    air = mode(v, -1800.0, -500.0)
+    tissue = mode(v, -200.0, 200.0)
+    text = f"air peaks at {air:.0f} HU (-1000 by definition)" if air is not None else ""
+    if tissue is not None:
+        text += f", soft tissue at {tissue:.0f} HU (fat about -100, water 0, muscle +40)"
+    if air is not None and abs(air + 1000.0) > 100.0:
+        text += "; air is not near -1000: check the scan's calibration to HU"
+    return text
 
 
 def _orientation(direction: npt.NDArray[np.float64]) -> str:
@@ -718,4 +770,5 @@ def inspect_image(
         histogram_counts=tuple(int(c) for c in counts),
         histogram_edges=tuple(float(e) for e in edges),
         figure=fig,
+        hu_check=hu_check(v, dicom=img.metadata.get("format") == "dicom"),
     )

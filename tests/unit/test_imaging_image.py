@@ -213,3 +213,25 @@ def test_crop_on_read_of_a_series(tmp_path: Path) -> None:
     assert np.array_equal(part.array, a[1:3, 0:3, 2:6])
     np.testing.assert_allclose(part.origin, whole.origin, atol=1e-12)
     np.testing.assert_allclose(part.origin, (0.04, 0.0, 0.03), atol=1e-12)
+
+
+def test_hu_check_finds_air_and_flags_other_scales() -> None:
+    """Air at −1000 and water at 0 by the definition of HU; an offset or no negatives flagged."""
+    from bonefem.imaging.image import hu_check
+    from bonefem.imaging.phantoms import joint_phantom
+
+    hu = joint_phantom().image.array
+    text = hu_check(hu)
+    assert text is not None and "air peaks at -1000 HU" in text and "soft tissue at 0 HU" in text
+    assert "not near" not in text
+    shifted = hu_check(hu.astype(np.int32) - 300)  # an uncalibrated scale: air at -1300
+    assert shifted is not None and "air is not near -1000" in shifted
+    padded = hu.copy()
+    padded[:, :4, :] = -3024  # outside the reconstruction circle
+    text = hu_check(padded)
+    assert text is not None and "air peaks at -1000 HU" in text and "not near" not in text
+    stored = hu.astype(np.int32) + 1024  # stored values, rescale not applied
+    assert hu_check(stored) is None  # grey values of an image of unknown kind: no claim
+    dicom = hu_check(stored, dicom=True)
+    assert dicom is not None and "RescaleSlope/RescaleIntercept" in dicom
+    assert hu_check(np.arange(100.0)) is None  # micro-CT grey values
