@@ -193,7 +193,7 @@ class RunResult:
     def manifest(self) -> dict[str, Any]:
         """``manifest.json``: versions, ranks, overrides, wall times, ``status`` (re-read)."""
         path = self.folder / "manifest.json"
-        return json.loads(path.read_text()) if path.is_file() else {}
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
     @property
     def status(self) -> str:
@@ -222,7 +222,7 @@ class RunResult:
         path = self.folder / "case_resolved.json"
         if not path.is_file():
             raise InputError("not a bonefem run folder (no case_resolved.json)", file=self.folder)
-        data: dict[str, Any] = json.loads(path.read_text())
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         return data
 
     @property

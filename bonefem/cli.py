@@ -406,7 +406,11 @@ def _cmd_cases(args: argparse.Namespace) -> int:
 
         for p in cases:
             try:
-                desc = tomllib.loads(p.read_text()).get("run", {}).get("description", "")
+                desc = (
+                    tomllib.loads(p.read_text(encoding="utf-8"))
+                    .get("run", {})
+                    .get("description", "")
+                )
             except tomllib.TOMLDecodeError:
                 desc = "(unreadable)"
             print(f"{p.stem:34s} {desc}")

@@ -69,7 +69,9 @@ def _prepare_folder(
     folder: Path = on_rank_0(comm, claim)
     resolved = case_to_toml_dict(case)
     if restart:
-        recorded = on_rank_0(comm, lambda: json.loads((folder / "case_resolved.json").read_text()))
+        recorded = on_rank_0(
+            comm, lambda: json.loads((folder / "case_resolved.json").read_text(encoding="utf-8"))
+        )
         case, adopted = restart_rules.adopt_recorded_defaults(
             case, recorded, resolved, str(folder / "case_resolved.json")
         )
@@ -91,7 +93,9 @@ def _prepare_folder(
     def write_case_files() -> None:
         try:
             (folder / "case.toml").write_bytes(case_path.read_bytes())
-            (folder / "case_resolved.json").write_text(json.dumps(resolved, indent=1) + "\n")
+            (folder / "case_resolved.json").write_text(
+                json.dumps(resolved, indent=1) + "\n", encoding="utf-8"
+            )
         except OSError as exc:
             raise OutputWriteError(
                 f"cannot write the run's case files ({exc.strerror or exc})",

@@ -312,14 +312,14 @@ def write_results(
         try:
             folder.mkdir(parents=True, exist_ok=True)
             doc = {"info": info, "tests": [asdict(r) for r in results]}
-            (folder / "results.json").write_text(json.dumps(doc, indent=1) + "\n")
-            with (folder / "tests.csv").open("w", newline="") as fh:
+            (folder / "results.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+            with (folder / "tests.csv").open("w", newline="", encoding="utf-8") as fh:
                 w = csv.writer(fh)
                 w.writerow(_COLUMNS)
                 for r in results:
                     row = asdict(r) | {"test": r.name}
                     w.writerow(["" if row[c] is None else row[c] for c in _COLUMNS])
-            with (folder / "reactions.csv").open("w", newline="") as fh:
+            with (folder / "reactions.csv").open("w", newline="", encoding="utf-8") as fh:
                 w = csv.writer(fh)
                 w.writerow(["test", "surface", "Rx_N", "Ry_N", "Rz_N", "applied_x_N",
                             "applied_y_N", "applied_z_N"])  # fmt: skip

@@ -87,7 +87,7 @@ def _load(run: Path) -> RunData:
             continue
     manifest = {}
     if (run / "manifest.json").exists():
-        manifest = json.loads((run / "manifest.json").read_text())
+        manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
     name = manifest.get("case") or run.name
     return RunData(run, str(name), cols, manifest, A.read_case(run))
 
@@ -366,8 +366,8 @@ def make_report(
 
         written += render_runs([d.folder for d in data], [d.label for d in data], out)
     summary = _summary(data, written, out, ctx)
-    (out / "summary.md").write_text(summary)
-    (out / "summary.html").write_text(markdown_page(summary, "bonefem report"))
+    (out / "summary.md").write_text(summary, encoding="utf-8")
+    (out / "summary.html").write_text(markdown_page(summary, "bonefem report"), encoding="utf-8")
     return out
 
 

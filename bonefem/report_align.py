@@ -72,7 +72,7 @@ def read_case(folder: Path) -> dict[str, Any]:
     path = folder / "case_resolved.json"
     if not path.is_file():
         return {}
-    data: dict[str, Any] = json.loads(path.read_text())
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
 
 

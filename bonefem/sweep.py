@@ -207,7 +207,7 @@ def prepare(
     plan = {"case": str(path), "sets": list(sets), "zip": zip_lists}
     plan_file = folder / PLAN
     if plan_file.exists():
-        old = json.loads(plan_file.read_text())
+        old = json.loads(plan_file.read_text(encoding="utf-8"))
         if {k: old.get(k) for k in plan} != plan:
             raise InputError(
                 f"the folder holds another sweep (case {old.get('case')}, --set "
@@ -226,7 +226,7 @@ def _status(folder: Path) -> str:
     if not manifest.is_file():
         return "pending"
     try:
-        return str(json.loads(manifest.read_text()).get("status", "running"))
+        return str(json.loads(manifest.read_text(encoding="utf-8")).get("status", "running"))
     except (OSError, ValueError):
         return "running"
 

@@ -268,7 +268,7 @@ def write_outputs(result: ZeroDResult, out_dir: str | Path) -> tuple[Path, Path]
     out.mkdir(parents=True, exist_ok=True)
     csv_path = out / f"{result.name}.csv"
     keys = list(result.columns)
-    with csv_path.open("w", newline="") as fh:
+    with csv_path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(keys)
         for row in zip(*(result.columns[k] for k in keys), strict=True):
@@ -343,7 +343,7 @@ def load_zero_d_case(path: str | Path) -> ZeroDCase:
     """
     p = Path(path)
     try:
-        data = tomllib.loads(p.read_text())
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise InputError("file not found", file=p) from exc
     except tomllib.TOMLDecodeError as exc:

@@ -360,7 +360,7 @@ def _morphometry(args: argparse.Namespace) -> int:
         for key, stats in (("thickness", r.thickness), ("separation", r.separation)):
             if stats is not None:
                 d[key] = asdict(stats)
-        Path(args.json).write_text(json.dumps(d, indent=1) + "\n")
+        Path(args.json).write_text(json.dumps(d, indent=1) + "\n", encoding="utf-8")
         print(f"written: {args.json}")
     for path, arr in ((args.thickness_image, r.thickness_map),
                       (args.separation_image, r.separation_map)):  # fmt: skip

@@ -211,8 +211,8 @@ def _write_root(bone: BoneMesh, path: Path, parts: list[tuple[Any, ...]]) -> Non
     h5 = path.with_suffix(".h5")
     tmp = f".tmp{os.getpid()}"
     _h5_write(Path(str(h5) + tmp), datasets)
-    Path(str(path) + tmp).write_text(_xdmf_text(h5.name, info))
-    Path(str(_sidecar(path)) + tmp).write_text(json.dumps(info, indent=1) + "\n")
+    Path(str(path) + tmp).write_text(_xdmf_text(h5.name, info), encoding="utf-8")
+    Path(str(_sidecar(path)) + tmp).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
     finals = [h5, path, _sidecar(path)]
     if cell_data:
         with open(str(_cell_data_file(path)) + tmp, "wb") as fh:
@@ -226,7 +226,7 @@ def _read_meta(path: Path) -> dict[str, Any]:
     """Rank 0: the sidecar of a bonefem mesh file, checked (format, version, data file)."""
     _check_readable(path)
     try:
-        meta = json.loads(_sidecar(path).read_text())
+        meta = json.loads(_sidecar(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise InputError(f"unreadable sidecar {_sidecar(path).name}: {exc}") from None
     if meta.get("format") != FORMAT or int(meta.get("version", 0)) > FORMAT_VERSION:
@@ -273,8 +273,10 @@ def copy_mesh_file(source: str | Path, path: str | Path, comm: MPI.Intracomm) ->
         try:
             for src, dst in pairs:
                 shutil.copyfile(src, str(dst) + tmp)
-            Path(str(path) + tmp).write_text(_xdmf_text(h5.name, info))
-            Path(str(_sidecar(path)) + tmp).write_text(json.dumps(info, indent=1) + "\n")
+            Path(str(path) + tmp).write_text(_xdmf_text(h5.name, info), encoding="utf-8")
+            Path(str(_sidecar(path)) + tmp).write_text(
+                json.dumps(info, indent=1) + "\n", encoding="utf-8"
+            )
             for final in [*(dst for _, dst in pairs), path, _sidecar(path)]:
                 os.replace(str(final) + tmp, final)
         except OSError as exc:

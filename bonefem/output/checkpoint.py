@@ -181,7 +181,7 @@ class CheckpointStore:
         if self.comm.rank == 0:
             pointer = self.folder / LATEST
             if pointer.exists():
-                candidate = self.folder / pointer.read_text().strip()
+                candidate = self.folder / pointer.read_text(encoding="utf-8").strip()
                 if (candidate / "meta.json").exists():
                     path = str(candidate)
         found = self.comm.bcast(path, root=0)
@@ -292,7 +292,7 @@ class CheckpointStore:
         found = sorted((p for p in self.folder.glob("step_*") if p.is_dir()), reverse=True)
         pointer = self.folder / LATEST
         if pointer.exists():
-            latest = self.folder / pointer.read_text().strip()
+            latest = self.folder / pointer.read_text(encoding="utf-8").strip()
             if latest in found:
                 found.remove(latest)
                 found.insert(0, latest)

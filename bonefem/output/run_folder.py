@@ -150,7 +150,7 @@ def _check_folder(folder: Path, *, restart: bool, overwrite: bool) -> None:
         _clear(folder)
     try:
         probe = folder / ".write-test"
-        probe.write_text("ok")
+        probe.write_text("ok", encoding="utf-8")
         probe.unlink()
     except OSError as exc:
         raise InputError(
@@ -189,7 +189,7 @@ class Manifest:
     def load(cls, folder: Path) -> Manifest:
         """Read an existing manifest (empty if absent)."""
         path = folder / MANIFEST
-        data = json.loads(path.read_text()) if path.exists() else {}
+        data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
         return cls(folder, data)
 
     def update(self, **items: Any) -> None:
