@@ -13,10 +13,11 @@ Ways to get one:
   every direction and in 3-D), all with ``scipy.ndimage``;
 * :func:`component_at` -- the connected component holding a given voxel (a seed point:
   the femur of a hip scan, not the pelvis or the other femur);
-* :func:`separate` -- bones that the scan's blur joins across a joint space are cut apart
-  by erosion, one of them chosen (seed or largest), and grown back inside the threshold
-  mask (binary opening by reconstruction, limited to the eroded layers: Soille 2003,
-  *Morphological Image Analysis*, 2nd ed., Springer, ch. 6);
+* :func:`separate` -- bones that the scan's blur (or an osteophyte) joins across a joint
+  space are cut apart: markers by erosion (:func:`fill_capped` first), every voxel to its
+  nearest marker (marker-based separation: Soille 2003, *Morphological Image Analysis*,
+  2nd ed., Springer, ch. 9), one part chosen (seed or largest); :func:`bone_labels` labels
+  all of them (``bonefem image components``);
 * :func:`from_labels` -- a label image (e.g. from ITK-SNAP, 3D Slicer, Amira) with a name
   per label value;
 * :func:`split_by_density` -- a bone mask split into ``cortical`` (density >= a threshold)

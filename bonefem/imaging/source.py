@@ -78,8 +78,8 @@ class ImageMeshSource(BaseModel):
         min_length=3,
         max_length=3,
         description="Voxel ranges [[i0, i1], [j0, j1], [k0, k1]] (half-open, along the image "
-        "axes x, y, z as `bonefem image inspect` counts them) to keep before segmenting; the "
-        "density calibration (rods) still reads the whole image.",
+        "axes x, y, z as `bonefem image inspect` counts them) to keep before segmenting; only "
+        "they are read, except with calibration rods, which are read in the whole image.",
     )
     seed: list[float] | None = Field(
         default=None,
@@ -233,7 +233,8 @@ def threshold_segmentation(
     seed = _seed_index(source, image, prefix)
     if seed is not None and not mask[seed] and not source.separate:
         raise InputError(
-            f"the seed point is not bone: its voxel {seed[::-1]} (i, j, k) has the value "
+            f"the seed point is not bone: its voxel {seed[::-1]} (i, j, k"
+            f"{' of the cropped image' if source.crop else ''}) has the value "
             f"{float(image.array[seed]):.6g}, outside the threshold [{lo}, {hi}]",
             file=image.source,
             field=f"{prefix}seed",
