@@ -148,6 +148,12 @@ def _add_voxelmesh(sub: Any) -> None:
     p.add_argument("--output", "-o", help="bonefem mesh file (.xdmf)")
 
 
+def _crop_arg(args: argparse.Namespace) -> list[list[int]] | None:
+    """``--crop I0 I1 J0 J1 K0 K1`` as [[i0, i1], [j0, j1], [k0, k1]] (None if not given)."""
+    c = args.crop
+    return None if c is None else [c[0:2], c[2:4], c[4:6]]
+
+
 def _source(items: list[str]) -> Any:
     return items[0] if len(items) == 1 else items
 
@@ -251,7 +257,7 @@ def _voxelmesh(args: argparse.Namespace) -> int:
     if args.labels is not None and (args.seed is not None or args.separate):
         raise InputError("--seed and --separate work on a --threshold segmentation",
                          field="--seed" if args.seed is not None else "--separate")  # fmt: skip
-    crop = None if args.crop is None else [args.crop[0:2], args.crop[2:4], args.crop[4:6]]
+    crop = _crop_arg(args)
     seg = None
     image = None
     error = None
@@ -299,7 +305,7 @@ def _morphometry(args: argparse.Namespace) -> int:
 
     from bonefem.imaging.image import read_image, write_image
     from bonefem.imaging.morphometry import DEFAULT_LEVELS, morphometry
-    from bonefem.imaging.segment import threshold_mask
+    from bonefem.imaging.segment import threshold_bounds, threshold_mask
 
     if (args.labels is None) == (args.threshold is None):
         raise InputError("give exactly one of --labels or --threshold", field="--threshold")
@@ -316,8 +322,7 @@ def _morphometry(args: argparse.Namespace) -> int:
             raise InputError("the label image has no bone voxels", field="--labels",
                              value=args.labels)  # fmt: skip
     else:
-        lo = args.threshold[0]
-        hi = args.threshold[1] if len(args.threshold) > 1 else float("inf")
+        lo, hi = threshold_bounds(args.threshold)
         mask = threshold_mask(image.array, lo, hi, keep_largest=args.largest,
                               source=image.source)  # fmt: skip
     envelope = None
@@ -376,12 +381,11 @@ def _components(args: argparse.Namespace) -> int:
     from scipy import ndimage
 
     from bonefem.imaging.image import read_image
-    from bonefem.imaging.segment import bone_labels, threshold_mask
+    from bonefem.imaging.segment import bone_labels, threshold_bounds, threshold_mask
 
-    crop = None if args.crop is None else [args.crop[0:2], args.crop[2:4], args.crop[4:6]]
+    crop = _crop_arg(args)
     image = read_image(_source(args.image), spacing=args.spacing, crop=crop, crop_field="--crop")
-    lo = args.threshold[0]
-    hi = args.threshold[1] if len(args.threshold) > 1 else float("inf")
+    lo, hi = threshold_bounds(args.threshold)
     mask = threshold_mask(image.array, lo, hi, keep_largest=False, source=image.source)
     try:
         labels, n = bone_labels(mask, args.separate, spacing=image.spacing)
@@ -396,13 +400,12 @@ def _components(args: argparse.Namespace) -> int:
     deepest = ndimage.maximum_position(depth, labels, ids) if ids.size else []
     counts = np.bincount(labels.ravel(), minlength=n + 1)
     boxes = ndimage.find_objects(labels, max_label=int(ids.size))
-    offset = [0, 0, 0] if args.crop is None else [args.crop[0], args.crop[2], args.crop[4]]
+    offset = [0, 0, 0] if crop is None else [a for a, _ in crop]
     rows = []
     for i, (box, (k, j, ii)) in enumerate(zip(boxes, deepest, strict=True), start=1):
         assert box is not None
         sk, sj, si = box
-        crop = [[si.start + offset[0], si.stop + offset[0]], [sj.start + offset[1],
-                sj.stop + offset[1]], [sk.start + offset[2], sk.stop + offset[2]]]  # fmt: skip
+        part_crop = [[s.start + o, s.stop + o] for s, o in zip((si, sj, sk), offset, strict=True)]
         lo_mm = image.index_to_physical([[si.start, sj.start, sk.start]])[0]
         hi_mm = image.index_to_physical([[si.stop - 1, sj.stop - 1, sk.stop - 1]])[0]
         seed = image.index_to_physical([[ii, j, k]])[0]
@@ -411,7 +414,7 @@ def _components(args: argparse.Namespace) -> int:
             "part": i,
             "voxels": int(counts[i]),
             "volume_mm3": float(counts[i] * image.voxel_volume),
-            "crop": crop,
+            "crop": part_crop,
             "box_mm": [np.round(lo_mm, 3).tolist(), np.round(hi_mm, 3).tolist()],
             "seed_mm": np.round(seed, 3).tolist(),
             "seed_depth_mm": float(depth[k, j, ii]),

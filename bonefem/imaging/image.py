@@ -497,9 +497,8 @@ def read_image(
             for the cropped region when ``crop`` is given.
         crop: read only the voxels [[i0, i1], [j0, j1], [k0, k1]] (half-open; as
             :meth:`Image.crop`): a series reads only slices k0 … k1 − 1, a single file
-            is read through SimpleITK's extract region (streamed by the formats that
-            can: MetaImage, NRRD, uncompressed NIfTI), so a scan larger than the memory
-            limit can be read in parts.
+            goes through SimpleITK's region extraction (streamed where ITK's reader for
+            the format can, e.g. MetaImage); the memory limit applies to the crop.
         crop_field: the field named in messages about ``crop``.
 
     Returns:
@@ -512,6 +511,7 @@ def read_image(
     """
     sitk = _sitk()
     files, kind, source = _files_of(path, series_id)
+    # with a crop the limit applies to the crop (below), not to the whole image
     head = read_header(
         files if len(files) > 1 else files[0], max_bytes=max_bytes if crop is None else 2**62
     )

@@ -32,7 +32,7 @@ An empty result raises :class:`~bonefem.errors.InputError`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,6 +52,7 @@ __all__ = [
     "largest_component",
     "separate",
     "split_by_density",
+    "threshold_bounds",
     "threshold_mask",
 ]
 
@@ -327,6 +328,11 @@ def fill_holes(mask: npt.ArrayLike) -> npt.NDArray[np.bool_]:
     s2 = np.zeros((3, 3, 3), dtype=bool)
     s2[1] = ndimage.generate_binary_structure(2, 1)
     return np.asarray(ndimage.binary_fill_holes(m, structure=s2), dtype=bool)
+
+
+def threshold_bounds(threshold: Sequence[float]) -> tuple[float, float]:
+    """``(lower, upper)`` of a threshold given as ``[lower]`` or ``[lower, upper]``."""
+    return float(threshold[0]), float(threshold[1]) if len(threshold) > 1 else float("inf")
 
 
 def threshold_mask(

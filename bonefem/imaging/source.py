@@ -221,14 +221,15 @@ def threshold_segmentation(
         Segmentation,
         component_at,
         fill_holes,
+        largest_component,
         separate,
         split_by_density,
+        threshold_bounds,
         threshold_mask,
     )
 
     assert source.threshold is not None
-    lo = source.threshold[0]
-    hi = source.threshold[1] if len(source.threshold) > 1 else float("inf")
+    lo, hi = threshold_bounds(source.threshold)
     mask = threshold_mask(image.array, lo, hi, keep_largest=False, source=image.source)
     seed = _seed_index(source, image, prefix)
     if seed is not None and not mask[seed] and not source.separate:
@@ -251,8 +252,6 @@ def threshold_segmentation(
     elif seed is not None:
         mask = component_at(mask, seed)
     else:
-        from bonefem.imaging.segment import largest_component
-
         mask = largest_component(mask)
     if source.fill_holes:
         mask = fill_holes(mask)
