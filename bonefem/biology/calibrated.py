@@ -23,20 +23,27 @@ class CalibratedConstants:
 
     Attributes:
         rankl_estrogen: extra RANKL production at complete estrogen deficiency
-            P_RANKL,E (pM/day). Target: lumbar-spine loss rates by stage (Sowers et al.
-            2010, the Michigan Bone Health and Metabolism Study cohort, not SWAN: 1.7 %/y in
-            the 2 y before FMP, 3.3 %/y in the 2 y after, 1.1 %/y from 2 to 7 y) and SWAN's
-            10-year total (Greendale et al. 2012: -10.6 %); docs/calibration.md, "The stage
-            rates are another cohort's".
+            P_RANKL,E (pM/day). Target, with the next two, ``age_oba_apoptosis``,
+            ``age_onset_years`` and ``hrt_estrogen_level`` in one least squares (the course
+            of women without therapy and on HRT, :func:`bonefem.biology.calibration.
+            fit_course`): the lumbar-spine loss rates by stage (Sowers et al. 2010, the
+            Michigan Bone Health and Metabolism Study cohort, not SWAN: 1.7 %/y in the 2 y
+            before FMP, 3.3 %/y in the 2 y after, 1.1 %/y from 2 to 7 y) and SWAN's 10-year
+            total (Greendale et al. 2012: -10.6 %); the placebo arms of WHI (total hip +0.14
+            % in 3 y from 63, Cauley et al. 2003) and FREEDOM (-1.4 % in 36 months from 72,
+            Cummings et al. 2009); the acceleration of hip loss in old age (Ensrud et al.
+            1995, SOF: 10.4 against 2.5 mg/cm^2/y at 85+ and 67-69); the WHI HRT difference;
+            docs/calibration.md.
         estrogen_adaptation_days: time constant of the attenuation of the deficiency drive
-            after menopause (days). Target: the same SWAN rates (deceleration of the loss
-            2-7 y after FMP).
+            after menopause (days). Target: the same least squares (deceleration of the loss
+            after the FMP; the placebo arms).
         hrt_estrogen_level: estrogen-equivalent level restored by HRT (CEE 0.625 mg +
             MPA 2.5 mg), relative to premenopausal (dimensionless). Target: WHI E+P total
-            hip +3.7 % at 3 y vs +0.14 % placebo (Cauley et al. 2003).
+            hip +3.7 % at 3 y vs +0.14 % placebo (Cauley et al. 2003), in the same least
+            squares.
         mechano_lambda: lambda, slope of the mechanical proliferation response above the
-            homeostatic stimulus (dimensionless; Scheiner 2013: 1.25). Target: the SWAN
-            rates (it sets how fast the loss decelerates as the stimulus rises).
+            homeostatic stimulus (dimensionless; Scheiner 2013: 1.25). Target: the same
+            least squares (it sets how fast the loss decelerates as the stimulus rises).
         denosumab_accessibility: chi, fraction of serum denosumab reaching RANKL in bone
             (dimensionless). Target: FREEDOM total hip +3.2/+4.4/+5.0 % at 12/24/36 mo and
             LS +8.8 % vs placebo at 36 mo (Cummings et al. 2009; Prolia label).
@@ -58,9 +65,14 @@ class CalibratedConstants:
             0-D trabecular point of a woman 20 years past menopause
             (:func:`bonefem.biology.calibration_mechanistic.fit_mbf`).
         age_oba_apoptosis: c_age, relative increase of osteoblast apoptosis at 80 years
-            (dimensionless; quadratic from 50, :mod:`bonefem.biology.agents.aging`).
-            Target: FREEDOM placebo total hip -1.4 % at 36 months (Cummings et al. 2009),
-            women 21 years past menopause (:func:`bonefem.biology.calibration.fit`).
+            (dimensionless; quadratic from ``age_onset_years``,
+            :mod:`bonefem.biology.agents.aging`). Target: the same least squares (mainly
+            the placebo arms of FREEDOM and WHI).
+        age_onset_years: age from which the age-related loss acts (years). Target: the
+            same least squares (mainly the acceleration of hip loss in old age: total-hip
+            aBMD loss in women aged 85+ 4.2 times that at 67-69, 10.4 against 2.5
+            mg/cm^2/y; Ensrud et al. 1995, J Bone Miner Res 10:1778, Study of Osteoporotic
+            Fractures).
         mineral_slow_share: share of the secondary mineral gap filled by the slow phase of
             secondary mineralisation (dimensionless), and
         mineral_slow_rate: its rate (1/day). Target (mechanistic, not a BMD endpoint): the
@@ -91,18 +103,19 @@ class CalibratedConstants:
             Endocr Rev 7:379, less the cell model's own ~10-day lag).
     """
 
-    rankl_estrogen: float = 475.7790558143393
-    estrogen_adaptation_days: float = 4782.825942820786
-    hrt_estrogen_level: float = 0.6778791947760047
-    mechano_lambda: float = 1.4447431487688667
-    denosumab_accessibility: float = 0.015326006684055213
-    fe_rankl_estrogen_factor: float = 0.7706262786121062
+    rankl_estrogen: float = 433.5820924643046
+    estrogen_adaptation_days: float = 2939.1119632002874
+    hrt_estrogen_level: float = 0.8719244215369009
+    mechano_lambda: float = 0.8313467403751496
+    denosumab_accessibility: float = 0.015017114725339299
+    fe_rankl_estrogen_factor: float = 0.8275659632432225
     mechano_rankl_max: float = 888.8913794914109
-    pth_modelling_formation: float = 4.0324695485360155e-05
-    age_oba_apoptosis: float = 0.11480257653434471
-    mineral_slow_share: float = 0.4986644277313279
-    mineral_slow_rate: float = 0.00013035616118829457
-    bisphosphonate_oca_apoptosis_max: float = 267.5286210076594
+    pth_modelling_formation: float = 3.6884935769841234e-05
+    age_oba_apoptosis: float = 0.09310947080418332
+    age_onset_years: float = 59.614305796716884
+    mineral_slow_share: float = 0.5104619308890234
+    mineral_slow_rate: float = 0.00014754614224622738
+    bisphosphonate_oca_apoptosis_max: float = 229.78200748617118
     haversian_canal_density: float = 8.898186882383277
     formation_delay_days: float = 90.0
 

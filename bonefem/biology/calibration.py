@@ -1,25 +1,40 @@
 """Reproducible calibration on the clinical data of ``calibration-data.md`` only.
 
-Run ``python -m bonefem.biology.calibration [--quick] [--figure PATH]``. Three sequential
-fits (scipy.optimize), each on its own data set, because each later data set depends on the
+Run ``python -m bonefem.biology.calibration [--quick] [--figure PATH]``. Two sequential
+fits (scipy.optimize), each on its own data set, because the later data set depends on the
 earlier parameters but not the reverse:
 
-1. SWAN (natural menopause, FMP 5 y after the start): ``rankl_estrogen``,
-   ``estrogen_adaptation_days`` and ``mechano_lambda`` to the lumbar-spine loss rates
-   (Sowers et al. 2010: -1.7 %/y in [FMP-2, FMP], -3.3 %/y in [FMP, FMP+2], -1.1 %/y in
-   [FMP+2, FMP+7]) and the 10-year total (Greendale et al. 2012: -10.6 % over their
-   observation window, the 5 years before to the 5 years after the FMP). The stage rates
-   are listed as SWAN's in calibration-data.md but come from another cohort: Sowers et al.
-   2010 (J Clin Endocrinol Metab 95:2155) followed a population-based cohort of 629 women
-   aged 24-44 at baseline for 15 years (the Michigan Bone Health and Metabolism Study),
-   SWAN enrolled women aged 42-52. Chained, the rates lose 12.6 % over [FMP-2, FMP+5], more
-   than SWAN's 10.6 % over [FMP-5, FMP+5], which contains it: no model meets both at their
-   centres. :data:`CHECKS` holds SWAN's own stage split (Greendale et al. 2012), evaluated,
-   not fitted.
-2. WHI E+P: ``hrt_estrogen_level`` (root of model - data) to the total-hip difference
-   therapy - placebo at 3 y (+3.7 % vs +0.14 %, Cauley et al. 2003); HRT starts 12 y after
-   the FMP (WHI mean age 63, ASSUMPTION: FMP at 51).
-3. FREEDOM: ``denosumab_accessibility`` to the total-hip differences at 12/24/36 months
+1. The course of women from 46 to 90 without therapy (one natural-menopause run, FMP at
+   51; :func:`untreated`) and with HRT from 63 (:func:`whi`): least squares of eight points
+   in six constants, ``rankl_estrogen``, ``estrogen_adaptation_days`` and
+   ``mechano_lambda`` (the estrogen drive, its attenuation and the mechanical brake),
+   ``age_oba_apoptosis`` and ``age_onset_years`` (the age-related loss) and
+   ``hrt_estrogen_level``. The points:
+
+   * the lumbar-spine loss rates (Sowers et al. 2010: -1.7 %/y in [FMP-2, FMP], -3.3 %/y in
+     [FMP, FMP+2], -1.1 %/y in [FMP+2, FMP+7]) and the 10-year total (Greendale et al.
+     2012: -10.6 % over their observation window, the 5 years before to the 5 years after
+     the FMP). The stage rates are listed as SWAN's in calibration-data.md but come from
+     another cohort: Sowers et al. 2010 (J Clin Endocrinol Metab 95:2155) followed a
+     population-based cohort of 629 women aged 24-44 at baseline for 15 years (the
+     Michigan Bone Health and Metabolism Study), SWAN enrolled women aged 42-52. Chained,
+     the rates lose 12.6 % over [FMP-2, FMP+5], more than SWAN's 10.6 % over [FMP-5,
+     FMP+5], which contains it: no model meets both at their centres. :data:`CHECKS` holds
+     SWAN's own stage split (Greendale et al. 2012), evaluated, not fitted;
+   * the placebo arms of WHI (total hip +0.14 % in 3 years from 63, Cauley et al. 2003)
+     and FREEDOM (total hip -1.4 % in 36 months from 72, Cummings et al. 2009);
+   * the acceleration of hip loss in old age (Ensrud et al. 1995, J Bone Miner Res
+     10:1778, the Study of Osteoporotic Fractures, a natural-history cohort: total-hip aBMD
+     fell 10.4 mg/cm^2/y at 85+ against 2.5 at 67-69, a ratio of 4.16);
+   * WHI E+P: the total-hip difference therapy - placebo at 3 y (+3.7 % vs +0.14 %, Cauley
+     et al. 2003); HRT starts 12 y after the FMP (WHI mean age 63, ASSUMPTION: FMP at 51).
+
+   The placebo arms and SOF hold the long tail of the estrogen drive and the age-related
+   loss apart, and the HRT difference needs the turnover that drive keeps up at 63: fitted
+   one after the other, as before December 2026, the SWAN fit took the attenuation to its
+   bound once the age term no longer acted in the SWAN window, and the HRT level then
+   found no root.
+2. FREEDOM: ``denosumab_accessibility`` to the total-hip differences at 12/24/36 months
    (+3.2/+4.4/+5.0 % vs 0.0/-0.7/-1.4 %) and the lumbar-spine difference at 36 months
    (8.8 %, Prolia label); denosumab starts 21 y after the FMP (FREEDOM mean age 72).
 
@@ -117,6 +132,11 @@ TARGETS = {
     "freedom_ls_36_diff": (8.8, "LS Dmab - placebo 36 mo (%)", "Prolia label"),
     "freedom_th_36_placebo": (-1.4, "TH placebo 36 mo, age 72 (%)", "Cummings 2009"),
     "whi_th_3y_placebo": (0.14, "TH placebo 3 y, age 63 (%)", "Cauley 2003"),
+    "sof_th_rate_ratio": (
+        10.4 / 2.5,
+        "TH loss rate, age 85+ over 67-69 (-)",
+        "Ensrud 1995 (SOF)",
+    ),
 }
 """Calibration targets: key -> (value, description, source)."""
 
@@ -160,17 +180,41 @@ def _change(r: ZeroDResult, site: str, t0: float, t1: float) -> float:
     return 100.0 * (b1 / b0 - 1.0)
 
 
-def swan(k: CalibratedConstants) -> dict[str, float]:
-    """SWAN quantities of the model (natural menopause).
+SOF_WINDOWS = ((68.0, 71.55), (87.0, 90.55))
+"""Ages (years) over which :func:`untreated` measures the two SOF loss rates: the age groups
+67-69 and 85+ of Ensrud et al. (1995, J Bone Miner Res 10:1778), from the group's middle
+(ASSUMPTION for 85+: 87) over their 3.55-year follow-up."""
+AGE_AT_FMP = 51.0
+"""Age at the final menstrual period in the calibration runs (years; start at 46, FMP 5 y
+later)."""
 
-    Lumbar-spine stage rates and 10-year total (:data:`TARGETS`); lumbar-spine and
-    femoral-neck transmenopause and femoral-neck total (:data:`CHECKS`).
+
+def _untreated_run(k: CalibratedConstants) -> ZeroDResult:
+    """Natural menopause at 51, no therapy, from 46 to the end of the last SOF window."""
+    return _run(_menopause(), FMP + (SOF_WINDOWS[1][1] - AGE_AT_FMP) * YEAR + 1.0, k)
+
+
+def _at_age(age: float) -> float:
+    """Time (days) of the calibration runs at ``age`` (years)."""
+    return FMP + (age - AGE_AT_FMP) * YEAR
+
+
+def untreated(k: CalibratedConstants) -> dict[str, float]:
+    """Model quantities of untreated women from one natural-menopause run (46 to 90 y).
+
+    SWAN: the lumbar-spine stage rates (%/y) and 10-year total (%) of :data:`TARGETS`, the
+    lumbar-spine and femoral-neck transmenopause and femoral-neck total of :data:`CHECKS`;
+    the placebo arms (total hip, %): ``whi_th_3y_placebo`` (3 y from 63),
+    ``freedom_th_36_placebo`` (36 months from 72); SOF: ``sof_th_rate_ratio``, the
+    absolute rate of total-hip aBMD loss at 85+ over that at 67-69 (dimensionless, the
+    quantity Ensrud et al. 1995 report in mg/cm^2/y), and ``sof_th_rate_68``,
+    ``sof_th_rate_87``, the same rates relative to the aBMD at each window's start (%/y).
     """
-    r = _run(_menopause(), FMP + 7.0 * YEAR + 1.0, k)
-    ls, fn = "lumbar_spine", "femoral_neck"
+    r = _untreated_run(k)
+    ls, fn, th = "lumbar_spine", "femoral_neck", "total_hip"
     t0, t1 = (FMP + y * YEAR for y in SWAN_TOTAL_WINDOW)
     m0, m1 = (FMP + y * YEAR for y in SWAN_TRANSMENOPAUSE)
-    return {
+    out = {
         "swan_rate_pre": _change(r, ls, FMP - 2 * YEAR, FMP) / 2.0,
         "swan_rate_post": _change(r, ls, FMP, FMP + 2 * YEAR) / 2.0,
         "swan_rate_late": _change(r, ls, FMP + 2 * YEAR, FMP + 7 * YEAR) / 5.0,
@@ -178,7 +222,16 @@ def swan(k: CalibratedConstants) -> dict[str, float]:
         "swan_transmenopause": _change(r, ls, m0, m1),
         "swan_fn_total_10y": _change(r, fn, t0, t1),
         "swan_fn_transmenopause": _change(r, fn, m0, m1),
+        "whi_th_3y_placebo": _change(r, th, WHI_START, WHI_START + 3 * YEAR),
+        "freedom_th_36_placebo": _change(r, th, FREEDOM_START, FREEDOM_START + 3 * YEAR),
     }
+    slopes = []
+    for (a0, a1), name in zip(SOF_WINDOWS, ("sof_th_rate_68", "sof_th_rate_87"), strict=True):
+        b0, b1 = (1.0 + r.at(f"abmd_change_pct_{th}", _at_age(a)) / 100.0 for a in (a0, a1))
+        slopes.append((b1 - b0) / (a1 - a0))
+        out[name] = 100.0 * slopes[-1] / b0
+    out["sof_th_rate_ratio"] = slopes[1] / slopes[0]
+    return out
 
 
 def _treated_vs_placebo(
@@ -188,23 +241,25 @@ def _treated_vs_placebo(
     return _run(treated, t_end, k), _run(_menopause(), t_end, k)
 
 
-def whi(k: CalibratedConstants) -> dict[str, float]:
-    """WHI quantities (total hip at 3 y, therapy and placebo)."""
-    tr, pl = _treated_vs_placebo(
-        k, _menopause(hrt=[HRTConfig(start_days=WHI_START)]), WHI_START, [3.0]
-    )
+def whi(k: CalibratedConstants, placebo: float | None = None) -> dict[str, float]:
+    """WHI quantities (total hip at 3 y, therapy and placebo, %).
+
+    ``placebo``: the placebo arm's change if already known (from :func:`untreated`, the
+    same run), so that only the treated arm is run.
+    """
     t3 = WHI_START + 3 * YEAR
+    treated = _menopause(hrt=[HRTConfig(start_days=WHI_START)])
+    if placebo is None:
+        tr, pl = _treated_vs_placebo(k, treated, WHI_START, [3.0])
+        placebo = _change(pl, "total_hip", WHI_START, t3)
+    else:
+        tr = _run(treated, t3 + 1.0, k)
     th_t = _change(tr, "total_hip", WHI_START, t3)
-    th_p = _change(pl, "total_hip", WHI_START, t3)
-    return {"whi_th_3y_diff": th_t - th_p, "whi_th_3y": th_t, "whi_th_3y_placebo": th_p}
+    return {"whi_th_3y_diff": th_t - placebo, "whi_th_3y": th_t, "whi_th_3y_placebo": placebo}
 
 
-def freedom(k: CalibratedConstants, *, placebo_only: bool = False) -> dict[str, float]:
+def freedom(k: CalibratedConstants) -> dict[str, float]:
     """FREEDOM quantities (denosumab 60 mg every 6 months for 3 years)."""
-    if placebo_only:
-        pl = _run(_menopause(), FREEDOM_START + 3 * YEAR + 1.0, k)
-        t36 = FREEDOM_START + 3 * YEAR
-        return {"freedom_th_36_placebo": _change(pl, "total_hip", FREEDOM_START, t36)}
     dmab = DenosumabConfig(start_days=FREEDOM_START, stop_days=FREEDOM_START + 3 * YEAR)
     tr, pl = _treated_vs_placebo(k, _menopause(denosumab=[dmab]), FREEDOM_START, [3.0])
     out: dict[str, float] = {}
@@ -224,7 +279,7 @@ def freedom(k: CalibratedConstants, *, placebo_only: bool = False) -> dict[str, 
 
 def evaluate(k: CalibratedConstants = CALIBRATED) -> list[CalibrationPoint]:
     """Model values at every calibration point, then at the :data:`CHECKS`, for ``k``."""
-    vals = {**swan(k), **whi(k), **freedom(k)}
+    vals = {**untreated(k), **whi(k), **freedom(k)}
     return [
         CalibrationPoint(key, desc, target, vals[key], src)
         for key, (target, desc, src) in (TARGETS | CHECKS).items()
@@ -262,65 +317,80 @@ def bracketed_root(
     return float(brentq(lambda x: ends[x] if x in ends else gap(x), lo, hi, **brentq_options))
 
 
-def fit_age(k: CalibratedConstants, max_nfev: int = 40) -> CalibratedConstants:
-    """Fit the age-related loss c_age to the FREEDOM placebo total hip at 36 months."""
-    target, desc, src = TARGETS["freedom_th_36_placebo"]
+COURSE_KEYS = (
+    "swan_rate_pre",
+    "swan_rate_post",
+    "swan_rate_late",
+    "swan_total_10y",
+    "whi_th_3y_placebo",
+    "freedom_th_36_placebo",
+    "sof_th_rate_ratio",
+    "whi_th_3y_diff",
+)
+"""The points of the first fit (module docstring, 1.). Unweighted: the rates in %/y, the
+changes in percentage points and the SOF ratio (dimensionless) are each uncertain by about
+one unit (Ensrud et al. 1995: 2.5 (2.0-2.9) and 10.4 (8.4-12.4) mg/cm^2/y, so the ratio by
+about +-1)."""
+COURSE_CONSTANTS = (
+    "rankl_estrogen",
+    "estrogen_adaptation_days",
+    "mechano_lambda",
+    "age_oba_apoptosis",
+    "age_onset_years",
+    "hrt_estrogen_level",
+)
+"""The constants of the first fit: the first three on a log scale, then c_age, the onset
+(years) and the HRT level."""
+_COURSE_BOUNDS = (
+    (math.log(10.0), math.log(100.0), math.log(0.05), 0.0, 45.0, 0.05),
+    (math.log(1e5), math.log(1e5), math.log(5.0), 2.0, 75.0, 1.5),
+)
 
-    def gap(c: float) -> float:
-        kk = dataclasses.replace(k, age_oba_apoptosis=c)
-        return freedom(kk, placebo_only=True)["freedom_th_36_placebo"] - target
 
-    c = bracketed_root(
-        gap,
-        0.0,
-        2.0,
-        constant="age_oba_apoptosis",
-        target=f"{desc} {target:+.2f}, {src}",
-        xtol=1e-4,
-        maxiter=max_nfev,
+def _course_constants(start: CalibratedConstants, z: Sequence[float]) -> CalibratedConstants:
+    values = [math.exp(z[0]), math.exp(z[1]), math.exp(z[2]), *(float(x) for x in z[3:])]
+    return dataclasses.replace(start, **dict(zip(COURSE_CONSTANTS, values, strict=True)))
+
+
+def course(k: CalibratedConstants) -> dict[str, float]:
+    """The quantities of the first fit: :func:`untreated`, then :func:`whi`.
+
+    WHI's placebo arm is taken from the untreated run (the same scenario).
+    """
+    u = untreated(k)
+    return {**u, **whi(k, u["whi_th_3y_placebo"])}
+
+
+def fit_course(start: CalibratedConstants, max_nfev: int = 80) -> CalibratedConstants:
+    """Least squares of :data:`COURSE_KEYS` in :data:`COURSE_CONSTANTS` (the first fit).
+
+    Stops at a relative change of the sum of squares or of the constants of 1e-6 (the
+    valley of the SWAN points is flat; tighter stops cost hundreds of runs and move the
+    fitted points by less than 0.01 pp).
+    """
+    z0 = [
+        math.log(start.rankl_estrogen),
+        math.log(start.estrogen_adaptation_days),
+        math.log(start.mechano_lambda),
+        start.age_oba_apoptosis,
+        start.age_onset_years,
+        start.hrt_estrogen_level,
+    ]
+    sol = least_squares(
+        lambda z: _residuals(course(_course_constants(start, z)), COURSE_KEYS),
+        np.clip(z0, *_COURSE_BOUNDS),
+        bounds=_COURSE_BOUNDS,
+        diff_step=1e-3,
+        ftol=1e-6,
+        xtol=1e-6,
+        max_nfev=max_nfev,
     )
-    return dataclasses.replace(k, age_oba_apoptosis=c)
+    return _course_constants(start, sol.x)
 
 
 def fit(start: CalibratedConstants = CALIBRATED, *, max_nfev: int = 40) -> CalibratedConstants:
-    """Fit the constants sequentially (SWAN, then WHI, then FREEDOM); return them."""
-    swan_keys = ["swan_rate_pre", "swan_rate_post", "swan_rate_late", "swan_total_10y"]
-
-    def swan_res(z: np.ndarray) -> np.ndarray:
-        k = dataclasses.replace(
-            start,
-            rankl_estrogen=math.exp(z[0]),
-            estrogen_adaptation_days=math.exp(z[1]),
-            mechano_lambda=math.exp(z[2]),
-        )
-        return _residuals(swan(k), swan_keys)
-
-    z0 = np.log([start.rankl_estrogen, start.estrogen_adaptation_days, start.mechano_lambda])
-    sol = least_squares(
-        swan_res,
-        z0,
-        bounds=(np.log([10.0, 100.0, 0.05]), np.log([1e5, 1e5, 5.0])),
-        diff_step=1e-3,
-        max_nfev=max_nfev,
-    )
-    k = dataclasses.replace(
-        start,
-        rankl_estrogen=float(math.exp(sol.x[0])),
-        estrogen_adaptation_days=float(math.exp(sol.x[1])),
-        mechano_lambda=float(math.exp(sol.x[2])),
-    )
-    k = fit_age(k, max_nfev)
-    target_h, desc_h, src_h = TARGETS["whi_th_3y_diff"]
-    e_hrt = bracketed_root(
-        lambda e: whi(dataclasses.replace(k, hrt_estrogen_level=e))["whi_th_3y_diff"] - target_h,
-        0.05,
-        1.5,
-        constant="hrt_estrogen_level",
-        target=f"{desc_h} {target_h:+.2f}, {src_h}",
-        xtol=1e-4,
-        maxiter=max_nfev,
-    )
-    k = dataclasses.replace(k, hrt_estrogen_level=e_hrt)
+    """Fit the constants sequentially (the untreated and HRT course, then FREEDOM)."""
+    k = fit_course(start, 2 * max_nfev)
     fr_keys = [
         "freedom_th_12_diff",
         "freedom_th_24_diff",
@@ -443,6 +513,25 @@ def _freedom_panel(a: Any, k: CalibratedConstants, pts: dict[str, CalibrationPoi
     a.legend(fontsize=8, loc="upper left")
 
 
+def _age_panel(a: Any, k: CalibratedConstants, pts: dict[str, CalibrationPoint]) -> None:
+    """Age panel: the hip loss rate against age, relative to 67-69 (Ensrud 1995)."""
+    r = _untreated_run(k)
+    ages = np.arange(AGE_AT_FMP + 2.0, SOF_WINDOWS[1][1] - 1.0, 0.5)
+    b = np.array([1.0 + r.at("abmd_change_pct_total_hip", _at_age(x)) / 100.0 for x in ages])
+    rate = -np.gradient(b, ages)
+    (w0, w1), (v0, v1) = SOF_WINDOWS
+    ref = float(np.interp(0.5 * (w0 + w1), ages, rate))
+    a.plot(ages, rate / ref, lw=2, label="model, total hip (natural menopause at 51)")
+    sof_ages = [0.5 * (w0 + w1), 0.5 * (v0 + v1)]
+    a.plot(sof_ages, [1.0, TARGETS["sof_th_rate_ratio"][0]], "ko", label="SOF (Ensrud 1995)")
+    keys = ("sof_th_rate_ratio", "freedom_th_36_placebo", "whi_th_3y_placebo")
+    a.text(0.03, 0.55, _error_lines(pts, keys), transform=a.transAxes, fontsize=7, bbox=_BOX)
+    a.set_xlabel("age (years)")
+    a.set_ylabel("hip aBMD loss rate / rate at 67-69 (-)")
+    a.set_title("Age-related loss, no therapy")
+    a.legend(fontsize=8, loc="upper left")
+
+
 _BOX = {"boxstyle": "round", "facecolor": "white", "alpha": 0.9}
 
 
@@ -462,10 +551,11 @@ def plot(k: CalibratedConstants, path: str) -> None:
     import matplotlib.pyplot as plt
 
     pts = {p.key: p for p in evaluate(k)}
-    fig, ax = plt.subplots(1, 3, figsize=(17, 5.2))
-    _swan_panel(ax[0], k, pts)
-    _whi_panel(ax[1], k, pts)
-    _freedom_panel(ax[2], k, pts)
+    fig, ax = plt.subplots(2, 2, figsize=(13, 10))
+    _swan_panel(ax[0, 0], k, pts)
+    _whi_panel(ax[0, 1], k, pts)
+    _freedom_panel(ax[1, 0], k, pts)
+    _age_panel(ax[1, 1], k, pts)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

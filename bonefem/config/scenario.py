@@ -283,8 +283,8 @@ class ScenarioConfig(_Model):
         default=45.0,
         ge=0.0,
         le=120.0,
-        description="age at t = 0 (years); the age-related, non-hormonal loss acts from 50 "
-        "years (bonefem.biology.agents.aging)",
+        description="age at t = 0 (years); the age-related, non-hormonal loss acts from the "
+        "calibrated onset, about 60 years (bonefem.biology.agents.aging)",
     )
     history_from_age_years: float | None = Field(
         default=None,

@@ -7,6 +7,7 @@ from typing import Literal
 
 import pytest
 
+from bonefem.biology.calibrated import CALIBRATED
 from bonefem.biology.signals import (
     BisphosphonateConfig,
     DenosumabConfig,
@@ -50,14 +51,34 @@ def test_healthy_no_drift_30_years() -> None:
 
 
 @pytest.mark.parametrize("sex", ["female", "male"])
-def test_age_related_loss_after_fifty(sex: Literal["female", "male"]) -> None:
-    """Premenopausal hormones (or T = 1) from 50 to 80: bone is lost, faster with age."""
+def test_age_related_loss_begins_at_its_onset_and_accelerates(
+    sex: Literal["female", "male"],
+) -> None:
+    """Premenopausal hormones (or T = 1) from 50 to 90: no loss before the fitted onset
+    (``age_onset_years``, about 60), then a loss that accelerates (the rate grows about as
+    age - onset: 85-90 at least 2.5 times 67-72)."""
     r = run_zero_d(
-        ScenarioConfig(sex=sex, age_at_start_years=50.0), 30 * YEAR, run=RunConfig(step_days=60.0)
+        ScenarioConfig(sex=sex, age_at_start_years=50.0), 40 * YEAR, run=RunConfig(step_days=60.0)
     )
     hip = "abmd_change_pct_total_hip"
-    first, last = r.at(hip, 10 * YEAR), r.at(hip, 30 * YEAR) - r.at(hip, 20 * YEAR)
-    assert first < 0.0 and last < 2.0 * first  # losing, and at least twice as fast at 70-80
+    onset = CALIBRATED.age_onset_years
+    assert abs(r.at(hip, (onset - 50.0 - 0.5) * YEAR)) < 1e-6
+    early = r.at(hip, 22 * YEAR) - r.at(hip, 17 * YEAR)
+    late = r.at(hip, 40 * YEAR) - r.at(hip, 35 * YEAR)
+    assert early < 0.0 and late < 2.5 * early
+
+
+def test_age_factor_shape() -> None:
+    """1 up to the onset, 1 + c_age at 80 years, quadratic in between; an onset at or above
+    80 is refused."""
+    from bonefem.biology.agents.aging import age_factor
+
+    assert age_factor(55.0, 0.2, 60.0) == 1.0
+    assert age_factor(60.0, 0.2, 60.0) == 1.0
+    assert age_factor(80.0, 0.2, 60.0) == pytest.approx(1.2, abs=1e-15)
+    assert age_factor(70.0, 0.2, 60.0) == pytest.approx(1.05, abs=1e-15)
+    with pytest.raises(ValueError, match="below 80"):
+        age_factor(70.0, 0.2, 80.0)
 
 
 def test_estrogen_loss_causes_loss(menopause) -> None:
