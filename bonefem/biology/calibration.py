@@ -32,8 +32,8 @@ earlier parameters but not the reverse:
    The placebo arms and SOF hold the long tail of the estrogen drive and the age-related
    loss apart, and the HRT difference needs the turnover that drive keeps up at 63: fitted
    one after the other, as before December 2026, the SWAN fit took the attenuation to its
-   bound once the age term no longer acted in the SWAN window, and the HRT level then
-   found no root.
+   bound once the age term no longer acted in the SWAN window, WHI's placebo arm missed by
+   1.5 pp and the HRT level found no root.
 2. FREEDOM: ``denosumab_accessibility`` to the total-hip differences at 12/24/36 months
    (+3.2/+4.4/+5.0 % vs 0.0/-0.7/-1.4 %) and the lumbar-spine difference at 36 months
    (8.8 %, Prolia label); denosumab starts 21 y after the FMP (FREEDOM mean age 72).

@@ -71,8 +71,9 @@ def test_neutral_levels_are_the_healthy_run(healthy: float) -> None:
 #: -6.280, against -1.4594 / -1.2938 / -1.9846 and -6.2039 at 2-day steps with ROS2 and
 #: tolerances / 100); the new values are within 0.5 % of those tight runs; again when the
 #: untreated course was fitted as one (December 2026: the mechanostat slope lambda 1.44 ->
-#: 0.83, a weaker brake, so every imbalance loses 5-16 % more: -1.4656 / -1.2936 / -1.9839,
-#: glucocorticoid -13.720, PTH -6.2033 before)
+#: 0.83, a weaker brake; insulin resistance, inflammation, glucocorticoid and PTH lose 4-11 %
+#: more, sympathetic tone 1 % less: -1.4656 / -1.2936 / -1.9839, glucocorticoid -13.720,
+#: PTH -6.2033 before)
 LINEAR = [
     ("metabolic", lambda x: [MetabolicConfig(insulin_resistance=x)], 0.4, -1.5309),
     ("sympathetic", lambda x: [SympatheticConfig(tone=1.0 + x)], 0.5, -1.2778),
