@@ -24,7 +24,7 @@ from bonefem.biology.history import CohortHistory
 from bonefem.biology.parameters import (
     PIVONKA_2008,
     CellParameters,
-    calibrated_parameters,
+    cell_parameters,
     remodeling_parameters,
 )
 from bonefem.biology.signals import ScenarioSignals, build_signals
@@ -53,7 +53,7 @@ FloatArray = npt.NDArray[np.float64]
 
 #: ``remodeling.parameters`` -> the cell parameter set, given the calibrated constants
 PARAMETER_SETS: dict[str, Callable[[CalibratedConstants], CellParameters]] = {
-    "scheiner2013": lambda c: calibrated_parameters(c.mechano_lambda, c.mechano_rankl_max),
+    "scheiner2013": lambda c: cell_parameters(c),
     "pivonka2008": lambda c: PIVONKA_2008,
 }
 #: ``coupling.stimulus`` -> what the cells sense

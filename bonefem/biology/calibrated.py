@@ -98,26 +98,31 @@ class CalibratedConstants:
         haversian_canal_density: Haversian canals per mm^2 of compact bone N_H (1/mm^2),
             set so that healthy cortical bone at BV/TV 0.95 turns over 3 %/year (Manolagas
             2000, Endocr Rev 21:115) (:mod:`bonefem.remodeling.bone`).
+        mechano_switch_width: width of the smoothed switch between the mechanostat's two
+            branches at the homeostatic stimulus, in Psi/Psi_ss (dimensionless; not fitted:
+            a numerical regularisation, 0 = Scheiner's kink;
+            :attr:`bonefem.biology.parameters.MechanoParameters.switch_width`).
         formation_delay_days: mean delay of bone formation behind the active osteoblasts
             (days; not fitted: the human trabecular remodelling periods of Eriksen 1986,
             Endocr Rev 7:379, less the cell model's own ~10-day lag).
     """
 
-    rankl_estrogen: float = 433.5820924643046
-    estrogen_adaptation_days: float = 2939.1119632002874
+    rankl_estrogen: float = 432.3530948490997
+    estrogen_adaptation_days: float = 2935.94818135765
     hrt_estrogen_level: float = 0.8719244215369009
-    mechano_lambda: float = 0.8313467403751496
-    denosumab_accessibility: float = 0.015017114725339299
-    fe_rankl_estrogen_factor: float = 0.8275659632432225
+    mechano_lambda: float = 0.8469712567402633
+    denosumab_accessibility: float = 0.014951669575848916
+    fe_rankl_estrogen_factor: float = 0.8254531293955312
     mechano_rankl_max: float = 888.8913794914109
-    pth_modelling_formation: float = 3.6884935769841234e-05
-    age_oba_apoptosis: float = 0.09310947080418332
-    age_onset_years: float = 59.614305796716884
-    mineral_slow_share: float = 0.5104619308890234
-    mineral_slow_rate: float = 0.00014754614224622738
-    bisphosphonate_oca_apoptosis_max: float = 229.78200748617118
+    pth_modelling_formation: float = 3.686316366088937e-05
+    age_oba_apoptosis: float = 0.09355039482011919
+    age_onset_years: float = 59.60206060771555
+    mineral_slow_share: float = 0.5114163395330804
+    mineral_slow_rate: float = 0.00014893303746491094
+    bisphosphonate_oca_apoptosis_max: float = 214.1681051199703
     haversian_canal_density: float = 8.898186882383277
     formation_delay_days: float = 90.0
+    mechano_switch_width: float = 0.01
 
 
 CALIBRATED = CalibratedConstants()

@@ -56,7 +56,7 @@ from scipy.optimize import brentq, least_squares, minimize_scalar
 
 from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants
 from bonefem.biology.cells import BoneCellModel
-from bonefem.biology.parameters import calibrated_parameters, remodeling_parameters
+from bonefem.biology.parameters import cell_parameters, remodeling_parameters
 from bonefem.biology.zerod import RunConfig, ZeroDResult, run_zero_d
 from bonefem.config.scenario import DenosumabConfig, EstrogenConfig, HRTConfig, ScenarioConfig
 from bonefem.errors import CalibrationError
@@ -88,7 +88,7 @@ RTOL_BONE = 1.0e-5
 
 def _run(cfg: ScenarioConfig, t_end: float, k: CalibratedConstants) -> ZeroDResult:
     model = BoneCellModel(
-        calibrated_parameters(k.mechano_lambda, k.mechano_rankl_max),
+        cell_parameters(k),
         remodeling_parameters(k),
         rtol_cells=RTOL_CELLS,
         rtol_bone=RTOL_BONE,

@@ -64,7 +64,7 @@ from bonefem.biology import calibration
 from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants
 from bonefem.biology.calibration import FMP, YEAR, _menopause, bracketed_root
 from bonefem.biology.cells import BoneCellModel
-from bonefem.biology.parameters import calibrated_parameters, remodeling_parameters
+from bonefem.biology.parameters import cell_parameters, remodeling_parameters
 from bonefem.biology.signals import build_signals
 from bonefem.biology.zerod import RunConfig, ZeroDResult, run_zero_d
 from bonefem.config.scenario import BisphosphonateConfig, ScenarioConfig, TeriparatideConfig
@@ -113,7 +113,8 @@ def _scenario(treated: bool) -> ScenarioConfig:
 def teriparatide_bfr_ratio(k: CalibratedConstants = CALIBRATED) -> float:
     """Cancellous BFR/BS on teriparatide over placebo after :data:`COSMAN_DAYS` days."""
     model = BoneCellModel(
-        calibrated_parameters(k.mechano_lambda, k.mechano_rankl_max), remodeling_parameters(k)
+        cell_parameters(k),
+        remodeling_parameters(k),
     )
     t1 = TPTD_START + COSMAN_DAYS
     bfr = []
@@ -148,7 +149,8 @@ def fit_mbf(k: CalibratedConstants = CALIBRATED) -> CalibratedConstants:
 def _alendronate_runs(k: CalibratedConstants) -> tuple[ZeroDResult, ZeroDResult]:
     """0-D runs of the cohort with and without alendronate 10 mg/day for 3 years."""
     model = BoneCellModel(
-        calibrated_parameters(k.mechano_lambda, k.mechano_rankl_max), remodeling_parameters(k)
+        cell_parameters(k),
+        remodeling_parameters(k),
     )
     t_end = ALN_START + 3.0 * YEAR + 1.0
     aln = BisphosphonateConfig(drug="alendronate", start_days=ALN_START, stop_days=t_end)

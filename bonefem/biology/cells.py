@@ -37,9 +37,12 @@ adding to the named terms, and f, m evolving by :class:`bonefem.remodeling.CellD
 Mechanical regulation (Scheiner 2013): with Psi_r = Psi / Psi_ss (local strain energy
 density relative to its homeostatic value, dimensionless)::
 
-    Pi_mech = min(1, Pi_ss (1 + lambda (Psi_r - 1)))  if Psi_r > 1,  Pi_ss otherwise
-    P_RANKL,mech = kappa d / (1 + kappa d / P_max),   d = 1 - Psi_r  if Psi_r < 1,  0 otherwise
+    Pi_mech = min(1, Pi_ss (1 + lambda r(Psi_r - 1)))
+    P_RANKL,mech = kappa d / (1 + kappa d / P_max),   d = r(1 - Psi_r)
                    (Scheiner's linear kappa d for P_max = inf; saturating, issue 13 item 4)
+    r(x) = max(0, x) (Scheiner), or smoothed over switch_width eps: 0 for x <= 0,
+           x^2 / (2 eps) below eps, x - eps/2 above (bonefem's calibrated set, eps 0.01;
+           a numerical regularisation, MechanoParameters.switch_width)
     P_OBp = a D_OBu pi_act(TGFb_ss) / (OBp_ss Pi_ss)          (steady state preserved)
 
 Integrator
@@ -104,7 +107,7 @@ from bonefem.biology.integrator import (
 )
 from bonefem.biology.parameters import (
     CellParameters,
-    calibrated_parameters,
+    cell_parameters,
     remodeling_parameters,
 )
 from bonefem.biology.pivonka import SignallingChain, signalling_chain
@@ -133,7 +136,7 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 
-DEFAULT_PARAMETERS = calibrated_parameters(CALIBRATED.mechano_lambda, CALIBRATED.mechano_rankl_max)
+DEFAULT_PARAMETERS = cell_parameters(CALIBRATED)
 """Default cell parameters: Scheiner 2013 with the calibrated mechanical slope lambda."""
 
 DEFAULT_REMODELING_CELLS = remodeling_parameters(CALIBRATED)
@@ -263,11 +266,9 @@ class BoneCellModel:
         mech = self.params.mechano
         if not mech.enabled or psi_r is None:
             return mech.pi_ss, 0.0
-        psi = np.asarray(psi_r, dtype=float)
-        pi = np.where(
-            psi > 1.0, np.minimum(1.0, mech.pi_ss * (1.0 + mech.lam * (psi - 1.0))), mech.pi_ss
-        )
-        linear = mech.kappa_rankl * np.maximum(0.0, 1.0 - psi)
+        x = np.asarray(psi_r, dtype=float) - 1.0
+        pi = np.minimum(1.0, mech.pi_ss * (1.0 + mech.lam * mech.ramp(x)))
+        linear = mech.kappa_rankl * mech.ramp(-x)
         prod = linear / (1.0 + linear / mech.rankl_mech_max)
         return pi, prod
 

@@ -29,6 +29,8 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
+
 from bonefem.remodeling.bone import DEFAULT_REMODELING, RemodelingParameters
 
 __all__ = [
@@ -60,6 +62,16 @@ class MechanoParameters:
             homeostatic stimulus, P_max under complete unloading (issue 13 item 4: the
             linear term gave 540 x beta_RANKL at 30 % load and a disuse loss 2-3 times the
             bed-rest rates; P_max is calibrated on bed-rest data, docs/calibration.md).
+        switch_width: width eps of the switch between the two branches at the homeostatic
+            stimulus, in Psi/Psi_ss (dimensionless; 0 = Scheiner's kink). Each branch takes
+            the once-differentiable ramp r(x) = 0 (x <= 0), x^2 / (2 eps) (x < eps),
+            x - eps/2 (x >= eps) of its distance x from Psi_ss instead of max(0, x): the
+            equilibrium stays exact (r(0) = 0) and the rates' derivative no longer jumps
+            from lambda to kappa = 1e5 pM/day across Psi_ss, where the cell model's error
+            control rejected a third of its substeps (docs/performance.md, "The HRT case
+            after the untreated course was fitted as one"). A numerical regularisation
+            (ASSUMPTION), no biological datum: bonefem's default 0.01, below the
+            uncertainty of any strain-energy stimulus.
     """
 
     enabled: bool = True
@@ -68,6 +80,19 @@ class MechanoParameters:
     lam: float = 1.25
     kappa_rankl: float = 1.0e5
     rankl_mech_max: float = math.inf
+    switch_width: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.switch_width < 1.0:
+            raise ValueError(f"switch_width must lie in [0, 1), got {self.switch_width}")
+
+    def ramp(self, x: Any) -> Any:
+        """The branch ramp r(x) (dimensionless): max(0, x), smoothed over ``switch_width``."""
+        x = np.asarray(x, dtype=float)
+        eps = self.switch_width
+        if eps <= 0.0:
+            return np.maximum(0.0, x)
+        return np.where(x <= 0.0, 0.0, np.where(x < eps, x * x / (2.0 * eps), x - 0.5 * eps))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -175,18 +200,43 @@ SCHEINER_2013 = CellParameters(
 """Scheiner et al. (2013) recalibrated parameters with mechanical regulation (published)."""
 
 
+MECHANO_SWITCH_WIDTH = 0.01
+"""Width of the smoothed switch at the homeostatic stimulus in bonefem's calibrated set
+(Psi/Psi_ss, dimensionless; :attr:`MechanoParameters.switch_width`)."""
+
+
 def calibrated_parameters(
-    mechano_lambda: float, rankl_mech_max: float = math.inf
+    mechano_lambda: float,
+    rankl_mech_max: float = math.inf,
+    switch_width: float = MECHANO_SWITCH_WIDTH,
 ) -> CellParameters:
     """Scheiner 2013 set with calibrated lambda (dimensionless) and P_max (pM/day).
 
     The mechanical slope lambda and the saturation of the disuse RANKL production P_max
-    replace Scheiner's values. bonefem's default set is ``calibrated_parameters(
+    replace Scheiner's values, and the switch at the homeostatic stimulus is smoothed over
+    ``switch_width`` (Psi/Psi_ss, dimensionless; ``CalibratedConstants.mechano_switch_width``,
+    default :data:`MECHANO_SWITCH_WIDTH`). bonefem's default set is ``calibrated_parameters(
     CALIBRATED.mechano_lambda, CALIBRATED.mechano_rankl_max)`` (see
     :data:`bonefem.biology.cells.DEFAULT_PARAMETERS`); the steady state is unchanged.
     """
-    mech = replace(SCHEINER_2013.mechano, lam=mechano_lambda, rankl_mech_max=rankl_mech_max)
+    mech = replace(
+        SCHEINER_2013.mechano,
+        lam=mechano_lambda,
+        rankl_mech_max=rankl_mech_max,
+        switch_width=switch_width,
+    )
     return replace(SCHEINER_2013, name="bonefem-calibrated", mechano=mech)
+
+
+def cell_parameters(constants: Any) -> CellParameters:
+    """The calibrated cell set for ``constants`` (a ``CalibratedConstants``).
+
+    Its lambda (dimensionless), P_max (pM/day) and switch width (dimensionless), via
+    :func:`calibrated_parameters`.
+    """
+    return calibrated_parameters(
+        constants.mechano_lambda, constants.mechano_rankl_max, constants.mechano_switch_width
+    )
 
 
 def remodeling_parameters(constants: Any) -> RemodelingParameters:

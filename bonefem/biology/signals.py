@@ -32,7 +32,7 @@ from bonefem.biology.agents import (
 )
 from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants
 from bonefem.biology.effects import Effects, merge_milestones
-from bonefem.biology.parameters import CellParameters, calibrated_parameters
+from bonefem.biology.parameters import CellParameters, cell_parameters
 from bonefem.config.scenario import (
     BisphosphonateConfig,
     DenosumabConfig,
@@ -89,11 +89,7 @@ class ScenarioSignals:
     ) -> None:
         self.config = config
         self.constants = constants
-        self.params = (
-            params
-            if params is not None
-            else calibrated_parameters(constants.mechano_lambda, constants.mechano_rankl_max)
-        )
+        self.params = params if params is not None else cell_parameters(constants)
         ctx = AgentContext(constants, self.params)
         classes = registered_agents() if agents is None else sorted(agents, key=_order)
         self.agents: list[Agent] = [cls(config, ctx) for cls in classes]

@@ -39,7 +39,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants
 from bonefem.biology.cells import BoneCellModel, formation_activity
 from bonefem.biology.history import CohortHistory, stress_feedback
-from bonefem.biology.parameters import PIVONKA_2008, calibrated_parameters, remodeling_parameters
+from bonefem.biology.parameters import (
+    PIVONKA_2008,
+    cell_parameters,
+    remodeling_parameters,
+)
 from bonefem.biology.signals import build_signals
 from bonefem.config.case import ActivityPeriod, load_scale_at
 from bonefem.config.scenario import ScenarioConfig
@@ -127,7 +131,7 @@ def make_model(run: RunConfig, constants: CalibratedConstants = CALIBRATED) -> B
     """Cell model for a run: Scheiner 2013 with the calibrated lambda, or Pivonka 2008."""
     if run.parameters == "scheiner2013":
         return BoneCellModel(
-            calibrated_parameters(constants.mechano_lambda, constants.mechano_rankl_max),
+            cell_parameters(constants),
             remodeling_parameters(constants),
         )
     return BoneCellModel(PIVONKA_2008, remodeling_parameters(constants))

@@ -47,6 +47,7 @@ CONSTANTS_V0_1 = CalibratedConstants(
     mineral_slow_share=0.0,
     haversian_canal_density=0.0,
     formation_delay_days=0.0,
+    mechano_switch_width=0.0,
 )
 
 

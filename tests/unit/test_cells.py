@@ -637,3 +637,38 @@ def test_steady_state_accepts_a_root_hybr_did_not_flag(monkeypatch: pytest.Monke
     monkeypatch.setattr(cells, "root", lambda f, x0, **kw: type("S", (), {"x": x0 + 5.0})())
     with pytest.raises(SolverError, match="no steady state"):
         BoneCellModel(SCHEINER_2013.with_(K_RANKL=7.0))
+
+
+def test_smoothed_mechanostat_switch() -> None:
+    """The calibrated set's switch at Psi_ss (width eps = 0.01): the ramp is 0 up to 0,
+    x^2/(2 eps) below eps, x - eps/2 above; continuous with a continuous slope (0 -> 1);
+    Scheiner's set keeps max(0, x). At Psi_r = 1 both sets give the homeostatic terms
+    exactly (Pi_ss, no RANKL), so the steady state is unchanged; beyond the width the
+    smoothed rates equal Scheiner's at Psi_r shifted by eps/2."""
+    from dataclasses import replace
+
+    from bonefem.biology.calibrated import CALIBRATED
+    from bonefem.biology.parameters import MECHANO_SWITCH_WIDTH, calibrated_parameters
+
+    smooth = calibrated_parameters(1.25).mechano
+    eps = smooth.switch_width
+    assert eps == MECHANO_SWITCH_WIDTH == CALIBRATED.mechano_switch_width == 0.01
+    x = np.array([-0.5, -1e-9, 0.0, 0.25 * eps, eps, 2.0 * eps])
+    np.testing.assert_allclose(
+        smooth.ramp(x), [0.0, 0.0, 0.0, eps / 32.0, eps / 2.0, 1.5 * eps], rtol=1e-14, atol=0
+    )
+    np.testing.assert_array_equal(SCHEINER_2013.mechano.ramp(x), np.maximum(0.0, x))
+    h = 1e-7  # one-sided slopes at both joints agree (C1)
+    for joint, slope in ((0.0, 0.0), (eps, 1.0)):
+        left = (smooth.ramp(joint) - smooth.ramp(joint - h)) / h
+        right = (smooth.ramp(joint + h) - smooth.ramp(joint)) / h
+        assert left == pytest.approx(slope, abs=1e-5) and right == pytest.approx(slope, abs=1e-5)
+    with pytest.raises(ValueError, match="switch_width"):
+        replace(smooth, switch_width=-0.1)
+    model = BoneCellModel(calibrated_parameters(1.25))
+    scheiner = BoneCellModel(SCHEINER_2013)
+    assert model._mech(1.0) == (smooth.pi_ss, 0.0)
+    for psi in (0.9, 1.2):  # beyond the width: Scheiner's terms, shifted by eps/2
+        shifted = 1.0 + (psi - 1.0) - np.sign(psi - 1.0) * eps / 2.0
+        got = np.array(model._mech(psi), dtype=float)
+        np.testing.assert_allclose(got, np.array(scheiner._mech(shifted), dtype=float), rtol=1e-12)

@@ -26,9 +26,9 @@ def test_scheiner_set_keeps_the_linear_term() -> None:
 
 def test_saturating_production() -> None:
     """kappa d / (1 + kappa d / P_max): slope kappa at d -> 0, half of P_max at kappa d = P_max,
-    P_max under complete unloading to 1/(1 + P_max/kappa)."""
+    P_max under complete unloading to 1/(1 + P_max/kappa) (the law itself: switch width 0)."""
     p_max = CALIBRATED.mechano_rankl_max
-    m = BoneCellModel(calibrated_parameters(CALIBRATED.mechano_lambda, p_max))
+    m = BoneCellModel(calibrated_parameters(CALIBRATED.mechano_lambda, p_max, switch_width=0.0))
     kappa = m.params.mechano.kappa_rankl
     d = np.array([1e-9, p_max / kappa, 1.0])
     prod = np.asarray(m._mech(1.0 - d)[1])
