@@ -34,11 +34,13 @@ import numpy as np
 from bonefem.remodeling.bone import DEFAULT_REMODELING, RemodelingParameters
 
 __all__ = [
+    "MECHANO_SWITCH_WIDTH",
     "PIVONKA_2008",
     "SCHEINER_2013",
     "CellParameters",
     "MechanoParameters",
     "calibrated_parameters",
+    "cell_parameters",
     "remodeling_parameters",
 ]
 
@@ -215,9 +217,9 @@ def calibrated_parameters(
     The mechanical slope lambda and the saturation of the disuse RANKL production P_max
     replace Scheiner's values, and the switch at the homeostatic stimulus is smoothed over
     ``switch_width`` (Psi/Psi_ss, dimensionless; ``CalibratedConstants.mechano_switch_width``,
-    default :data:`MECHANO_SWITCH_WIDTH`). bonefem's default set is ``calibrated_parameters(
-    CALIBRATED.mechano_lambda, CALIBRATED.mechano_rankl_max)`` (see
-    :data:`bonefem.biology.cells.DEFAULT_PARAMETERS`); the steady state is unchanged.
+    default :data:`MECHANO_SWITCH_WIDTH`). bonefem's default set is
+    ``cell_parameters(CALIBRATED)`` (see :data:`bonefem.biology.cells.DEFAULT_PARAMETERS`);
+    the steady state is unchanged.
     """
     mech = replace(
         SCHEINER_2013.mechano,
