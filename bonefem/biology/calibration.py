@@ -189,14 +189,14 @@ AGE_AT_FMP = 51.0
 later)."""
 
 
-def _untreated_run(k: CalibratedConstants) -> ZeroDResult:
-    """Natural menopause at 51, no therapy, from 46 to the end of the last SOF window."""
-    return _run(_menopause(), FMP + (SOF_WINDOWS[1][1] - AGE_AT_FMP) * YEAR + 1.0, k)
-
-
 def _at_age(age: float) -> float:
     """Time (days) of the calibration runs at ``age`` (years)."""
     return FMP + (age - AGE_AT_FMP) * YEAR
+
+
+def _untreated_run(k: CalibratedConstants) -> ZeroDResult:
+    """Natural menopause at 51, no therapy, from 46 to the end of the last SOF window."""
+    return _run(_menopause(), _at_age(SOF_WINDOWS[1][1]) + 1.0, k)
 
 
 def untreated(k: CalibratedConstants) -> dict[str, float]:
@@ -258,10 +258,19 @@ def whi(k: CalibratedConstants, placebo: float | None = None) -> dict[str, float
     return {"whi_th_3y_diff": th_t - placebo, "whi_th_3y": th_t, "whi_th_3y_placebo": placebo}
 
 
-def freedom(k: CalibratedConstants) -> dict[str, float]:
-    """FREEDOM quantities (denosumab 60 mg every 6 months for 3 years)."""
+FREEDOM_END = FREEDOM_START + 3.0 * YEAR + 1.0
+"""End of the FREEDOM runs (days): 36 months of denosumab and a day."""
+
+
+def freedom(k: CalibratedConstants, placebo: ZeroDResult | None = None) -> dict[str, float]:
+    """FREEDOM quantities (denosumab 60 mg every 6 months for 3 years).
+
+    ``placebo``: the placebo run to :data:`FREEDOM_END` if already made (it does not depend
+    on ``denosumab_accessibility``, so the FREEDOM fit runs it once).
+    """
     dmab = DenosumabConfig(start_days=FREEDOM_START, stop_days=FREEDOM_START + 3 * YEAR)
-    tr, pl = _treated_vs_placebo(k, _menopause(denosumab=[dmab]), FREEDOM_START, [3.0])
+    tr = _run(_menopause(denosumab=[dmab]), FREEDOM_END, k)
+    pl = _run(_menopause(), FREEDOM_END, k) if placebo is None else placebo
     out: dict[str, float] = {}
     for months in (12, 24, 36):
         t1 = FREEDOM_START + months / 12.0 * YEAR
@@ -339,8 +348,9 @@ COURSE_CONSTANTS = (
     "age_onset_years",
     "hrt_estrogen_level",
 )
-"""The constants of the first fit: the first three on a log scale, then c_age, the onset
-(years) and the HRT level."""
+"""The constants of the first fit: the first :data:`_COURSE_LOG` on a log scale, then c_age,
+the onset (years) and the HRT level."""
+_COURSE_LOG = 3
 _COURSE_BOUNDS = (
     (math.log(10.0), math.log(100.0), math.log(0.05), 0.0, 45.0, 0.05),
     (math.log(1e5), math.log(1e5), math.log(5.0), 2.0, 75.0, 1.5),
@@ -348,8 +358,14 @@ _COURSE_BOUNDS = (
 
 
 def _course_constants(start: CalibratedConstants, z: Sequence[float]) -> CalibratedConstants:
-    values = [math.exp(z[0]), math.exp(z[1]), math.exp(z[2]), *(float(x) for x in z[3:])]
+    values = [math.exp(x) if i < _COURSE_LOG else float(x) for i, x in enumerate(z)]
     return dataclasses.replace(start, **dict(zip(COURSE_CONSTANTS, values, strict=True)))
+
+
+def _course_vector(k: CalibratedConstants) -> list[float]:
+    """The inverse of :func:`_course_constants`: the fit's variables of ``k``."""
+    values = [float(getattr(k, name)) for name in COURSE_CONSTANTS]
+    return [math.log(v) if i < _COURSE_LOG else v for i, v in enumerate(values)]
 
 
 def course(k: CalibratedConstants) -> dict[str, float]:
@@ -368,17 +384,9 @@ def fit_course(start: CalibratedConstants, max_nfev: int = 80) -> CalibratedCons
     defaults, 1e-8, crawl along the flat valley of the SWAN points: 560 runs from a start
     far from the minimum, December 2026).
     """
-    z0 = [
-        math.log(start.rankl_estrogen),
-        math.log(start.estrogen_adaptation_days),
-        math.log(start.mechano_lambda),
-        start.age_oba_apoptosis,
-        start.age_onset_years,
-        start.hrt_estrogen_level,
-    ]
     sol = least_squares(
         lambda z: _residuals(course(_course_constants(start, z)), COURSE_KEYS),
-        np.clip(z0, *_COURSE_BOUNDS),
+        np.clip(_course_vector(start), *_COURSE_BOUNDS),
         bounds=_COURSE_BOUNDS,
         diff_step=1e-3,
         ftol=1e-6,
@@ -397,15 +405,14 @@ def fit(start: CalibratedConstants = CALIBRATED, *, max_nfev: int = 40) -> Calib
         "freedom_th_36_diff",
         "freedom_ls_36_diff",
     ]
+    placebo = _run(_menopause(), FREEDOM_END, k)
+
+    def sum_sq(lc: float) -> float:
+        kk = dataclasses.replace(k, denosumab_accessibility=10.0**lc)
+        return float(np.sum(_residuals(freedom(kk, placebo), fr_keys) ** 2))
+
     res_d = minimize_scalar(
-        lambda lc: float(
-            np.sum(
-                _residuals(
-                    freedom(dataclasses.replace(k, denosumab_accessibility=10.0**lc)), fr_keys
-                )
-                ** 2
-            )
-        ),
+        sum_sq,
         bounds=(-5.0, 0.0),
         method="bounded",
         options={"xatol": 1e-3, "maxiter": max_nfev},
