@@ -209,7 +209,7 @@ def test_trabecular_bone_does_not_rebound_after_menopause() -> None:
 def test_fit_chain_repeats_the_fits_until_no_constant_moves(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """``calibration_mechanistic --chain``: the three mechanistic fits, then the clinical
+    """``calibration_mechanistic --chain``: the four mechanistic fits, then the clinical
     ones, per round, until a round moves no constant by more than 0.5 %. A stand-in E_max
     fit that closes 90 % of its distance to 200 per round: 267.5 -> 206.75 (22.7 %) ->
     200.675 (2.9 %) -> 200.0675 (0.34 %), converged in round 3."""
@@ -227,6 +227,7 @@ def test_fit_chain_repeats_the_fits_until_no_constant_moves(
         return dataclasses.replace(k, bisphosphonate_oca_apoptosis_max=200.0 + (e - 200.0) / 10.0)
 
     monkeypatch.setattr(mech, "fit_bisphosphonate", step("aln", toward_200))
+    monkeypatch.setattr(mech, "fit_zoledronate", step("zol", lambda k: k))
     monkeypatch.setattr(mech, "fit_mineralisation", step("mineral", lambda k: k))
     monkeypatch.setattr(mech, "fit_mbf", step("mbf", lambda k: k))
     monkeypatch.setattr(cal, "fit", step("clinical", lambda k: k))
@@ -234,7 +235,7 @@ def test_fit_chain_repeats_the_fits_until_no_constant_moves(
     k, rounds, converged = mech.fit_chain(start, rounds=5)
     assert (rounds, converged) == (3, True)
     assert k.bisphosphonate_oca_apoptosis_max == pytest.approx(200.0675)
-    assert calls == ["aln", "mineral", "mbf", "clinical"] * 3
+    assert calls == ["aln", "zol", "mineral", "mbf", "clinical"] * 3
     _, rounds, converged = mech.fit_chain(start, rounds=2)
     assert (rounds, converged) == (2, False)
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from bonefem.biology.agents.bisphosphonate import BP_HALF_MG, ZOLEDRONATE_POTENCY
+from bonefem.biology.agents.bisphosphonate import BP_HALF_MG
 from bonefem.biology.calibrated import CALIBRATED
 from bonefem.biology.signals import build_signals
 from bonefem.config.scenario import BisphosphonateConfig, ScenarioConfig
@@ -26,7 +26,7 @@ def test_defaults_follow_the_drug() -> None:
 def test_yearly_infusion_retention_and_effect() -> None:
     """5 mg i.v.: 60 % binds (Chen 2002) = 3 mg; 34 % of it leaves with tau = 60 d, the rest
     with a 10-year half-life; three yearly doses are milestones; the osteoclast apoptosis
-    factor is that of the alendronate-equivalent amount."""
+    factor is that of the alendronate-equivalent amount (the fitted potency)."""
     zol = BisphosphonateConfig(drug="zoledronate", start_days=10.0, stop_days=10.0 + 3 * YEAR)
     sig = build_signals(ScenarioConfig(bisphosphonate=[zol]))
     assert sig.values(10.0)["zoledronate_bound_mg"] == pytest.approx(3.0)
@@ -35,7 +35,7 @@ def test_yearly_infusion_retention_and_effect() -> None:
     expected = 3.0 * (0.34 * math.exp(-age / 60.0) + 0.66 * 0.5 ** (age / 3650.0))
     assert sig.values(10.0 + age)["zoledronate_bound_mg"] == pytest.approx(expected, rel=1e-12)
     assert {10.0, 10.0 + YEAR, 10.0 + 2 * YEAR} <= set(sig.milestones(4 * YEAR))
-    b = ZOLEDRONATE_POTENCY * expected
+    b = CALIBRATED.zoledronate_potency * expected
     e_max = CALIBRATED.bisphosphonate_oca_apoptosis_max
     assert sig.effects(10.0 + age).oca_apoptosis_factor == pytest.approx(
         1 + e_max * b / (b + BP_HALF_MG)
