@@ -117,20 +117,20 @@ class CalibratedConstants:
             Endocr Rev 7:379, less the cell model's own ~10-day lag).
     """
 
-    rankl_estrogen: float = 432.3530948490997
-    estrogen_adaptation_days: float = 2935.94818135765
+    rankl_estrogen: float = 437.36922444094876
+    estrogen_adaptation_days: float = 2867.9147954001573
     hrt_estrogen_level: float = 0.8719244215369009
-    mechano_lambda: float = 0.8469712567402633
-    denosumab_accessibility: float = 0.014951669575848916
-    fe_rankl_estrogen_factor: float = 0.8254531293955312
+    mechano_lambda: float = 0.8739400291898711
+    denosumab_accessibility: float = 0.015121328383671721
+    fe_rankl_estrogen_factor: float = 0.8297218289459939
     mechano_rankl_max: float = 888.8913794914109
-    pth_modelling_formation: float = 3.686316366088937e-05
-    age_oba_apoptosis: float = 0.09355039482011919
-    age_onset_years: float = 59.60206060771555
-    mineral_slow_share: float = 0.5114163395330804
-    mineral_slow_rate: float = 0.00014893303746491094
-    bisphosphonate_oca_apoptosis_max: float = 214.1681051199703
-    zoledronate_potency: float = 0.004655130305892238
+    pth_modelling_formation: float = 3.6795321696657115e-05
+    age_oba_apoptosis: float = 0.09423396340297673
+    age_onset_years: float = 59.42690930095446
+    mineral_slow_share: float = 0.5106327859652984
+    mineral_slow_rate: float = 0.00014779446089865803
+    bisphosphonate_oca_apoptosis_max: float = 243.21611482288523
+    zoledronate_potency: float = 0.00406742270387689
     haversian_canal_density: float = 8.898186882383277
     formation_delay_days: float = 90.0
     mechano_switch_width: float = 0.01

@@ -92,11 +92,13 @@ class EstrogenConfig(_Model):
         "ASSUMPTION 0.15, about 15 vs 100 pg/mL)",
     )
     transition_days: float = Field(
-        default=300.0,
+        default=200.0,
         gt=0.0,
         le=3650.0,
         description="logistic width of the natural transition around the FMP (days; "
-        "E2 falls mainly from 2 y before to 2 y after the FMP, Randolph et al. 2011)",
+        "default 200: SWAN's mean E2 did not change until 2.03 y before the FMP and was "
+        "stable from 2.17 y after it, Randolph et al. 2011, J Clin Endocrinol Metab 96:746; "
+        "read as 1-2.5 % of the fall at each change point, 167-216 d)",
     )
     surgical_time_constant_days: float = Field(
         default=1.0, gt=0.0, le=365.0, description="time constant of the fall after surgery (days)"

@@ -3,8 +3,11 @@
 Levels (dimensionless, 1 = premenopausal reference):
 
 * ``ovarian_estrogen``: natural menopause, a logistic fall around the final menstrual
-  period (FMP) of width ``transition_days`` (E2 falls mainly from 2 y before to 2 y after the
-  FMP, Randolph et al. 2011, JCEM 96:746) to ``postmenopausal_level``; surgical
+  period (FMP) of width ``transition_days`` (default 200 days: in SWAN's hormone data the
+  mean E2 did not change until 2.03 y before the FMP and was stable from 2.17 y after it,
+  Randolph et al. 2011, JCEM 96:746; the logistic has done 2.4 % of its fall 2.03 y before
+  and has 1.9 % to go 2.17 y after at 200 d; 300 d before December 2026, an a-priori width
+  with 8 % of the fall outside the change points) to ``postmenopausal_level``; surgical
   menopause, an exponential fall with ``surgical_time_constant_days``.
 * ``hrt_estrogen``: estrogen-equivalent level added by HRT (default calibrated to WHI
   CEE 0.625 mg + MPA, :attr:`~bonefem.biology.calibrated.CalibratedConstants.hrt_estrogen_level`).
