@@ -173,14 +173,14 @@ def fit_mbf(k: CalibratedConstants = CALIBRATED) -> CalibratedConstants:
     return dataclasses.replace(k, pth_modelling_formation=x)
 
 
-def _alendronate_runs(k: CalibratedConstants) -> tuple[ZeroDResult, ZeroDResult]:
-    """0-D runs of the cohort with and without alendronate 10 mg/day for 3 years."""
-    model = BoneCellModel(
-        cell_parameters(k),
-        remodeling_parameters(k),
-    )
-    t_end = ALN_START + 3.0 * YEAR + 1.0
-    aln = BisphosphonateConfig(drug="alendronate", start_days=ALN_START, stop_days=t_end)
+def _bisphosphonate_runs(
+    k: CalibratedConstants, course: BisphosphonateConfig, t_end: float
+) -> tuple[ZeroDResult, ZeroDResult]:
+    """0-D runs of the calibration cohort with and without ``course`` (28-day rows).
+
+    Both end at ``t_end`` (days).
+    """
+    model = BoneCellModel(cell_parameters(k), remodeling_parameters(k))
     treated, untreated = (
         run_zero_d(
             _menopause(bisphosphonate=b),
@@ -189,9 +189,30 @@ def _alendronate_runs(k: CalibratedConstants) -> tuple[ZeroDResult, ZeroDResult]
             constants=k,
             model=model,
         )
-        for b in ([aln], [])
+        for b in ([course], [])
     )
     return treated, untreated
+
+
+def _activation_ratios(
+    runs: tuple[ZeroDResult, ZeroDResult], start: float, years: tuple[float, ...]
+) -> dict[float, dict[str, float]]:
+    """``acf`` (k_form OBa_F) and ``oca`` treated over untreated, per year of treatment."""
+    out = {}
+    for y in years:
+        t = start + y * YEAR
+        out[y] = {
+            key: runs[0].at(col, t) / runs[1].at(col, t)
+            for key, col in (("acf", "OBa_formation_pM_trab"), ("oca", "OCa_pM_trab"))
+        }
+    return out
+
+
+def _alendronate_runs(k: CalibratedConstants) -> tuple[ZeroDResult, ZeroDResult]:
+    """0-D runs of the cohort with and without alendronate 10 mg/day for 3 years."""
+    t_end = ALN_START + 3.0 * YEAR + 1.0
+    aln = BisphosphonateConfig(drug="alendronate", start_days=ALN_START, stop_days=t_end)
+    return _bisphosphonate_runs(k, aln, t_end)
 
 
 def alendronate_dmb(k: CalibratedConstants = CALIBRATED) -> dict[float, float]:
@@ -213,15 +234,7 @@ def alendronate_activation_frequency(
     per bone surface k_form OBa_F (= ratio of Ac.f at fixed wall thickness), and ``oca``,
     the ratio of active osteoclasts (= ratio of the resorption rate per surface).
     """
-    runs = _alendronate_runs(k)
-    out = {}
-    for y in years:
-        t = ALN_START + y * YEAR
-        out[y] = {
-            key: runs[0].at(col, t) / runs[1].at(col, t)
-            for key, col in (("acf", "OBa_formation_pM_trab"), ("oca", "OCa_pM_trab"))
-        }
-    return out
+    return _activation_ratios(_alendronate_runs(k), ALN_START, years)
 
 
 def fit_bisphosphonate(k: CalibratedConstants = CALIBRATED) -> CalibratedConstants:
@@ -250,22 +263,10 @@ def zoledronate_runs(k: CalibratedConstants = CALIBRATED) -> tuple[ZeroDResult, 
     Both end at :data:`RECKER_YEARS` years of treatment plus a day (28-day rows, as the
     alendronate runs).
     """
-    model = BoneCellModel(cell_parameters(k), remodeling_parameters(k))
-    t_end = HORIZON_START + RECKER_YEARS * YEAR + 1.0
     zol = BisphosphonateConfig(
         drug="zoledronate", start_days=HORIZON_START, stop_days=HORIZON_START + 2.5 * YEAR
     )
-    treated, untreated = (
-        run_zero_d(
-            _menopause(bisphosphonate=b),
-            t_end,
-            run=RunConfig(step_days=28.0),
-            constants=k,
-            model=model,
-        )
-        for b in ([zol], [])
-    )
-    return treated, untreated
+    return _bisphosphonate_runs(k, zol, HORIZON_START + RECKER_YEARS * YEAR + 1.0)
 
 
 def zoledronate_activation_frequency(
@@ -276,15 +277,7 @@ def zoledronate_activation_frequency(
     As :func:`alendronate_activation_frequency`: ``acf`` the ratio of k_form OBa_F,
     ``oca`` that of the active osteoclasts, per time in years of treatment.
     """
-    runs = zoledronate_runs(k)
-    out = {}
-    for y in years:
-        t = HORIZON_START + y * YEAR
-        out[y] = {
-            key: runs[0].at(col, t) / runs[1].at(col, t)
-            for key, col in (("acf", "OBa_formation_pM_trab"), ("oca", "OCa_pM_trab"))
-        }
-    return out
+    return _activation_ratios(zoledronate_runs(k), HORIZON_START, years)
 
 
 def fit_zoledronate(k: CalibratedConstants = CALIBRATED) -> CalibratedConstants:
