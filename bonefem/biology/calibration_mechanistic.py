@@ -72,6 +72,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import sys
+from collections.abc import Callable
 
 from bonefem.biology import calibration
 from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants
@@ -237,24 +238,45 @@ def alendronate_activation_frequency(
     return _activation_ratios(_alendronate_runs(k), ALN_START, years)
 
 
-def fit_bisphosphonate(k: CalibratedConstants = CALIBRATED) -> CalibratedConstants:
-    """Return ``k`` with E_max fitted to :data:`CHAVASSIEUX_ACF_RATIO` (root on ln E_max)."""
+def _fit_acf_ratio(
+    k: CalibratedConstants,
+    constant: str,
+    acf: Callable[[CalibratedConstants], float],
+    ratio: float,
+    bracket: tuple[float, float],
+    target: str,
+) -> CalibratedConstants:
+    """Return ``k`` with ``constant`` such that ``acf(k)`` equals ``ratio``.
 
-    def gap(log_e: float) -> float:
-        kk = dataclasses.replace(k, bisphosphonate_oca_apoptosis_max=math.exp(log_e))
-        acf = alendronate_activation_frequency(kk)[CHAVASSIEUX_YEARS]["acf"]
-        return math.log(acf / CHAVASSIEUX_ACF_RATIO)
+    A root on the log of the constant within ``bracket`` (the constant's values); the gap is
+    ln(acf / ratio). ``target`` names the datum in a failure.
+    """
 
-    log_e = bracketed_root(
+    def gap(log_x: float) -> float:
+        return math.log(acf(dataclasses.replace(k, **{constant: math.exp(log_x)})) / ratio)
+
+    log_x = bracketed_root(
         gap,
-        math.log(30.0),
-        math.log(1.0e3),
-        constant="ln bisphosphonate_oca_apoptosis_max",
-        target=f"cancellous Ac.f alendronate over placebo {CHAVASSIEUX_ACF_RATIO:g} at "
-        f"{CHAVASSIEUX_YEARS:g} years, Chavassieux 1997 (gap: ln of the ratio over it)",
+        math.log(bracket[0]),
+        math.log(bracket[1]),
+        constant=f"ln {constant}",
+        target=f"{target} (gap: ln of the ratio over it)",
         xtol=1e-4,
     )
-    return dataclasses.replace(k, bisphosphonate_oca_apoptosis_max=math.exp(log_e))
+    return dataclasses.replace(k, **{constant: math.exp(log_x)})
+
+
+def fit_bisphosphonate(k: CalibratedConstants = CALIBRATED) -> CalibratedConstants:
+    """Return ``k`` with E_max fitted to :data:`CHAVASSIEUX_ACF_RATIO` (root on ln E_max)."""
+    return _fit_acf_ratio(
+        k,
+        "bisphosphonate_oca_apoptosis_max",
+        lambda kk: alendronate_activation_frequency(kk)[CHAVASSIEUX_YEARS]["acf"],
+        CHAVASSIEUX_ACF_RATIO,
+        (30.0, 1.0e3),
+        f"cancellous Ac.f alendronate over placebo {CHAVASSIEUX_ACF_RATIO:g} at "
+        f"{CHAVASSIEUX_YEARS:g} years, Chavassieux 1997",
+    )
 
 
 def zoledronate_runs(k: CalibratedConstants = CALIBRATED) -> tuple[ZeroDResult, ZeroDResult]:
@@ -282,22 +304,15 @@ def zoledronate_activation_frequency(
 
 def fit_zoledronate(k: CalibratedConstants = CALIBRATED) -> CalibratedConstants:
     """Return ``k`` with ``zoledronate_potency`` fitted to :data:`RECKER_ACF_RATIO` (ln root)."""
-
-    def gap(log_p: float) -> float:
-        kk = dataclasses.replace(k, zoledronate_potency=math.exp(log_p))
-        acf = zoledronate_activation_frequency(kk)[RECKER_YEARS]["acf"]
-        return math.log(acf / RECKER_ACF_RATIO)
-
-    log_p = bracketed_root(
-        gap,
-        math.log(1.0e-5),
-        math.log(15.0),
-        constant="ln zoledronate_potency",
-        target=f"cancellous Ac.f zoledronate over placebo {RECKER_ACF_RATIO:g} at "
-        f"{RECKER_YEARS:g} years, Recker 2008 (gap: ln of the ratio over it)",
-        xtol=1e-4,
+    return _fit_acf_ratio(
+        k,
+        "zoledronate_potency",
+        lambda kk: zoledronate_activation_frequency(kk)[RECKER_YEARS]["acf"],
+        RECKER_ACF_RATIO,
+        (1.0e-5, 15.0),
+        f"cancellous Ac.f zoledronate over placebo {RECKER_ACF_RATIO:g} at "
+        f"{RECKER_YEARS:g} years, Recker 2008",
     )
-    return dataclasses.replace(k, zoledronate_potency=math.exp(log_p))
 
 
 #: Healthy adult cancellous bone: mean calcium 22.20 wt% (reference BMDD, Roschger et al.
