@@ -23,7 +23,12 @@ import numpy as np
 
 from bonefem._dolfinx import MPI, versions
 from bonefem.allocator import tune_allocator
-from bonefem.biology.calibrated import CalibratedConstants
+from bonefem.biology.calibrated import (
+    CALIBRATED,
+    CalibratedConstants,
+    adopt_recorded_constants,
+    constants_record,
+)
 from bonefem.biology.cells import complete_state
 from bonefem.build import CoupledModel, build
 from bonefem.config import restart as restart_rules
@@ -35,6 +40,7 @@ from bonefem.coupling.timers import Timers
 from bonefem.errors import InputError, OutputWriteError, on_rank_0
 from bonefem.kernels import kernels_of_ranks
 from bonefem.mesh.bonemesh import BoneMesh
+from bonefem.output.atomic import write_text_atomic
 from bonefem.output.checkpoint import CheckpointStore
 from bonefem.output.run import RunOutput
 from bonefem.output.run_folder import choose_run_folder, git_revision
@@ -285,6 +291,7 @@ def _run_case(
     t0, cpu0 = hooks.clock(), time.process_time()
     case_path, case, overrides, memory_limit = source
     folder, case = _prepare_folder(case, case_path, comm, output, restart, overwrite, cleanup)
+    constants = _run_constants(folder, comm, restart, constants)
     t_mesh = hooks.clock()
     bone = _mesh(case, case_path, folder, comm, restart)
     t_mesh = hooks.clock() - t_mesh
@@ -349,6 +356,63 @@ def _run_case(
     costs = _solve_costs(model, run, comm, time.process_time() - cpu0)
     out.finished(run.loop, run.timers.seconds, memory=_memory_record(memory, comm), **costs)
     return folder
+
+
+#: The run folder's record of the calibrated constants the run uses (:func:`_run_constants`).
+CALIBRATION_FILE = "calibration.json"
+
+
+def _run_constants(
+    folder: Path, comm: MPI.Intracomm, restart: bool, explicit: CalibratedConstants | None
+) -> CalibratedConstants:
+    """The calibrated constants of the run, recorded in ``calibration.json``.
+
+    A new run uses ``explicit`` or the shipped calibration and records it. A restart without
+    ``explicit`` goes on with the recorded constants where this version's differ (a
+    recalibration between the start and the restart would otherwise change the biology in
+    the middle of the run; logged per constant); a folder without a record (bonefem before
+    December 2026) goes on with this version's and gets a record.
+    """
+    path = folder / CALIBRATION_FILE
+    chosen = explicit or CALIBRATED
+    if restart and explicit is None:
+        recorded = on_rank_0(comm, lambda: _read_record(path))
+        if recorded is None:
+            logger.warning(
+                "restart: %s has no %s (started before December 2026): the run goes on with "
+                "this version's calibrated constants",
+                folder,
+                CALIBRATION_FILE,
+            )
+        else:
+            try:
+                chosen, lines = adopt_recorded_constants(CALIBRATED, recorded)
+            except ValueError as exc:  # the same record on every rank: every rank raises
+                raise InputError(str(exc), file=path) from None
+            for line in lines:
+                logger.info("restart: calibrated constant %s", line)
+    record = json.dumps(constants_record(chosen), indent=1) + "\n"
+
+    def write() -> None:
+        try:
+            write_text_atomic(path, record)
+        except OSError as exc:
+            raise OutputWriteError(
+                f"cannot write the calibration record ({exc.strerror or exc})", file=path
+            ) from None
+
+    on_rank_0(comm, write)
+    return chosen
+
+
+def _read_record(path: Path) -> Any:
+    """The JSON record at ``path``, or None when there is none."""
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read the calibration record ({exc})", file=path) from None
 
 
 def _memory_precheck(case: Case, path: Path, ranks: int, limit: float) -> None:

@@ -12,9 +12,17 @@ are out-of-sample validation (see ``docs/model-biology.md``, ``docs/validation-r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
 
-__all__ = ["CALIBRATED", "CalibratedConstants", "fe_constants"]
+__all__ = [
+    "CALIBRATED",
+    "CalibratedConstants",
+    "adopt_recorded_constants",
+    "constants_record",
+    "fe_constants",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,3 +157,44 @@ def fe_constants(constants: CalibratedConstants = CALIBRATED) -> CalibratedConst
     """
     c = constants
     return replace(c, rankl_estrogen=c.rankl_estrogen * c.fe_rankl_estrogen_factor)
+
+
+def adopt_recorded_constants(
+    current: CalibratedConstants, recorded: Any
+) -> tuple[CalibratedConstants, list[str]]:
+    """The constants a restarted run goes on with: the ones it was started with.
+
+    ``recorded`` is the run folder's record (``{"constants": {name: value}}``, written when
+    the run started). Every constant of ``current`` that the record holds takes the
+    recorded value; a constant the record lacks (added by a later version) keeps
+    ``current``'s; a recorded name this version no longer has is ignored. Returns the
+    constants and one line per constant that differs from ``current``.
+
+    Raises:
+        ValueError: the record is not a mapping of names to numbers (the message names the
+            entry).
+    """
+    table = recorded.get("constants") if isinstance(recorded, dict) else None
+    if not isinstance(table, dict):
+        raise ValueError("no 'constants' table of calibrated constants")
+    known = {f.name for f in fields(current)}
+    values: dict[str, float] = {}
+    lines: list[str] = []
+    for name, value in table.items():
+        if name not in known:
+            lines.append(f"{name}: recorded, unknown to this version (ignored)")
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+            raise ValueError(f"constants.{name} = {value!r} is not a number")
+        ours = getattr(current, name)
+        if float(value) != ours:
+            values[name] = float(value)
+            lines.append(f"{name}: {value!r} kept (this version's: {ours!r})")
+    for name in sorted(known - set(table)):
+        lines.append(f"{name}: not recorded, this version's {getattr(current, name)!r}")
+    return replace(current, **values), lines
+
+
+def constants_record(constants: CalibratedConstants) -> dict[str, Any]:
+    """The run folder's record of the calibrated constants a run uses (JSON-ready)."""
+    return {"constants": asdict(constants)}

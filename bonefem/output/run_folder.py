@@ -4,6 +4,7 @@ Layout of ``runs/<name>/``::
 
     case.toml            the case file exactly as given
     case_resolved.json   the validated case with every default filled in
+    calibration.json     the calibrated constants the run uses (a restart goes on with them)
     manifest.json        versions, ranks, git revision, wall time per phase, status
     metrics.csv          one row per metrics time (header row first)
     fields.pvd, fields_*.pvtu/vtu   ParaView time series
@@ -94,7 +95,9 @@ def choose_run_folder(
 #: What a run writes before its first result: a folder holding nothing else, with the
 #: ``case_resolved.json`` only bonefem writes, is a run that failed in its set-up (a missing
 #: mesh file, an unknown surface); it holds no results and a new run may take it over.
-SETUP_ARTEFACTS = frozenset({LOCK_NAME, "case.toml", "case_resolved.json", "mesh"})
+SETUP_ARTEFACTS = frozenset(
+    {LOCK_NAME, "case.toml", "case_resolved.json", "calibration.json", "mesh"}
+)
 
 
 def _setup_only(folder: Path) -> bool:
