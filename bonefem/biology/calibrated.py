@@ -137,8 +137,8 @@ class CalibratedConstants:
     age_onset_years: float = 59.42690930095446
     mineral_slow_share: float = 0.5106327859652984
     mineral_slow_rate: float = 0.00014779446089865803
-    bisphosphonate_oca_apoptosis_max: float = 243.21611482288523
-    zoledronate_potency: float = 0.00406742270387689
+    bisphosphonate_oca_apoptosis_max: float = 403.95595212195116
+    zoledronate_potency: float = 0.24311191352483077
     haversian_canal_density: float = 8.898186882383277
     formation_delay_days: float = 90.0
     mechano_switch_width: float = 0.01

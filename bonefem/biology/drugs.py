@@ -15,7 +15,13 @@
   (:data:`ZOLEDRONATE_PK`): intravenous, bioavailability 1; about 60 % of the dose is
   retained in the skeleton, the rest excreted in the urine within 24 h (Chen et al. 2002,
   J Clin Pharmacol 42:1228: 39 +- 16 % renal excretion in 24 h); release as alendronate
-  (ASSUMPTION: the same bone-surface binding and resorption-driven release).
+  (ASSUMPTION: the same bone-surface binding and resorption-driven release). The drug
+  that acts (:meth:`BisphosphonatePK.available_mg`) is the part on resorbing surfaces: the
+  fast phase (surface-bound drug not yet buried or released) plus the drug the slow phase
+  releases by remodelling, re-bound to surfaces with the same uptake and for the same time
+  (Roelofs et al. 2006, Clin Cancer Res 12:6222s: osteoclasts take up the drug from the
+  surface they resorb, the buried drug is inert until remodelling uncovers it; Russell
+  et al. 2008, Osteoporos Int 19:733: recycling of released drug).
 * :class:`TeriparatidePK` -- one-compartment model with first-order absorption for daily
   subcutaneous teriparatide (k_a 4.38 /h, k_e 0.693 /h, V 110 L, F 0.95; Martonova et al.
   2023 after the Forteo label). Returns the pulse-averaged exposure (AUC per dosing
@@ -171,16 +177,46 @@ class BisphosphonatePK:
     def bound_mg(self, t_days: float) -> float:
         """Drug bound to the skeleton at time t (mg)."""
         p = self.params
-        past = self.times_days[self.times_days <= t_days]
-        if past.size == 0:
+        age = self._ages(t_days)
+        if age.size == 0:
             return 0.0
-        age = t_days - past
-        per_dose = self.dose_mg * p.bioavailability * p.bone_uptake
         k_slow = math.log(2.0) / p.slow_half_life_days
         decay = p.fast_fraction * np.exp(-age / p.fast_time_constant_days) + (
             1.0 - p.fast_fraction
         ) * np.exp(-k_slow * age)
-        return float(per_dose * np.sum(decay))
+        return float(self._per_dose_mg * np.sum(decay))
+
+    def available_mg(self, t_days: float) -> float:
+        """Drug on resorbing surfaces at time t (mg): what osteoclasts take up.
+
+        The fast phase, f B_d exp(-a/tau) per dose of bound amount B_d and age a, plus
+        the drug released from the slow (buried) phase by remodelling at the rate
+        (1 - f) B_d k_slow exp(-k_slow a), of which the fraction ``bone_uptake`` binds to
+        surfaces again for tau: u (1 - f) B_d k_slow tau exp(-k_slow a) (quasi-steady, as
+        tau << 1/k_slow). Under daily dosing the fast phase dominates; after the last dose
+        only the recycled drug acts, a few per cent of the bound amount per tau.
+        """
+        p = self.params
+        age = self._ages(t_days)
+        if age.size == 0:
+            return 0.0
+        k_slow = math.log(2.0) / p.slow_half_life_days
+        tau = p.fast_time_constant_days
+        surface = p.fast_fraction * np.exp(-age / tau) + (
+            p.bone_uptake * (1.0 - p.fast_fraction) * k_slow * tau
+        ) * np.exp(-k_slow * age)
+        return float(self._per_dose_mg * np.sum(surface))
+
+    @property
+    def _per_dose_mg(self) -> float:
+        """Bound amount per dose B_d (mg)."""
+        p = self.params
+        return self.dose_mg * p.bioavailability * p.bone_uptake
+
+    def _ages(self, t_days: float) -> FloatArray:
+        """Ages of the doses given by t (days)."""
+        past = self.times_days[self.times_days <= t_days]
+        return np.asarray(t_days - past, dtype=float)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -69,11 +69,16 @@ def test_alendronate_suppresses_the_activation_frequency_as_measured() -> None:
 
 def test_zoledronate_suppresses_the_activation_frequency_as_in_horizon_biopsies() -> None:
     """Recker et al. 2008: Ac.f 63 % below placebo a year after the third yearly infusion
-    (fitted); the suppression deepens as the bound drug accumulates, and the in-vitro
-    potency (15) saturates the effect deeper than daily alendronate (the reason for the fit)."""
-    got = zoledronate_activation_frequency(CALIBRATED, (1.0, 3.0))
+    (fitted). Each infusion's effect wanes within its year (the surface-bound drug is
+    buried or released; the recycled drug remains): resorption deepest months after it,
+    recovering by the next, and deeper at year 3 than at year 1 as the buried drug
+    accumulates; at the year's end resorption has recovered a little more than formation,
+    which follows it a remodelling period later. The in-vitro potency (15) suppresses deeper
+    than daily alendronate (the reason for the fit)."""
+    got = zoledronate_activation_frequency(CALIBRATED, (0.5, 1.0, 3.0))
     assert got[3.0]["acf"] == pytest.approx(RECKER_ACF_RATIO, abs=0.005)
-    assert got[3.0]["oca"] == pytest.approx(got[3.0]["acf"], abs=0.03)
+    assert got[3.0]["acf"] < got[3.0]["oca"] < got[3.0]["acf"] + 0.05
+    assert got[0.5]["oca"] < got[1.0]["oca"] < 0.6
     assert RECKER_ACF_RATIO < got[1.0]["acf"] < 0.7
     in_vitro = dataclasses.replace(CALIBRATED, zoledronate_potency=15.0)
     saturated = zoledronate_activation_frequency(in_vitro)[3.0]["acf"]
