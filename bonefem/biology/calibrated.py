@@ -110,9 +110,9 @@ class CalibratedConstants:
             the third yearly 5-mg infusion (transiliac histomorphometry, Recker et al. 2008,
             J Bone Miner Res 23:6), 0-D trabecular point of the HORIZON-PFT cohort 22 years
             past menopause (:func:`bonefem.biology.calibration_mechanistic.fit_zoledronate`).
-            Far below the in-vitro enzyme-inhibition ratio (15, Dunford et al. 2001): the
-            model's effect follows the whole bone-bound amount, of which a yearly infusion
-            leaves most buried away from the resorption surfaces (docs/calibration.md).
+            Below the in-vitro enzyme-inhibition ratio (15, Dunford et al. 2001), with
+            which the infusions suppressed deeper than daily alendronate (the shared PK law
+            has no drug-specific binding and release; docs/calibration.md).
         haversian_canal_density: Haversian canals per mm^2 of compact bone N_H (1/mm^2),
             set so that healthy cortical bone at BV/TV 0.95 turns over 3 %/year (Manolagas
             2000, Endocr Rev 21:115) (:mod:`bonefem.remodeling.bone`).

@@ -50,9 +50,8 @@ point fixes is fitted here to a mechanistic measurement instead, in 0-D.
   alendronate, 0-D trabecular point of the HORIZON-PFT cohort (22 years past the FMP, mean
   age 73), infusions at 0, 1 and 2 years, read at 3 years. It replaces the in-vitro ratio
   of the farnesyl pyrophosphate synthase inhibition (15, Dunford et al. 2001), with which
-  the bone-bound zoledronate saturated the effect and suppressed Ac.f by 92 %, deeper
-  than daily alendronate (Chavassieux: 87 %) where the biopsies show the opposite. Root on
-  ln potency; it depends on E_max, so it follows it.
+  the infusions suppressed Ac.f deeper than daily alendronate (Chavassieux: 87 %) where the
+  biopsies show less. Root on ln potency; it depends on E_max, so it follows it.
 
 The order: E_max (Chavassieux), the zoledronate potency (Recker, through that E_max), then
 the mineralisation (Boivin, through E_max), then k_mod (Cosman). Run:
