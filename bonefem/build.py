@@ -53,7 +53,7 @@ FloatArray = npt.NDArray[np.float64]
 
 #: ``remodeling.parameters`` -> the cell parameter set, given the calibrated constants
 PARAMETER_SETS: dict[str, Callable[[CalibratedConstants], CellParameters]] = {
-    "scheiner2013": lambda c: cell_parameters(c),
+    "scheiner2013": cell_parameters,
     "pivonka2008": lambda c: PIVONKA_2008,
 }
 #: ``coupling.stimulus`` -> what the cells sense

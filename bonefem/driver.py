@@ -43,7 +43,7 @@ from bonefem.mesh.bonemesh import BoneMesh
 from bonefem.output.atomic import write_text_atomic
 from bonefem.output.checkpoint import CheckpointStore
 from bonefem.output.run import RunOutput
-from bonefem.output.run_folder import choose_run_folder, git_revision
+from bonefem.output.run_folder import CALIBRATION_FILE, choose_run_folder, git_revision
 from bonefem.progress import Progress
 from bonefem.state import RunState
 
@@ -356,10 +356,6 @@ def _run_case(
     costs = _solve_costs(model, run, comm, time.process_time() - cpu0)
     out.finished(run.loop, run.timers.seconds, memory=_memory_record(memory, comm), **costs)
     return folder
-
-
-#: The run folder's record of the calibrated constants the run uses (:func:`_run_constants`).
-CALIBRATION_FILE = "calibration.json"
 
 
 def _run_constants(

@@ -288,7 +288,7 @@ def freedom(k: CalibratedConstants, placebo: ZeroDResult | None = None) -> dict[
 
 def evaluate(k: CalibratedConstants = CALIBRATED) -> list[CalibrationPoint]:
     """Model values at every calibration point, then at the :data:`CHECKS`, for ``k``."""
-    vals = {**untreated(k), **whi(k), **freedom(k)}
+    vals = {**course(k), **freedom(k)}
     return [
         CalibrationPoint(key, desc, target, vals[key], src)
         for key, (target, desc, src) in (TARGETS | CHECKS).items()

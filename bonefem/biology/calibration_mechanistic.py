@@ -76,10 +76,9 @@ from collections.abc import Callable
 from bonefem.biology import calibration
 from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants
 from bonefem.biology.calibration import FMP, YEAR, _menopause, bracketed_root
-from bonefem.biology.cells import BoneCellModel
-from bonefem.biology.parameters import cell_parameters, remodeling_parameters
+from bonefem.biology.parameters import remodeling_parameters
 from bonefem.biology.signals import build_signals
-from bonefem.biology.zerod import RunConfig, ZeroDResult, run_zero_d
+from bonefem.biology.zerod import RunConfig, ZeroDResult, make_model, run_zero_d
 from bonefem.config.scenario import BisphosphonateConfig, ScenarioConfig, TeriparatideConfig
 from bonefem.errors import CalibrationError
 
@@ -139,15 +138,13 @@ def _scenario(treated: bool) -> ScenarioConfig:
 
 def teriparatide_bfr_ratio(k: CalibratedConstants = CALIBRATED) -> float:
     """Cancellous BFR/BS on teriparatide over placebo after :data:`COSMAN_DAYS` days."""
-    model = BoneCellModel(
-        cell_parameters(k),
-        remodeling_parameters(k),
-    )
+    run = RunConfig(step_days=10.0)
+    model = make_model(run, k)
     t1 = TPTD_START + COSMAN_DAYS
     bfr = []
     for treated in (True, False):
         sc = _scenario(treated)
-        r = run_zero_d(sc, t1, run=RunConfig(step_days=10.0), constants=k, model=model)
+        r = run_zero_d(sc, t1, run=run, constants=k, model=model)
         f_mod = build_signals(sc, k, model.params).effects(t1 - 1e-6).modelling_formation
         bfr.append(model.remodeling.k_form * r.at("OBa_formation_pM_trab", t1) + f_mod)
     return bfr[0] / bfr[1]
@@ -180,15 +177,10 @@ def _bisphosphonate_runs(
 
     Both end at ``t_end`` (days).
     """
-    model = BoneCellModel(cell_parameters(k), remodeling_parameters(k))
+    run = RunConfig(step_days=28.0)
+    model = make_model(run, k)
     treated, untreated = (
-        run_zero_d(
-            _menopause(bisphosphonate=b),
-            t_end,
-            run=RunConfig(step_days=28.0),
-            constants=k,
-            model=model,
-        )
+        run_zero_d(_menopause(bisphosphonate=b), t_end, run=run, constants=k, model=model)
         for b in ([course], [])
     )
     return treated, untreated

@@ -39,6 +39,9 @@ from bonefem.output.lock import LOCK_NAME, RunLock
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.csv"
+#: The record of the calibrated constants a run uses (``bonefem.driver``; a restart goes on
+#: with them).
+CALIBRATION_FILE = "calibration.json"
 
 
 def choose_run_folder(
@@ -96,7 +99,7 @@ def choose_run_folder(
 #: ``case_resolved.json`` only bonefem writes, is a run that failed in its set-up (a missing
 #: mesh file, an unknown surface); it holds no results and a new run may take it over.
 SETUP_ARTEFACTS = frozenset(
-    {LOCK_NAME, "case.toml", "case_resolved.json", "calibration.json", "mesh"}
+    {LOCK_NAME, "case.toml", "case_resolved.json", CALIBRATION_FILE, "mesh"}
 )
 
 

@@ -15,7 +15,7 @@ steady state, calibration-data.md) and a loss rate that rises with age, about in
 to (age - a_on). Both constants are fitted with the estrogen constants to the untreated
 course of women (:func:`bonefem.biology.calibration.fit_course`; docs/calibration.md):
 
-* a_on (``CalibratedConstants.age_onset_years``, 59.6 y) mainly by how fast the loss
+* a_on (``CalibratedConstants.age_onset_years``, about 59.4 y) mainly by how fast the loss
   accelerates in old age: total-hip aBMD fell 2.5 mg/cm^2/y in women aged 67-69 and 10.4
   mg/cm^2/y in women aged 85 or more, a ratio of 4.2 (Ensrud et al. 1995, J Bone Miner Res
   10:1778, the Study of Osteoporotic Fractures, 5698 women followed 3.55 years; a
