@@ -11,6 +11,7 @@ in :mod:`bonefem.output.fields`; the small tables of strategies are here.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import numpy.typing as npt
 
 from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants, fe_constants
 from bonefem.biology.cells import BoneCellModel
+from bonefem.biology.densitometry import BVTV_RANGE, peak_scale_for_t_score
 from bonefem.biology.history import CohortHistory
 from bonefem.biology.parameters import (
     PIVONKA_2008,
@@ -50,6 +52,7 @@ from bonefem.remodeling.law import LawContext, RemodelingLaw, make_law
 from bonefem.state import CellGeometry
 
 FloatArray = npt.NDArray[np.float64]
+logger = logging.getLogger("bonefem")
 
 #: ``remodeling.parameters`` -> the cell parameter set, given the calibrated constants
 PARAMETER_SETS: dict[str, Callable[[CalibratedConstants], CellParameters]] = {
@@ -107,7 +110,8 @@ def check_case_against_mesh(case: Case, bone: BoneMesh, file: str | None = None)
 
     Every surface of a load case must exist; every region of the mesh needs a material;
     material entries the case sets explicitly must name regions of the mesh; a cohort
-    history needs per-region initial BV/TV (not a mesh's per-cell initial state).
+    history and a baseline T-score need per-region initial BV/TV (not a mesh's per-cell
+    initial state).
     """
     bone.require_surfaces(sorted(case.surfaces()), file=file, field="load_cases")
     materials = case.material.regions
@@ -122,6 +126,15 @@ def check_case_against_mesh(case: Case, bone: BoneMesh, file: str | None = None)
             field="material.regions",
         )
     per_cell = [k for k in (INITIAL_BVTV, INITIAL_MINERAL_DENSITY) if k in bone.cell_data]
+    if per_cell and case.biology.baseline_t_score is not None:
+        raise InputError(
+            f"the mesh carries a per-cell initial state ('{per_cell[0]}', e.g. from "
+            "[mesh.image.density]): its density is measured, so a baseline T-score cannot "
+            "rescale it; remove baseline_t_score or the density mapping",
+            file=file,
+            field="biology.baseline_t_score",
+            value=case.biology.baseline_t_score,
+        )
     if per_cell and case.biology.history_from_age_years is not None:
         raise InputError(
             f"the mesh carries a per-cell initial state ('{per_cell[0]}', e.g. from "
@@ -141,13 +154,68 @@ def _geometry(case: Case, bone: BoneMesh, volumes: FloatArray) -> CellGeometry:
     return CellGeometry(n, index, list(bone.region_names), volumes, tags)
 
 
-def _history(case: Case, model: BoneCellModel, signals: ScenarioSignals) -> CohortHistory | None:
-    """The cohort history of the case (at each region's BV/TV), or None (healthy start)."""
+def _history_years(case: Case) -> float:
     b = case.biology
     if b.history_from_age_years is None:
+        return 0.0
+    return b.age_at_start_years - b.history_from_age_years
+
+
+def peak_scale(case: Case, model: BoneCellModel, signals: ScenarioSignals) -> float:
+    """The factor on every region's young-adult BV/TV for ``biology.baseline_t_score``.
+
+    1 without a T-score. The two compartments of the site mapping are the regions named
+    ``trabecular`` and ``cortical`` (else the 0-D points 0.15 and 0.95);
+    :mod:`bonefem.biology.densitometry`. Raises :class:`InputError` when a scaled region
+    leaves the cell model's BV/TV range.
+    """
+    b = case.biology
+    if b.baseline_t_score is None:
+        return 1.0
+    regions = case.material.regions
+    points = tuple(
+        regions[name].bvtv if name in regions else default
+        for name, default in (("trabecular", 0.15), ("cortical", 0.95))
+    )
+    field = "biology.baseline_t_score"
+    scale = peak_scale_for_t_score(
+        model,
+        signals,
+        (points[0], points[1]),
+        _history_years(case),
+        b.baseline_t_score,
+        b.baseline_site,
+        field=field,
+    )
+    lo, hi = BVTV_RANGE
+    for name, region in regions.items():
+        if not lo <= scale.k * region.bvtv <= hi:
+            raise InputError(
+                f"a T-score of {b.baseline_t_score:g} at {b.baseline_site} scales every "
+                f"young-adult BV/TV by {scale.k:.4g}, which takes region '{name}' "
+                f"({region.bvtv:g}) to {scale.k * region.bvtv:.4g}, outside [{lo}, {hi}]",
+                field=field,
+                value=b.baseline_t_score,
+            )
+    logger.info(
+        "baseline T-score %+.2f at %s: young-adult BV/TV x %.4f (the cohort's mean person: "
+        "T = %+.2f at t = 0)",
+        b.baseline_t_score,
+        b.baseline_site,
+        scale.k,
+        scale.mean_person_t_score,
+    )
+    return scale.k
+
+
+def _history(
+    case: Case, model: BoneCellModel, signals: ScenarioSignals, scale: float
+) -> CohortHistory | None:
+    """The cohort history of the case (at each region's BV/TV), or None (healthy start)."""
+    if case.biology.history_from_age_years is None:
         return None
-    f0 = np.array([r.bvtv for r in case.material.regions.values()], dtype=float)
-    return CohortHistory.run(model, signals, f0, b.age_at_start_years - b.history_from_age_years)
+    f0 = scale * np.array([r.bvtv for r in case.material.regions.values()], dtype=float)
+    return CohortHistory.run(model, signals, f0, _history_years(case))
 
 
 def _mechanics(case: Case, bone: BoneMesh, clock: Callable[[], float]) -> ElasticityProblem:
@@ -214,7 +282,8 @@ def build(
         integrator=rc.integrator,
     )
     signals = build_signals(case.biology, fe_constants(c), params)
-    law = make_law(LawContext(rc, model, signals, _history(case, model, signals)))
+    scale = peak_scale(case, model, signals)
+    law = make_law(LawContext(rc, model, signals, _history(case, model, signals, scale)))
     mech = _mechanics(case, bone, clock)
     geometry = _geometry(case, bone, mech.cell_volumes)
     materials = case.material.regions
@@ -225,7 +294,8 @@ def build(
     f0, _ = initial_bvtv(
         geometry.n,
         bone.cell_data,
-        np.array([materials[name].bvtv for name in names], dtype=float)[geometry.region_index],
+        scale
+        * np.array([materials[name].bvtv for name in names], dtype=float)[geometry.region_index],
         lambda f: np.asarray(law.initial_state(f)[4]),
         law.params,
         source=bone.source,

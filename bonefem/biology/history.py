@@ -17,8 +17,9 @@ its region:
   the history's Ψ/Ψ_ss (the mechanostat keeps the brake the bone loss has built up).
 
 Windows of therapies start at t >= 0, so a history holds no therapy; the andropause decline
-starts at t >= 0 too (ASSUMPTION: a history is menopause plus ageing). Matching a measured
-baseline BMD or T-score is not done: choose ``history_from_age_years`` and the region BV/TV.
+starts at t >= 0 too (ASSUMPTION: a history is menopause plus ageing). A measured baseline
+T-score is matched by scaling the young-adult BV/TV the history starts from
+(``baseline_t_score``, :mod:`bonefem.biology.densitometry`).
 The points are the same on every MPI rank (from the case, not the partition), so the state
 does not depend on the rank count.
 """

@@ -38,6 +38,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants
 from bonefem.biology.cells import BoneCellModel, formation_activity
+from bonefem.biology.densitometry import (
+    SITE_TRABECULAR_SHARE,
+    peak_scale_for_t_score,
+    t_score,
+)
 from bonefem.biology.history import CohortHistory, stress_feedback
 from bonefem.biology.parameters import (
     PIVONKA_2008,
@@ -62,11 +67,6 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
-
-SITE_TRABECULAR_SHARE = {"lumbar_spine": 0.5, "total_hip": 0.3, "femoral_neck": 0.25}
-"""Share of the site's baseline mineral in trabecular bone, for the DXA mapping
-(ASSUMPTION; vertebral body trabecular bone plus cortical shell and posterior elements
-for the lumbar spine; cortex-dominated proximal femur)."""
 
 
 class RunConfig(BaseModel):
@@ -161,16 +161,35 @@ def run_zero_d(
         (suffix ``_trab``/``_cort``) ``OBp_pM``, ``OBa_pM``, ``OCa_pM``,
         ``OBa_formation_pM`` (the delayed formation activity), ``RANKL_pM``,
         ``OPG_pM``, ``bvtv``, ``mineral``, ``bvtv_change_pct``; per site
-        ``abmd_change_pct_<site>``; and the signal levels.
+        ``abmd_change_pct_<site>`` and ``t_score_<site>`` (SD, against the young-adult
+        reference of :mod:`bonefem.biology.densitometry`, the mean young adult of the run's
+        BV/TV at T = 0); and the signal levels.
     """
     run = run or RunConfig()
     mdl = model or make_model(run, constants)
     sig = build_signals(scenario, constants, mdl.params)
     f0 = np.array([run.f_trabecular, run.f_cortical])
-    state = mdl.healthy_state(f0)
-    ash0 = ash_fraction(state[4])
+    years = 0.0
     if scenario.history_from_age_years is not None:
         years = scenario.age_at_start_years - scenario.history_from_age_years
+    if scenario.baseline_t_score is not None:
+        f0 = (
+            f0
+            * peak_scale_for_t_score(
+                mdl,
+                sig,
+                (run.f_trabecular, run.f_cortical),
+                years,
+                scenario.baseline_t_score,
+                scenario.baseline_site,
+                field="scenario.baseline_t_score",
+            ).k
+        )
+    young = mdl.healthy_state(np.array([run.f_trabecular, run.f_cortical]))
+    reference_fm = young[3] * young[4]
+    state = mdl.healthy_state(f0)
+    ash0 = ash_fraction(state[4])
+    if years > 0.0:
         state = CohortHistory.run(mdl, sig, f0, years).state(f0)
 
     times = _output_times(t_end_days, run.step_days, activity)
@@ -197,7 +216,7 @@ def run_zero_d(
                 for t, s in zip(times, states, strict=True)
             ]
         )
-    return _tabulate(mdl, sig, times, states, f0, scenario.name, run, ratios)
+    return _tabulate(mdl, sig, times, states, reference_fm, scenario.name, ratios)
 
 
 def _output_times(t_end: float, step: float, activity: Sequence[ActivityPeriod]) -> FloatArray:
@@ -218,15 +237,15 @@ def _tabulate(
     sig: object,
     times: FloatArray,
     states: FloatArray,
-    f0: FloatArray,
+    reference_fm: FloatArray,
     name: str,
-    run: RunConfig,
     ratios: FloatArray | None = None,
 ) -> ZeroDResult:
     """The result table.
 
-    ``ratios`` (n_times, 2) is Ψ/Ψ_ss at each output (None: no mechanical feedback), so
-    the RANKL column includes the disuse production.
+    ``reference_fm`` (2,) is f·m of the mean young adult's healthy state, the reference of
+    the T-score columns; ``ratios`` (n_times, 2) is Ψ/Ψ_ss at each output (None: no
+    mechanical feedback), so the RANKL column includes the disuse production.
     """
     from bonefem.biology.signals import ScenarioSignals
 
@@ -251,10 +270,12 @@ def _tabulate(
         cols[f"mineral_{suffix}"] = states[:, 4, j]
         cols[f"bvtv_change_pct_{suffix}"] = 100.0 * (states[:, 3, j] / states[0, 3, j] - 1.0)
         cols[f"mineral_mass_change_pct_{suffix}"] = 100.0 * mineral_change[:, j]
+    young = mineral / reference_fm
     for site, w in SITE_TRABECULAR_SHARE.items():
         cols[f"abmd_change_pct_{site}"] = 100.0 * (
             w * mineral_change[:, 0] + (1.0 - w) * mineral_change[:, 1]
         )
+        cols[f"t_score_{site}"] = t_score(w * young[:, 0] + (1.0 - w) * young[:, 1], site)
     vals = [sig.values(float(t)) for t in times]
     for key in vals[0]:
         cols[key] = np.array([v[key] for v in vals])

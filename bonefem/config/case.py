@@ -514,11 +514,12 @@ class Case(_Section):
                 "metrics.fracture.load_case needs a 'force' load (the applied load in N)"
             )
         self._check_tests_every()
-        if self.biology.history_from_age_years is not None and self.remodeling.law != "cells":
-            raise ValueError(
-                "biology.history_from_age_years needs remodeling.law = 'cells' (the history is "
-                f"a run of the cell model), got '{self.remodeling.law}'"
-            )
+        for key in ("history_from_age_years", "baseline_t_score"):
+            if getattr(self.biology, key) is not None and self.remodeling.law != "cells":
+                raise ValueError(
+                    f"biology.{key} needs remodeling.law = 'cells' (it runs the cell "
+                    f"model's history), got '{self.remodeling.law}'"
+                )
         return self
 
     def _check_stiffness_test_moves(self) -> None:

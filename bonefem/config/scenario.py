@@ -297,6 +297,20 @@ class ScenarioConfig(_Model):
         "of from the healthy state at t = 0 (years; cohorts at any age, "
         "bonefem.biology.history); the region BV/TV are then the young-adult values",
     )
+    baseline_t_score: float | None = Field(
+        default=None,
+        ge=-6.0,
+        le=3.0,
+        description="DXA T-score at t = 0 at baseline_site (SD, against the young-adult "
+        "reference of bonefem.biology.densitometry): every region's young-adult BV/TV is "
+        "scaled by one factor (the person's peak bone mass, ASSUMPTION) so that the site's "
+        "aBMD at t = 0, after the history if history_from_age_years is set, matches it; "
+        "needs per-region initial BV/TV",
+    )
+    baseline_site: Literal["lumbar_spine", "total_hip", "femoral_neck"] = Field(
+        default="total_hip",
+        description="DXA site of baseline_t_score (-)",
+    )
     estrogen: EstrogenConfig = Field(
         default_factory=lambda: EstrogenConfig(), description="estrogen"
     )

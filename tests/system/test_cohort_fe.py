@@ -46,3 +46,45 @@ def test_fe_cohort_starts_from_its_history(mpi_tmp_path: Path) -> None:
     run.run()
     last = run.metrics_row()
     assert last["bvtv_mean_trabecular"] < first["bvtv_mean_trabecular"]
+
+
+@pytest.mark.mpi
+def test_fe_baseline_t_score_scales_the_young_adult_bvtv(mpi_tmp_path: Path) -> None:
+    """A baseline T-score scales every region's young-adult BV/TV by the 0-D factor k (the
+    same k on 1 and 2 ranks: it comes from the case's region values, not the partition),
+    the history then runs from the scaled peak (the cells at t = 0 are the history's at
+    k f), and the site aBMD (0-D mapping) of the scaled peak after the history is the
+    T-score's."""
+    from bonefem.biology.densitometry import SITE_TRABECULAR_SHARE, t_score
+    from bonefem.biology.history import CohortHistory
+
+    comm = MPI.COMM_WORLD
+    path = mpi_tmp_path / "cohort_t.toml"
+    text = COHORT + '\nbaseline_t_score = -2.5\nbaseline_site = "lumbar_spine"'
+    if comm.rank == 0:
+        path = write_case(mpi_tmp_path, "cohort_t", duration=91.3125, biology=text)
+    comm.Barrier()
+    case = load_case(path)
+    model = build(case, load_bone_mesh(case.mesh, comm, base_dir=path.parent))
+    regions = case.material.regions
+    young = np.array([regions[name].bvtv for name in model.geometry.region_names])
+    k_cells = model.f0 / young[model.geometry.region_index]
+    k = float(k_cells[0])
+    np.testing.assert_allclose(k_cells, k, rtol=1e-14)  # one factor for every region
+    assert 0.7 < k < 0.95  # a T-score below the cohort's mean lowers the peak
+    ks = comm.allgather(k)
+    assert ks[0] == ks[-1]
+    history = model.law.history  # type: ignore[attr-defined]
+    cells = CoupledRun(model).state.cells
+    np.testing.assert_allclose(cells, history.state(model.f0), rtol=0, atol=0)
+    # the site's aBMD (0-D mapping): the test mesh has one region, so the cortical point
+    # is the 0-D default 0.95; its history from k f gives the T-score
+    f_tc = np.array([regions["trabecular"].bvtv, 0.95])
+    cell_model = model.law.model  # type: ignore[attr-defined]
+    end = CohortHistory.run(cell_model, model.signals, k * f_tc, 25.0).cells
+    ref = cell_model.healthy_state(f_tc)
+    ratio = end[3] * end[4] / (ref[3] * ref[4])
+    w = SITE_TRABECULAR_SHARE["lumbar_spine"]
+    assert float(t_score(w * ratio[0] + (1 - w) * ratio[1], "lumbar_spine")) == pytest.approx(
+        -2.5, abs=1e-6
+    )

@@ -247,3 +247,16 @@ def test_calibrated_image_and_given_line_map_the_same(comm, mpi_tmp_path) -> Non
     b = load_bone_mesh({"image": cal}, comm).cell_data[INITIAL_MINERAL_DENSITY]
     np.testing.assert_allclose(b, a, rtol=1e-12)
     assert a.min() > 0.15 and a.max() < 1.1
+
+
+def test_baseline_t_score_with_a_scanned_state_is_refused(comm) -> None:
+    """A scan's density is measured: a T-score cannot rescale it (refused, field named)."""
+    from bonefem.build import check_case_against_mesh
+    from bonefem.mesh import load_bone_mesh
+
+    case = _case("biology.baseline_t_score=-2.5")
+    bone = load_bone_mesh(case.mesh, comm, base_dir=CASE.parent, file=str(CASE))
+    with pytest.raises(InputError) as err:
+        check_case_against_mesh(case, bone, str(CASE))
+    assert err.value.field == "biology.baseline_t_score"
+    assert err.value.value == -2.5
