@@ -344,6 +344,20 @@ def _zerod_lines() -> list[str]:
             "| published | | | +6.4 | +6.2 | +10.3 | +9.7 | +9.5 |",
         ),
     ]
+    for site, label, neer in (("total_hip", "TH", "+2.6"), ("femoral_neck", "FN", "+2.8")):
+        col = f"abmd_change_pct_{site}"
+        out += [
+            "",
+            *_course_table(
+                "teriparatide from 5 y past the FMP, month",
+                months,
+                (
+                    f"{label} aBMD change (%)",
+                    [gain(r, t_start, t_start + mo / 12 * YEAR, col) for mo in months],
+                ),
+                f"| published (Neer et al. 2001) | | | | | | {neer} | |",
+            ),
+        ]
     a_start = FMP + 12.0 * YEAR
     aln = [BisphosphonateConfig(start_days=a_start, stop_days=a_start + 3.0 * YEAR + 1.0)]
     ra = run_zero_d(_menopause(bisphosphonate=aln), a_start + 3.0 * YEAR + 1.0, run=run)
