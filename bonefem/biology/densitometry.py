@@ -97,7 +97,7 @@ YOUNG_ADULT_REFERENCE: dict[str, tuple[float, float, str]] = {
 """Young-adult mean and SD of areal BMD per site (g/cm², g/cm², source)."""
 
 MAX_ITERATIONS = 30
-"""Iterations of the fixed point for k before giving up (each is one history run)."""
+"""Secant steps for k before giving up (each is one history run)."""
 BVTV_RANGE = (0.02, 0.98)
 """BV/TV range of the cell model's healthy states (dimensionless), which k f must keep."""
 
@@ -123,7 +123,7 @@ class PeakScale:
         target: aBMD at t = 0 relative to the young-adult mean, 1 + T·SD/mean (-).
         mean_person: the same ratio for the mean young adult after the history (-).
         mean_person_t_score: the mean young adult's T-score at t = 0 (SD).
-        iterations: history runs taken by the fixed point.
+        iterations: history runs taken by the secant method.
     """
 
     k: float
@@ -174,7 +174,7 @@ def peak_scale_for_t_score(
 
     Raises:
         InputError: k f leaves :data:`BVTV_RANGE` (names the factors allowed).
-        ValueError: the fixed point did not converge (names the last k and R).
+        ValueError: the secant method did not converge (names the last k and R).
     """
     share = SITE_TRABECULAR_SHARE[site]
     mean, sd, _ = YOUNG_ADULT_REFERENCE[site]

@@ -11,7 +11,9 @@ Hernandez et al. (2001) law E ~ f^2.58 * ash^2.74 (used by Martínez-Reina et al
 Psi/Psi_ss = (f0/f)^2.58 * (ash0/ash)^2.74 per point
 (:func:`bonefem.biology.history.stress_feedback`). With ``history_from_age_years`` the run
 starts from the state a 0-D history reached at t = 0 (:mod:`bonefem.biology.history`);
-changes are relative to t = 0. Periods of changed activity
+with ``baseline_t_score`` both points' young-adult BV/TV are first scaled so that the
+site's T-score at t = 0 is the given one (:mod:`bonefem.biology.densitometry`); changes are
+relative to t = 0, T-scores to the mean young adult. Periods of changed activity
 (``[[activity]]`` tables, as in the FE case files) scale the habitual stress by their
 ``load_scale`` s, so the stimulus by s^2: Psi/Psi_ss = s^2 (f0/f)^2.58 (ash0/ash)^2.74
 (disuse in 0-D; the output steps are split at every activity change).
@@ -173,18 +175,16 @@ def run_zero_d(
     if scenario.history_from_age_years is not None:
         years = scenario.age_at_start_years - scenario.history_from_age_years
     if scenario.baseline_t_score is not None:
-        f0 = (
-            f0
-            * peak_scale_for_t_score(
-                mdl,
-                sig,
-                (run.f_trabecular, run.f_cortical),
-                years,
-                scenario.baseline_t_score,
-                scenario.baseline_site,
-                field="scenario.baseline_t_score",
-            ).k
+        scale = peak_scale_for_t_score(
+            mdl,
+            sig,
+            (run.f_trabecular, run.f_cortical),
+            years,
+            scenario.baseline_t_score,
+            scenario.baseline_site,
+            field="scenario.baseline_t_score",
         )
+        f0 = f0 * scale.k
     young = mdl.healthy_state(np.array([run.f_trabecular, run.f_cortical]))
     reference_fm = young[3] * young[4]
     state = mdl.healthy_state(f0)
