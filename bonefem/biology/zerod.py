@@ -175,7 +175,7 @@ def run_zero_d(
     if scenario.history_from_age_years is not None:
         years = scenario.age_at_start_years - scenario.history_from_age_years
     if scenario.baseline_t_score is not None:
-        scale = peak_scale_for_t_score(
+        peak = peak_scale_for_t_score(
             mdl,
             sig,
             (run.f_trabecular, run.f_cortical),
@@ -184,7 +184,7 @@ def run_zero_d(
             scenario.baseline_site,
             field="scenario.baseline_t_score",
         )
-        f0 = f0 * scale.k
+        f0 = f0 * peak.k
     young = mdl.healthy_state(np.array([run.f_trabecular, run.f_cortical]))
     reference_fm = young[3] * young[4]
     state = mdl.healthy_state(f0)
