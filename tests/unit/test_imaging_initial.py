@@ -137,15 +137,22 @@ def test_bvtv_mode_takes_the_relations(comm) -> None:
     assert float(SCHILEO_2008.bvtv(1.0)) == pytest.approx((0.877 + 0.079) / 0.6 / 2.0)
 
 
-def test_cohort_history_with_a_scanned_state_is_refused(comm) -> None:
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("biology.history_from_age_years", 40.0), ("biology.baseline_t_score", -2.5)],
+)
+def test_cohort_start_with_a_scanned_state_is_refused(comm, field: str, value: float) -> None:
+    """A scan is the bone at t = 0: neither a history from a younger age nor a T-score may
+    replace or rescale it (refused, naming the field and the value)."""
     from bonefem.build import check_case_against_mesh
     from bonefem.mesh import load_bone_mesh
 
-    case = _case("biology.history_from_age_years=40.0")
+    case = _case(f"{field}={value}")
     bone = load_bone_mesh(case.mesh, comm, base_dir=CASE.parent, file=str(CASE))
     with pytest.raises(InputError) as err:
         check_case_against_mesh(case, bone, str(CASE))
-    assert err.value.field == "biology.history_from_age_years"
+    assert err.value.field == field
+    assert err.value.value == value
     assert "per-cell initial state" in str(err.value)
 
 
@@ -247,16 +254,3 @@ def test_calibrated_image_and_given_line_map_the_same(comm, mpi_tmp_path) -> Non
     b = load_bone_mesh({"image": cal}, comm).cell_data[INITIAL_MINERAL_DENSITY]
     np.testing.assert_allclose(b, a, rtol=1e-12)
     assert a.min() > 0.15 and a.max() < 1.1
-
-
-def test_baseline_t_score_with_a_scanned_state_is_refused(comm) -> None:
-    """A scan's density is measured: a T-score cannot rescale it (refused, field named)."""
-    from bonefem.build import check_case_against_mesh
-    from bonefem.mesh import load_bone_mesh
-
-    case = _case("biology.baseline_t_score=-2.5")
-    bone = load_bone_mesh(case.mesh, comm, base_dir=CASE.parent, file=str(CASE))
-    with pytest.raises(InputError) as err:
-        check_case_against_mesh(case, bone, str(CASE))
-    assert err.value.field == "biology.baseline_t_score"
-    assert err.value.value == -2.5
