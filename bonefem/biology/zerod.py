@@ -413,7 +413,11 @@ def cli_main(argv: Sequence[str] | None = None) -> int:
     c = result.columns
     print(f"{case.scenario.name}: {years:g} years")
     for site in SITE_TRABECULAR_SHARE:
-        print(f"  aBMD change {site}: {c[f'abmd_change_pct_{site}'][-1]:+.2f} %")
+        t = c[f"t_score_{site}"]
+        print(
+            f"  aBMD change {site}: {c[f'abmd_change_pct_{site}'][-1]:+.2f} %"
+            f" (T-score {t[0]:+.2f} -> {t[-1]:+.2f})"
+        )
     print(f"  BV/TV trabecular: {c['bvtv_trab'][0]:.4f} -> {c['bvtv_trab'][-1]:.4f}")
     print(f"wrote {csv_path} and {png_path}")
     return 0
