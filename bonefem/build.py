@@ -154,6 +154,23 @@ def _geometry(case: Case, bone: BoneMesh, volumes: FloatArray) -> CellGeometry:
     return CellGeometry(n, index, list(bone.region_names), volumes, tags)
 
 
+def cell_model_and_signals(
+    case: Case, constants: CalibratedConstants | None = None
+) -> tuple[BoneCellModel, ScenarioSignals]:
+    """The case's cell model and signals (no mesh needed); finite-element constants."""
+    c = constants or CALIBRATED
+    rc = case.remodeling
+    params = PARAMETER_SETS[rc.parameters](c)
+    model = BoneCellModel(
+        params,
+        remodeling_parameters(c),
+        rtol_cells=rc.cell_rtol,
+        rtol_bone=rc.bone_rtol,
+        integrator=rc.integrator,
+    )
+    return model, build_signals(case.biology, fe_constants(c), params)
+
+
 def _history_years(case: Case) -> float:
     b = case.biology
     if b.history_from_age_years is None:
@@ -271,17 +288,8 @@ def build(
         InputError: the case does not fit the mesh.
     """
     check_case_against_mesh(case, bone, case_file)
-    c = constants or CALIBRATED
     rc = case.remodeling
-    params = PARAMETER_SETS[rc.parameters](c)
-    model = BoneCellModel(
-        params,
-        remodeling_parameters(c),
-        rtol_cells=rc.cell_rtol,
-        rtol_bone=rc.bone_rtol,
-        integrator=rc.integrator,
-    )
-    signals = build_signals(case.biology, fe_constants(c), params)
+    model, signals = cell_model_and_signals(case, constants)
     scale = peak_scale(case, model, signals)
     law = make_law(LawContext(rc, model, signals, _history(case, model, signals, scale)))
     mech = _mechanics(case, bone, clock)

@@ -326,6 +326,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
         comm = MPI.COMM_WORLD
     case = load_case(path, args.overrides, comm)
     logger.info("%s: schema OK (run '%s', %g days)", path, case.run.name, case.run.duration_days)
+    if case.biology.baseline_t_score is not None:  # the peak factor and its range, no mesh
+        from bonefem.build import cell_model_and_signals, peak_scale
+
+        peak_scale(case, *cell_model_and_signals(case))
     from bonefem.mesh.estimate import require_affordable
 
     estimate = require_affordable(case.mesh, path.parent, _max_cells(args), file=str(path))

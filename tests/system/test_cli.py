@@ -132,6 +132,21 @@ def test_check_validates_schema_and_mesh(capsys, tmp_path: Path) -> None:
     assert code == 0, err
 
 
+def test_check_refuses_an_unreachable_baseline_t_score(capsys, tmp_path: Path) -> None:
+    """`check` finds the peak factor of a baseline T-score before any mesh exists: exit 2
+    with the field, the value and the factors allowed; a reachable one passes."""
+    case = write_case(tmp_path, "t")
+    code, _, err = run_cli(
+        capsys, "check", str(case), "--no-mesh", "--set", "biology.baseline_t_score=1.5"
+    )
+    assert code == 2
+    assert "biology.baseline_t_score" in err and "1.5" in err and "may lie between" in err
+    code, _, err = run_cli(
+        capsys, "check", str(case), "--no-mesh", "--set", "biology.baseline_t_score=-1.5"
+    )
+    assert code == 0, err
+
+
 def test_mesh_command(capsys, tmp_path: Path) -> None:
     out = tmp_path / "cube.xdmf"
     code, stdout, _ = run_cli(
