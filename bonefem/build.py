@@ -21,7 +21,12 @@ import numpy.typing as npt
 
 from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants, fe_constants
 from bonefem.biology.cells import BoneCellModel
-from bonefem.biology.densitometry import BVTV_RANGE, peak_scale_for_t_score
+from bonefem.biology.densitometry import (
+    BVTV_RANGE,
+    YOUNG_ADULT_REFERENCE,
+    peak_scale_for_t_score,
+    relative_abmd,
+)
 from bonefem.biology.history import CohortHistory
 from bonefem.biology.parameters import (
     PIVONKA_2008,
@@ -89,6 +94,10 @@ class CoupledModel:
         schedule: step limits and output times.
         f0: initial BV/TV per owned cell (-): the region's, or the mesh's per-cell initial
             state (:mod:`bonefem.coupling.initial`).
+        t_score_anchor: with ``biology.baseline_t_score``, the aBMD at t = 0 relative to
+            the young-adult mean (-) and the site's young-adult mean / SD (-), from which
+            the loop reports the ``t_score`` column, T = (ratio aBMD/aBMD₀ − 1) mean/SD;
+            None otherwise.
     """
 
     bone: BoneMesh
@@ -103,6 +112,7 @@ class CoupledModel:
     fields: tuple[str, ...]
     schedule: Schedule
     f0: FloatArray
+    t_score_anchor: tuple[float, float] | None = None
 
 
 def check_case_against_mesh(case: Case, bone: BoneMesh, file: str | None = None) -> None:
@@ -225,6 +235,14 @@ def peak_scale(case: Case, model: BoneCellModel, signals: ScenarioSignals) -> fl
     return scale.k
 
 
+def _t_score_anchor(case: Case) -> tuple[float, float] | None:
+    b = case.biology
+    if b.baseline_t_score is None:
+        return None
+    mean, sd, _ = YOUNG_ADULT_REFERENCE[b.baseline_site]
+    return relative_abmd(b.baseline_t_score, b.baseline_site), mean / sd
+
+
 def _history(
     case: Case, model: BoneCellModel, signals: ScenarioSignals, scale: float
 ) -> CohortHistory | None:
@@ -334,4 +352,5 @@ def build(
         fields=tuple(case.output.fields),
         schedule=_schedule(case),
         f0=f0,
+        t_score_anchor=_t_score_anchor(case),
     )

@@ -41,6 +41,7 @@ from bonefem.coupling.schedule import ON_SCHEDULE
 from bonefem.coupling.stop import RunStopped
 from bonefem.coupling.timers import Timers
 from bonefem.errors import BonefemError, OutputWriteError, SolverError
+from bonefem.metrics import columns as C
 from bonefem.metrics.evaluator import Row, add_percent_changes
 from bonefem.state import LoopState, RunState, RunView
 
@@ -323,7 +324,13 @@ class CoupledRun:
         lp = self.state.loop
         if not lp.baseline:
             lp.baseline = {k: float(v) for k, v in raw.items()}
-        return add_percent_changes(raw, lp.baseline)
+        row = add_percent_changes(raw, lp.baseline)
+        anchor = self.model.t_score_anchor
+        if anchor is not None and C.ABMD in raw:
+            # the T-score at t = 0 is the case's; later ones follow this run's own aBMD
+            ratio, mean_over_sd = anchor
+            row[C.T_SCORE] = (ratio * raw[C.ABMD] / lp.baseline[C.ABMD] - 1.0) * mean_over_sd
+        return row
 
     def _record(self, initial: bool = False) -> Row:
         sched, lp = self.model.schedule, self.state.loop

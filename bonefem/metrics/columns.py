@@ -5,7 +5,8 @@ g/cm³), ``bvtv_mean`` (-), ``density_app_mean`` (apparent density, g/cm³),
 ``youngs_modulus_mean`` (MPa), ``OBa_mean``, ``OCa_mean`` (pM) -- each also per region
 with the region name as suffix; ``abmd`` (g/cm²), ``bmc`` (g), ``projected_area`` (cm²);
 ``apparent_stiffness`` (N/mm); ``failure_load`` (N), ``fracture_risk_index`` (-);
-``tests_evaluated`` (1 or 0); ``<metric>_pct_change`` (%) from the first row;
+``tests_evaluated`` (1 or 0); ``<metric>_pct_change`` (%) from the first row; ``t_score``
+(SD) with a baseline T-score;
 ``signal_*`` systemic signal levels; ``mechanics_solves``, ``ksp_iterations``.
 """
 
@@ -23,6 +24,7 @@ OCA = "OCa_mean"
 BMC = "bmc"
 PROJECTED_AREA = "projected_area"
 ABMD = "abmd"
+T_SCORE = "t_score"
 STIFFNESS = "apparent_stiffness"
 FAILURE_LOAD = "failure_load"
 RISK_INDEX = "fracture_risk_index"
@@ -77,6 +79,7 @@ UNITS: dict[str, str] = {
     BMC: "g",
     PROJECTED_AREA: "cm^2",
     ABMD: "g/cm^2",
+    T_SCORE: "SD",
     STIFFNESS: "N/mm",
     FAILURE_LOAD: "N",
     RISK_INDEX: "-",

@@ -55,7 +55,12 @@ def test_fe_baseline_t_score_scales_the_young_adult_bvtv(mpi_tmp_path: Path) -> 
     the history then runs from the scaled peak (the cells at t = 0 are the history's at
     k f), and the site aBMD (0-D mapping) of the scaled peak after the history is the
     T-score's."""
-    from bonefem.biology.densitometry import SITE_TRABECULAR_SHARE, t_score
+    from bonefem.biology.densitometry import (
+        SITE_TRABECULAR_SHARE,
+        YOUNG_ADULT_REFERENCE,
+        relative_abmd,
+        t_score,
+    )
     from bonefem.biology.history import CohortHistory
 
     comm = MPI.COMM_WORLD
@@ -75,16 +80,24 @@ def test_fe_baseline_t_score_scales_the_young_adult_bvtv(mpi_tmp_path: Path) -> 
     ks = comm.allgather(k)
     assert ks[0] == ks[-1]
     history = model.law.history  # type: ignore[attr-defined]
-    cells = CoupledRun(model).state.cells
-    np.testing.assert_allclose(cells, history.state(model.f0), rtol=0, atol=0)
+    run = CoupledRun(model)
+    np.testing.assert_allclose(run.state.cells, history.state(model.f0), rtol=0, atol=0)
+    # the t_score column: the case's at t = 0, then this run's own aBMD change
+    assert run.metrics_row()["t_score"] == pytest.approx(-2.5, abs=1e-12)
+    run.run()
+    last = run.metrics_row()
+    mean, sd, _ = YOUNG_ADULT_REFERENCE["lumbar_spine"]
+    ratio = relative_abmd(-2.5, "lumbar_spine") * (1.0 + last["abmd_pct_change"] / 100.0)
+    assert last["t_score"] == pytest.approx((ratio - 1.0) * mean / sd, abs=1e-9)
+    assert last["t_score"] < -2.5  # the cohort goes on losing bone
     # the site's aBMD (0-D mapping): the test mesh has one region, so the cortical point
     # is the 0-D default 0.95; its history from k f gives the T-score
     f_tc = np.array([regions["trabecular"].bvtv, 0.95])
     cell_model = model.law.model  # type: ignore[attr-defined]
     end = CohortHistory.run(cell_model, model.signals, k * f_tc, 25.0).cells
     ref = cell_model.healthy_state(f_tc)
-    ratio = end[3] * end[4] / (ref[3] * ref[4])
+    fm = end[3] * end[4] / (ref[3] * ref[4])
     w = SITE_TRABECULAR_SHARE["lumbar_spine"]
-    assert float(t_score(w * ratio[0] + (1 - w) * ratio[1], "lumbar_spine")) == pytest.approx(
+    assert float(t_score(w * fm[0] + (1 - w) * fm[1], "lumbar_spine")) == pytest.approx(
         -2.5, abs=1e-6
     )
