@@ -22,7 +22,6 @@ import numpy.typing as npt
 from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants, fe_constants
 from bonefem.biology.cells import BoneCellModel
 from bonefem.biology.densitometry import (
-    BVTV_RANGE,
     YOUNG_ADULT_REFERENCE,
     peak_scale_for_t_score,
     relative_abmd,
@@ -181,49 +180,32 @@ def cell_model_and_signals(
     return model, build_signals(case.biology, fe_constants(c), params)
 
 
-def _history_years(case: Case) -> float:
-    b = case.biology
-    if b.history_from_age_years is None:
-        return 0.0
-    return b.age_at_start_years - b.history_from_age_years
-
-
 def peak_scale(case: Case, model: BoneCellModel, signals: ScenarioSignals) -> float:
     """The factor on every region's young-adult BV/TV for ``biology.baseline_t_score``.
 
     1 without a T-score. The two compartments of the site mapping are the regions named
     ``trabecular`` and ``cortical`` (else the 0-D points 0.15 and 0.95);
     :mod:`bonefem.biology.densitometry`. Raises :class:`InputError` when a scaled region
-    leaves the cell model's BV/TV range.
+    (any of the case's) leaves the cell model's BV/TV range.
     """
     b = case.biology
     if b.baseline_t_score is None:
         return 1.0
     regions = case.material.regions
-    points = tuple(
+    trabecular, cortical = (
         regions[name].bvtv if name in regions else default
         for name, default in (("trabecular", 0.15), ("cortical", 0.95))
     )
-    field = "biology.baseline_t_score"
     scale = peak_scale_for_t_score(
         model,
         signals,
-        (points[0], points[1]),
-        _history_years(case),
+        (trabecular, cortical),
+        b.history_years,
         b.baseline_t_score,
         b.baseline_site,
-        field=field,
+        field="biology.baseline_t_score",
+        scaled=tuple(region.bvtv for region in regions.values()),
     )
-    lo, hi = BVTV_RANGE
-    for name, region in regions.items():
-        if not lo <= scale.k * region.bvtv <= hi:
-            raise InputError(
-                f"a T-score of {b.baseline_t_score:g} at {b.baseline_site} scales every "
-                f"young-adult BV/TV by {scale.k:.4g}, which takes region '{name}' "
-                f"({region.bvtv:g}) to {scale.k * region.bvtv:.4g}, outside [{lo}, {hi}]",
-                field=field,
-                value=b.baseline_t_score,
-            )
     logger.info(
         "baseline T-score %+.2f at %s: young-adult BV/TV x %.4f (the cohort's mean person: "
         "T = %+.2f at t = 0)",
@@ -250,7 +232,7 @@ def _history(
     if case.biology.history_from_age_years is None:
         return None
     f0 = scale * np.array([r.bvtv for r in case.material.regions.values()], dtype=float)
-    return CohortHistory.run(model, signals, f0, _history_years(case))
+    return CohortHistory.run(model, signals, f0, case.biology.history_years)
 
 
 def _mechanics(case: Case, bone: BoneMesh, clock: Callable[[], float]) -> ElasticityProblem:

@@ -159,6 +159,7 @@ def peak_scale_for_t_score(
     site: str,
     rtol: float = 1e-9,
     field: str = "baseline_t_score",
+    scaled: tuple[float, ...] = (),
 ) -> PeakScale:
     """The peak-bone-mass factor k that puts the site's aBMD at t = 0 at the T-score.
 
@@ -171,14 +172,18 @@ def peak_scale_for_t_score(
         site: one of :data:`SITES`.
         rtol: relative tolerance on R(k) (dimensionless).
         field: the dotted name of the T-score in the case, for messages.
+        scaled: further young-adult BV/TV that k scales too (-; a finite-element case's
+            other regions), held to the same range.
 
     Raises:
-        InputError: k f leaves :data:`BVTV_RANGE` (names the factors allowed).
+        InputError: k times ``f_young`` or ``scaled`` leaves :data:`BVTV_RANGE` (names
+            the factors allowed).
         ValueError: the secant method did not converge (names the last k and R).
     """
     share = SITE_TRABECULAR_SHARE[site]
     mean, sd, _ = YOUNG_ADULT_REFERENCE[site]
     f = np.asarray(f_young, dtype=float)
+    every = np.concatenate([f, np.asarray(scaled, dtype=float)])
     young = model.healthy_state(f)
     reference_fm = young[3] * young[4]
     target = relative_abmd(t_score, site)
@@ -187,7 +192,7 @@ def peak_scale_for_t_score(
     k_prev, r_prev = 1.0, mean_person
     k, ratio = target / mean_person, mean_person
     for it in range(1, MAX_ITERATIONS + 1):
-        _check_range(k, f, t_score, site, t_mean, field)
+        _check_range(k, every, t_score, site, t_mean, field)
         ratio = _site_ratio(model, signals, k * f, years, reference_fm, share)
         if abs(ratio / target - 1.0) <= rtol:
             return PeakScale(k, target, mean_person, t_mean, it)
@@ -203,7 +208,7 @@ def peak_scale_for_t_score(
 def _check_range(
     k: float, f: FloatArray, t_score: float, site: str, t_mean: float, field: str
 ) -> None:
-    """Raise if the scaled young-adult BV/TV k f leave the cell model's range."""
+    """Raise if any scaled young-adult BV/TV k f leaves the cell model's range."""
     lo, hi = BVTV_RANGE
     if lo <= k * f.min() and k * f.max() <= hi:
         return

@@ -171,9 +171,7 @@ def run_zero_d(
     mdl = model or make_model(run, constants)
     sig = build_signals(scenario, constants, mdl.params)
     f0 = np.array([run.f_trabecular, run.f_cortical])
-    years = 0.0
-    if scenario.history_from_age_years is not None:
-        years = scenario.age_at_start_years - scenario.history_from_age_years
+    years = scenario.history_years
     if scenario.baseline_t_score is not None:
         peak = peak_scale_for_t_score(
             mdl,

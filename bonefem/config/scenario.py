@@ -340,6 +340,12 @@ class ScenarioConfig(_Model):
         default_factory=list, description="teriparatide courses"
     )
 
+    @property
+    def history_years(self) -> float:
+        """Length of the cohort history before t = 0 (years; 0 without one)."""
+        h = self.history_from_age_years
+        return 0.0 if h is None else self.age_at_start_years - h
+
     @classmethod
     def course_keys(cls) -> tuple[str, ...]:
         """Names of the fields that are lists of time windows (courses), in schema order.
