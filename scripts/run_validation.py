@@ -19,14 +19,15 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from bonefem.output.run_folder import git_revision
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from validation_zerod import zerod_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "runs" / "validation"
@@ -140,6 +141,54 @@ REFERENCE = {
             2191.5,
             6.2,
             "DATA study, teriparatide arm (Tsai et al. 2013, Lancet 382:50)",
+            "validation",
+        ),
+    ],
+    "teriparatide_femur": [
+        (
+            "total hip aBMD change at 12 months (woman of 66)",
+            "abmd",
+            0.0,
+            365.25,
+            0.7,
+            "DATA, teriparatide arm (Tsai et al. 2013, Lancet 382:50), from baseline",
+            "validation",
+        ),
+        (
+            "total hip aBMD change at 24 months",
+            "abmd",
+            0.0,
+            730.5,
+            2.0,
+            "DATA extension, teriparatide arm (Leder et al. 2014, J Clin Endocrinol Metab 99:1694)",
+            "validation",
+        ),
+        (
+            "hip trabecular vBMD change at 18 months (QCT)",
+            "bmd_vol_mean_trabecular",
+            0.0,
+            547.875,
+            4.6,
+            "Keaveny et al. 2012 (Bone 50:165), QCT of McClung et al. 2005's women",
+            "validation",
+        ),
+        (
+            "hip cortical vBMD change at 18 months (QCT)",
+            "bmd_vol_mean_cortical",
+            0.0,
+            547.875,
+            -1.1,
+            "Keaveny et al. 2012: the peripheral compartment (cortex and the trabecular bone "
+            "within 3 mm of the periosteum)",
+            "validation",
+        ),
+        (
+            "failure load in a sideways fall, change at 18 months",
+            "failure_load",
+            0.0,
+            547.875,
+            5.4,
+            "Keaveny et al. 2012: femoral strength, nonlinear QCT-FE, sideways fall",
             "validation",
         ),
     ],
@@ -287,382 +336,6 @@ def _strength_lines(folders: dict[str, Path]) -> list[str]:
     return out
 
 
-def _zerod_lines() -> list[str]:
-    """Long-term denosumab and the early teriparatide course in 0-D (issue 13 items 1-3)."""
-    from bonefem.biology.calibration import FMP, YEAR, _menopause
-    from bonefem.biology.zerod import RunConfig, ZeroDResult, run_zero_d
-    from bonefem.config.scenario import (
-        BisphosphonateConfig,
-        DenosumabConfig,
-        TeriparatideConfig,
-    )
-
-    run = RunConfig(step_days=14.0)
-    start = FMP + 21.0 * YEAR
-    dmab = [DenosumabConfig(start_days=start, stop_days=start + 10.0 * YEAR)]
-    tr = run_zero_d(_menopause(denosumab=dmab), start + 10.0 * YEAR + 1.0, run=run)
-    key = "abmd_change_pct_lumbar_spine"
-
-    def gain(r: ZeroDResult, t0: float, t1: float, col: str = key) -> float:
-        return 100.0 * ((1 + r.at(col, t1) / 100) / (1 + r.at(col, t0) / 100) - 1.0)
-
-    years = [1, 2, 3, 4, 5, 6, 8, 10]
-    out = [
-        "",
-        "## 0-D: denosumab for 10 years, the teriparatide course, alendronate",
-        "",
-        "Trabecular and cortical point of the calibration cohort (`bonefem.biology.zerod`),",
-        "lumbar-spine aBMD change from the start of therapy (%). Out of sample (no BMD",
-        "endpoint of these trials was fitted): FREEDOM and its extension, LS +9.2 % at 3",
-        "years and +21.7 % at 10 years from the FREEDOM baseline (Cummings et al. 2009; Bone",
-        "et al. 2017, Lancet Diabetes Endocrinol 5:513), rising every year; teriparatide",
-        "20 µg/day LS +6.4 % at 24 weeks (Japanese dose-response study, J Bone Miner Metab",
-        "26:624, 2008), +6.2 % at 12 months (DATA, Tsai et al. 2013, Lancet 382:50), +10.3 % at",
-        "18 months (McClung et al. 2005, Arch Intern Med 165:1762), +9.7 % at a median 19-21",
-        "months (Neer et al. 2001) and +9.5 % at 24 months (DATA extension, Leder et al.",
-        "2014); alendronate 10 mg/day LS +8.7 / +9.6 % over placebo at 2 / 3 years in the",
-        "biopsied patients of Boivin et al. 2000 (Bone 27:687), whose activation frequency",
-        "(Chavassieux 1997) and DMB were fitted.",
-        "",
-        *_course_table(
-            "denosumab from 21 y past the FMP, year",
-            years,
-            ("LS aBMD change (%)", [gain(tr, start, start + y * YEAR) for y in years]),
-            "| published (FREEDOM, extension) | | | +9.2 | | | | | +21.7 |",
-        ),
-    ]
-    t_start = FMP + 5.0 * YEAR
-    tp = [TeriparatideConfig(start_days=t_start, stop_days=t_start + 2.0 * YEAR)]
-    r = run_zero_d(_menopause(teriparatide=tp), t_start + 2.0 * YEAR + 1.0, run=run)
-    months = [1, 3, 6, 12, 18, 21, 24]
-    out += [
-        "",
-        *_course_table(
-            "teriparatide from 5 y past the FMP, month",
-            months,
-            ("LS aBMD change (%)", [gain(r, t_start, t_start + mo / 12 * YEAR) for mo in months]),
-            "| published | | | +6.4 | +6.2 | +10.3 | +9.7 | +9.5 |",
-        ),
-    ]
-    for site, label, neer in (("total_hip", "TH", "+2.6"), ("femoral_neck", "FN", "+2.8")):
-        col = f"abmd_change_pct_{site}"
-        out += [
-            "",
-            *_course_table(
-                "teriparatide from 5 y past the FMP, month",
-                months,
-                (
-                    f"{label} aBMD change (%)",
-                    [gain(r, t_start, t_start + mo / 12 * YEAR, col) for mo in months],
-                ),
-                f"| published (Neer et al. 2001) | | | | | | {neer} | |",
-            ),
-        ]
-    a_start = FMP + 12.0 * YEAR
-    aln = [BisphosphonateConfig(start_days=a_start, stop_days=a_start + 3.0 * YEAR + 1.0)]
-    ra = run_zero_d(_menopause(bisphosphonate=aln), a_start + 3.0 * YEAR + 1.0, run=run)
-    pa = run_zero_d(_menopause(), a_start + 3.0 * YEAR + 1.0, run=run)
-    out += [
-        "",
-        *_course_table(
-            "alendronate 10 mg/day from 12 y past the FMP, year",
-            [1, 2, 3],
-            (
-                "LS aBMD, alendronate − placebo (%)",
-                [
-                    gain(ra, a_start, a_start + y * YEAR) - gain(pa, a_start, a_start + y * YEAR)
-                    for y in (1, 2, 3)
-                ],
-            ),
-            "| published (Boivin 2000 patients) | | +8.7 | +9.6 |",
-        ),
-    ]
-    return (
-        out
-        + _zoledronate_lines(run, gain)
-        + _flex_lines(run, gain)
-        + _suppression_lines()
-        + _baseline_lines()
-    )
-
-
-def _zoledronate_lines(run: Any, gain: Callable[..., float]) -> list[str]:
-    """Yearly zoledronate in the HORIZON-PFT cohort (0-D, out of sample), three DXA sites,
-    and the HORIZON biopsies: Ac.f (fitted), qBEI calcium and BV/TV (checks)."""
-    from bonefem.biology.calibration import FMP, YEAR, _menopause
-    from bonefem.biology.zerod import run_zero_d
-    from bonefem.config.scenario import BisphosphonateConfig
-
-    start = FMP + 22.0 * YEAR  # HORIZON-PFT: mean age 73, FMP at about 51
-    end = start + 3.0 * YEAR + 1.0
-    zol = [BisphosphonateConfig(drug="zoledronate", start_days=start, stop_days=end)]
-    treated = run_zero_d(_menopause(bisphosphonate=zol), end, run=run)
-    placebo = run_zero_d(_menopause(), end, run=run)
-    published = {"lumbar_spine": 6.71, "total_hip": 6.02, "femoral_neck": 5.06}
-    out = [
-        "",
-        "Zoledronic acid 5 mg i.v. once a year, from 22 y past the FMP (the HORIZON-PFT",
-        "cohort, mean age 73), aBMD over placebo (%); published at 36 months: lumbar spine",
-        "+6.71, total hip +6.02, femoral neck +5.06 (Black et al. 2007, N Engl J Med",
-        "356:1809). Out of sample, like alendronate above; the drug's potency is fitted to",
-        "the HORIZON biopsies' turnover (below), not to BMD. The model's gains are above the",
-        "trials' (docs/calibration.md, What the model cannot match).",
-        "",
-        "| zoledronate, year | 1 | 2 | 3 | published, 3 |",
-        "|---|---|---|---|---|",
-    ]
-    for site, value in published.items():
-        key = f"abmd_change_pct_{site}"
-        times = [start + y * YEAR for y in (1, 2, 3)]
-        diff = [gain(treated, start, t, key) - gain(placebo, start, t, key) for t in times]
-        row = " | ".join(f"{v:+.2f}" for v in diff)
-        out.append(f"| {site.replace('_', ' ')} | {row} | {value:+.2f} |")
-    return out + _horizon_biopsy_lines()
-
-
-def _horizon_biopsy_lines() -> list[str]:
-    """The HORIZON-PFT iliac biopsies at month 36 against the 0-D trabecular/cortical points.
-
-    Ac.f: the fit's own runs (:func:`~bonefem.biology.calibration_mechanistic.
-    zoledronate_runs`, infusions at 0, 1, 2 y, read at 3 y). qBEI measures the calcium
-    weight fraction of the tissue, proportional to its ash fraction (calcium is a fixed
-    share of the mineral), so the model's reading is the change of the ash fraction of its
-    matrix mineral content m (:func:`bonefem.remodeling.bone.ash_fraction`).
-    """
-    from bonefem.biology.calibrated import CALIBRATED
-    from bonefem.biology.calibration import YEAR
-    from bonefem.biology.calibration_mechanistic import HORIZON_START, zoledronate_runs
-    from bonefem.biology.parameters import remodeling_parameters
-    from bonefem.remodeling.bone import ash_fraction
-
-    treated, placebo = zoledronate_runs(CALIBRATED)
-    t = HORIZON_START + 3.0 * YEAR
-    p = remodeling_parameters(CALIBRATED)
-
-    def ratio(col: str) -> float:
-        return treated.at(col, t) / placebo.at(col, t)
-
-    def calcium(comp: str) -> float:
-        m_t, m_p = treated.at(f"mineral_{comp}", t), placebo.at(f"mineral_{comp}", t)
-        return 100.0 * (float(ash_fraction(m_t, p)) / float(ash_fraction(m_p, p)) - 1.0)
-
-    rows = [
-        (
-            "cancellous Ac.f, ZOL over placebo (%)",
-            100.0 * (ratio("OBa_formation_pM_trab") - 1.0),
-            "−63 (median)",
-            "Recker et al. 2008, J Bone Miner Res 23:6",
-            "fitted (`zoledronate_potency`)",
-        ),
-        (
-            "cancellous BV/TV, ZOL over placebo (%)",
-            100.0 * (ratio("bvtv_trab") - 1.0),
-            "+30 (medians 16.6 vs 12.8 %, p = 0.02)",
-            "Recker et al. 2008 (µCT of the biopsies)",
-            "check",
-        ),
-        (
-            "cancellous CaMean (qBEI), ZOL over placebo (%)",
-            calcium("trab"),
-            "+3.2",
-            "Roschger et al. 2013, J Bone Miner Res, doi:10.1002/jbmr.1780",
-            "check",
-        ),
-        (
-            "cortical CaMean (qBEI), ZOL over placebo (%)",
-            calcium("cort"),
-            "+2.7",
-            "Roschger et al. 2013",
-            "check",
-        ),
-    ]
-    return [
-        "",
-        "The HORIZON-PFT iliac biopsies at month 36, a year after the third infusion, against",
-        "the model's trabecular and cortical points (0-D, 28-day rows). qBEI measures the",
-        "calcium weight fraction of the tissue; the model's reading is the change of the ash",
-        "fraction of its mineral content.",
-        "",
-        "| quantity | model | published | source | use |",
-        "|---|---|---|---|---|",
-        *(f"| {q} | {v:+.2f} | {pub} | {src} | {use} |" for q, v, pub, src, use in rows),
-    ]
-
-
-def _flex_lines(run: Any, gain: Callable[..., float]) -> list[str]:
-    """Alendronate for 5 years, then stopped or continued to year 10 (FLEX; 0-D, out of
-    sample): resorption and aBMD from year 5, the stoppers against the continuers."""
-    from bonefem.biology.calibration import FMP, YEAR, _menopause
-    from bonefem.biology.zerod import run_zero_d
-    from bonefem.config.scenario import BisphosphonateConfig
-
-    start = FMP + 17.0 * YEAR  # FIT: mean age about 68; FLEX from about 73
-    t5, end = start + 5.0 * YEAR, start + 10.0 * YEAR + 1.0
-
-    def course(stop: float) -> list[BisphosphonateConfig]:
-        return [BisphosphonateConfig(drug="alendronate", start_days=start, stop_days=stop)]
-
-    stopped = run_zero_d(_menopause(bisphosphonate=course(t5)), end, run=run)
-    continued = run_zero_d(_menopause(bisphosphonate=course(end)), end, run=run)
-    placebo = run_zero_d(_menopause(), end, run=run)
-    t10 = start + 10.0 * YEAR
-
-    def oca(r: Any) -> float:
-        return float(r.at("OCa_pM_trab", t10) / placebo.at("OCa_pM_trab", t10))
-
-    rows = []
-    for site, pub in (("lumbar_spine", "−3.7"), ("total_hip", "−2.4")):
-        key = f"abmd_change_pct_{site}"
-        diff = gain(stopped, t5, t10, key) - gain(continued, t5, t10, key)
-        rows.append(f"| {site.replace('_', ' ')} aBMD, stopped − continued, years 5–10 (%) "
-                    f"| {diff:+.2f} | {pub} |")  # fmt: skip
-    rows.append(
-        "| resorption at year 10, stopped over continued (–) "
-        f"| {oca(stopped) / oca(continued):.2f} | 1.56 (serum CTX) |"
-    )
-    return [
-        "",
-        "Alendronate 10 mg/day for 5 years from 17 y past the FMP, then stopped or continued",
-        "to year 10 (the FLEX design, Black et al. 2006, JAMA 296:2927: stopping raised CTX",
-        "56 % over continuing, still below pretreatment, and lost 2.4 % at the total hip and",
-        "3.7 % at the spine against continuing). Out of sample; active osteoclasts of the",
-        "trabecular point for resorption.",
-        "",
-        "| quantity | model | published |",
-        "|---|---|---|",
-        *rows,
-    ]
-
-
-#: Denosumab 60 mg s.c.: serum CTX below pretreatment (%), Prolia prescribing information
-#: §12.2 (3 days; the largest reduction by 1 month; the end of the 6-month interval).
-LABEL_CTX_SUPPRESSION = ("85", "≥ 87", "45–80")
-
-
-def _suppression_lines() -> list[str]:
-    """Resorption suppression over the first denosumab interval (0-D) against the label.
-
-    Active osteoclasts of the trabecular point, treated over placebo, in the FREEDOM cohort
-    (21 y past the FMP) at 1-day rows; the cortical point agrees within 1 percentage point.
-    A mechanistic (turnover-marker) check, out of sample: χ is fitted to FREEDOM's BMD.
-    """
-    from bonefem.biology.calibration import FMP, YEAR, _menopause
-    from bonefem.biology.zerod import RunConfig, run_zero_d
-    from bonefem.config.scenario import DenosumabConfig
-
-    start = FMP + 21.0 * YEAR
-    end = start + 183.0
-    fine = RunConfig(step_days=1.0)
-    dmab = [DenosumabConfig(start_days=start, stop_days=start + YEAR)]
-    treated = run_zero_d(_menopause(denosumab=dmab), end, run=fine)
-    placebo = run_zero_d(_menopause(), end, run=fine)
-    days = [3, 30, 91, 152, 182]
-
-    def suppression(d: int) -> float:
-        t = start + d
-        return 100.0 * (1.0 - treated.at("OCa_pM_trab", t) / placebo.at("OCa_pM_trab", t))
-
-    label = dict(zip((3, 30, 182), LABEL_CTX_SUPPRESSION, strict=True))
-    return [
-        "",
-        "Resorption over the first 6-month denosumab interval (60 mg at day 0, the next",
-        "dose at day 182.6): active osteoclasts below placebo (%), FREEDOM cohort, against",
-        "serum CTX below pretreatment in the Prolia label (§12.2). Not fitted; the model's",
-        "suppression is shallower at its deepest and wears off before the next dose (the",
-        "calibrated χ and what a label-consistent χ does: docs/calibration.md, What the",
-        "model cannot match).",
-        "",
-        "| day of the interval | " + " | ".join(str(d) for d in days) + " |",
-        "|---" * (len(days) + 1) + "|",
-        "| model: active osteoclasts below placebo (%) | "
-        + " | ".join(f"{suppression(d):.0f}" for d in days)
-        + " |",
-        "| label: serum CTX below pretreatment (%) | "
-        + " | ".join(label.get(d, "") for d in days)
-        + " |",
-    ]
-
-
-FREEDOM_BASELINE_T = (-2.8, -1.9)
-"""FREEDOM's mean baseline T-scores, lumbar spine and total hip (Cummings et al. 2009)."""
-
-
-def _baseline_lines() -> list[str]:
-    """The FREEDOM cohort at its own baseline T-score (0-D, `baseline_t_score`).
-
-    Women of 72.3 y, 21 y past the FMP, from a history that starts at 46 (the calibration
-    cohort's start): the mean person's T-scores, the T-scores of the other sites when the
-    spine is put at FREEDOM's mean, and the denosumab response of both against placebo.
-    """
-    from bonefem.biology.zerod import RunConfig, run_zero_d
-    from bonefem.config.scenario import DenosumabConfig, EstrogenConfig, ScenarioConfig
-
-    year, run = 365.25, RunConfig(step_days=28.0)
-
-    def scenario(t: float | None, dmab: bool) -> ScenarioConfig:
-        extra: dict[str, Any] = {}
-        if t is not None:
-            extra = {"baseline_t_score": t, "baseline_site": "lumbar_spine"}
-        if dmab:
-            extra["denosumab"] = [DenosumabConfig(start_days=0.0, stop_days=3 * year)]
-        return ScenarioConfig(
-            age_at_start_years=72.3,
-            history_from_age_years=46.0,
-            estrogen=EstrogenConfig(menopause="natural", menopause_time_days=-21.0 * year),
-            **extra,
-        )
-
-    rows = []
-    for label, t in (("mean woman of the cohort", None), ("at FREEDOM's LS T", -2.8)):
-        tr = run_zero_d(scenario(t, True), 3 * year + 1.0, run=run)
-        pl = run_zero_d(scenario(t, False), 3 * year + 1.0, run=run)
-
-        def diff(site: str, months: int, tr: Any = tr, pl: Any = pl) -> float:
-            col, when = f"abmd_change_pct_{site}", months / 12 * year
-            return float(tr.at(col, when) - pl.at(col, when))
-
-        t0 = [pl[f"t_score_{s}"][0] for s in ("lumbar_spine", "total_hip", "femoral_neck")]
-        gains = [diff("total_hip", m) for m in (12, 24, 36)] + [diff("lumbar_spine", 36)]
-        rows.append(
-            f"| {label} | "
-            + " | ".join(f"{v:+.2f}" for v in t0)
-            + " | "
-            + " / ".join(f"{v:+.2f}" for v in gains)
-            + f" | {pl.at('abmd_change_pct_total_hip', 3 * year):+.2f} |"
-        )
-    ls, th = FREEDOM_BASELINE_T
-    return [
-        "",
-        "The FREEDOM cohort at its own baseline (0-D, `biology.baseline_t_score`): women of",
-        "72.3 y, 21 y past the FMP, from a history that starts at 46. The calibration fits",
-        "FREEDOM with the cohort's mean woman; FREEDOM enrolled women with a spine or hip",
-        f"T-score of −2.5 to −4.0 (means: lumbar spine {ls}, total hip {th}; Cummings et al.",
-        "2009). Put at the spine's mean, the model's other sites are a prediction, and the",
-        "response shows how much the drug's effect depends on the baseline density (the",
-        "young-adult BV/TV scaled by one factor, docs/model-biology.md). Not fitted.",
-        "",
-        "| FREEDOM-like cohort | T-score LS | TH | FN | denosumab − placebo, TH 12 / 24 / 36 "
-        "mo, LS 36 mo (%) | placebo TH 36 mo (%) |",
-        "|---|---|---|---|---|---|",
-        *rows,
-        f"| published | {ls} | {th} | | +3.2 / +5.1 / +6.4 / +8.8 | −1.4 |",
-    ]
-
-
-def _course_table(
-    title: str, points: list[int], model: tuple[str, list[float]], published: str
-) -> list[str]:
-    """A markdown table of a therapy course: header of time points, the model row (%),
-    the published row."""
-    label, values = model
-    return [
-        f"| {title} | " + " | ".join(str(p) for p in points) + " |",
-        "|---" * (len(points) + 1) + "|",
-        f"| {label} | " + " | ".join(f"{v:+.2f}" for v in values) + " |",
-        published,
-    ]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ranks", type=int, default=1)
@@ -699,10 +372,10 @@ def main() -> int:
             continue
         m = load(folders[case])
         for label, kind, t0, t1, value, source, use in refs:
-            if kind == "abmd":
-                model = change(m, "abmd", t0, t1)
-            else:
+            if kind == "abmd_rate":
                 model = change(m, "abmd", t0, t1) / ((t1 - t0) / 365.25)
+            else:  # the percent change of a metrics column ("abmd", a density, a test)
+                model = change(m, kind, t0, t1)
             lines.append(f"| {case} | {label} | {model:+.2f} | {value:+.2f} | {source} | {use} |")
     if "hrt_vertebra" in folders and "menopause_vertebra" in folders:
         meno = load(folders["menopause_vertebra"])["abmd_pct_change"][-1]
@@ -714,7 +387,7 @@ def main() -> int:
             "(Cauley et al. 2003) | validation (qualitative) |"
         )
     lines += _strength_lines(folders)
-    lines += _zerod_lines()
+    lines += zerod_lines()
     lines += [
         "",
         "## Per-case summary",

@@ -82,6 +82,12 @@ def _teriparatide_vertebra(d: dict[str, Any]) -> None:
     d["biology"]["teriparatide"][0].update(start_days=Q, stop_days=2 * Q)
 
 
+def _teriparatide_femur(d: dict[str, Any]) -> None:
+    # half a year of the cohort (66 y, from its 0-D history), teriparatide from the first quarter
+    _half_year(d)
+    d["biology"]["teriparatide"][0].update(start_days=Q, stop_days=2 * Q)
+
+
 SHORT_CASES = {
     "menopause_vertebra": _menopause_vertebra,
     "denosumab_femur": _denosumab_femur,
@@ -96,6 +102,7 @@ SHORT_CASES = {
     "hrt_vertebra": _hrt_vertebra,
     "menopause_femur": _menopause_at_first_quarter,
     "teriparatide_vertebra": _teriparatide_vertebra,
+    "teriparatide_femur": _teriparatide_femur,
 }
 
 

@@ -29,7 +29,9 @@ case's supports once more (issue 15, December 2026): their first lifting-load ro
 from the habitual solution (the projection's sibling direction), failure load ≤ 1.8e-9
 relative, its percent change ≤ 1.6e-7 points, nothing else moved. That
 the new model reduces to 0.1 where its new terms are off is checked by
-``test_legacy_checkpoint.py``.
+``test_legacy_checkpoint.py``. ``teriparatide_femur`` (the hip's response to teriparatide
+in a cohort of 66 started from its 0-D history) was added in December 2026, its reference
+written then.
 metrics.csv prints 10 significant digits. Tolerances, and why:
 
 * every column but the percent changes: 1e-9 relative (a few units of the 10th digit).
