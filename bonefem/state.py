@@ -186,6 +186,8 @@ class RunView:
         sed: daily strain energy density per cell now (MPa).
         signals: systemic signal levels at t (``signal_*`` columns; units in their names).
         derived: cell-model derived fields (RANKL, OPG, ... in pM) at t, computed on demand.
+        turnover: bone volume formed and resorbed per total volume and day (1/day) per
+            owned cell at t, computed on demand; None for a law without them (Huiskes).
         displacement: displacement (mm) of the first habitual load case at the last
             solve, per point of the output mesh, computed on demand.
     """
@@ -201,3 +203,4 @@ class RunView:
     signals: Mapping[str, float]
     derived: Callable[[], Mapping[str, FloatArray]]
     displacement: Callable[[], FloatArray]
+    turnover: Callable[[], tuple[FloatArray, FloatArray] | None] = lambda: None

@@ -435,18 +435,27 @@ class BoneCellModel:
         """
         pi_mech, rankl_mech = self._mech(psi_r)
         out = self.signalling(state[0], state[1], state[2], e, psi_r)
-        form, res = self.remodeling.formation_resorption(
+        form, res = self.turnover(state, e)
+        out["formation"] = form
+        out["resorption"] = res
+        out["Pi_mech"] = np.asarray(pi_mech + 0.0 * state[0])
+        out["P_RANKL_mech"] = np.asarray(rankl_mech + 0.0 * state[0])
+        return out
+
+    def turnover(self, state: FloatArray, e: Effects = NEUTRAL) -> tuple[FloatArray, FloatArray]:
+        """Bone volume formed and resorbed per total volume and day (1/day) per point.
+
+        Formation by the delayed formation activity OBa_F and the modelling-based term,
+        resorption by the active osteoclasts (:meth:`bonefem.remodeling.bone.
+        CellDrivenRemodeling.formation_resorption`); their difference is df/dt.
+        """
+        return self.remodeling.formation_resorption(
             state[3],
             formation_activity(self.remodeling, state),
             state[2],
             e.resorption_factor,
             e.modelling_formation,
         )
-        out["formation"] = form
-        out["resorption"] = res
-        out["Pi_mech"] = np.asarray(pi_mech + 0.0 * state[0])
-        out["P_RANKL_mech"] = np.asarray(rankl_mech + 0.0 * state[0])
-        return out
 
     # ---------------------------------------------------------- integrator
     def _log_rates(

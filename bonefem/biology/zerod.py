@@ -59,6 +59,7 @@ from bonefem.remodeling import ash_fraction
 
 __all__ = [
     "SITE_TRABECULAR_SHARE",
+    "SKELETAL_TRABECULAR_SHARE",
     "RunConfig",
     "ZeroDCase",
     "ZeroDResult",
@@ -162,7 +163,10 @@ def run_zero_d(
         :class:`ZeroDResult` with columns ``time_days``, ``time_years``, per point
         (suffix ``_trab``/``_cort``) ``OBp_pM``, ``OBa_pM``, ``OCa_pM``,
         ``OBa_formation_pM`` (the delayed formation activity), ``RANKL_pM``,
-        ``OPG_pM``, ``bvtv``, ``mineral``, ``bvtv_change_pct``; per site
+        ``OPG_pM``, ``bvtv``, ``mineral``, ``bvtv_change_pct``, ``bfr_bv_pct_per_year``
+        and ``resorption_pct_per_year`` (%/year); the skeleton's
+        ``formation_marker_change_pct`` and ``resorption_marker_change_pct`` (%, the
+        model's P1NP and CTX: :func:`_turnover_columns`); per site
         ``abmd_change_pct_<site>`` and ``t_score_<site>`` (SD, against the young-adult
         reference of :mod:`bonefem.biology.densitometry`, the mean young adult of the run's
         BV/TV at T = 0); and the signal levels.
@@ -230,6 +234,43 @@ def _output_times(t_end: float, step: float, activity: Sequence[ActivityPeriod])
     return np.unique(np.concatenate([times, np.asarray(changes, dtype=float)]))
 
 
+SKELETAL_TRABECULAR_SHARE = 0.2
+"""Share of the adult skeleton's bone that is trabecular (dimensionless; the rest,
+cortical): "80 % cortical and 20 % trabecular bone overall" (Clarke 2008, Clin J Am Soc
+Nephrol 3:S131). Weights the two points in the 0-D turnover markers (ASSUMPTION: the
+serum markers see the skeleton's formation and resorption, each compartment turning over
+as its point)."""
+
+
+def _turnover_columns(
+    mdl: BoneCellModel, sig: object, times: FloatArray, states: FloatArray
+) -> dict[str, FloatArray]:
+    """Turnover per point and the skeleton's turnover markers (:func:`run_zero_d`).
+
+    Per point: ``bfr_bv_pct_per_year`` and ``resorption_pct_per_year`` (bone volume formed
+    and resorbed per bone volume, %/year: BFR/BV and its resorption counterpart); the
+    skeleton's ``formation_marker_change_pct`` and ``resorption_marker_change_pct`` (%):
+    the change from t = 0 of the formation and resorption of a skeleton whose bone is
+    :data:`SKELETAL_TRABECULAR_SHARE` trabecular at t = 0, each compartment forming and
+    resorbing per volume as its point -- the model's counterpart of serum P1NP and CTX.
+    """
+    from bonefem.biology.signals import ScenarioSignals
+
+    assert isinstance(sig, ScenarioSignals)
+    rates = np.array([mdl.turnover(states[k], sig.effects(float(t))) for k, t in enumerate(times)])
+    f = states[:, 3, :]  # (n_times, 2): rates[:, 0] formation, rates[:, 1] resorption
+    per_year = 100.0 * 365.25
+    cols: dict[str, FloatArray] = {}
+    for j, suffix in enumerate(("trab", "cort")):
+        cols[f"bfr_bv_pct_per_year_{suffix}"] = per_year * rates[:, 0, j] / f[:, j]
+        cols[f"resorption_pct_per_year_{suffix}"] = per_year * rates[:, 1, j] / f[:, j]
+    share = np.array([SKELETAL_TRABECULAR_SHARE, 1.0 - SKELETAL_TRABECULAR_SHARE])
+    for i, name in enumerate(("formation", "resorption")):
+        skeleton = (rates[:, i, :] / f[0] * share).sum(axis=1)
+        cols[f"{name}_marker_change_pct"] = 100.0 * (skeleton / skeleton[0] - 1.0)
+    return cols
+
+
 def _tabulate(
     mdl: BoneCellModel,
     sig: object,
@@ -274,6 +315,7 @@ def _tabulate(
             w * mineral_change[:, 0] + (1.0 - w) * mineral_change[:, 1]
         )
         cols[f"t_score_{site}"] = t_score(w * young[:, 0] + (1.0 - w) * young[:, 1], site)
+    cols.update(_turnover_columns(mdl, sig, times, states))
     vals = [sig.values(float(t)) for t in times]
     for key in vals[0]:
         cols[key] = np.array([v[key] for v in vals])

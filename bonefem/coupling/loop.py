@@ -265,6 +265,7 @@ class CoupledRun:
             signals=model.signals.values(t),
             derived=lambda: model.law.derived(s.cells, t, ratio),
             displacement=lambda: model.mechanics.displacement(habitual),
+            turnover=lambda: model.law.turnover(s.cells, t),
         )
 
     # -------------------------------------------------------------------- run

@@ -6,6 +6,7 @@
 * :mod:`~bonefem.metrics.failure` -- Pistoia failure load and factor of risk.
 * :mod:`~bonefem.metrics.evaluator` -- the metric seam and registry, the evaluator.
 * metric objects: :mod:`~bonefem.metrics.bone` (time, regional means, DXA),
+  :mod:`~bonefem.metrics.turnover` (bone formation and resorption rates, BFR/BV),
   :mod:`~bonefem.metrics.virtual_tests` (stiffness, failure load),
   :mod:`~bonefem.metrics.run_info` (signal levels, solver counters).
 """

@@ -2,7 +2,8 @@
 
 Units: ``time_days`` (days), ``time_years`` (years), ``bmd_vol_mean`` (mineral density,
 g/cm³), ``bvtv_mean`` (-), ``density_app_mean`` (apparent density, g/cm³),
-``youngs_modulus_mean`` (MPa), ``OBa_mean``, ``OCa_mean`` (pM) -- each also per region
+``youngs_modulus_mean`` (MPa), ``OBa_mean``, ``OCa_mean`` (pM), ``bone_formation_rate``,
+``bone_resorption_rate`` (mm³/day), ``bfr_bv`` (%/year) -- each also per region
 with the region name as suffix; ``abmd`` (g/cm²), ``bmc`` (g), ``projected_area`` (cm²);
 ``apparent_stiffness`` (N/mm); ``failure_load`` (N), ``fracture_risk_index`` (-);
 ``tests_evaluated`` (1 or 0); ``<metric>_pct_change`` (%) from the first row; ``t_score``
@@ -21,6 +22,9 @@ DENSITY_APP = "density_app_mean"
 MODULUS = "youngs_modulus_mean"
 OBA = "OBa_mean"
 OCA = "OCa_mean"
+FORMATION_RATE = "bone_formation_rate"
+RESORPTION_RATE = "bone_resorption_rate"
+BFR_BV = "bfr_bv"
 BMC = "bmc"
 PROJECTED_AREA = "projected_area"
 ABMD = "abmd"
@@ -42,6 +46,8 @@ TEST_KEYS = (STIFFNESS, FAILURE_LOAD, RISK_INDEX)
 #: Metrics whose percent change from baseline is reported as ``<name>_pct_change``.
 PCT_CHANGE_KEYS = (
     BMD_VOL,
+    FORMATION_RATE,
+    RESORPTION_RATE,
     BVTV,
     DENSITY_APP,
     ABMD,
@@ -76,6 +82,9 @@ UNITS: dict[str, str] = {
     MODULUS: "MPa",
     OBA: "pM",
     OCA: "pM",
+    FORMATION_RATE: "mm^3/day",
+    RESORPTION_RATE: "mm^3/day",
+    BFR_BV: "%/year",
     BMC: "g",
     PROJECTED_AREA: "cm^2",
     ABMD: "g/cm^2",
@@ -100,7 +109,17 @@ SIGNAL_UNIT_SUFFIXES: dict[str, str] = {
 }
 
 #: Metrics with per-region columns ``<name>_<region>``.
-REGIONAL_KEYS = (BMD_VOL, BVTV, DENSITY_APP, MODULUS, OBA, OCA)
+REGIONAL_KEYS = (
+    BMD_VOL,
+    BVTV,
+    DENSITY_APP,
+    MODULUS,
+    OBA,
+    OCA,
+    FORMATION_RATE,
+    RESORPTION_RATE,
+    BFR_BV,
+)
 
 
 def unit(column: str) -> str:

@@ -89,6 +89,15 @@ class CellDrivenLaw:
         """RANKL, OPG, ... (pM) of the cell model at time t and stimulus ratio."""
         return self.model.derived(cells, self.signals.effects(t), ratio)
 
+    def turnover(self, cells: FloatArray, t: float) -> tuple[FloatArray, FloatArray] | None:
+        """Bone volume formed and resorbed per total volume and day (1/day) per cell.
+
+        Formation S (k_form OBa_F + F_mod (1 - w)) g_form and resorption S k_res OCa g_res
+        (:meth:`bonefem.remodeling.bone.CellDrivenRemodeling.formation_resorption`), with
+        the systemic effects at time t (days): df/dt is their difference.
+        """
+        return self.model.turnover(cells, self.signals.effects(t))
+
 
 @register_law("cells")
 def _cells(context: LawContext) -> CellDrivenLaw:

@@ -105,6 +105,10 @@ class HuiskesLaw:
         """No cell signalling in this law: no derived fields."""
         return {}
 
+    def turnover(self, cells: FloatArray, t: float) -> tuple[FloatArray, FloatArray] | None:
+        """No osteoblasts and osteoclasts in this law: None (only the net rate exists)."""
+        return None
+
 
 @register_law("huiskes")
 def _huiskes(context: LawContext) -> HuiskesLaw:

@@ -109,6 +109,13 @@ class RemodelingLaw(Protocol):
         """Derived fields (e.g. RANKL, OPG in pM) at time t; empty if the law has none."""
         ...
 
+    def turnover(self, cells: FloatArray, t: float) -> tuple[FloatArray, FloatArray] | None:
+        """Bone volume formed and resorbed per total volume and day (1/day) at time t.
+
+        One value per cell each, or None for a law without cells that form and resorb.
+        """
+        ...
+
 
 @dataclass(frozen=True)
 class LawContext:

@@ -31,7 +31,9 @@ relative, its percent change ≤ 1.6e-7 points, nothing else moved. That
 the new model reduces to 0.1 where its new terms are off is checked by
 ``test_legacy_checkpoint.py``. ``teriparatide_femur`` (the hip's response to teriparatide
 in a cohort of 66 started from its 0-D history) was added in December 2026, its reference
-written then.
+written then. The same month every cell-law reference was rewritten to add
+the turnover columns (``bone_formation_rate``, ``bone_resorption_rate``, ``bfr_bv``:
+bonefem.metrics.turnover); every other column identical to the printed digit.
 metrics.csv prints 10 significant digits. Tolerances, and why:
 
 * every column but the percent changes: 1e-9 relative (a few units of the 10th digit).
