@@ -291,12 +291,21 @@ def _suppression_lines() -> list[str]:
         t = start + d
         return 100.0 * (1.0 - treated.at("OCa_pM_trab", t) / placebo.at("OCa_pM_trab", t))
 
+    def marker(d: int) -> float:  # the skeleton's resorption below its pretreatment value
+        col = "resorption_marker_change_pct"
+        return 100.0 * (
+            1.0
+            - (1.0 + treated.at(col, start + d) / 100.0) / (1.0 + treated.at(col, start) / 100.0)
+        )
+
     label = dict(zip((3, 30, 182), LABEL_CTX_SUPPRESSION, strict=True))
     return [
         "",
         "Resorption over the first 6-month denosumab interval (60 mg at day 0, the next",
-        "dose at day 182.6): active osteoclasts below placebo (%), FREEDOM cohort, against",
-        "serum CTX below pretreatment in the Prolia label (§12.2). Not fitted; the model's",
+        "dose at day 182.6): active osteoclasts below placebo (%) and the skeleton's",
+        "resorption (the 0-D `resorption_marker_change_pct`) below its pretreatment value,",
+        "FREEDOM cohort, against serum CTX below pretreatment in the Prolia label (§12.2).",
+        "Not fitted; the model's",
         "suppression is shallower at its deepest and wears off before the next dose (the",
         "calibrated χ and what a label-consistent χ does: docs/calibration.md, What the",
         "model cannot match).",
@@ -305,6 +314,9 @@ def _suppression_lines() -> list[str]:
         "|---" * (len(days) + 1) + "|",
         "| model: active osteoclasts below placebo (%) | "
         + " | ".join(f"{suppression(d):.0f}" for d in days)
+        + " |",
+        "| model: resorption marker below pretreatment (%) | "
+        + " | ".join(f"{marker(d):.0f}" for d in days)
         + " |",
         "| label: serum CTX below pretreatment (%) | "
         + " | ".join(label.get(d, "") for d in days)
