@@ -55,6 +55,18 @@ def _derived(name: str) -> Callable[[RunView], FloatArray]:
     return value
 
 
+def _per_bone_volume(which: int) -> Callable[[RunView], FloatArray]:
+    """Formation (0) or resorption (1) per bone volume, %/year; NaN without the cell law."""
+
+    def value(v: RunView) -> FloatArray:
+        rates = v.turnover()
+        if rates is None:
+            return np.full(v.geometry.n, np.nan)
+        return np.asarray(100.0 * 365.25 * rates[which] / v.state.f)
+
+    return value
+
+
 FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec(
         "displacement",
@@ -96,6 +108,22 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("OCa", "pM", "cell", lambda v: v.state.cells[2], "active osteoclasts"),
     FieldSpec("RANKL", "pM", "cell", _derived("RANKL"), "RANKL concentration"),
     FieldSpec("OPG", "pM", "cell", _derived("OPG"), "OPG concentration", default=False),
+    FieldSpec(
+        "bfr_bv",
+        "%/year",
+        "cell",
+        _per_bone_volume(0),
+        "bone formation rate per bone volume BFR/BV (cell law; NaN with the Huiskes law)",
+        default=False,
+    ),
+    FieldSpec(
+        "resorption_per_bv",
+        "%/year",
+        "cell",
+        _per_bone_volume(1),
+        "bone volume resorbed per bone volume (cell law; NaN with the Huiskes law)",
+        default=False,
+    ),
     FieldSpec(
         "region",
         "-",
