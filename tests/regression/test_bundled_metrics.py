@@ -33,12 +33,7 @@ the new model reduces to 0.1 where its new terms are off is checked by
 in a cohort of 66 started from its 0-D history) was added in December 2026, its reference
 written then. The same month every cell-law reference was rewritten to add
 the turnover columns (``bone_formation_rate``, ``bone_resorption_rate``, ``bfr_bv``:
-bonefem.metrics.turnover); every other column identical to the printed digit. Then all
-but the Huiskes case for the graded disuse term (Scheiner's linear law, its slope fitted to
-bed rest, instead of a production saturated at 3 % under-stimulation; the FE factor
-refitted): the menopause, andropause and healthy cases moved by at most 1e-3 percentage
-points, the cases whose bone is pushed past its set-point by a drug by up to 0.9 (aBMD) and
-2.9 (failure load) points.
+bonefem.metrics.turnover); every other column identical to the printed digit.
 metrics.csv prints 10 significant digits. Tolerances, and why:
 
 * every column but the percent changes: 1e-9 relative (a few units of the 10th digit).
