@@ -75,7 +75,7 @@ def test_bone_volume_changes_by_formation_minus_resorption(mpi_tmp_path: Path) -
 
     view = run.view()
     bv = view.state.f * model.geometry.volumes
-    field = BY_NAME["bfr_bv"].value(view)
+    field = np.asarray(BY_NAME["bfr_bv"].value(view), dtype=float)
     mean = comm.allreduce(float(np.sum(field * bv)), op=MPI.SUM) / comm.allreduce(
         float(np.sum(bv)), op=MPI.SUM
     )
