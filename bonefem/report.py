@@ -317,6 +317,17 @@ def _figures(data: list[RunData], out: Path, ctx: dict[str, Any]) -> list[Path]:
         ],
         "fracture_risk", out, ctx,
     )  # fmt: skip
+    if any(C.pct(C.FORMATION_RATE) in d.cols for d in data):  # runs of the cell law
+        formed = Series("formation", C.pct(C.FORMATION_RATE), "%", True)
+        resorbed = Series("resorption", C.pct(C.RESORPTION_RATE), "%", True)
+        written += _draw(
+            data,
+            [
+                ("Bone formation (the model's P1NP)", pct, formed),
+                ("Bone resorption (the model's CTX)", pct, resorbed),
+            ],
+            "turnover", out, ctx,
+        )  # fmt: skip
     return written
 
 

@@ -113,3 +113,27 @@ def test_labels_name_the_command_line_changes_of_a_run() -> None:
     many = [["a.b=1", "c.d=2", "e.f=3", "g.h=4"], []]
     assert labels(folders, cases, ["x", "y"], many)[0].endswith("(--set a.b, c.d, e.f, ...)")
     assert labels(folders, cases, ["x", "y"]) == ["x", "y"]  # same descriptions: the names
+
+
+@pytest.mark.parametrize("cells", [True, False])
+def test_turnover_figure_only_for_runs_with_the_turnover_columns(
+    tmp_path: Path, cells: bool
+) -> None:
+    """A cell-law run's report draws formation and resorption (the model's P1NP and CTX),
+    with the run's own values; a run without them (the Huiskes law) has no such figure."""
+    run = tmp_path / "run"
+    run.mkdir()
+    data = rows()
+    for k, row in enumerate(data):
+        if cells:
+            row["bone_formation_rate_pct_change"] = -10.0 * k
+            row["bone_resorption_rate_pct_change"] = 5.0 * k
+    log = MetricsLog(run, list(data[0]))
+    for row in data:
+        log.append(row)
+    (run / "manifest.json").write_text(json.dumps({"case": "turnover", "wall_time_s": 1.0}))
+    out = make_report([run], tmp_path / "report", render=False)
+    assert (out / "turnover.png").exists() is cells
+    if cells:
+        series = (out / "turnover.csv").read_text()
+        assert "-80" in series and "40" in series, series
