@@ -115,6 +115,10 @@ from bonefem.config.defaults import DEFAULT_RTOL_BONE, DEFAULT_RTOL_CELLS
 from bonefem.errors import SolverError
 from bonefem.remodeling import CellDrivenRemodeling, RemodelingParameters
 
+TURNOVER_LEFT_DAYS = 1.0e-6
+"""How far before an output time the outputs evaluate the turnover's effects (days):
+:meth:`BoneCellModel.turnover`."""
+
 __all__ = [
     "DEFAULT_PARAMETERS",
     "IDS",
@@ -127,6 +131,7 @@ __all__ = [
     "IZ2",
     "N_STATES",
     "STATE_NAMES",
+    "TURNOVER_LEFT_DAYS",
     "AdvanceResult",
     "BoneCellModel",
     "Stimulus",
@@ -444,6 +449,12 @@ class BoneCellModel:
 
     def turnover(self, state: FloatArray, e: Effects = NEUTRAL) -> tuple[FloatArray, FloatArray]:
         """Bone volume formed and resorbed per total volume and day (1/day) per point.
+
+        The outputs evaluate it with the effects just before the output time (t minus
+        :data:`TURNOVER_LEFT_DAYS`): the rates of the step that ends there, so that a course
+        starting at an output time (e.g. teriparatide's modelling-based term, which acts at
+        once) counts from the next row and the first row is the pretreatment baseline of
+        the markers.
 
         Formation by the delayed formation activity OBa_F and the modelling-based term,
         resorption by the active osteoclasts (:meth:`bonefem.remodeling.bone.

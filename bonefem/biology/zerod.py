@@ -32,14 +32,14 @@ import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants
-from bonefem.biology.cells import BoneCellModel, formation_activity
+from bonefem.biology.cells import TURNOVER_LEFT_DAYS, BoneCellModel, formation_activity
 from bonefem.biology.densitometry import (
     SITE_TRABECULAR_SHARE,
     peak_scale_for_t_score,
@@ -257,7 +257,8 @@ def _turnover_columns(
     from bonefem.biology.signals import ScenarioSignals
 
     assert isinstance(sig, ScenarioSignals)
-    rates = np.array([mdl.turnover(states[k], sig.effects(float(t))) for k, t in enumerate(times)])
+    left = [sig.effects(float(t) - TURNOVER_LEFT_DAYS) for t in times]  # BoneCellModel.turnover
+    rates = np.array([mdl.turnover(states[k], e) for k, e in enumerate(left)])
     f = states[:, 3, :]  # (n_times, 2): rates[:, 0] formation, rates[:, 1] resorption
     per_year = 100.0 * 365.25
     cols: dict[str, FloatArray] = {}
@@ -340,8 +341,21 @@ def write_outputs(result: ZeroDResult, out_dir: str | Path) -> tuple[Path, Path]
             w.writerow([f"{v:.9g}" for v in row])
     c = result.columns
     yr = c["time_years"]
-    fig, ax = plt.subplots(2, 2, figsize=(12, 8), sharex=True)
-    a = ax[0, 0]
+    fig, ax = plt.subplots(3, 2, figsize=(12, 11), sharex=True)
+    _panel_bone(ax[0, 0], yr, c)
+    _panel_cells(ax[0, 1], yr, c)
+    _panel_rankl(ax[1, 0], yr, c)
+    _panel_signals(ax[1, 1], yr, c)
+    _panel_turnover(ax[2, 0], ax[2, 1], yr, c)
+    fig.suptitle(f"0-D scenario: {result.name}")
+    fig.tight_layout()
+    png_path = out / f"{result.name}.png"
+    fig.savefig(png_path, dpi=110)
+    plt.close(fig)
+    return csv_path, png_path
+
+
+def _panel_bone(a: Any, yr: FloatArray, c: dict[str, FloatArray]) -> None:
     a.plot(yr, c["bvtv_change_pct_trab"], label="BV/TV trabecular")
     a.plot(yr, c["bvtv_change_pct_cort"], label="BV/TV cortical")
     a.plot(yr, c["abmd_change_pct_lumbar_spine"], "--", label="aBMD lumbar spine")
@@ -349,22 +363,27 @@ def write_outputs(result: ZeroDResult, out_dir: str | Path) -> tuple[Path, Path]
     a.set_ylabel("change from baseline (%)")
     a.set_title("Bone volume fraction and areal BMD")
     a.legend(fontsize=8)
-    a = ax[0, 1]
-    for key, lab in (("OBp", "OBp"), ("OBa", "OBa"), ("OCa", "OCa")):
-        a.plot(yr, c[f"{key}_pM_trab"], label=lab)
+
+
+def _panel_cells(a: Any, yr: FloatArray, c: dict[str, FloatArray]) -> None:
+    for key in ("OBp", "OBa", "OCa"):
+        a.plot(yr, c[f"{key}_pM_trab"], label=key)
     a.set_yscale("log")
     a.set_ylabel("concentration (pM)")
     a.set_title("Bone cells (trabecular point)")
     a.legend(fontsize=8)
-    a = ax[1, 0]
+
+
+def _panel_rankl(a: Any, yr: FloatArray, c: dict[str, FloatArray]) -> None:
     a.plot(yr, c["RANKL_pM_trab"], label="RANKL")
     a.set_ylabel("RANKL (pM)")
     a2 = a.twinx()
     a2.plot(yr, c["OPG_pM_trab"], color="C1", label="OPG")
     a2.set_ylabel("OPG (pM)", color="C1")
     a.set_title("RANKL and OPG (trabecular point)")
-    a.set_xlabel("time (years)")
-    a = ax[1, 1]
+
+
+def _panel_signals(a: Any, yr: FloatArray, c: dict[str, FloatArray]) -> None:
     for key, lab in (
         ("estrogen", "estrogen (rel.)"),
         ("testosterone", "testosterone (rel.)"),
@@ -373,7 +392,6 @@ def write_outputs(result: ZeroDResult, out_dir: str | Path) -> tuple[Path, Path]
     ):
         a.plot(yr, c[key], label=lab)
     a.set_ylabel("level (dimensionless)")
-    a.set_xlabel("time (years)")
     a.set_title("Systemic signals")
     drugs = [
         (k, lab)
@@ -391,12 +409,24 @@ def write_outputs(result: ZeroDResult, out_dir: str | Path) -> tuple[Path, Path]
         a2.set_ylabel("drug / PTH level (units in legend)")
         a2.legend(fontsize=8, loc="lower right")
     a.legend(fontsize=8, loc="upper right")
-    fig.suptitle(f"0-D scenario: {result.name}")
-    fig.tight_layout()
-    png_path = out / f"{result.name}.png"
-    fig.savefig(png_path, dpi=110)
-    plt.close(fig)
-    return csv_path, png_path
+
+
+def _panel_turnover(a: Any, b: Any, yr: FloatArray, c: dict[str, FloatArray]) -> None:
+    """The skeleton's markers (% from t = 0) and each point's BFR/BV (%/year)."""
+    a.plot(yr, c["formation_marker_change_pct"], label="formation (the model's P1NP)")
+    a.plot(yr, c["resorption_marker_change_pct"], label="resorption (the model's CTX)")
+    a.axhline(0.0, color="0.6", lw=0.8)
+    a.set_ylabel("change from baseline (%)")
+    a.set_title("Turnover markers (skeleton: 20 % trabecular)")
+    a.set_xlabel("time (years)")
+    a.legend(fontsize=8)
+    for suffix, lab in (("trab", "trabecular"), ("cort", "cortical")):
+        b.plot(yr, c[f"bfr_bv_pct_per_year_{suffix}"], label=f"BFR/BV {lab}")
+    b.set_yscale("log")
+    b.set_ylabel("bone formed per bone volume (%/year)")
+    b.set_title("Turnover per point")
+    b.set_xlabel("time (years)")
+    b.legend(fontsize=8)
 
 
 def load_zero_d_case(path: str | Path) -> ZeroDCase:

@@ -33,7 +33,9 @@ the new model reduces to 0.1 where its new terms are off is checked by
 in a cohort of 66 started from its 0-D history) was added in December 2026, its reference
 written then. The same month every cell-law reference was rewritten to add
 the turnover columns (``bone_formation_rate``, ``bone_resorption_rate``, ``bfr_bv``:
-bonefem.metrics.turnover); every other column identical to the printed digit.
+bonefem.metrics.turnover); every other column identical to the printed digit. The two
+teriparatide references again when a row's turnover became that of the step ending at the
+row (the formation columns of the row where the drug starts; nothing else moved).
 metrics.csv prints 10 significant digits. Tolerances, and why:
 
 * every column but the percent changes: 1e-9 relative (a few units of the 10th digit).
