@@ -185,9 +185,11 @@ class RunView:
         stimulus: relative stimulus Ψ/Ψ_ss per cell now (-).
         sed: daily strain energy density per cell now (MPa).
         signals: systemic signal levels at t (``signal_*`` columns; units in their names).
-        derived: cell-model derived fields (RANKL, OPG, ... in pM) at t, computed on demand.
+        derived: cell-model derived fields (RANKL, OPG, ... in pM) at t, computed on demand
+            (once per view: the metrics and every output field share it).
         turnover: bone volume formed and resorbed per total volume and day (1/day) per
-            owned cell at t, computed on demand; None for a law without them (Huiskes).
+            owned cell at t, computed on demand (once per view); None for a law without
+            them (Huiskes).
         displacement: displacement (mm) of the first habitual load case at the last
             solve, per point of the output mesh, computed on demand.
     """

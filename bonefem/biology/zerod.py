@@ -56,6 +56,7 @@ from bonefem.config.case import ActivityPeriod, load_scale_at
 from bonefem.config.scenario import ScenarioConfig
 from bonefem.errors import InputError, validation_to_input_error
 from bonefem.remodeling import ash_fraction
+from bonefem.remodeling.bone import per_bone_volume_pct_per_year
 
 __all__ = [
     "SITE_TRABECULAR_SHARE",
@@ -260,11 +261,14 @@ def _turnover_columns(
     left = [sig.effects(float(t) - TURNOVER_LEFT_DAYS) for t in times]  # BoneCellModel.turnover
     rates = np.array([mdl.turnover(states[k], e) for k, e in enumerate(left)])
     f = states[:, 3, :]  # (n_times, 2): rates[:, 0] formation, rates[:, 1] resorption
-    per_year = 100.0 * 365.25
     cols: dict[str, FloatArray] = {}
     for j, suffix in enumerate(("trab", "cort")):
-        cols[f"bfr_bv_pct_per_year_{suffix}"] = per_year * rates[:, 0, j] / f[:, j]
-        cols[f"resorption_pct_per_year_{suffix}"] = per_year * rates[:, 1, j] / f[:, j]
+        cols[f"bfr_bv_pct_per_year_{suffix}"] = per_bone_volume_pct_per_year(
+            rates[:, 0, j], f[:, j]
+        )
+        cols[f"resorption_pct_per_year_{suffix}"] = per_bone_volume_pct_per_year(
+            rates[:, 1, j], f[:, j]
+        )
     share = np.array([SKELETAL_TRABECULAR_SHARE, 1.0 - SKELETAL_TRABECULAR_SHARE])
     for i, name in enumerate(("formation", "resorption")):
         skeleton = (rates[:, i, :] / f[0] * share).sum(axis=1)

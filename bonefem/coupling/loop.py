@@ -25,6 +25,7 @@ in tests) are passed in.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -263,9 +264,9 @@ class CoupledRun:
             stimulus=ratio,
             sed=model.stimulus.sed(s, scale),
             signals=model.signals.values(t),
-            derived=lambda: model.law.derived(s.cells, t, ratio),
+            derived=functools.cache(lambda: model.law.derived(s.cells, t, ratio)),
             displacement=lambda: model.mechanics.displacement(habitual),
-            turnover=lambda: model.law.turnover(s.cells, t),
+            turnover=functools.cache(lambda: model.law.turnover(s.cells, t)),
         )
 
     # -------------------------------------------------------------------- run

@@ -26,9 +26,8 @@ import numpy as np
 from bonefem.metrics import columns as C
 from bonefem.metrics.evaluator import MetricContext, Row, register_metric
 from bonefem.metrics.reduce import weighted_sums_of_fields
+from bonefem.remodeling.bone import per_bone_volume_pct_per_year
 from bonefem.state import RunView
-
-DAYS_PER_YEAR = 365.25
 
 
 class TurnoverMetric:
@@ -57,7 +56,9 @@ class TurnoverMetric:
             values = {
                 C.FORMATION_RATE: formed[region],
                 C.RESORPTION_RATE: resorbed[region],
-                C.BFR_BV: 100.0 * DAYS_PER_YEAR * formed[region] / bv if bv > 0 else np.nan,
+                C.BFR_BV: float(per_bone_volume_pct_per_year(formed[region], bv))
+                if bv > 0
+                else np.nan,
             }
             for key, value in values.items():
                 row[C.regional(key, region) if region else key] = value

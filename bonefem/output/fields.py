@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import numpy.typing as npt
 
+from bonefem.remodeling.bone import per_bone_volume_pct_per_year
+
 if TYPE_CHECKING:
     from bonefem.state import RunView
 
@@ -62,7 +64,7 @@ def _per_bone_volume(which: int) -> Callable[[RunView], FloatArray]:
         rates = v.turnover()
         if rates is None:
             return np.full(v.geometry.n, np.nan)
-        return np.asarray(100.0 * 365.25 * rates[which] / v.state.f)
+        return per_bone_volume_pct_per_year(rates[which], v.state.f)
 
     return value
 

@@ -218,16 +218,19 @@ def haversian_weight(f: FloatArray | float, params: RemodelingParameters) -> Flo
     return np.asarray(x * x * (3.0 - 2.0 * x))
 
 
-def bone_surface(f: FloatArray | float, params: RemodelingParameters) -> FloatArray:
+def bone_surface(
+    f: FloatArray | float, params: RemodelingParameters, w: FloatArray | None = None
+) -> FloatArray:
     """Remodelling surface per total volume S(f) (1/mm): Lerebours' S_V blended into S_H.
 
-    ``S = S_V + w (S_H - S_V)`` with w = :func:`haversian_weight`; S = S_V when
-    ``canal_density`` is 0.
+    ``S = S_V + w (S_H - S_V)`` with w = :func:`haversian_weight` (``w``: already computed
+    for these f, or None); S = S_V when ``canal_density`` is 0.
     """
     sv = specific_surface(f)
     if params.canal_density <= 0.0:
         return sv
-    w = haversian_weight(f, params)
+    if w is None:
+        w = haversian_weight(f, params)
     return np.asarray(sv + w * (haversian_surface(f, params.canal_density) - sv))
 
 
@@ -285,9 +288,10 @@ class CellDrivenRemodeling:
                 the trabecular and trabecularised surfaces only (weight 1 - w(f),
                 :func:`haversian_weight`).
         """
-        sv = bone_surface(f, self.params)
+        w = haversian_weight(f, self.params)  # once: the surface's blend and F_mod's weight
+        sv = bone_surface(f, self.params, w)
         g_form, g_res = self.bound_factors(f)
-        mod = modelling * (1.0 - haversian_weight(f, self.params)) if modelling else 0.0
+        mod = modelling * (1.0 - w) if modelling else 0.0
         form = sv * (self.k_form * OBa + mod) * g_form
         res = sv * (self.params.k_res * resorption_factor) * OCa * g_res
         return form, res
@@ -344,6 +348,15 @@ class CellDrivenRemodeling:
         """D_s (dimensionless) at steady state for the turnover r = F/f (1/day)."""
         p = self.params
         return np.asarray(r * p.slow_share * (p.m_max - p.m_primary) / (r + p.k_slow))
+
+
+def per_bone_volume_pct_per_year(rate: FloatArray | float, f: FloatArray | float) -> FloatArray:
+    """A rate per total volume (1/day) as a rate per bone volume (%/year).
+
+    100 × 365.25 × rate / f, e.g. formation as the histomorphometric BFR/BV (the turnover
+    outputs: metrics, ParaView fields, 0-D columns).
+    """
+    return np.asarray(100.0 * 365.25 * np.asarray(rate) / np.asarray(f))
 
 
 def ash_fraction(
