@@ -19,17 +19,20 @@ on the 0-D-calibrated RANKL production at full estrogen deficiency
 (``CalibratedConstants.fe_rankl_estrogen_factor``), by the secant method on the log of
 the factor.
 
-Second target, the saturation of the disuse drive (issue 13 item 4;
-``CalibratedConstants.mechano_rankl_max``, P_max in pM/day): bed-rest hip loss. LeBlanc et al.
-(1990, J Bone Miner Res 5:843) measured -3.6 % (femoral neck) and -4.6 % (trochanter) areal
-BMD after 17 weeks of bed rest; we fit the bundled disuse femur (habitual loads at 30 %,
-``cases/disuse_femur.toml``) to their mean, -4.1 % total-hip aBMD at 119 days, by the secant
-method on ln P_max. Spaceflight rates (LeBlanc et al. 2000, J Musculoskelet Neuronal
-Interact 1:157: neck -1.15, trochanter -1.56 %/month) are the upper end of the published
-range. ASSUMPTION: bed rest reduces the habitual hip stress to about 30 % (no weight
-bearing; muscle forces remain). P_max is fitted first (the disuse femur has healthy
-hormones), then the estrogen factor (the FE vertebra's trabecular bone is under-stimulated
-in menopause, so P_max acts there too).
+Second target, the size of the disuse drive (issue 13 item 4;
+``CalibratedConstants.mechano_rankl_slope``, kappa in pM/day): bed-rest hip loss. LeBlanc et
+al. (1990, J Bone Miner Res 5:843) measured -3.6 % (femoral neck) and -4.6 % (trochanter)
+areal BMD after 17 weeks of bed rest; we fit the bundled disuse femur (habitual loads at 30
+%, ``cases/disuse_femur.toml``) to their mean, -4.1 % total-hip aBMD at 119 days, by the
+secant method on ln kappa, in Scheiner's linear law kappa (1 - Psi/Psi_ss) (no saturation,
+P_max = inf: the production is graded over partial unloading, as bone loss is, Ellman et
+al. 2013, J Bone Miner Res 28:875; until December 2026 P_max was fitted under Scheiner's
+kappa = 1e5, which made the production a step at 3 % under-stimulation). Spaceflight rates
+(LeBlanc et al. 2000, J Musculoskelet Neuronal Interact 1:157: neck -1.15, trochanter
+-1.56 %/month) are the upper end of the published range. ASSUMPTION: bed rest reduces the
+habitual hip stress to about 30 % (no weight bearing; muscle forces remain). Kappa is
+fitted first (the disuse femur has healthy hormones), then the estrogen factor (the FE
+vertebra's trabecular bone is under-stimulated in menopause, so kappa acts there too).
 
 Run: ``python -m bonefem.calibration_fe [--target swan|disuse] [--step DAYS]`` (a few
 runs of the bundled case for each target, at its own coupling step unless ``--step`` is
@@ -105,12 +108,16 @@ BEDREST_DAYS = 119.0
 
 
 def disuse_loss_for(
-    rankl_max: float, folder: Path, constants: CalibratedConstants | None = None
+    slope: float, folder: Path, constants: CalibratedConstants | None = None
 ) -> float:
-    """Total-hip aBMD change (%) after 119 days of the bundled disuse femur with P_max."""
+    """Total-hip aBMD change (%) after 119 days of the bundled disuse femur with kappa.
+
+    ``slope``: kappa (pM/day), the disuse RANKL production per unit under-stimulation;
+    the saturation P_max is the constants' (the shipped set: none, Scheiner's linear law).
+    """
     base = constants if constants is not None else CALIBRATED
-    k = dataclasses.replace(base, mechano_rankl_max=rankl_max)
-    run, overrides = f"disuse_{rankl_max:.1f}", [f"run.duration_days={BEDREST_DAYS}"]
+    k = dataclasses.replace(base, mechano_rankl_slope=slope)
+    run, overrides = f"disuse_{slope:.1f}", [f"run.duration_days={BEDREST_DAYS}"]
     return _final_abmd_change("disuse_femur", folder, run, k, overrides)
 
 
@@ -155,14 +162,14 @@ def log_secant(
 
 
 def calibrate_disuse(
-    folder: Path, tol: float = 0.05, start: tuple[float, float] = (1.0e4, 3.0e3)
+    folder: Path, tol: float = 0.05, start: tuple[float, float] = (1.0e3, 2.0e3)
 ) -> dict[str, Any]:
-    """P_max (pM/day) by :func:`log_secant` until the 17-week hip loss is on target."""
+    """Kappa (pM/day) by :func:`log_secant` until the 17-week hip loss is on target."""
     return log_secant(
-        lambda p_max: disuse_loss_for(p_max, folder),
+        lambda slope: disuse_loss_for(slope, folder),
         BEDREST_HIP_17WK,
         start,
-        constant="mechano_rankl_max",
+        constant="mechano_rankl_slope",
         target_text=f"the bed-rest hip aBMD change {BEDREST_HIP_17WK} % at 17 weeks",
         tol=tol,
         max_step=2.0,

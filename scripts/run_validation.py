@@ -224,7 +224,7 @@ REFERENCE = {
             119.0,
             -4.1,
             "bed rest 17 weeks: neck −3.6 %, trochanter −4.6 % (LeBlanc et al. 1990)",
-            "FE calibration target (disuse saturation P_max)",
+            "FE calibration target (disuse slope κ)",
         ),
         (
             "total hip aBMD after 1 year at 30 % load",
@@ -361,7 +361,7 @@ def main() -> int:
         "Each bundled case was run with its default mesh; the table compares the model with",
         "published observations. Two numbers were used to fit the finite-element model: SWAN",
         "(lumbar spine, 10-year total; the estrogen factor) and bed rest (total hip at 17",
-        "weeks; the disuse saturation). Everything else is out-of-sample.",
+        "weeks; the disuse slope). Everything else is out-of-sample.",
         "",
         "| case | quantity | model | published | source | use |",
         "|---|---|---|---|---|---|",

@@ -18,6 +18,7 @@ from typing import Any
 
 __all__ = [
     "CALIBRATED",
+    "LEGACY_UNRECORDED",
     "CalibratedConstants",
     "adopt_recorded_constants",
     "constants_record",
@@ -61,11 +62,19 @@ class CalibratedConstants:
             of the bundled L3 vertebral body (``python -m bonefem.calibration_fe``; the FE
             mechanics brakes the loss less than the 0-D surrogate, see that module).
         mechano_rankl_max: P_max, saturation of the mechanically induced RANKL production
-            under disuse (pM/day; Scheiner 2013 has none, i.e. inf). Target: bed-rest hip
-            loss, -4.1 % total-hip aBMD after 17 weeks (LeBlanc et al. 1990, J Bone Miner
-            Res 5:843: neck -3.6 %, trochanter -4.6 %), reproduced by the bundled disuse
-            femur at 30 % load (``python -m bonefem.calibration_fe --target disuse``;
-            -4.10 % at the fitted value, about 5.3 x beta_RANKL).
+            under disuse (pM/day). Not fitted: inf, Scheiner 2013's linear law (from
+            December 2026; before, 888.9 was fitted to bed rest under Scheiner's kappa =
+            1e5, which made the production a step that saturated at 3 % under-stimulation:
+            10 % less load lost 93 % of what bed rest loses, docs/calibration.md).
+        mechano_rankl_slope: kappa, the disuse RANKL production per unit of relative
+            under-stimulation d = 1 - Psi/Psi_ss (pM/day). Target: bed-rest hip loss, -4.1
+            % total-hip aBMD after 17 weeks (LeBlanc et al. 1990, J Bone Miner Res 5:843:
+            neck -3.6 %, trochanter -4.6 %), reproduced by the bundled disuse femur at 30 %
+            load (``python -m bonefem.calibration_fe --target disuse``). Linear, the
+            production is graded over partial unloading, as bone loss is in partial weight
+            bearing (Ellman et al. 2013, J Bone Miner Res 28:875: losses proportional to
+            the reduction of load). A run recorded without this constant restarts with
+            Scheiner's 1e5 (:data:`LEGACY_UNRECORDED`).
         pth_modelling_formation: modelling-based formation per unit bone surface per pM of
             anabolic teriparatide exposure (mm/(day*pM)). Target (mechanistic, not a BMD
             endpoint): cancellous bone formation rate per bone surface twice placebo after
@@ -125,20 +134,21 @@ class CalibratedConstants:
             Endocr Rev 7:379, less the cell model's own ~10-day lag).
     """
 
-    rankl_estrogen: float = 437.36922444094876
-    estrogen_adaptation_days: float = 2867.9147954001573
+    rankl_estrogen: float = 435.6502766566758
+    estrogen_adaptation_days: float = 2865.561015246213
     hrt_estrogen_level: float = 0.8719244215369009
-    mechano_lambda: float = 0.8739400291898711
-    denosumab_accessibility: float = 0.015121328383671721
-    fe_rankl_estrogen_factor: float = 0.8297218289459939
-    mechano_rankl_max: float = 888.8913794914109
-    pth_modelling_formation: float = 3.6795321696657115e-05
-    age_oba_apoptosis: float = 0.09423396340297673
-    age_onset_years: float = 59.42690930095446
-    mineral_slow_share: float = 0.5106327859652984
-    mineral_slow_rate: float = 0.00014779446089865803
-    bisphosphonate_oca_apoptosis_max: float = 403.95595212195116
-    zoledronate_potency: float = 0.24311191352483077
+    mechano_lambda: float = 0.8750393112915844
+    denosumab_accessibility: float = 0.014973575160658299
+    fe_rankl_estrogen_factor: float = 0.8291402610149028
+    mechano_rankl_max: float = math.inf
+    mechano_rankl_slope: float = 989.0405653044512
+    pth_modelling_formation: float = 3.681820925503544e-05
+    age_oba_apoptosis: float = 0.09436586678386112
+    age_onset_years: float = 59.37759522830353
+    mineral_slow_share: float = 0.5127231589171274
+    mineral_slow_rate: float = 0.00015083112662566287
+    bisphosphonate_oca_apoptosis_max: float = 186.1369412798541
+    zoledronate_potency: float = 0.5447568956580556
     haversian_canal_density: float = 8.898186882383277
     formation_delay_days: float = 90.0
     mechano_switch_width: float = 0.01
@@ -159,6 +169,11 @@ def fe_constants(constants: CalibratedConstants = CALIBRATED) -> CalibratedConst
     return replace(c, rankl_estrogen=c.rankl_estrogen * c.fe_rankl_estrogen_factor)
 
 
+LEGACY_UNRECORDED: dict[str, float] = {"mechano_rankl_slope": 1.0e5}
+"""Constants added with a change of behaviour, and the value a run recorded before they
+existed goes on with: Scheiner's disuse slope kappa (pM/day) before it was tied to P_max."""
+
+
 def adopt_recorded_constants(
     current: CalibratedConstants, recorded: Any
 ) -> tuple[CalibratedConstants, list[str]]:
@@ -167,7 +182,8 @@ def adopt_recorded_constants(
     ``recorded`` is the run folder's record (``{"constants": {name: value}}``, written when
     the run started). Every constant of ``current`` that the record holds takes the
     recorded value; a constant the record lacks (added by a later version) keeps
-    ``current``'s; a recorded name this version no longer has is ignored. Returns the
+    ``current``'s, except those of :data:`LEGACY_UNRECORDED`, which take the value the
+    versions before them had; a recorded name this version no longer has is ignored. Returns the
     constants and one line per constant that differs from ``current``.
 
     Raises:
@@ -180,6 +196,10 @@ def adopt_recorded_constants(
     known = {f.name for f in fields(current)}
     values: dict[str, float] = {}
     lines: list[str] = []
+    for name, legacy in LEGACY_UNRECORDED.items():
+        if name not in table and getattr(current, name) != legacy:
+            values[name] = legacy
+            lines.append(f"{name}: not recorded, {legacy!r} (the versions before it)")
     for name, value in table.items():
         if name not in known:
             lines.append(f"{name}: recorded, unknown to this version (ignored)")
@@ -190,7 +210,7 @@ def adopt_recorded_constants(
         if float(value) != ours:
             values[name] = float(value)
             lines.append(f"{name}: {value!r} kept (this version's: {ours!r})")
-    for name in sorted(known - set(table)):
+    for name in sorted(known - set(table) - set(LEGACY_UNRECORDED)):
         lines.append(f"{name}: not recorded, this version's {getattr(current, name)!r}")
     return replace(current, **values), lines
 

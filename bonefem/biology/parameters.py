@@ -211,11 +211,13 @@ def calibrated_parameters(
     mechano_lambda: float,
     rankl_mech_max: float = math.inf,
     switch_width: float = MECHANO_SWITCH_WIDTH,
+    rankl_mech_slope: float | None = None,
 ) -> CellParameters:
-    """Scheiner 2013 set with calibrated lambda (dimensionless) and P_max (pM/day).
+    """Scheiner 2013 set with calibrated lambda (dimensionless), P_max and kappa (pM/day).
 
-    The mechanical slope lambda and the saturation of the disuse RANKL production P_max
-    replace Scheiner's values, and the switch at the homeostatic stimulus is smoothed over
+    The mechanical slope lambda, the saturation of the disuse RANKL production P_max and
+    its slope kappa (None: Scheiner's 1e5 pM/day) replace Scheiner's values, and the
+    switch at the homeostatic stimulus is smoothed over
     ``switch_width`` (Psi/Psi_ss, dimensionless; ``CalibratedConstants.mechano_switch_width``,
     default :data:`MECHANO_SWITCH_WIDTH`). bonefem's default set is
     ``cell_parameters(CALIBRATED)`` (see :data:`bonefem.biology.cells.DEFAULT_PARAMETERS`);
@@ -227,17 +229,22 @@ def calibrated_parameters(
         rankl_mech_max=rankl_mech_max,
         switch_width=switch_width,
     )
+    if rankl_mech_slope is not None:
+        mech = replace(mech, kappa_rankl=rankl_mech_slope)
     return replace(SCHEINER_2013, name="bonefem-calibrated", mechano=mech)
 
 
 def cell_parameters(constants: Any) -> CellParameters:
     """The calibrated cell set for ``constants`` (a ``CalibratedConstants``).
 
-    Its lambda (dimensionless), P_max (pM/day) and switch width (dimensionless), via
-    :func:`calibrated_parameters`.
+    Its lambda (dimensionless), P_max and kappa (pM/day) and switch width (dimensionless),
+    via :func:`calibrated_parameters`.
     """
     return calibrated_parameters(
-        constants.mechano_lambda, constants.mechano_rankl_max, constants.mechano_switch_width
+        constants.mechano_lambda,
+        constants.mechano_rankl_max,
+        constants.mechano_switch_width,
+        constants.mechano_rankl_slope,
     )
 
 

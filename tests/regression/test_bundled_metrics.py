@@ -35,7 +35,11 @@ written then. The same month every cell-law reference was rewritten to add
 the turnover columns (``bone_formation_rate``, ``bone_resorption_rate``, ``bfr_bv``:
 bonefem.metrics.turnover); every other column identical to the printed digit. The two
 teriparatide references again when a row's turnover became that of the step ending at the
-row (the formation columns of the row where the drug starts; nothing else moved).
+row (the formation columns of the row where the drug starts; nothing else moved). Then
+all but the Huiskes case for the graded disuse term (Scheiner's linear law, its slope
+fitted to bed rest, instead of a production saturated at 3 % under-stimulation; the FE
+factor refitted) together with teriparatide's anabolic window on its remodelling-based
+terms (December 2026).
 metrics.csv prints 10 significant digits. Tolerances, and why:
 
 * every column but the percent changes: 1e-9 relative (a few units of the 10th digit).

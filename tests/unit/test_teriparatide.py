@@ -33,11 +33,24 @@ def test_pulse_exposure_from_the_bateman_curve() -> None:
 
 
 def test_modelling_formation_wanes_and_skips_continuous_pth() -> None:
+    """One anabolic window for the modelling-based formation and the remodelling-based
+    terms (osteoblast recruitment and survival): each falls by 1/e in tau_w, while the
+    catabolic exposure stays."""
     course = TeriparatideConfig(start_days=100.0, stop_days=1000.0)
     sig = build_signals(ScenarioConfig(teriparatide=[course]))
     first, later = sig.effects(100.0), sig.effects(100.0 + ANABOLIC_WINDOW_DAYS)
     assert first.modelling_formation > 0.0
     assert later.modelling_formation == pytest.approx(first.modelling_formation / math.e)
+    base = build_signals(ScenarioConfig()).effects(100.0)
+    for name in ("obu_factor", "oba_apoptosis_factor"):
+        b = getattr(base, name)
+        gain0 = getattr(first, name) / b
+        gain1 = getattr(later, name) / b
+        x0 = gain0 - 1.0 if name == "obu_factor" else 1.0 / gain0 - 1.0
+        x1 = gain1 - 1.0 if name == "obu_factor" else 1.0 / gain1 - 1.0
+        assert x0 > 0.1
+        assert x1 == pytest.approx(x0 / math.e, rel=1e-12)
+    assert later.pth_production == pytest.approx(first.pth_production, rel=1e-12)
     assert sig.effects(1000.0).modelling_formation == 0.0  # course over
     cont = build_signals(ScenarioConfig(pth=PTHConfig(continuous_excess_fold=3.0)))
     assert cont.effects(10.0).modelling_formation == 0.0

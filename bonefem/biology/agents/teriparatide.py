@@ -20,9 +20,12 @@ Effect terms (C = pulse-averaged concentration, pM):
   RANKL/OPG response sees w_cat C, not C (continuous PTH excess is the w_cat = 1 limit,
   :mod:`bonefem.biology.agents.pth`);
 * remodelling-based anabolic action of the pulses (weight 1 - w_cat): osteoblast
-  recruitment (Dobnig & Turner 1995), D_OBu times 1 + ``PTH_PULSE_OBU_PER_PM`` C_a, and
+  recruitment (Dobnig & Turner 1995), D_OBu times 1 + ``PTH_PULSE_OBU_PER_PM`` C_w, and
   survival (Jilka et al. 1999, JCI 104:439), A_OBa divided by
-  1 + ``PTH_PULSE_OBA_SURVIVAL_PER_PM`` C_a, with C_a = (1 - w_cat) C. ASSUMPTION, round
+  1 + ``PTH_PULSE_OBA_SURVIVAL_PER_PM`` C_w, with C_w = (1 - w_cat) C exp(-t_on / tau_w):
+  the anabolic window closes on these terms as on the modelling-based formation below
+  (formation markers peak after 6-12 months and decline on continued treatment, Yu et al.
+  2011, Bone 48:713; Glover et al. 2009, Bone 45:1053; no new constant). ASSUMPTION, round
   a-priori sizes (no teriparatide BMD data may be fitted);
 * modelling-based formation on quiescent surfaces, independent of resorption (Lindsay et
   al. 2006, J Bone Miner Res 21:366; Ma et al. 2006, J Bone Miner Res 21:855):
@@ -69,9 +72,10 @@ ANABOLIC_HOURS = 2.0
 CATABOLIC_HOURS = 6.0
 """Daily exposure from which PTH is purely catabolic (hours; Frolik et al. 2003)."""
 ANABOLIC_WINDOW_DAYS = 365.25
-"""tau_w, time constant of the waning of modelling-based formation on continued treatment
-(days; ASSUMPTION: formation markers peak within the first 6-12 months of teriparatide and
-fall back towards baseline over the second year, e.g. Glover et al. 2009, Bone 45:1053)."""
+"""tau_w, time constant of the anabolic window: the waning of the modelling-based formation
+and of the remodelling-based anabolic terms on continued treatment (days; ASSUMPTION:
+formation markers peak within the first 6-12 months of teriparatide and decline on
+continued treatment, Glover et al. 2009, Bone 45:1053; Yu et al. 2011, Bone 48:713)."""
 
 
 def catabolic_weight(exposure_h: float) -> float:
@@ -103,7 +107,7 @@ class TeriparatideAgent(Agent):
             "teriparatide_catabolic_pM": lambda lv: sum(
                 pk.mean_pm * wc for w, pk, wc in self.pk if w.active(lv.t)
             ),
-            "teriparatide_modelling_pM": lambda lv: sum(
+            "teriparatide_anabolic_pM": lambda lv: sum(
                 pk.mean_pm * (1.0 - wc) * math.exp(-(lv.t - w.start_days) / ANABOLIC_WINDOW_DAYS)
                 for w, pk, wc in self.pk
                 if w.active(lv.t)
@@ -112,11 +116,10 @@ class TeriparatideAgent(Agent):
 
     def contribute(self, lv: Levels, terms: EffectTerms) -> None:
         """Catabolic PTH exposure; osteoblast recruitment, survival, modelling formation."""
-        c = lv["teriparatide_pM"]
         c_cat = lv["teriparatide_catabolic_pM"]
-        c_ana = c - c_cat
+        # the anabolic exposure within its window, (1 - w_cat) C exp(-t_on / tau_w)
+        c_win = lv["teriparatide_anabolic_pM"]
         terms.add("pth_production", self.ctx.params.D_PTH * c_cat)
-        terms.scale("obu_factor", 1.0 + PTH_PULSE_OBU_PER_PM * c_ana)
-        terms.divide("oba_apoptosis_factor", 1.0 + PTH_PULSE_OBA_SURVIVAL_PER_PM * c_ana)
-        c_mod = lv["teriparatide_modelling_pM"]
-        terms.add("modelling_formation", self.ctx.constants.pth_modelling_formation * c_mod)
+        terms.scale("obu_factor", 1.0 + PTH_PULSE_OBU_PER_PM * c_win)
+        terms.divide("oba_apoptosis_factor", 1.0 + PTH_PULSE_OBA_SURVIVAL_PER_PM * c_win)
+        terms.add("modelling_formation", self.ctx.constants.pth_modelling_formation * c_win)
