@@ -9,12 +9,16 @@ bone_rtol 3e-4/2^k; the small trabecular cube one year into menopause.
   Q_{k+1}| (no reference needed): log2(d_k / d_{k+1}) -> p; with p = 1 the error of level k
   is about 2 d_k (Richardson). Measured: d_k of BV/TV 9.2e-4, 4.7e-4, 2.6e-4, ... (relative);
   aBMD, stiffness and failure load alike.
-* ROS34PW2 (the default): every level is within 1e-4 of the finest (k = 4): measured
-  2.9e-5 (BV/TV), 9.4e-5 (aBMD), 8.5e-5 (stiffness, failure load) at k = 0, where ROS2 is
-  1.8e-3 off. So the first-order error above was the ROS2 integrator's (its BV/TV error
-  is first order in these simultaneous refinements), not the coupling's lagged stimulus:
-  with an accurate cell model the loop's own error at 28-day steps and a 4 % modulus
-  tolerance is below 1e-4 here (docs/performance.md, "Issue 15, seventh round").
+* ROS34PW2 (the default): every level is within 2.5e-4 of the finest (k = 4): measured
+  1.2e-4 (BV/TV), 1.0e-4 (aBMD), 1.8e-4 (stiffness, failure load) at k = 0, 4.1e-5 /
+  3.5e-5 / 6.0e-5 at k = 1, where ROS2 is 1.9e-3 / 1.4e-3 / 2.7e-3 off at k = 0. So the
+  first-order error above was the ROS2 integrator's (its BV/TV error is first order in
+  these simultaneous refinements), not the coupling's lagged stimulus: with an accurate
+  cell model the loop's own error at 28-day steps and a 4 % modulus tolerance is below
+  2e-4 here (docs/performance.md, "Issue 15, seventh round"). It was below 1e-4 (2.9e-5 /
+  9.4e-5 / 8.5e-5) while the disuse term was a step: its slope of 1e5 pM/day pinned the
+  cube's under-stimulated cells at their set point; graded (December 2026) they follow the
+  lagged stimulus.
 """
 
 from __future__ import annotations
@@ -77,7 +81,7 @@ def test_coupled_loop_with_ros34pw2_is_converged_at_the_coarsest_level(tmp_path:
     for q in QUANTITIES:
         finest = runs[4][q]
         for k in (0, 1):
-            assert abs(runs[k][q] / finest - 1.0) < 1.5e-4, (q, k, runs[k][q], finest)
+            assert abs(runs[k][q] / finest - 1.0) < 2.5e-4, (q, k, runs[k][q], finest)
     # the same coarsest level with ROS2 is measurably off (the test could fail)
     ros2 = _level(tmp_path, 0, "ros2")
     assert abs(ros2["bvtv_mean"] / runs[4]["bvtv_mean"] - 1.0) > 1e-3
