@@ -26,6 +26,7 @@ import json
 import platform
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
@@ -33,6 +34,9 @@ from bonefem.biology.cells import DEFAULT_REMODELING_CELLS, BoneCellModel
 from bonefem.biology.effects import ConstantSignals, Effects, SystemicSignals
 from bonefem.biology.signals import build_signals
 from bonefem.config.scenario import EstrogenConfig, ScenarioConfig
+
+RESULTS = Path(__file__).resolve().parent / "results"
+"""Where the results go by default (benchmarks/results/, not the working folder)."""
 
 DT = 7.0
 
@@ -95,7 +99,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--law", choices=("issue13", "0.1", "both"), default="issue13")
-    ap.add_argument("--json", default="bench_biology.json")
+    ap.add_argument("--json", default=str(RESULTS / "bench_biology.json"))
     args = ap.parse_args()
     laws = ["issue13", "0.1"] if args.law == "both" else [args.law]
     rows = []
