@@ -450,14 +450,9 @@ class BoneCellModel:
     def turnover(self, state: FloatArray, e: Effects = NEUTRAL) -> tuple[FloatArray, FloatArray]:
         """Bone volume formed and resorbed per total volume and day (1/day) per point.
 
-        The outputs evaluate it with the effects just before the output time (t minus
-        :data:`TURNOVER_LEFT_DAYS`): the rates of the step that ends there, so that a course
-        starting at an output time (e.g. teriparatide's modelling-based term, which acts at
-        once) counts from the next row and the first row is the pretreatment baseline of
-        the markers.
-
-        Formation by the delayed formation activity OBa_F and the modelling-based term,
-        resorption by the active osteoclasts (:meth:`bonefem.remodeling.bone.
+        The outputs take it at an output time with :meth:`turnover_at`. Formation by the
+        delayed formation activity OBa_F and the modelling-based term, resorption by the
+        active osteoclasts (:meth:`bonefem.remodeling.bone.
         CellDrivenRemodeling.formation_resorption`); their difference is df/dt.
         """
         return self.remodeling.formation_resorption(
@@ -467,6 +462,19 @@ class BoneCellModel:
             e.resorption_factor,
             e.modelling_formation,
         )
+
+    def turnover_at(
+        self, state: FloatArray, signals: SystemicSignals, t: float
+    ) -> tuple[FloatArray, FloatArray]:
+        """:meth:`turnover` as the outputs report it at time t (days).
+
+        With the effects just before t (t minus :data:`TURNOVER_LEFT_DAYS`): the rates of
+        the step that ends there, so that a course starting at an output time (e.g.
+        teriparatide's modelling-based term, which acts at once) counts from the next row
+        and the first row is the pretreatment baseline of the markers. The FE metrics and
+        fields (:class:`bonefem.remodeling.cells.CellDrivenLaw`) and the 0-D columns use it.
+        """
+        return self.turnover(state, signals.effects(t - TURNOVER_LEFT_DAYS))
 
     # ---------------------------------------------------------- integrator
     def _log_rates(

@@ -39,7 +39,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants
-from bonefem.biology.cells import TURNOVER_LEFT_DAYS, BoneCellModel, formation_activity
+from bonefem.biology.cells import BoneCellModel, formation_activity
 from bonefem.biology.densitometry import (
     SITE_TRABECULAR_SHARE,
     peak_scale_for_t_score,
@@ -258,8 +258,7 @@ def _turnover_columns(
     from bonefem.biology.signals import ScenarioSignals
 
     assert isinstance(sig, ScenarioSignals)
-    left = [sig.effects(float(t) - TURNOVER_LEFT_DAYS) for t in times]  # BoneCellModel.turnover
-    rates = np.array([mdl.turnover(states[k], e) for k, e in enumerate(left)])
+    rates = np.array([mdl.turnover_at(states[k], sig, float(t)) for k, t in enumerate(times)])
     f = states[:, 3, :]  # (n_times, 2): rates[:, 0] formation, rates[:, 1] resorption
     cols: dict[str, FloatArray] = {}
     for j, suffix in enumerate(("trab", "cort")):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bonefem.biology.cells import TURNOVER_LEFT_DAYS, BoneCellModel
+from bonefem.biology.cells import BoneCellModel
 from bonefem.biology.effects import SystemicSignals
 from bonefem.biology.history import CohortHistory
 from bonefem.remodeling.bone import RemodelingParameters
@@ -95,9 +95,9 @@ class CellDrivenLaw:
         Formation S (k_form OBa_F + F_mod (1 - w)) g_form and resorption S k_res OCa g_res
         (:meth:`bonefem.remodeling.bone.CellDrivenRemodeling.formation_resorption`), with
         the systemic effects just before time t (days; the step ending at t,
-        :meth:`bonefem.biology.cells.BoneCellModel.turnover`): df/dt is their difference.
+        :meth:`bonefem.biology.cells.BoneCellModel.turnover_at`): df/dt is their difference.
         """
-        return self.model.turnover(cells, self.signals.effects(t - TURNOVER_LEFT_DAYS))
+        return self.model.turnover_at(cells, self.signals, t)
 
 
 @register_law("cells")
