@@ -9,15 +9,21 @@ strain energy density *falls*, so the mechanical brake is much weaker and the sa
 estrogen drive removes about 2.5 times more bone. The FE model is therefore calibrated
 on the same SWAN target with the FE model itself.
 
-Target (calibration data only): SWAN lumbar-spine areal BMD change over the 10 years
-around the final menstrual period, −10.6 % (Greendale et al. 2012, J Bone Miner Res
-27:111), from 2 years before to 8 years after the FMP. Model output: the DXA-like areal
-BMD (antero-posterior projection) of the bundled case ``cases/menopause_vertebra.toml``
-itself (natural menopause with the FMP at 2 years, 10 years; fields written once). One
-parameter is fitted: the factor
-on the 0-D-calibrated RANKL production at full estrogen deficiency
-(``CalibratedConstants.fe_rankl_estrogen_factor``), by the secant method on the log of
-the factor.
+Targets (calibration data only), read from the DXA-like areal BMD (antero-posterior
+projection) of the bundled case ``cases/menopause_vertebra.toml`` itself (natural
+menopause with the FMP at 2 years, 10 years; fields written once): the SWAN lumbar-spine
+aBMD change over the 10 years around the final menstrual period, −10.6 % (Greendale et al.
+2012, J Bone Miner Res 27:111), from 2 years before to 8 years after the FMP, and the three
+lumbar-spine stage rates of the 0-D calibration (Sowers et al. 2010, J Clin Endocrinol Metab
+95:2155, the Michigan cohort: −1.7 %/y over [FMP−2, FMP], −3.3 %/y over [FMP, FMP+2], −1.1
+%/y over [FMP+2, FMP+7]). One parameter is fitted: the factor on the 0-D-calibrated RANKL
+production at full estrogen deficiency (``CalibratedConstants.fe_rankl_estrogen_factor``),
+by weighted least squares (:func:`swan_objective`): each residual in units of its acceptance
+band (issue 13: ±1 percentage point for a calibration point, ±0.7 %/y for a stage rate).
+The rates and the total are not mutually consistent (the chained rates lose 12.6 % over
+[FMP−2, FMP+5], SWAN 10.6 % over a window that contains it; :mod:`bonefem.biology.calibration`),
+and one factor scales the drive without shaping its course: until December 2026 the
+factor was fitted to the total alone and the rate after the FMP came out at −2.52 %/y.
 
 Second target, the size of the disuse drive (issue 13 item 4;
 ``CalibratedConstants.mechano_rankl_slope``, kappa in pM/day): bed-rest hip loss. LeBlanc et
@@ -36,8 +42,9 @@ vertebra's trabecular bone is under-stimulated in menopause, so kappa acts there
 
 Run: ``python -m bonefem.calibration_fe [--target swan|disuse] [--step DAYS]`` (a few
 runs of the bundled case for each target, at its own coupling step unless ``--step`` is
-given; a secant that does not reach its target within 0.05 percentage points stops with
-one line naming the constant, the target and the last tries, exit code 2).
+given; the disuse secant that does not reach its target within 0.05 percentage points,
+or a SWAN fit whose optimum lies on a bound of the factor, stops with one line naming the
+constant, the target and the last tries, exit code 2).
 """
 
 from __future__ import annotations
@@ -52,11 +59,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants
 from bonefem.errors import CalibrationError
 
 #: SWAN lumbar-spine aBMD change over 10 years around the FMP (%), Greendale et al. 2012.
 SWAN_LS_10Y = -10.6
+
+#: The points of the SWAN fit: name -> (t0, t1 in days of the bundled case, whose FMP is at
+#: 730.5; target; acceptance band; True for a rate in %/y, False for a change in %). The
+#: total: Greendale et al. 2012; the rates: Sowers et al. 2010 (the Michigan cohort, as in
+#: the 0-D calibration); the bands: issue 13's acceptance (±1 pp, ±0.7 %/y).
+SWAN_POINTS: dict[str, tuple[float, float, float, float, bool]] = {
+    "total_10y": (0.0, 3652.5, SWAN_LS_10Y, 1.0, False),
+    "rate_pre": (0.0, 730.5, -1.7, 0.7, True),
+    "rate_post": (730.5, 1461.0, -3.3, 0.7, True),
+    "rate_late": (1461.0, 3287.25, -1.1, 0.7, True),
+}
 
 
 def _bundled(name: str, folder: Path) -> Path:
@@ -71,10 +91,10 @@ def _bundled(name: str, folder: Path) -> Path:
     return path
 
 
-def _final_abmd_change(
+def _abmd_course(
     name: str, folder: Path, run: str, k: CalibratedConstants, overrides: list[str]
-) -> float:
-    """ABMD change (%) at the end of bundled case ``name`` run with the constants ``k``."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Times (days) and aBMD relative to the start (-) of bundled case ``name`` run with ``k``."""
     from bonefem.driver import run_case
     from bonefem.output.run_folder import read_metrics
 
@@ -86,11 +106,44 @@ def _final_abmd_change(
         constants=k,
         overrides=overrides,
     )
-    return float(read_metrics(out / "metrics.csv")[-1]["abmd_pct_change"])
+    rows = read_metrics(out / "metrics.csv")
+    t = np.array([float(r["time_days"]) for r in rows])
+    abmd = 1.0 + np.array([float(r["abmd_pct_change"]) for r in rows]) / 100.0
+    return t, abmd
 
 
-def loss_for(factor: float, folder: Path, step: float | None = None) -> float:
-    """10-year aBMD change (%) of the bundled menopause vertebra with the given factor.
+def _final_abmd_change(
+    name: str, folder: Path, run: str, k: CalibratedConstants, overrides: list[str]
+) -> float:
+    """ABMD change (%) at the end of bundled case ``name`` run with the constants ``k``."""
+    _, abmd = _abmd_course(name, folder, run, k, overrides)
+    return float(100.0 * (abmd[-1] - 1.0))
+
+
+def swan_values(t: np.ndarray, abmd: np.ndarray) -> dict[str, float]:
+    """The model's value of each point of :data:`SWAN_POINTS` from an aBMD course.
+
+    ``t``: times (days); ``abmd``: aBMD relative to any reference (-), linearly
+    interpolated. A change is 100 (abmd(t1)/abmd(t0) - 1) (%), a rate that change over
+    (t1 - t0)/365.25 (%/y), as ``scripts/run_validation.py`` reads them.
+    """
+    out = {}
+    for name, (t0, t1, _, _, rate) in SWAN_POINTS.items():
+        change = 100.0 * (float(np.interp(t1, t, abmd)) / float(np.interp(t0, t, abmd)) - 1.0)
+        out[name] = change / ((t1 - t0) / 365.25) if rate else change
+    return out
+
+
+def swan_objective(values: dict[str, float]) -> float:
+    """Sum of squared residuals of :data:`SWAN_POINTS`, each in units of its band (-)."""
+    return sum(
+        ((values[name] - target) / band) ** 2
+        for name, (_, _, target, band, _) in SWAN_POINTS.items()
+    )
+
+
+def swan_for(factor: float, folder: Path, step: float | None = None) -> dict[str, float]:
+    """The SWAN points (:func:`swan_values`) of the bundled menopause vertebra at ``factor``.
 
     ``step``: the coupled step (days); None keeps the case's own (``run.biology_step_days``).
     """
@@ -98,7 +151,13 @@ def loss_for(factor: float, folder: Path, step: float | None = None) -> float:
     overrides = ["output.fields_every_days=3652.5"]
     if step is not None:
         overrides.append(f"run.biology_step_days={step}")
-    return _final_abmd_change("menopause_vertebra", folder, f"run_{factor:.6f}", k, overrides)
+    t, abmd = _abmd_course("menopause_vertebra", folder, f"run_{factor:.6f}", k, overrides)
+    return swan_values(t, abmd)
+
+
+def loss_for(factor: float, folder: Path, step: float | None = None) -> float:
+    """10-year aBMD change (%) of the bundled menopause vertebra with the given factor."""
+    return swan_for(factor, folder, step)["total_10y"]
 
 
 #: Bed-rest hip aBMD change at 17 weeks (%): mean of neck -3.6 and trochanter -4.6
@@ -176,22 +235,50 @@ def calibrate_disuse(
     )
 
 
-def calibrate(
-    folder: Path,
-    step: float | None = None,
-    tol: float = 0.05,
-    start: tuple[float, float] = (1.0, 0.4),
+def fit_factor(
+    model: Callable[[float], dict[str, float]],
+    bounds: tuple[float, float] = (0.3, 3.0),
+    xatol: float = 2e-3,
 ) -> dict[str, Any]:
-    """The FE factor by :func:`log_secant` until the 10-year loss is within ``tol`` of SWAN."""
-    return log_secant(
-        lambda factor: loss_for(factor, folder, step),
-        SWAN_LS_10Y,
-        start,
-        constant="fe_rankl_estrogen_factor",
-        target_text=f"the SWAN lumbar-spine aBMD change {SWAN_LS_10Y} % over 10 years",
-        tol=tol,
-        max_step=1.5,
-    )
+    """The factor minimising :func:`swan_objective` of ``model(factor)`` within ``bounds``.
+
+    Bounded Brent search on ln(factor) (scipy ``minimize_scalar``), absolute tolerance
+    ``xatol`` in ln(factor). Returns ``fe_rankl_estrogen_factor``, the points reached
+    (``"model"``), the targets, the objective and the history of (factor, points). Raises
+    :class:`~bonefem.errors.CalibrationError` when the optimum lies on a bound (the model
+    stopped responding to the factor, or the bounds are too narrow).
+    """
+    from scipy.optimize import minimize_scalar
+
+    history: list[tuple[float, dict[str, float]]] = []
+
+    def objective(x: float) -> float:
+        values = model(math.exp(x))
+        history.append((math.exp(x), values))
+        text = ", ".join(f"{n} {v:+.3f}" for n, v in values.items())
+        print(f"fe_rankl_estrogen_factor {math.exp(x):.6g}: {text}", flush=True)
+        return swan_objective(values)
+
+    lo, hi = math.log(bounds[0]), math.log(bounds[1])
+    res = minimize_scalar(objective, bounds=(lo, hi), method="bounded", options={"xatol": xatol})
+    if min(res.x - lo, hi - res.x) < 2.0 * xatol:
+        raise CalibrationError(
+            f"fe_rankl_estrogen_factor: the SWAN fit's optimum {math.exp(res.x):.6g} lies on a "
+            f"bound of {bounds} after {len(history)} tries"
+        )
+    best = min(history, key=lambda h: swan_objective(h[1]))
+    return {
+        "fe_rankl_estrogen_factor": best[0],
+        "model": best[1],
+        "target": {n: p[2] for n, p in SWAN_POINTS.items()},
+        "objective": swan_objective(best[1]),
+        "history": history,
+    }
+
+
+def calibrate(folder: Path, step: float | None = None) -> dict[str, Any]:
+    """The FE factor by :func:`fit_factor` on runs of the bundled menopause vertebra."""
+    return fit_factor(lambda factor: swan_for(factor, folder, step))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -204,18 +291,15 @@ def main(argv: list[str] | None = None) -> int:
         help="coupled step (days; default: the bundled case's own run.biology_step_days)",
     )
     parser.add_argument("--work", default=None, help="folder for the runs (default: temporary)")
-    parser.add_argument(
-        "--start", type=float, nargs=2, default=(1.0, 0.4), help="first two factors to try"
-    )
     parser.add_argument("--target", choices=("swan", "disuse"), default="swan", help="what to fit")
     args = parser.parse_args(argv)
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bonefem-fe-cal-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
         if args.target == "disuse":
-            result = calibrate_disuse(work)
+            result: dict[str, Any] = calibrate_disuse(work)
         else:
-            result = calibrate(work, args.step, start=(args.start[0], args.start[1]))
+            result = calibrate(work, args.step)
     except CalibrationError as exc:
         print(f"calibration failed: {exc}", file=sys.stderr)
         return 2

@@ -1,8 +1,9 @@
-"""The FE calibration's secant (``bonefem.calibration_fe``), without FE runs.
+"""The FE calibration's fits (``bonefem.calibration_fe``), without FE runs.
 
-The FE constants are fitted by a secant on the log of the constant, each try one run of
-a bundled case (minutes); here the same iteration on closed-form models whose roots are
-known, and the command's error path. The FE fits themselves are recorded in
+The FE constants are fitted by a secant on the log of the constant (the disuse slope) or a
+band-weighted least squares (the estrogen factor), each try one run of a bundled case;
+here the same iterations on closed-form models whose optima are known, and the command's
+error path. The FE fits themselves are recorded in
 docs/calibration.md (history of every try).
 """
 
@@ -12,6 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from bonefem import calibration_fe as fe
@@ -71,15 +73,47 @@ def test_log_secant_names_what_it_did_not_reach(model: Any, max_iter: int, last:
 def test_loss_for_keeps_the_case_step_unless_given(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[list[str]] = []
 
-    def fake(name: str, folder: Path, run: str, k: Any, overrides: list[str]) -> float:
+    def fake(
+        name: str, folder: Path, run: str, k: Any, overrides: list[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
         seen.append(overrides)
-        return -10.0
+        return np.array([0.0, 3652.5]), np.array([1.0, 0.9])
 
-    monkeypatch.setattr(fe, "_final_abmd_change", fake)
-    fe.loss_for(0.5, Path("."))
+    monkeypatch.setattr(fe, "_abmd_course", fake)
+    assert fe.loss_for(0.5, Path(".")) == pytest.approx(-10.0, rel=1e-12)
     fe.loss_for(0.5, Path("."), 14.0)
     assert not any(o.startswith("run.biology_step_days") for o in seen[0])
     assert "run.biology_step_days=14.0" in seen[1]
+
+
+def test_swan_values_reads_changes_and_rates_between_rows() -> None:
+    """An exponential course a = exp(-r t): every change over [t0, t1] is exp(-r (t1 - t0)) - 1,
+    also between rows (linear interpolation of a course sampled finely enough)."""
+    r = 1.0e-4
+    t = np.linspace(0.0, 3652.5, 20001)
+    out = fe.swan_values(t, 2.0 * np.exp(-r * t))
+    for name, (t0, t1, _, _, rate) in fe.SWAN_POINTS.items():
+        change = 100.0 * math.expm1(-r * (t1 - t0))
+        expected = change / ((t1 - t0) / 365.25) if rate else change
+        assert out[name] == pytest.approx(expected, rel=1e-6), name
+
+
+def test_fit_factor_finds_the_band_weighted_least_squares_optimum() -> None:
+    """Points linear in the factor, v_i = c_i f: the optimum of sum ((c_i f - y_i)/b_i)^2 is
+    f* = sum(c_i y_i / b_i^2) / sum(c_i^2 / b_i^2)."""
+    slopes = {"total_10y": -12.0, "rate_pre": -1.4, "rate_post": -2.9, "rate_late": -0.75}
+    out = fe.fit_factor(lambda f: {n: c * f for n, c in slopes.items()}, xatol=1e-6)
+    num = sum(c * fe.SWAN_POINTS[n][2] / fe.SWAN_POINTS[n][3] ** 2 for n, c in slopes.items())
+    den = sum(c**2 / fe.SWAN_POINTS[n][3] ** 2 for n, c in slopes.items())
+    assert out["fe_rankl_estrogen_factor"] == pytest.approx(num / den, rel=1e-4)
+    # with the 1 pp / 0.7 %/y bands the rate after the FMP weighs (1/0.7)^2 = 2 times a
+    # percentage point of the total: the optimum is not the total's root 10.6/12
+    assert abs(out["fe_rankl_estrogen_factor"] - 10.6 / 12.0) > 0.01
+
+
+def test_fit_factor_names_an_optimum_on_a_bound() -> None:
+    with pytest.raises(CalibrationError, match="lies on a bound of"):
+        fe.fit_factor(lambda f: {n: -1e-3 * f for n in fe.SWAN_POINTS})
 
 
 def test_command_reports_a_failed_fit(
