@@ -42,6 +42,8 @@ factor refitted) together with teriparatide's anabolic window on its remodelling
 terms (December 2026). The ten whose estrogen drive carries the FE factor (all but the
 healthy vertebra and the two disuse cases) again when that factor was fitted to the
 lumbar-spine stage rates as well as the 10-year total (0.829 -> 0.902, December 2026).
+The two andropause cases again when men's estrogen deficiency took the women's adaptation
+kernel (bonefem.biology.agents.estrogen.linear_decline_attenuation, December 2026).
 metrics.csv prints 10 significant digits. Tolerances, and why:
 
 * every column but the percent changes: 1e-9 relative (a few units of the 10th digit).

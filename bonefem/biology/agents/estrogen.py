@@ -18,7 +18,14 @@ Levels (dimensionless, 1 = premenopausal reference):
   -64 % from age 25 to 85 in men; normalised so T = 1 gives 1).
 * ``estrogen_attenuation``: 1 / (1 + max(0, t - t_m) / tau_a), tau_a calibrated
   (ASSUMPTION: skeletal adaptation to estrogen deficiency; cf. the decaying PMO term of
-  Martínez-Reina et al. 2019).
+  Martínez-Reina et al. 2019). The adaptation is the skeleton's, so men's deficiency
+  adapts with the same kernel k(a) = 1 / (1 + a / tau_a), applied to every increment of
+  a deficiency that grows as testosterone declines: for the andropause's linear decline
+  (onset t_0, floor reached after u_f) the attenuated deficiency is the convolution of k
+  with the deficiency's growth, written as a factor on the current deficiency,
+  :func:`linear_decline_attenuation` (December 2026; men's drive was unattenuated
+  before, and men of 65-89 lost 1.3-2.3 times the women's rate in 0-D, where MrOS and
+  SOF find men losing less than women: calibration.md, "Men's deficiency adapts too").
 * ``estrogen_deficiency``: d = max(0, 1 - estrogen) * attenuation (0 = premenopausal,
   1 = no estrogen) -- the one definition every deficiency term uses.
 
@@ -43,6 +50,7 @@ __all__ = [
     "OC_LIFESPAN_PER_DEFICIENCY",
     "OPG_PER_DEFICIENCY",
     "EstrogenAgent",
+    "linear_decline_attenuation",
 ]
 
 BIO_E2_PER_BIO_T = 0.47 / 0.64
@@ -61,6 +69,27 @@ def _logistic(x: float) -> float:
         return 1.0 / (1.0 + math.exp(-x))
     z = math.exp(x)
     return z / (1.0 + z)
+
+
+def linear_decline_attenuation(u: float, u_floor: float, tau: float) -> float:
+    """Attenuation factor (dimensionless) of a deficiency that grew linearly, then held.
+
+    The deficiency D grows at a constant rate from u = 0 until u = ``u_floor`` (days) and
+    stays constant after; each increment dD, made at time s, drives with the adaptation
+    kernel k(u - s) = 1 / (1 + (u - s) / tau) (``tau`` in days, the women's
+    ``estrogen_adaptation_days``). The attenuated drive is the convolution
+    integral_0^min(u, u_f) k(u - s) dD(s); returned as a factor on D(u):
+
+    * u <= u_f: (tau / u) ln(1 + u / tau);
+    * u > u_f: (tau / u_f) [ln(1 + u / tau) - ln(1 + (u - u_f) / tau)];
+
+    1 at u <= 0 or tau = inf. As u_f -> 0 (a step) it is the women's 1 / (1 + u / tau).
+    """
+    if u <= 0.0 or not math.isfinite(tau):
+        return 1.0
+    if u <= u_floor:
+        return tau / u * math.log1p(u / tau)
+    return tau / u_floor * (math.log1p(u / tau) - math.log1p((u - u_floor) / tau))
 
 
 @register
@@ -93,9 +122,21 @@ class EstrogenAgent(Agent):
         return 0.0
 
     def attenuation(self, t: float) -> float:
-        """Attenuation of the deficiency drive with time since menopause (dimensionless)."""
+        """Attenuation of the deficiency drive (dimensionless) at t (days).
+
+        Women: with time since menopause, 1 / (1 + (t - t_m) / tau_a). Men with andropause:
+        the same kernel over the testosterone decline (:func:`linear_decline_attenuation`;
+        the decline reaches its floor after (1 - floor) / decline_per_year years).
+        """
         tau = self.ctx.constants.estrogen_adaptation_days
-        e = self.scenario.estrogen
+        s = self.scenario
+        if s.sex == "male":
+            tt = s.testosterone
+            if not tt.andropause or tt.decline_per_year <= 0.0:
+                return 1.0
+            u_floor = (1.0 - tt.floor) / tt.decline_per_year * 365.25
+            return linear_decline_attenuation(t - tt.onset_days, u_floor, tau)
+        e = s.estrogen
         if e.menopause == "none" or not math.isfinite(tau):
             return 1.0
         return 1.0 / (1.0 + max(0.0, t - e.menopause_time_days) / tau)
