@@ -209,11 +209,11 @@ REFERENCE = {
             "abmd_rate",
             0.0,
             3652.5,
-            -0.6,
-            "older men about −0.5 to −0.8 %/y (issue 13's summary of MrOS); MrOS itself: "
-            "femoral neck −0.37 %/y in men ≥ 65, mean 73 y (Cawthon et al. 2009, J Bone Miner "
-            "Res 24:1728); the case's men are 60–70",
-            "validation (range)",
+            -0.22,
+            "MrOS femoral neck, men of 65: 0.008 g/cm² in 4.6 y, −0.22 %/y; −0.37 %/y at the "
+            "cohort's mean 73 and −0.62 %/y at 85 (Cawthon et al. 2009, J Bone Miner Res "
+            "24:1728); the case's men are 60–70 (issue 13 quoted −0.5 to −0.8 %/y for older men)",
+            "validation (age-matched; MrOS's range −0.22 to −0.62 over 65–85)",
         ),
     ],
     "disuse_femur": [
