@@ -110,7 +110,6 @@ def test_stage_rates_and_swan_total_cannot_both_be_met() -> None:
     )
 
 
-@pytest.mark.slow
 def test_denosumab_gain_needs_its_rankl_binding() -> None:
     no_dmab = cal.freedom(dataclasses.replace(CALIBRATED, denosumab_accessibility=0.0))
     assert abs(no_dmab["freedom_th_36_diff"]) < 0.01
@@ -251,6 +250,7 @@ COURSE_STEPS = [
 ]
 
 
+@pytest.mark.slow
 def test_recorded_constants_minimise_the_course_fit() -> None:
     """The recorded constants are the least squares of the first fit (``fit_course``): along
     each fitted constant both neighbours have a larger sum of squares of the eight course
