@@ -62,20 +62,23 @@ from typing import Any
 import numpy as np
 
 from bonefem.biology.calibrated import CALIBRATED, CalibratedConstants
+from bonefem.biology.calibration import TARGETS
 from bonefem.errors import CalibrationError
 
-#: SWAN lumbar-spine aBMD change over 10 years around the FMP (%), Greendale et al. 2012.
-SWAN_LS_10Y = -10.6
+#: SWAN lumbar-spine aBMD change over 10 years around the FMP (%), Greendale et al. 2012
+#: (the 0-D calibration's target, read here over the bundled case's FMP-2..FMP+8).
+SWAN_LS_10Y = TARGETS["swan_total_10y"][0]
 
 #: The points of the SWAN fit: name -> (t0, t1 in days of the bundled case, whose FMP is at
 #: 730.5; target; acceptance band; True for a rate in %/y, False for a change in %). The
-#: total: Greendale et al. 2012; the rates: Sowers et al. 2010 (the Michigan cohort, as in
-#: the 0-D calibration); the bands: issue 13's acceptance (±1 pp, ±0.7 %/y).
+#: targets are the 0-D calibration's (:data:`bonefem.biology.calibration.TARGETS`): the
+#: total Greendale et al. 2012, the rates Sowers et al. 2010 (the Michigan cohort); the
+#: bands: issue 13's acceptance (±1 pp, ±0.7 %/y).
 SWAN_POINTS: dict[str, tuple[float, float, float, float, bool]] = {
     "total_10y": (0.0, 3652.5, SWAN_LS_10Y, 1.0, False),
-    "rate_pre": (0.0, 730.5, -1.7, 0.7, True),
-    "rate_post": (730.5, 1461.0, -3.3, 0.7, True),
-    "rate_late": (1461.0, 3287.25, -1.1, 0.7, True),
+    "rate_pre": (0.0, 730.5, TARGETS["swan_rate_pre"][0], 0.7, True),
+    "rate_post": (730.5, 1461.0, TARGETS["swan_rate_post"][0], 0.7, True),
+    "rate_late": (1461.0, 3287.25, TARGETS["swan_rate_late"][0], 0.7, True),
 }
 
 
@@ -153,11 +156,6 @@ def swan_for(factor: float, folder: Path, step: float | None = None) -> dict[str
         overrides.append(f"run.biology_step_days={step}")
     t, abmd = _abmd_course("menopause_vertebra", folder, f"run_{factor:.6f}", k, overrides)
     return swan_values(t, abmd)
-
-
-def loss_for(factor: float, folder: Path, step: float | None = None) -> float:
-    """10-year aBMD change (%) of the bundled menopause vertebra with the given factor."""
-    return swan_for(factor, folder, step)["total_10y"]
 
 
 #: Bed-rest hip aBMD change at 17 weeks (%): mean of neck -3.6 and trochanter -4.6

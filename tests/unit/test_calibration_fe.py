@@ -70,7 +70,7 @@ def test_log_secant_names_what_it_did_not_reach(model: Any, max_iter: int, last:
     assert str(info.value).startswith(f"fe_rankl_estrogen_factor: {last}")
 
 
-def test_loss_for_keeps_the_case_step_unless_given(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_swan_for_keeps_the_case_step_unless_given(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[list[str]] = []
 
     def fake(
@@ -80,8 +80,8 @@ def test_loss_for_keeps_the_case_step_unless_given(monkeypatch: pytest.MonkeyPat
         return np.array([0.0, 3652.5]), np.array([1.0, 0.9])
 
     monkeypatch.setattr(fe, "_abmd_course", fake)
-    assert fe.loss_for(0.5, Path(".")) == pytest.approx(-10.0, rel=1e-12)
-    fe.loss_for(0.5, Path("."), 14.0)
+    assert fe.swan_for(0.5, Path("."))["total_10y"] == pytest.approx(-10.0, rel=1e-12)
+    fe.swan_for(0.5, Path("."), 14.0)
     assert not any(o.startswith("run.biology_step_days") for o in seen[0])
     assert "run.biology_step_days=14.0" in seen[1]
 
