@@ -43,6 +43,7 @@ import math
 from collections.abc import Mapping
 
 from bonefem.biology.agents._base import Agent, EffectTerms, LevelFunction, Levels, register
+from bonefem.biology.agents.testosterone import days_to_floor
 
 __all__ = [
     "BIO_E2_PER_BIO_T",
@@ -126,7 +127,7 @@ class EstrogenAgent(Agent):
 
         Women: with time since menopause, 1 / (1 + (t - t_m) / tau_a). Men with andropause:
         the same kernel over the testosterone decline (:func:`linear_decline_attenuation`;
-        the decline reaches its floor after (1 - floor) / decline_per_year years).
+        the decline's floor time from :func:`~bonefem.biology.agents.testosterone.days_to_floor`).
         """
         tau = self.ctx.constants.estrogen_adaptation_days
         s = self.scenario
@@ -134,8 +135,7 @@ class EstrogenAgent(Agent):
             tt = s.testosterone
             if not tt.andropause or tt.decline_per_year <= 0.0:
                 return 1.0
-            u_floor = (1.0 - tt.floor) / tt.decline_per_year * 365.25
-            return linear_decline_attenuation(t - tt.onset_days, u_floor, tau)
+            return linear_decline_attenuation(t - tt.onset_days, days_to_floor(tt), tau)
         e = s.estrogen
         if e.menopause == "none" or not math.isfinite(tau):
             return 1.0

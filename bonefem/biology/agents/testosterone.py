@@ -13,14 +13,34 @@ larger bone-protective action in men runs through aromatisation to estrogen (the
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from bonefem.biology.agents._base import Agent, EffectTerms, LevelFunction, Levels, register
+from bonefem.config.scenario import TestosteroneConfig
 
-__all__ = ["OBP_PER_TESTOSTERONE", "TestosteroneAgent"]
+__all__ = ["OBP_PER_TESTOSTERONE", "TestosteroneAgent", "andropause_level", "days_to_floor"]
 
 OBP_PER_TESTOSTERONE = 0.2
 """Relative D_OBp change per unit change of T (dimensionless, ASSUMPTION)."""
+
+
+def andropause_level(tt: TestosteroneConfig, t: float) -> float:
+    """Untreated testosterone level (dimensionless) at t (days).
+
+    1 before the onset, then 1 - decline_per_year (t - onset)/365.25 down to the floor;
+    1 at every t without andropause.
+    """
+    if not tt.andropause or t < tt.onset_days:
+        return 1.0
+    return max(tt.floor, 1.0 - tt.decline_per_year * (t - tt.onset_days) / 365.25)
+
+
+def days_to_floor(tt: TestosteroneConfig) -> float:
+    """Days from the onset until :func:`andropause_level` reaches its floor (inf: no decline)."""
+    if tt.decline_per_year <= 0.0:
+        return math.inf
+    return (1.0 - tt.floor) / tt.decline_per_year * 365.25
 
 
 @register
@@ -38,10 +58,7 @@ class TestosteroneAgent(Agent):
         for w in c.trt:
             if w.active(t):
                 return w.testosterone_level
-        tt = c.testosterone
-        if not tt.andropause or t < tt.onset_days:
-            return 1.0
-        return max(tt.floor, 1.0 - tt.decline_per_year * (t - tt.onset_days) / 365.25)
+        return andropause_level(c.testosterone, t)
 
     def levels(self) -> Mapping[str, LevelFunction]:
         """``testosterone``."""
