@@ -36,44 +36,44 @@ FIGS = ROOT / "docs" / "figures" / "validation"
 #: Published observations (percent change of areal BMD unless stated). "use" says whether
 #: the number was a calibration target (only the data of shared/science/calibration-data.md)
 #: or is out-of-sample validation.
+#: The fitted FE points, as the FE calibration defines them (window, target): label, source.
+SWAN_ROWS = {
+    "total_10y": ("LS aBMD, FMP−2 y to FMP+8 y", "SWAN, Greendale et al. 2012"),
+    "rate_pre": (
+        "LS aBMD rate, 2 y before FMP (%/y)",
+        "Sowers et al. 2010, Michigan cohort (not SWAN)",
+    ),
+    "rate_post": (
+        "LS aBMD rate, 2 y after FMP (%/y)",
+        "Sowers et al. 2010, Michigan cohort (not SWAN)",
+    ),
+    "rate_late": (
+        "LS aBMD rate, 2–7 y after FMP (%/y)",
+        "Sowers et al. 2010, Michigan cohort (not SWAN)",
+    ),
+}
+
+
+def _swan_reference() -> list[tuple[str, str, float, float, float, str, str]]:
+    """The rows of :data:`SWAN_ROWS` with the windows and targets of
+    :data:`bonefem.calibration_fe.SWAN_POINTS` (one definition of what was fitted)."""
+    from bonefem.calibration_fe import SWAN_POINTS
+
+    rows = []
+    for key, (label, source) in SWAN_ROWS.items():
+        t0, t1, target, _, rate = SWAN_POINTS[key]
+        use = (
+            "FE calibration target"
+            if key == "total_10y"
+            else ("FE calibration target (with the total, band-weighted)")
+        )
+        rows.append((label, "abmd_rate" if rate else "abmd", t0, t1, target, source, use))
+    return rows
+
+
 REFERENCE = {
     "menopause_vertebra": [
-        (
-            "LS aBMD, FMP−2 y to FMP+8 y",
-            "abmd",
-            730.5 - 730.5,
-            3652.5,
-            -10.6,
-            "SWAN, Greendale et al. 2012",
-            "FE calibration target",
-        ),
-        (
-            "LS aBMD rate, 2 y before FMP (%/y)",
-            "abmd_rate",
-            0.0,
-            730.5,
-            -1.7,
-            "Sowers et al. 2010, Michigan cohort (not SWAN)",
-            "FE calibration target (with the total, band-weighted)",
-        ),
-        (
-            "LS aBMD rate, 2 y after FMP (%/y)",
-            "abmd_rate",
-            730.5,
-            1461.0,
-            -3.3,
-            "Sowers et al. 2010, Michigan cohort (not SWAN)",
-            "FE calibration target (with the total, band-weighted)",
-        ),
-        (
-            "LS aBMD rate, 2–7 y after FMP (%/y)",
-            "abmd_rate",
-            1461.0,
-            3287.25,
-            -1.1,
-            "Sowers et al. 2010, Michigan cohort (not SWAN)",
-            "FE calibration target (with the total, band-weighted)",
-        ),
+        *_swan_reference(),
         (
             "LS aBMD, FMP−1 y to FMP+2 y (SWAN's transmenopause)",
             "abmd",
