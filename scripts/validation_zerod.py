@@ -5,7 +5,8 @@ Therapy courses of the calibration cohort's trabecular and cortical points
 sample) and mechanistic checks: long-term denosumab, the teriparatide course, alendronate,
 zoledronate and the HORIZON biopsies, stopping alendronate, denosumab's suppression over
 a dosing interval, cohorts at a baseline T-score, teriparatide and denosumab combined and
-in sequence (DATA, DATA-Switch), and the activation frequency across menopause.
+in sequence (DATA, DATA-Switch), the activation frequency across menopause, and
+continuous PTH excess as established primary hyperparathyroidism with parathyroidectomy.
 """
 
 from __future__ import annotations
@@ -112,6 +113,7 @@ def zerod_lines() -> list[str]:
         + _baseline_lines()
         + data_switch_lines()
         + turnover_lines()
+        + phpt_lines()
     )
 
 
@@ -533,4 +535,80 @@ def turnover_lines() -> list[str]:
         "| years past the FMP | " + " | ".join(f"{y:g}" for y in RECKER_ACF) + " |",
         "|---" * (len(RECKER_ACF) + 1) + "|",
         "| Ac.f over premenopausal | " + " | ".join(cells) + " |",
+    ]
+
+
+#: Share of the one-third radius's baseline mineral in trabecular bone (ASSUMPTION: a
+#: diaphyseal, almost purely cortical site; not a bundled DXA site of the model).
+RADIUS_THIRD_TRABECULAR_SHARE = 0.05
+
+#: Primary hyperparathyroidism, aBMD change (%) per site: untreated for 15 years (Rubin et
+#: al. 2008, J Clin Endocrinol Metab 93:3462: spine stable, femoral neck about -10 %, mostly
+#: after year 8, one-third radius about -35 %) and in the 2 years after parathyroidectomy
+#: (Ramos et al. 2019, Endocrinol Diabetes Nutr 66:41: LS +4.37, FN +3.90, TH +2.70 %;
+#: the radius did not improve).
+PHPT_PUBLISHED = {
+    "untreated_15y": {"LS": 0.0, "FN": -10.0, "R1/3": -35.0},
+    "ptx_24mo": {"LS": 4.37, "TH": 2.70, "FN": 3.90, "R1/3": 0.0},
+}
+
+
+def phpt_lines() -> list[str]:
+    """Continuous PTH excess read as the clinic sees it: established primary
+    hyperparathyroidism in a postmenopausal woman, then parathyroidectomy (issue 13)."""
+    from pathlib import Path
+
+    from bonefem.biology.zerod import load_zero_d_case, run_zero_d
+
+    case = load_zero_d_case(
+        Path(__file__).resolve().parents[1] / "cases/biology/hyperparathyroidism.toml"
+    )
+    year = 365.25
+    r = run_zero_d(case.scenario, case.run.duration_years * year, run=case.run)
+    cut = case.scenario.pth.stop_days / year
+    shares = {"LS": 0.5, "TH": 0.3, "FN": 0.25, "R1/3": RADIUS_THIRD_TRABECULAR_SHARE}
+
+    def site(label: str, t: float) -> float:
+        w = shares[label]
+        trab = r.at("mineral_mass_change_pct_trab", t * year)
+        cort = r.at("mineral_mass_change_pct_cort", t * year)
+        return w * trab + (1.0 - w) * cort
+
+    spans = [(0.0, 1.0), (1.0, 3.0), (3.0, 8.0), (8.0, cut)]
+
+    def bracket(v: float | None, fmt: str) -> str:
+        return "–" if v is None else format(v, fmt)
+
+    rows = []
+    for label in shares:
+        rates = [(site(label, b) - site(label, a)) / (b - a) for a, b in spans]
+        rubin = PHPT_PUBLISHED["untreated_15y"].get(label)
+        ramos = PHPT_PUBLISHED["ptx_24mo"].get(label)
+        rows.append(
+            f"| {label} | "
+            + " | ".join(f"{v:+.2f}" for v in rates)
+            + f" | {site(label, cut) - site(label, 1.0):+.2f} ({bracket(rubin, '+.0f')})"
+            + f" | {site(label, cut + 2.0) - site(label, cut):+.2f} ({bracket(ramos, '+.2f')}) |"
+        )
+    head = " | ".join(f"{a:g}-{b:g} y (%/y)" for a, b in spans)
+    return [
+        "",
+        "## 0-D: continuous PTH excess as primary hyperparathyroidism",
+        "",
+        "The bundled `cases/biology/hyperparathyroidism.toml`: a woman of 58, 11 years past the",
+        "FMP (the cohort of Parisien et al. 1995's biopsies), PTH production x3 for 15 years,",
+        "then parathyroidectomy. aBMD rates per interval, the change of the established disease",
+        "(from the end of the first year, as a cohort followed from diagnosis) and the regain in",
+        "the 2 years after surgery; published in brackets: untreated 15 years (Rubin et al.",
+        "2008, J Clin Endocrinol Metab 93:3462: spine stable, femoral neck about -10 %, radius",
+        "about -35 %), 2 years after surgery (Ramos et al. 2019, Endocrinol Diabetes Nutr",
+        "66:41; the radius did not improve). One-third radius: a site with 5 % trabecular",
+        "mineral (ASSUMPTION, not a bundled site). Out of sample: nothing was fitted to",
+        "hyperparathyroidism. The first year is the opening of the remodelling space at the",
+        "raised activation frequency (largest where turnover is highest, the spine), which",
+        "surgery closes again; after it, the cortex-rich sites lose faster than the spine.",
+        "",
+        f"| site | {head} | change 1-{cut:g} y (%) | regain 2 y after surgery (%) |",
+        "|---" * (len(spans) + 3) + "|",
+        *rows,
     ]
