@@ -33,9 +33,6 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "runs" / "validation"
 FIGS = ROOT / "docs" / "figures" / "validation"
 
-#: Published observations (percent change of areal BMD unless stated). "use" says whether
-#: the number was a calibration target (only the data of shared/science/calibration-data.md)
-#: or is out-of-sample validation.
 #: The fitted FE points, as the FE calibration defines them (window, target): label, source.
 SWAN_ROWS = {
     "total_10y": ("LS aBMD, FMP−2 y to FMP+8 y", "SWAN, Greendale et al. 2012"),
@@ -62,15 +59,16 @@ def _swan_reference() -> list[tuple[str, str, float, float, float, str, str]]:
     rows = []
     for key, (label, source) in SWAN_ROWS.items():
         t0, t1, target, _, rate = SWAN_POINTS[key]
-        use = (
-            "FE calibration target"
-            if key == "total_10y"
-            else ("FE calibration target (with the total, band-weighted)")
-        )
+        use = "FE calibration target"
+        if key != "total_10y":
+            use += " (with the total, band-weighted)"
         rows.append((label, "abmd_rate" if rate else "abmd", t0, t1, target, source, use))
     return rows
 
 
+#: Published observations (percent change of areal BMD unless stated). "use" says whether
+#: the number was a calibration target (only the data of shared/science/calibration-data.md)
+#: or is out-of-sample validation.
 REFERENCE = {
     "menopause_vertebra": [
         *_swan_reference(),

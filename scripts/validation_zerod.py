@@ -558,6 +558,7 @@ def phpt_lines() -> list[str]:
     hyperparathyroidism in a postmenopausal woman, then parathyroidectomy (issue 13)."""
     from pathlib import Path
 
+    from bonefem.biology.densitometry import SITE_TRABECULAR_SHARE
     from bonefem.biology.zerod import load_zero_d_case, run_zero_d
 
     case = load_zero_d_case(
@@ -566,7 +567,12 @@ def phpt_lines() -> list[str]:
     year = 365.25
     r = run_zero_d(case.scenario, case.run.duration_years * year, run=case.run)
     cut = case.scenario.pth.stop_days / year
-    shares = {"LS": 0.5, "TH": 0.3, "FN": 0.25, "R1/3": RADIUS_THIRD_TRABECULAR_SHARE}
+    shares = {
+        "LS": SITE_TRABECULAR_SHARE["lumbar_spine"],
+        "TH": SITE_TRABECULAR_SHARE["total_hip"],
+        "FN": SITE_TRABECULAR_SHARE["femoral_neck"],
+        "R1/3": RADIUS_THIRD_TRABECULAR_SHARE,
+    }
 
     def site(label: str, t: float) -> float:
         w = shares[label]
