@@ -122,8 +122,8 @@ class TestosteroneConfig(_Model):
     )
 
 
-class PTHConfig(_Model):
-    """Endogenous PTH: baseline, or continuous excess (hyperparathyroidism)."""
+class PTHConfig(Window):
+    """Endogenous PTH: baseline, or continuous excess (hyperparathyroidism) while active."""
 
     continuous_excess_fold: float = Field(
         default=1.0,
@@ -131,8 +131,6 @@ class PTHConfig(_Model):
         le=50.0,
         description="PTH production relative to baseline (dimensionless)",
     )
-    start_days: float = Field(default=0.0, ge=0.0, description="start of the excess (days)")
-    stop_days: float = Field(default=math.inf, gt=0.0, description="end of the excess (days)")
 
 
 class GlucocorticoidConfig(Window):

@@ -237,6 +237,14 @@ def bad_case(tmp_path: Path, edit) -> Path:
             "stop_days.*must be after start_days",
         ),
         (
+            lambda t: (
+                t
+                + "\n[biology.pth]\ncontinuous_excess_fold = 3.0\nstart_days = 400.0\n"
+                + "stop_days = 100.0\n"
+            ),
+            "biology.pth.*stop_days \\(100.0\\) must be after start_days \\(400.0\\)",
+        ),
+        (
             lambda t: t.replace(
                 "[metrics.stiffness_test]",
                 "[metrics]\ntests_every_days = 100.0\n\n[metrics.stiffness_test]",
@@ -254,6 +262,7 @@ def bad_case(tmp_path: Path, edit) -> Path:
         "unknown-region",
         "overlapping-therapy",
         "contradictory-schedule",
+        "pth-window-backwards",
         "tests-not-on-metrics-rows",
     ],
 )

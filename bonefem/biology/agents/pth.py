@@ -30,7 +30,7 @@ class PTHAgent(Agent):
     def excess(self, t: float) -> float:
         """Extra PTH production from continuous excess (pM/day) at t (days)."""
         p = self.scenario.pth
-        if p.continuous_excess_fold > 1.0 and p.start_days <= t < p.stop_days:
+        if p.continuous_excess_fold > 1.0 and p.active(t):
             return (p.continuous_excess_fold - 1.0) * self.ctx.params.beta_PTH
         return 0.0
 
