@@ -558,7 +558,6 @@ def phpt_lines() -> list[str]:
     hyperparathyroidism in a postmenopausal woman, then parathyroidectomy (issue 13)."""
     from pathlib import Path
 
-    from bonefem.biology.densitometry import SITE_TRABECULAR_SHARE
     from bonefem.biology.zerod import load_zero_d_case, run_zero_d
 
     case = load_zero_d_case(
@@ -567,15 +566,15 @@ def phpt_lines() -> list[str]:
     year = 365.25
     r = run_zero_d(case.scenario, case.run.duration_years * year, run=case.run)
     cut = case.scenario.pth.stop_days / year
-    shares = {
-        "LS": SITE_TRABECULAR_SHARE["lumbar_spine"],
-        "TH": SITE_TRABECULAR_SHARE["total_hip"],
-        "FN": SITE_TRABECULAR_SHARE["femoral_neck"],
-        "R1/3": RADIUS_THIRD_TRABECULAR_SHARE,
-    }
+    sites = {"LS": "lumbar_spine", "TH": "total_hip", "FN": "femoral_neck", "R1/3": None}
 
     def site(label: str, t: float) -> float:
-        w = shares[label]
+        """aBMD change (%): the run's own column for a bundled site; for the one-third radius
+        the same mineral-mass mapping with :data:`RADIUS_THIRD_TRABECULAR_SHARE`."""
+        name = sites[label]
+        if name is not None:
+            return r.at(f"abmd_change_pct_{name}", t * year)
+        w = RADIUS_THIRD_TRABECULAR_SHARE
         trab = r.at("mineral_mass_change_pct_trab", t * year)
         cort = r.at("mineral_mass_change_pct_cort", t * year)
         return w * trab + (1.0 - w) * cort
@@ -586,7 +585,7 @@ def phpt_lines() -> list[str]:
         return "–" if v is None else format(v, fmt)
 
     rows = []
-    for label in shares:
+    for label in sites:
         rates = [(site(label, b) - site(label, a)) / (b - a) for a, b in spans]
         rubin = PHPT_PUBLISHED["untreated_15y"].get(label)
         ramos = PHPT_PUBLISHED["ptx_24mo"].get(label)
